@@ -1,0 +1,58 @@
+"""Export every item with the documented fields, as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from bot.models import Item, iso
+
+EXPORT_FIELDS = (
+    "workspace", "id", "team", "status", "text", "customer", "severity",
+    "source_channel", "source_ts", "forwarded_by",
+    "received_at", "forwarded_at",
+    "first_response_at", "first_response_by", "first_response_kind",
+    "resolved_at", "resolution_note", "reassignments",
+)
+
+
+def export_record(item: Item) -> dict[str, Any]:
+    """Return one item as the export's flat record (times in ISO 8601 UTC, or None)."""
+    return {
+        "workspace": item.workspace,
+        "id": item.id,
+        "team": item.team,
+        "status": item.status,
+        "text": item.text,
+        "customer": item.customer,
+        "severity": item.severity,
+        "source_channel": item.source_channel,
+        "source_ts": item.source_ts,
+        "forwarded_by": item.forwarded_by,
+        "received_at": iso(item.received_at),
+        "forwarded_at": iso(item.forwarded_at),
+        "first_response_at": iso(item.first_response_at),
+        "first_response_by": item.first_response_by,
+        "first_response_kind": item.first_response_kind,
+        "resolved_at": iso(item.resolved_at),
+        "resolution_note": item.resolution_note,
+        "reassignments": item.reassignments,
+    }
+
+
+def export_json(items: Iterable[Item]) -> str:
+    """Render items as a JSON array."""
+    return json.dumps([export_record(item) for item in items], ensure_ascii=False, indent=2)
+
+
+def export_csv(items: Iterable[Item]) -> str:
+    """Render items as CSV with a header row; empty cells stand for null."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for item in items:
+        writer.writerow(export_record(item))
+    return buffer.getvalue()

@@ -1,0 +1,132 @@
+"""Turn forwarded customer words into a stored, routed item."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.config import Config
+from bot.models import SEVERITIES, Event, IntakeKind, IntakeRequest, Item, Status, utcnow
+from bot.outbox_kinds import CARD
+from bot.ports import ChatPort
+from bot.routing import RouteDecision, Router
+from storage.base import DuplicateSource, NewOutbox, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# Kinds where the person acting is whoever added an emoji or posted: they may be a
+# customer in a shared channel, so they are checked before anything is stored.
+_CHECKED_KINDS = {IntakeKind.REACTION, IntakeKind.CHANNEL}
+
+
+class IntakeRejected(Exception):
+    """Forwarding was refused; the message says why in words for the person."""
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """The item for a forwarded message, and whether this call created it."""
+
+    item: Item
+    created: bool
+    route: RouteDecision | None
+
+
+class IntakeService:
+    """Validates, routes and stores forwarded feedback; the card goes out via the outbox."""
+
+    def __init__(self, *, store: Store, config: Config, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.config = config
+        self.router = Router(config)
+        self.clock = clock
+
+    def suggest(self, *, text: str, channel: str | None) -> tuple[RouteDecision, str | None]:
+        """Return the team and customer the modal should preselect."""
+        customer = self.router.detect_customer(text=text, channel=channel)
+        return self.router.route(text=text, customer=customer), customer
+
+    async def forward(self, request: IntakeRequest, *, port: ChatPort | None = None) -> IntakeResult:
+        """Store an item for `request`, or return the one already stored for its source.
+
+        Raises IntakeRejected for empty text, an unknown team or severity, or (for
+        emoji and channel intake) a person outside the workspace. Nothing is stored then.
+        """
+        source = request.source
+        if source.channel and source.ts:
+            existing = self.store.find_item_by_source(
+                workspace=request.workspace, channel=source.channel, ts=source.ts
+            )
+            if existing is not None:
+                return IntakeResult(item=existing, created=False, route=None)
+        if request.intake_key:
+            existing = self.store.find_item_by_intake_key(
+                workspace=request.workspace, key=request.intake_key
+            )
+            if existing is not None:
+                return IntakeResult(item=existing, created=False, route=None)
+        if not request.text.strip() and not request.files:
+            raise IntakeRejected("There is no text to forward.")
+        if request.team and request.team not in self.config.teams:
+            raise IntakeRejected(f"There is no team called {request.team!r}.")
+        severity = request.severity or self.config.severity_default
+        if severity not in SEVERITIES:
+            raise IntakeRejected(f"Severity must be one of {', '.join(SEVERITIES)}.")
+        if request.kind in _CHECKED_KINDS and port is not None:
+            internal = await port.is_internal_user(
+                workspace=request.workspace, user=request.forwarded_by
+            )
+            if not internal:
+                raise IntakeRejected("Only members of this workspace can forward feedback.")
+        customer = request.customer or self.router.detect_customer(
+            text=request.text, channel=source.channel
+        )
+        route = self.router.route(text=request.text, customer=customer,
+                                  chosen_team=request.team)
+        item = Item(
+            workspace=request.workspace,
+            id=0,
+            team=route.team,
+            status=Status.RECEIVED.value,
+            text=request.text,
+            customer=customer,
+            severity=severity,
+            source_channel=source.channel,
+            source_ts=source.ts,
+            forwarded_by=request.forwarded_by,
+            received_at=request.received_at,
+            forwarded_at=request.forwarded_at,
+            intake_kind=request.kind.value,
+            source_author=source.author,
+            source_permalink=source.permalink,
+            note=request.note,
+            reply_channel=request.reply_channel,
+            reply_thread_ts=request.reply_thread_ts,
+            intake_key=request.intake_key,
+        )
+        event = Event(
+            item_id=0,
+            kind="received",
+            actor=request.forwarded_by,
+            at=request.forwarded_at,
+            data={
+                "intake": request.kind.value,
+                "team": route.team,
+                "route_reason": route.reason,
+                "matches": list(route.matches),
+                "files": list(request.files),
+            },
+        )
+        try:
+            created = self.store.create_item(item=item, event=event,
+                                             outbox=[NewOutbox(kind=CARD)])
+        except DuplicateSource as duplicate:
+            # Two deliveries raced past the lookup above; the first one won.
+            return IntakeResult(item=duplicate.item, created=False, route=None)
+        log.info("item %s from %s routed to %s (%s)", created.id, request.kind.value,
+                 route.team, route.reason)
+        return IntakeResult(item=created, created=True, route=route)

@@ -1,0 +1,243 @@
+"""Deliver what the store says must be sent, surviving outages, rate limits and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.config import Config
+from bot.models import Event, Item, Status, utcnow
+from bot.outbox_kinds import CARD, CARD_UPDATE, NOTICE
+from bot.ports import ChatError, ChatPort, Notice, Posted
+from storage.base import NewOutbox, OutboxEntry, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+MAX_BACKOFF = timedelta(minutes=5)
+REVOKED_RECHECK = timedelta(hours=1)
+
+_PLAIN_REASONS = {
+    "channel_not_found": "the channel {channel} doesn't exist or the bot can't see it",
+    "not_in_channel": "the bot isn't a member of {channel}; invite it with /invite",
+    "is_archived": "the channel {channel} is archived",
+    "user_not_found": "the person could not be found",
+    "cannot_dm_bot": "the person is a bot and can't get messages",
+}
+
+
+def plain_reason(error: str, *, channel: str | None = None) -> str:
+    """Say what a permanent platform error means, in words for a person."""
+    template = _PLAIN_REASONS.get(error, "the chat platform refused the message ({error})")
+    return template.format(channel=f"<#{channel}>" if channel else "the channel", error=error)
+
+
+def notice_entry(notice: Notice) -> NewOutbox:
+    """Build the outbox entry that delivers `notice`."""
+    return NewOutbox(kind=NOTICE, payload={
+        "kind": notice.kind, "user": notice.user, "channel": notice.channel,
+        "thread_ts": notice.thread_ts, "data": notice.data,
+    })
+
+
+def forwarder_notice(item: Item, kind: str, **data: Any) -> Notice:
+    """Address a notice to whoever forwarded `item`, where they forwarded it."""
+    return Notice(kind=kind, user=item.forwarded_by, channel=item.reply_channel,
+                  thread_ts=item.reply_thread_ts, data=data)
+
+
+class OutboxWorker:
+    """Sends due outbox entries through a ChatPort, one at a time, in order.
+
+    Rate limits wait for Retry-After; 5xx and timeouts back off exponentially and
+    are retried forever; permanent errors flag the item and tell the forwarder.
+    """
+
+    def __init__(self, *, store: Store, port: ChatPort, config: Config,
+                 clock: Clock = utcnow) -> None:
+        self.store = store
+        self.port = port
+        self.config = config
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self.sent = 0
+
+    def wake(self) -> None:
+        """Ask the worker to look at the outbox now rather than at its next due time."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
+        """Drain the outbox until `stop` is set."""
+        while not stop.is_set():
+            try:
+                await self.drain_once()
+            except Exception:  # the worker must outlive any one bad entry
+                log.exception("outbox pass failed; retrying")
+            self._wake.clear()
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=idle,
+                               return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+
+    async def drain_once(self) -> int:
+        """Attempt every due entry once; return how many were delivered."""
+        delivered = 0
+        for entry in self.store.outbox_due(now=self.clock()):
+            if self.store.is_workspace_revoked(workspace=entry.workspace):
+                self.store.outbox_retry(entry.id, error="workspace uninstalled",
+                                        next_attempt_at=self.clock() + REVOKED_RECHECK,
+                                        unknown_fate=False)
+                continue
+            if await self._attempt(entry):
+                delivered += 1
+        self.sent += delivered
+        return delivered
+
+    async def _attempt(self, entry: OutboxEntry) -> bool:
+        try:
+            result = await self._deliver(entry)
+        except ChatError as error:
+            self._failed(entry, error)
+            return False
+        self.store.outbox_sent(entry.id, result=result, now=self.clock())
+        return True
+
+    async def _deliver(self, entry: OutboxEntry) -> dict[str, Any]:
+        item = (self.store.get_item(workspace=entry.workspace, item_id=entry.item_id)
+                if entry.item_id is not None else None)
+        if entry.kind == CARD and item is not None:
+            return await self._post_card(entry, item)
+        if entry.kind == CARD_UPDATE and item is not None:
+            if item.card_ts:
+                await self.port.update_card(item=item)
+            return {"updated": bool(item.card_ts)}
+        if entry.kind == NOTICE:
+            return await self._send_notice(entry, item)
+        log.warning("dropping outbox entry %s of kind %s: its item is gone", entry.id,
+                    entry.kind)
+        return {"dropped": True}
+
+    async def _post_card(self, entry: OutboxEntry, item: Item) -> dict[str, Any]:
+        if item.card_ts:
+            return {"channel": item.card_channel, "ts": item.card_ts, "already": True}
+        team = self.config.teams.get(item.team)
+        if team is None:
+            raise ChatError(f"team {item.team} is no longer configured", permanent=True)
+        posted: Posted | None = None
+        if entry.unknown_fate:
+            posted = await self.port.find_post(workspace=item.workspace, channel=team.channel,
+                                               user=None, outbox_key=entry.key)
+        assignees = item.assignees or await self._assign(item)
+        if posted is None:
+            item.assignees = assignees
+            posted = await self.port.post_card(item=item, mentions=assignees,
+                                               outbox_key=entry.key)
+        now = self.clock()
+        updated = self.store.update_item(
+            workspace=item.workspace, item_id=item.id,
+            changes={"card_channel": posted.channel, "card_ts": posted.ts,
+                     "assignees": assignees,
+                     "status": Status.ROUTED.value if item.status == Status.RECEIVED.value
+                     else item.status},
+            event=Event(item_id=item.id, kind="routed", actor=None, at=now,
+                        data={"team": item.team, "channel": posted.channel,
+                              "ts": posted.ts, "assignees": assignees}),
+            outbox=[notice_entry(forwarder_notice(item, "routed", team=item.team,
+                                                  assignees=assignees))],
+        )
+        if updated is None:
+            log.warning("item %s vanished while its card was posted", item.id)
+        return {"channel": posted.channel, "ts": posted.ts}
+
+    async def _assign(self, item: Item) -> list[str]:
+        team = self.config.teams[item.team]
+        members = list(team.owners)
+        group = team.owner_group
+        if group:
+            members = await self.port.group_members(workspace=item.workspace, group=group)
+        if not members:
+            return []
+        if team.assign == "round_robin":
+            turn = self.store.next_rotation(workspace=item.workspace, team=item.team)
+            return [members[turn % len(members)]]
+        return members
+
+    async def _send_notice(self, entry: OutboxEntry, item: Item | None) -> dict[str, Any]:
+        payload = entry.payload
+        notice = Notice(kind=payload["kind"], user=payload["user"],
+                        channel=payload.get("channel"), thread_ts=payload.get("thread_ts"),
+                        data=payload.get("data") or {})
+        if notice.channel and await self.port.is_shared_channel(
+            workspace=entry.workspace, channel=notice.channel
+        ):
+            # Never post into a channel customers can read: the forwarder gets a DM.
+            notice = Notice(kind=notice.kind, user=notice.user, data=notice.data)
+        if entry.unknown_fate:
+            found = await self.port.find_post(workspace=entry.workspace,
+                                              channel=notice.channel, user=notice.user,
+                                              outbox_key=entry.key)
+            if found is not None:
+                return {"channel": found.channel, "ts": found.ts, "found": True}
+        posted = await self.port.send_notice(workspace=entry.workspace, item=item,
+                                             notice=notice, outbox_key=entry.key)
+        return {"channel": posted.channel, "ts": posted.ts}
+
+    def _failed(self, entry: OutboxEntry, error: ChatError) -> None:
+        now = self.clock()
+        if error.workspace_gone:
+            log.error("workspace %s revoked the app's token (%s): sending stops, data is kept",
+                      entry.workspace, error.reason)
+            self.store.set_workspace_revoked(workspace=entry.workspace, revoked_at=now)
+            self.store.outbox_retry(entry.id, error=error.reason,
+                                    next_attempt_at=now + REVOKED_RECHECK, unknown_fate=False)
+            return
+        if error.permanent:
+            self._give_up(entry, error, now)
+            return
+        if error.retry_after is not None:
+            delay = timedelta(seconds=max(error.retry_after, 0.0))
+        else:
+            base = min(2 ** min(entry.attempts, 12), MAX_BACKOFF.total_seconds())
+            delay = timedelta(seconds=base * random.uniform(0.5, 1.0))
+        log.warning("outbox entry %s (%s) failed: %s; retrying in %.1fs", entry.id,
+                    entry.kind, error.reason, delay.total_seconds())
+        self.store.outbox_retry(entry.id, error=error.reason, next_attempt_at=now + delay,
+                                unknown_fate=error.unknown_fate)
+
+    def _give_up(self, entry: OutboxEntry, error: ChatError, now: datetime) -> None:
+        self.store.outbox_give_up(entry.id, error=error.reason, now=now)
+        if entry.item_id is None:
+            log.error("outbox entry %s failed for good: %s", entry.id, error.reason)
+            return
+        item = self.store.get_item(workspace=entry.workspace, item_id=entry.item_id)
+        if item is None:
+            return
+        channel = (self.config.teams[item.team].channel
+                   if entry.kind == CARD and item.team in self.config.teams
+                   else entry.payload.get("channel"))
+        reason = plain_reason(error.reason, channel=channel)
+        log.error("item %s: could not deliver its %s: %s", item.id, entry.kind, reason)
+        outbox = []
+        # A failed notice about a failure must not beget another one.
+        if entry.kind == NOTICE:
+            if entry.payload.get("kind") != "failed":
+                # The thread itself may be what failed, so this one goes by DM.
+                outbox.append(notice_entry(Notice(kind="failed", user=item.forwarded_by,
+                                                  data={"reason": reason,
+                                                        "what": entry.kind})))
+        else:
+            outbox.append(notice_entry(forwarder_notice(item, "failed", reason=reason,
+                                                        what=entry.kind)))
+        self.store.update_item(
+            workspace=item.workspace, item_id=item.id, changes={"failed": reason},
+            event=Event(item_id=item.id, kind="failed", actor=None, at=now,
+                        data={"what": entry.kind, "error": error.reason, "reason": reason}),
+            outbox=outbox,
+        )

@@ -1,0 +1,99 @@
+"""The small port the core talks to; each chat platform implements it in `handlers/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.models import Item
+
+
+class ChatError(Exception):
+    """An outbound chat call failed.
+
+    `permanent` errors (channel_not_found, not_in_channel, is_archived) are never
+    retried; `retry_after` carries a rate limit's wait in seconds; `unknown_fate` means
+    the request may have reached the platform (a timeout), so the post must be looked
+    up before it is sent again.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        unknown_fate: bool = False,
+        workspace_gone: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.unknown_fate = unknown_fate
+        self.workspace_gone = workspace_gone
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where a message landed."""
+
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message to a person about an item; the adapter renders it.
+
+    `kind` is one of: routed (where an item went), failed (it could not be
+    delivered), rejected (forwarding was refused; `data["reason"]` says why). `channel`/`thread_ts` name an internal
+    intake thread; when `channel` is None the notice goes to `user` in a DM.
+    """
+
+    kind: str
+    user: str
+    channel: str | None = None
+    thread_ts: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class ChatPort(Protocol):
+    """What the core needs from a chat platform.
+
+    Every call may raise ChatError. `outbox_key` is stamped on posts (as message
+    metadata on Slack) so that a post of unknown fate can be found again.
+    """
+
+    async def post_card(
+        self, *, item: Item, mentions: list[str], outbox_key: str
+    ) -> Posted:
+        """Post the routed card for `item` in its team's channel."""
+        ...
+
+    async def update_card(self, *, item: Item) -> None:
+        """Re-render the card of `item` in place."""
+        ...
+
+    async def send_notice(self, *, workspace: str, item: Item | None, notice: Notice,
+                          outbox_key: str) -> Posted:
+        """Tell a person about `item` (or about a refused intake): in a thread, or a DM."""
+        ...
+
+    async def find_post(
+        self, *, workspace: str, channel: str | None, user: str | None, outbox_key: str
+    ) -> Posted | None:
+        """Return an earlier post stamped with `outbox_key`, or None if there is none."""
+        ...
+
+    async def group_members(self, *, workspace: str, group: str) -> list[str]:
+        """Return the user IDs in user group `group`."""
+        ...
+
+    async def is_internal_user(self, *, workspace: str, user: str) -> bool:
+        """Return True when `user` belongs to the workspace (not a customer or guest)."""
+        ...
+
+    async def is_shared_channel(self, *, workspace: str, channel: str) -> bool:
+        """Return True when `channel` is shared with another organisation, or unknown."""
+        ...

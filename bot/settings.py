@@ -1,0 +1,54 @@
+"""Runtime settings, read from the environment only when asked (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+
+
+def normalise_api_url(url: str | None) -> str:
+    """Return the Web API base URL with exactly one trailing slash."""
+    url = (url or "").strip() or SLACK_DEFAULT_API_URL
+    return url if url.endswith("/") else url + "/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Credentials and locations; see the README's environment table."""
+
+    bot_token: str | None = None
+    signing_secret: str | None = None
+    app_token: str | None = None
+    api_url: str = SLACK_DEFAULT_API_URL
+    database_url: str = "sqlite:///feedback.db"
+    config_path: str = "feedbackbot.yml"
+    port: int = 3000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (os.environ by default).
+
+        Raises ValueError when PORT is not a number.
+        """
+        env = os.environ if env is None else env
+        port_text = env.get("PORT", "").strip() or "3000"
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ValueError(f"PORT must be a number, not {port_text!r}") from None
+        return cls(
+            bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            app_token=env.get("SLACK_APP_TOKEN") or None,
+            api_url=normalise_api_url(env.get("SLACK_API_URL")),
+            database_url=env.get("DATABASE_URL") or "sqlite:///feedback.db",
+            config_path=env.get("FEEDBACKBOT_CONFIG") or "feedbackbot.yml",
+            port=port,
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        """Return a copy with some settings replaced."""
+        return replace(self, **changes)  # type: ignore[arg-type]

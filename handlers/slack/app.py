@@ -1,0 +1,231 @@
+"""Build the whole Slack bot from settings: store, config, Bolt app, port and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Config, LoadedConfig, load_config
+from bot.intake import IntakeService
+from bot.models import utcnow
+from bot.outbox import OutboxWorker
+from bot.settings import Settings
+from handlers.slack import intake_command, intake_events, intake_modal, workspace_events
+from handlers.slack.context import workspace_key
+from handlers.slack.deps import Deps
+from handlers.slack.port import SlackChatPort
+from storage import open_store
+from storage.base import InboxRow, Store
+
+log = logging.getLogger(__name__)
+
+SOCKET_MODE_HEADER = "x-feedbackbot-mode"
+INBOX_RETRY_AFTER = timedelta(minutes=2)
+INBOX_KEEP = timedelta(days=2)  # event ids must be remembered for at least an hour
+
+
+class ConfigInvalid(Exception):
+    """The config file has errors; `loaded.problems` lists them with file, line and key."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        super().__init__("\n".join(str(problem) for problem in loaded.errors))
+        self.loaded = loaded
+
+
+class FeedbackApp:
+    """The running bot: Bolt app, store, outbox worker and inbox replay."""
+
+    def __init__(self, *, settings: Settings, config: Config, store: Store,
+                 clock: Callable[[], datetime]) -> None:
+        self.settings = settings
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url,
+                                     timeout=10)
+        # Lookups made while handling a request may retry briefly; posts never do here,
+        # because the outbox owns their retries and must not send twice.
+        self.lookup_client = AsyncWebClient(
+            token=settings.bot_token, base_url=settings.api_url, timeout=10,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+                            AsyncServerErrorRetryHandler(max_retry_count=2)])
+        self.auth: AuthorizeResult | None = None
+        self.bolt = AsyncApp(
+            client=self.lookup_client,
+            authorize=self._authorize,
+            # The signature is checked on the raw body before anything is stored, so
+            # Bolt's own check (which parses first) would only repeat it.
+            request_verification_enabled=False,
+            # The bot's own messages are ignored by the listeners, which also mark
+            # them done in the inbox.
+            ignoring_self_events_enabled=False,
+            process_before_response=False,
+        )
+        self.port = SlackChatPort(
+            client_for=lambda workspace: self.client, store=store,
+            team_channels={name: team.channel for name, team in config.teams.items()})
+        self.intake = IntakeService(store=store, config=config, clock=clock)
+        self.outbox = OutboxWorker(store=store, port=self.port, config=config, clock=clock)
+        self.deps = Deps(store=store, config=config, intake=self.intake, port=self.port,
+                         outbox=self.outbox, clock=clock)
+        for feature in (intake_modal, intake_command, intake_events, workspace_events):
+            feature.register(self.bolt, self.deps)
+        workspace_events.register_catch_alls(self.bolt, self.deps)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = asyncio.Event()
+
+    # --- authorization -----------------------------------------------------------
+    async def _authorize(self, enterprise_id: str | None, team_id: str | None,
+                         user_id: str | None = None, **_: Any) -> AuthorizeResult | None:
+        """Answer from the auth.test made at start-up: no Web API call inside a request."""
+        return self.auth
+
+    async def authenticate(self, *, attempts: int | None = None) -> AuthorizeResult:
+        """Call auth.test until it answers; retry with backoff while Slack is unreachable.
+
+        Raises SlackApiError at once for a bad token (it will never start working).
+        """
+        delay = 1.0
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self.client.auth_test()
+            except SlackApiError as error:
+                if error.response.status_code < 500 and error.response.status_code != 429:
+                    raise
+                failure: str = str(error.response.get("error") or error.response.status_code)
+            except (OSError, asyncio.TimeoutError) as error:
+                failure = str(error) or type(error).__name__
+            else:
+                self.auth = AuthorizeResult.from_auth_test_response(
+                    auth_test_response=response, bot_token=self.settings.bot_token)
+                workspace = workspace_key(team_id=self.auth.team_id,
+                                          enterprise_id=self.auth.enterprise_id)
+                self.deps.bot_user_id = self.auth.bot_user_id
+                self.deps.bot_id = self.auth.bot_id
+                log.info("connected to workspace %s as %s", workspace, self.auth.bot_user_id)
+                return self.auth
+            if attempts is not None and attempt >= attempts:
+                raise ConnectionError(f"Slack's auth.test failed: {failure}")
+            log.warning("auth.test failed (%s); retrying in %.0fs", failure, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60)
+
+    # --- inbound ----------------------------------------------------------------
+    async def dispatch(self, *, inbox_id: int, body: str | dict[str, Any],
+                       headers: dict[str, str], query: str = "", mode: str = "http",
+                       replay: bool = False) -> BoltResponse:
+        """Run a stored request through Bolt; an unclaimed request is marked done."""
+        request = AsyncBoltRequest(body=body, query=query, headers=headers, mode=mode,
+                                   context={"inbox_id": inbox_id, "replay": replay})
+        response = await self.bolt.async_dispatch(request)
+        if response.status == 404:
+            self.store.inbox_done(inbox_id, error="no listener")
+        return response
+
+    async def replay_inbox(self, *, older_than: timedelta = timedelta(0)) -> int:
+        """Finish requests that were acknowledged but not processed; return how many."""
+        if self.auth is None:
+            return 0
+        cutoff = self.clock() - older_than
+        replayed = 0
+        for row in self.store.inbox_pending():
+            if row.received_at > cutoff:
+                continue
+            await self._replay(row)
+            replayed += 1
+        if replayed:
+            log.info("finished %d request(s) left over from before", replayed)
+        return replayed
+
+    async def _replay(self, row: InboxRow) -> None:
+        mode = row.headers.get(SOCKET_MODE_HEADER, "http")
+        body: str | dict[str, Any] = json.loads(row.body) if mode == "socket_mode" else row.body
+        try:
+            await self.dispatch(inbox_id=row.id, body=body, headers=row.headers, mode=mode,
+                                replay=True)
+        except Exception as error:  # one broken row must not block the rest
+            self.store.inbox_failed_attempt(row.id, error=repr(error)[:500])
+            log.exception("could not replay inbox row %s", row.id)
+
+    # --- lifecycle --------------------------------------------------------------
+    async def start(self, *, outbox: bool = True) -> None:
+        """Connect, finish leftover work, and start the background workers."""
+        self._stop.clear()
+        self._tasks.append(asyncio.create_task(self._connect_and_replay()))
+        if outbox:
+            self._tasks.append(asyncio.create_task(self._run_outbox()))
+
+    async def _connect_and_replay(self) -> None:
+        await self.authenticate()
+        self._ready.set()
+        await self.replay_inbox()
+        self.outbox.wake()
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=60)
+            except TimeoutError:
+                await self.replay_inbox(older_than=INBOX_RETRY_AFTER)
+                self.store.inbox_prune(before=self.clock() - INBOX_KEEP)
+
+    async def _run_outbox(self) -> None:
+        await self._ready.wait()
+        await self.outbox.run(self._stop)
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until auth.test has answered."""
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def stop(self) -> None:
+        """Stop the workers and close the store."""
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.store.close()
+
+    @property
+    def workspace(self) -> str | None:
+        """The workspace this deployment serves, once known."""
+        if self.auth is None:
+            return None
+        return workspace_key(team_id=self.auth.team_id, enterprise_id=self.auth.enterprise_id)
+
+
+def create_app(settings: Settings, *, config: Config | None = None, store: Store | None = None,
+               clock: Callable[[], datetime] = utcnow) -> FeedbackApp:
+    """Build the bot from settings. Nothing is read from the environment here.
+
+    Raises ConfigInvalid when the config file has errors, and ValueError for a
+    DATABASE_URL that isn't understood.
+    """
+    if config is None:
+        loaded = load_config(settings.config_path)
+        if loaded.config is None:
+            raise ConfigInvalid(loaded)
+        for warning in loaded.warnings:
+            log.warning("%s", warning)
+        config = loaded.config
+    if store is None:
+        store = open_store(settings.database_url)
+    return FeedbackApp(settings=settings, config=config, store=store, clock=clock)
+
+

@@ -1,0 +1,93 @@
+"""What every Slack listener needs, and the wrapper that ties a listener to its inbox row."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Config
+from bot.intake import Clock, IntakeService
+from bot.outbox import OutboxWorker
+from handlers.slack.context import workspace_key
+from handlers.slack.port import SlackChatPort
+from storage.base import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Deps:
+    """The services listeners call; built once by create_app."""
+
+    store: Store
+    config: Config
+    intake: IntakeService
+    port: SlackChatPort
+    outbox: OutboxWorker
+    clock: Clock
+    bot_user_id: str | None = None
+    bot_id: str | None = None
+
+
+@dataclass
+class SlackCall:
+    """One request as a listener sees it."""
+
+    ack: AsyncAck
+    body: dict[str, Any]
+    context: AsyncBoltContext
+    client: AsyncWebClient
+    respond: AsyncRespond | None
+
+    @property
+    def workspace(self) -> str:
+        """The workspace key of this request."""
+        return workspace_key(team_id=self.context.team_id,
+                             enterprise_id=self.context.enterprise_id)
+
+    @property
+    def replay(self) -> bool:
+        """True when the request is being finished after a restart, long after Slack sent it."""
+        return bool(self.context.get("replay"))
+
+
+Handler = Callable[[SlackCall], Awaitable[None]]
+
+
+def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
+    """Wrap `handler` as a Bolt listener that marks its inbox row done when it finishes.
+
+    A handler that raises leaves the row pending (with the error counted), so the work
+    is retried after a restart instead of being lost.
+    """
+
+    async def listener(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+    ) -> None:
+        inbox_id = context.get("inbox_id")
+        call = SlackCall(ack=ack, body=body, context=context, client=client, respond=respond)
+        try:
+            await handler(call)
+        except Exception as error:
+            if inbox_id is not None:
+                deps.store.inbox_failed_attempt(inbox_id, error=repr(error)[:500])
+            log.exception("handling %s failed; it stays in the inbox for a retry",
+                          body.get("type"))
+            raise
+        if inbox_id is not None:
+            deps.store.inbox_done(inbox_id)
+        deps.outbox.wake()
+
+    listener.__name__ = getattr(handler, "__name__", "listener")
+    return listener

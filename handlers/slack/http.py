@@ -1,0 +1,104 @@
+"""HTTP mode: /slack/events (events, commands, interactivity) and /healthz on aiohttp.
+
+Order matters: the signature is checked on the raw body (401), then the body is
+parsed (400), then the request is stored in the inbox, and only then is it handed
+to Bolt, which acknowledges it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+from handlers.slack.app import FeedbackApp
+from handlers.slack.context import dedupe_key, workspace_from_body
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+class BadRequest(ValueError):
+    """The body could not be understood."""
+
+
+def parse_slack_body(text: str, content_type: str) -> dict[str, Any]:
+    """Parse an events, command or interactivity body; raise BadRequest if malformed."""
+    try:
+        if content_type.startswith("application/json"):
+            body = json.loads(text)
+        else:
+            form = {key: values[-1] for key, values in
+                    parse_qs(text, keep_blank_values=True, strict_parsing=bool(text)).items()}
+            if "payload" in form:
+                body = json.loads(form["payload"])
+            else:
+                body = form
+    except (ValueError, UnicodeError) as error:
+        raise BadRequest(f"malformed body: {error}") from None
+    if not isinstance(body, dict) or not body:
+        raise BadRequest("the body is not a Slack payload")
+    return body
+
+
+def build_web_app(bot: FeedbackApp, *, signing_secret: str) -> web.Application:
+    """Return the aiohttp application serving Slack's requests for `bot`."""
+    verifier = SignatureVerifier(signing_secret)
+
+    async def slack_events(request: web.Request) -> web.Response:
+        raw = await request.read()
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not verifier.is_valid(body=raw, timestamp=timestamp, signature=signature):
+            return web.json_response({"error": "invalid signature"}, status=401)
+        try:
+            text = raw.decode("utf-8")
+            body = parse_slack_body(text, request.headers.get("Content-Type", ""))
+        except (BadRequest, UnicodeDecodeError) as error:
+            return web.json_response({"error": str(error)}, status=400)
+        if body.get("type") == "url_verification":
+            return web.json_response({"challenge": body.get("challenge")})
+        if body.get("ssl_check"):
+            return web.Response(status=200)
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        inbox_id = bot.store.inbox_add(
+            workspace=workspace_from_body(body), kind=str(body.get("type") or body.get(
+                "command") or "unknown"), dedupe_key=dedupe_key(body), body=text,
+            headers={"content-type": headers.get("content-type", "")},
+            received_at=bot.clock(),
+        )
+        if inbox_id is None:
+            # A redelivery of something already stored: nothing changes.
+            return web.Response(status=200)
+        response = await bot.dispatch(inbox_id=inbox_id, body=text, headers=headers,
+                                      query=request.query_string)
+        return web.Response(status=response.status, body=response.body,
+                            headers=response.first_headers_without_set_cookie())
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({
+            "ok": True,
+            "connected": bot.auth is not None,
+            "outbox_pending": bot.store.outbox_pending_count(),
+        })
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int) -> web.AppRunner:
+    """Start the HTTP server and the bot's workers; return the runner for cleanup."""
+    runner = web.AppRunner(build_web_app(bot, signing_secret=signing_secret),
+                           access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    await bot.start()
+    return runner

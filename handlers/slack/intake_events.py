@@ -1,0 +1,145 @@
+"""Intake from events: the intake emoji on any message, and posts in intake channels."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.intake import IntakeRejected
+from bot.models import IntakeKind, IntakeRequest, SourceMessage, ts_to_datetime
+from bot.outbox import notice_entry
+from bot.ports import Notice
+from handlers.slack.deps import Deps, SlackCall, tracked
+from handlers.slack.messages import NEW_MESSAGE_SUBTYPES, words_of
+
+log = logging.getLogger(__name__)
+
+
+async def fetch_message(deps: Deps, call: SlackCall, channel: str, ts: str
+                        ) -> dict[str, Any] | None:
+    """Return the message at (channel, ts), top-level or in a thread, or None."""
+    client = call.client
+    history = await client.conversations_history(channel=channel, latest=ts, inclusive=True,
+                                                 limit=1)
+    for message in history.get("messages") or []:
+        if message.get("ts") == ts:
+            return dict(message)
+    # Not top-level: a reply in a thread. conversations.replies finds it by its own ts.
+    replies = await client.conversations_replies(channel=channel, ts=ts, inclusive=True,
+                                                 limit=1)
+    for message in replies.get("messages") or []:
+        if message.get("ts") == ts:
+            return dict(message)
+    return None
+
+
+def _reply_target(deps: Deps, channel: str | None, thread_ts: str) -> tuple[str | None, str | None]:
+    """Confirmations go in the intake thread for intake channels, otherwise by DM."""
+    if channel and channel in deps.config.intake.channels:
+        return channel, thread_ts
+    return None, None
+
+
+def _tell(deps: Deps, workspace: str, user: str, reason: str) -> None:
+    deps.store.outbox_enqueue(workspace=workspace, item_id=None, entry=notice_entry(
+        Notice(kind="rejected", user=user, data={"reason": reason})))
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Add the reaction and intake-channel listeners."""
+
+    async def on_reaction_added(call: SlackCall) -> None:
+        event = call.body.get("event") or {}
+        user = str(event.get("user") or "")
+        item = event.get("item") or {}
+        if event.get("reaction") != deps.config.intake.reaction or item.get("type") != "message":
+            return  # other emoji: acknowledgements are handled on cards
+        if not user or user == deps.bot_user_id:
+            return
+        channel, ts = str(item.get("channel") or ""), str(item.get("ts") or "")
+        workspace = call.workspace
+        if deps.store.find_item_by_source(workspace=workspace, channel=channel, ts=ts):
+            return  # a second person reacting: the item already exists
+        if not await deps.port.is_internal_user(workspace=workspace, user=user):
+            log.info("ignored intake emoji from %s, who is not a member of %s", user, workspace)
+            return
+        try:
+            message = await fetch_message(deps, call, channel, ts)
+        except SlackApiError as error:
+            if error.response.get("error") in ("not_in_channel", "channel_not_found",
+                                               "missing_scope"):
+                _tell(deps, workspace, user, "I can't read messages in that channel. Invite me"
+                      f" with `/invite @feedbackbot` in <#{channel}> and add the emoji again.")
+                return
+            raise
+        if message is None:
+            _tell(deps, workspace, user, "I couldn't find that message; it may be deleted.")
+            return
+        words = words_of(message, channel=channel)
+        reply_channel, reply_ts = _reply_target(deps, channel,
+                                                str(message.get("thread_ts") or ts))
+        request = IntakeRequest(
+            workspace=workspace, kind=IntakeKind.REACTION, text=words.text,
+            forwarded_by=user, received_at=ts_to_datetime(words.said_ts),
+            forwarded_at=(ts_to_datetime(event["event_ts"]) if event.get("event_ts")
+                          else deps.clock()),
+            source=SourceMessage(channel=words.source_channel, ts=words.source_ts,
+                                 author=words.author, permalink=words.permalink),
+            note=words.note, reply_channel=reply_channel, reply_thread_ts=reply_ts,
+            files=words.files,
+        )
+        try:
+            await deps.intake.forward(request)
+        except IntakeRejected as rejected:
+            _tell(deps, workspace, user, str(rejected))
+
+    async def on_message(call: SlackCall) -> None:
+        event = call.body.get("event") or {}
+        channel = str(event.get("channel") or "")
+        if channel not in deps.config.intake.channels:
+            return
+        subtype = event.get("subtype")
+        if subtype not in NEW_MESSAGE_SUBTYPES or event.get("hidden"):
+            return  # edits, deletions, joins, and the like
+        thread_ts = event.get("thread_ts")
+        if thread_ts and thread_ts != event.get("ts"):
+            return  # replies in a thread are conversation, not new feedback
+        bot_id = event.get("bot_id")
+        user = str(event.get("user") or "")
+        if bot_id or subtype == "bot_message":
+            if bot_id == deps.bot_id or (user and user == deps.bot_user_id):
+                return
+            if bot_id not in deps.config.intake.bots:
+                return
+        elif not user or user == deps.bot_user_id:
+            return
+        workspace = call.workspace
+        own_team = workspace.rpartition(":")[2]
+        user_team = event.get("user_team") or event.get("team")
+        external = bool(user_team and own_team and user_team != own_team)
+        if not bot_id and (external or not await deps.port.is_internal_user(
+                workspace=workspace, user=user)):
+            log.info("ignored a post in intake channel %s by %s, who is not internal",
+                     channel, user)
+            return
+        ts = str(event.get("ts"))
+        words = words_of(event, channel=channel)
+        request = IntakeRequest(
+            workspace=workspace, kind=IntakeKind.CHANNEL, text=words.text,
+            forwarded_by=user or str(bot_id), received_at=ts_to_datetime(words.said_ts),
+            forwarded_at=ts_to_datetime(ts),
+            source=SourceMessage(channel=words.source_channel, ts=words.source_ts,
+                                 author=words.author, permalink=words.permalink),
+            note=words.note, reply_channel=channel, reply_thread_ts=ts, files=words.files,
+        )
+        try:
+            await deps.intake.forward(request)
+        except IntakeRejected as rejected:
+            if user:
+                _tell(deps, workspace, user, str(rejected))
+
+    app.event("reaction_added")(tracked(deps, on_reaction_added))
+    app.event("message")(tracked(deps, on_message))

@@ -1,0 +1,83 @@
+"""The Slack app manifest that matches the listeners exactly, with the least scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.slack.intake_command import COMMAND
+from handlers.slack.intake_modal import SHORTCUT_CALLBACK
+from handlers.slack.workspace_events import SUBSCRIBED_EVENTS
+
+# Each scope and the handler that needs it.
+BOT_SCOPES = {
+    "commands": "the /feedback command and the message shortcut",
+    "chat:write": "routed cards, confirmations and relays",
+    "channels:history": "posts in public intake channels; reading a message given the emoji",
+    "groups:history": "the same, in private channels",
+    "im:history": "finding a confirmation of unknown fate in a DM before re-sending it",
+    "im:write": "opening the DM a confirmation goes to",
+    "reactions:read": "the intake emoji (reaction_added)",
+    "channels:read": "telling whether a channel is shared with customers",
+    "groups:read": "the same, for private channels",
+    "users:read": "telling members of the workspace from customers and guests",
+    "usergroups:read": "mentioning the members of an owning user group",
+}
+
+
+def build_manifest(*, url: str | None, name: str = "feedbackbot") -> dict[str, Any]:
+    """Return the manifest; with `url`, request URLs go under it, else Socket Mode is used."""
+    base = url.rstrip("/") if url else None
+    events_url = f"{base}/slack/events" if base else None
+    command: dict[str, Any] = {
+        "command": COMMAND,
+        "description": "Forward a customer's words to the team that owns them",
+        "usage_hint": "[the customer's words] | help",
+        "should_escape": False,
+    }
+    if events_url:
+        command["url"] = events_url
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    if events_url:
+        interactivity["request_url"] = events_url
+    event_subscriptions: dict[str, Any] = {"bot_events": list(SUBSCRIBED_EVENTS)}
+    if events_url:
+        event_subscriptions["request_url"] = events_url
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": name,
+            "description": "Routes customer feedback straight to the developers who own it.",
+            "background_color": "#2c2d30",
+        },
+        "features": {
+            "bot_user": {"display_name": name, "always_online": True},
+            "shortcuts": [{
+                "name": "Forward to feedback",
+                "type": "message",
+                "callback_id": SHORTCUT_CALLBACK,
+                "description": "Send this message to the team that owns it",
+            }],
+            "slash_commands": [command],
+        },
+        "oauth_config": {"scopes": {"bot": sorted(BOT_SCOPES)}},
+        "settings": {
+            "event_subscriptions": event_subscriptions,
+            "interactivity": interactivity,
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": base is None,
+            "token_rotation_enabled": False,
+        },
+    }
+
+
+def manifest_yaml(*, url: str | None) -> str:
+    """Render the manifest as YAML, ready to paste into Slack's app settings."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.default_flow_style = False
+    buffer = io.StringIO()
+    yaml.dump(build_manifest(url=url), buffer)
+    return buffer.getvalue()

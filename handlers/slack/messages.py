@@ -1,0 +1,80 @@
+"""Read the parts of a Slack message that intake needs: words, author, time, files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Subtypes that are a person (or an allowed bot) saying something new.
+NEW_MESSAGE_SUBTYPES = frozenset({None, "file_share", "bot_message"})
+
+
+@dataclass(frozen=True)
+class ForwardedWords:
+    """What a message says, and whose words and time they are."""
+
+    text: str
+    author: str | None
+    source_channel: str | None
+    source_ts: str
+    said_ts: str
+    permalink: str | None
+    note: str | None
+    files: tuple[str, ...]
+
+
+def shared_original(message: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the attachment holding a message shared with Slack's "Forward message"."""
+    for attachment in message.get("attachments") or []:
+        if isinstance(attachment, dict) and attachment.get("is_share"):
+            return attachment
+    return None
+
+
+def file_names(message: dict[str, Any]) -> tuple[str, ...]:
+    """Names of the files attached to a message."""
+    names = []
+    for file in message.get("files") or []:
+        if isinstance(file, dict):
+            names.append(str(file.get("title") or file.get("name") or file.get("id") or "file"))
+    return tuple(names)
+
+
+def words_of(message: dict[str, Any], *, channel: str | None) -> ForwardedWords:
+    """Extract the customer's words from a message, following a shared original.
+
+    For a forwarded ("shared") message the original's text, author and time win, and
+    the forwarder's own text becomes the note.
+    """
+    own_text = str(message.get("text") or "").strip()
+    files = file_names(message)
+    original = shared_original(message)
+    if original is not None:
+        original_text = str(original.get("text") or original.get("fallback") or "").strip()
+        original_ts = str(original.get("ts") or "") or None
+        original_channel = original.get("channel_id")
+        # One item per customer message: key by the original when Slack names it.
+        keyed_by_original = bool(original_ts and original_channel)
+        return ForwardedWords(
+            text=original_text or own_text,
+            author=original.get("author_id") or message.get("user"),
+            source_channel=str(original_channel) if keyed_by_original else channel,
+            source_ts=str(original_ts) if keyed_by_original else str(message.get("ts")),
+            said_ts=original_ts or str(message.get("ts")),
+            permalink=original.get("from_url"),
+            note=own_text or None,
+            files=files,
+        )
+    text = own_text
+    if not text and files:
+        text = "(shared files: " + ", ".join(files) + ")"
+    return ForwardedWords(
+        text=text,
+        author=message.get("user") or message.get("bot_id"),
+        source_channel=channel,
+        source_ts=str(message.get("ts")),
+        said_ts=str(message.get("ts")),
+        permalink=None,
+        note=None,
+        files=files,
+    )

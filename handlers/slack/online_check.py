@@ -1,0 +1,71 @@
+"""`check-config --online`: ask Slack whether the config's channels and people are right."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Config
+
+
+@dataclass(frozen=True)
+class OnlineProblem:
+    """One thing Slack says is wrong with the config."""
+
+    key: str
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.severity}: {self.message}"
+
+
+def _channels_to_check(config: Config) -> list[tuple[str, str]]:
+    channels = [(f"teams.{name}.channel", team.channel) for name, team in config.teams.items()]
+    channels += [(f"intake.channels[{index}]", channel)
+                 for index, channel in enumerate(config.intake.channels)]
+    channels += [(f"digests[{index}].channel", digest.channel)
+                 for index, digest in enumerate(config.digests)]
+    return channels
+
+
+async def check_online(config: Config, client: AsyncWebClient) -> list[OnlineProblem]:
+    """Check that the bot is in every channel it needs and that none is shared.
+
+    Also checks that owners, admins and user groups exist. Raises SlackApiError only
+    when the token itself is bad (auth.test fails).
+    """
+    await client.auth_test()
+    problems: list[OnlineProblem] = []
+    for key, channel in _channels_to_check(config):
+        try:
+            info = (await client.conversations_info(channel=channel)).get("channel") or {}
+        except SlackApiError as error:
+            problems.append(OnlineProblem(key, f"channel {channel}: "
+                                          f"{error.response.get('error')}"))
+            continue
+        if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
+            problems.append(OnlineProblem(key, f"channel {channel} (#{info.get('name')}) is"
+                                          " shared with another organisation; the bot never"
+                                          " posts there, so it can't be used here"))
+        if not info.get("is_member"):
+            problems.append(OnlineProblem(key, f"the bot is not a member of #{info.get('name')}"
+                                          f" ({channel}); invite it with /invite"))
+        if info.get("is_archived"):
+            problems.append(OnlineProblem(key, f"channel #{info.get('name')} is archived"))
+    people = [(f"teams.{name}.owners", owner) for name, team in config.teams.items()
+              for owner in team.owners]
+    people += [("admins", admin) for admin in config.admins]
+    people += [(f"teams.{name}.escalate_to", team.escalate_to)
+               for name, team in config.teams.items() if team.escalate_to]
+    for key, ident in people:
+        try:
+            if ident.startswith("S"):
+                await client.usergroups_users_list(usergroup=ident)
+            else:
+                await client.users_info(user=ident)
+        except SlackApiError as error:
+            problems.append(OnlineProblem(key, f"{ident}: {error.response.get('error')}"))
+    return problems

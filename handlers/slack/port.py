@@ -1,0 +1,258 @@
+"""The Slack implementation of the core's ChatPort, over the Web API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.models import Item, utcnow
+from bot.ports import ChatError, Notice, Posted
+from handlers.slack.render import card_blocks, card_text, notice_text
+from storage.base import Store
+
+log = logging.getLogger(__name__)
+
+PERMANENT_ERRORS = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "user_not_found",
+    "cannot_dm_bot", "msg_too_long", "invalid_blocks", "no_text", "message_not_found",
+    "cant_update_message", "restricted_action", "user_disabled", "missing_scope",
+    "invalid_arguments", "too_many_attachments", "channel_is_archived",
+})
+REVOKED_ERRORS = frozenset({
+    "token_revoked", "invalid_auth", "account_inactive", "not_authed", "app_uninstalled",
+    "team_access_not_granted", "org_login_required",
+})
+METADATA_EVENT = "feedbackbot_outbox"
+_USER_CACHE_SECONDS = 3600.0
+
+
+def chat_error(error: Exception) -> ChatError:
+    """Classify a Web API failure for the outbox: permanent, revoked, rate-limited, or not."""
+    if isinstance(error, SlackApiError):
+        response = error.response
+        status = getattr(response, "status_code", 200)
+        code = ""
+        if isinstance(response.data, dict):
+            code = str(response.data.get("error", ""))
+        if status == 429 or code == "ratelimited":
+            retry_after = float(response.headers.get("Retry-After", response.headers.get(
+                "retry-after", 1)) or 1)
+            return ChatError("ratelimited", retry_after=retry_after)
+        if code in REVOKED_ERRORS:
+            return ChatError(code, workspace_gone=True)
+        if code in PERMANENT_ERRORS:
+            return ChatError(code, permanent=True)
+        return ChatError(code or f"http_{status}")
+    if isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return ChatError("timeout", unknown_fate=True)
+    if isinstance(error, aiohttp.ClientError):
+        # The request may or may not have reached Slack before the connection broke.
+        return ChatError(f"connection: {error}", unknown_fate=True)
+    raise error
+
+
+class SlackChatPort:
+    """Posts cards and notices, and answers lookups, for one or more workspaces.
+
+    `client_for(workspace)` returns a Web API client carrying that workspace's bot
+    token. Lookups are cached; a failed shared-channel lookup counts as shared.
+    """
+
+    def __init__(self, *, client_for: Callable[[str], AsyncWebClient], store: Store,
+                 team_channels: Mapping[str, str]) -> None:
+        self.client_for = client_for
+        self.store = store
+        self.team_channels = team_channels
+        self._users: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._permalinks: dict[tuple[str, str, str], str] = {}
+
+    async def _call(self, workspace: str, method: str, **kwargs: Any) -> dict[str, Any]:
+        client = self.client_for(workspace)
+        try:
+            response = await client.api_call(method, json=kwargs)
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise chat_error(error) from error
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def post_card(self, *, item: Item, mentions: list[str], outbox_key: str) -> Posted:
+        channel = self._team_channel(item)
+        link = await self.source_link(item)
+        data = await self._call(
+            item.workspace, "chat.postMessage",
+            channel=channel, text=card_text(item),
+            blocks=card_blocks(item, mentions=mentions, source_link=link),
+            metadata={"event_type": METADATA_EVENT,
+                      "event_payload": {"outbox": outbox_key, "item": item.id}},
+            unfurl_links=False, unfurl_media=False, link_names=False,
+        )
+        return Posted(channel=str(data.get("channel", channel)), ts=str(data["ts"]))
+
+    def _team_channel(self, item: Item) -> str:
+        channel = self.team_channels.get(item.team)
+        if not channel:
+            raise ChatError(f"team {item.team} has no channel", permanent=True)
+        return channel
+
+    async def update_card(self, *, item: Item) -> None:
+        if not (item.card_channel and item.card_ts):
+            return
+        link = await self.source_link(item)
+        await self._call(
+            item.workspace, "chat.update", channel=item.card_channel, ts=item.card_ts,
+            text=card_text(item),
+            blocks=card_blocks(item, mentions=item.assignees, source_link=link),
+        )
+
+    async def source_link(self, item: Item) -> str | None:
+        """Return a permalink to the message the item was forwarded from, if any."""
+        if item.source_permalink:
+            return item.source_permalink
+        if not (item.source_channel and item.source_ts):
+            return None
+        return await self.permalink(item.workspace, item.source_channel, item.source_ts)
+
+    async def permalink(self, workspace: str, channel: str, ts: str) -> str | None:
+        """Return a message's permalink, or None when Slack can't give one."""
+        key = (workspace, channel, ts)
+        if key in self._permalinks:
+            return self._permalinks[key]
+        try:
+            data = await self._call(workspace, "chat.getPermalink", channel=channel,
+                                    message_ts=ts)
+        except ChatError as error:
+            if error.workspace_gone or not error.permanent:
+                raise
+            return None
+        link = data.get("permalink")
+        if isinstance(link, str):
+            self._permalinks[key] = link
+            return link
+        return None
+
+    async def send_notice(self, *, workspace: str, item: Item | None, notice: Notice,
+                          outbox_key: str) -> Posted:
+        card_link = None
+        if item is not None and item.card_channel and item.card_ts:
+            card_link = await self.permalink(workspace, item.card_channel, item.card_ts)
+        text = notice_text(notice, item, card_link=card_link)
+        kwargs: dict[str, Any] = {
+            "channel": notice.channel or notice.user,
+            "text": text,
+            "metadata": {"event_type": METADATA_EVENT,
+                         "event_payload": {"outbox": outbox_key,
+                                           "item": item.id if item else 0}},
+            "unfurl_links": False, "unfurl_media": False,
+        }
+        if notice.channel and notice.thread_ts:
+            kwargs["thread_ts"] = notice.thread_ts
+        data = await self._call(workspace, "chat.postMessage", **kwargs)
+        return Posted(channel=str(data.get("channel", kwargs["channel"])), ts=str(data["ts"]))
+
+    async def find_post(self, *, workspace: str, channel: str | None, user: str | None,
+                        outbox_key: str) -> Posted | None:
+        if channel is None and user is not None:
+            opened = await self._call(workspace, "conversations.open", users=user)
+            channel = str((opened.get("channel") or {}).get("id", ""))
+        if not channel:
+            return None
+        # Recent history is enough: a post of unknown fate was attempted minutes ago.
+        history = await self._call(workspace, "conversations.history", channel=channel,
+                                   limit=100, include_all_metadata=True)
+        for message in history.get("messages", []):
+            if _outbox_key_of(message) == outbox_key:
+                return Posted(channel=channel, ts=str(message["ts"]))
+            for reply_ts in _thread_candidates(message):
+                found = await self._find_in_thread(workspace, channel, reply_ts, outbox_key)
+                if found:
+                    return found
+        return None
+
+    async def _find_in_thread(self, workspace: str, channel: str, thread_ts: str,
+                              outbox_key: str) -> Posted | None:
+        replies = await self._call(workspace, "conversations.replies", channel=channel,
+                                   ts=thread_ts, limit=200, include_all_metadata=True)
+        for message in replies.get("messages", []):
+            if _outbox_key_of(message) == outbox_key:
+                return Posted(channel=channel, ts=str(message["ts"]))
+        return None
+
+    async def group_members(self, *, workspace: str, group: str) -> list[str]:
+        data = await self._call(workspace, "usergroups.users.list", usergroup=group)
+        return [str(user) for user in data.get("users", [])]
+
+    async def user_info(self, workspace: str, user: str) -> dict[str, Any] | None:
+        """Return users.info's user object (cached for an hour), or None if unknown."""
+        key = (workspace, user)
+        cached = self._users.get(key)
+        if cached and time.monotonic() - cached[0] < _USER_CACHE_SECONDS:
+            return cached[1]
+        try:
+            data = await self._call(workspace, "users.info", user=user)
+        except ChatError as error:
+            if error.permanent:
+                self._users[key] = (time.monotonic(), None)
+                return None
+            raise
+        info = data.get("user")
+        result = info if isinstance(info, dict) else None
+        self._users[key] = (time.monotonic(), result)
+        return result
+
+    async def is_internal_user(self, *, workspace: str, user: str) -> bool:
+        try:
+            info = await self.user_info(workspace, user)
+        except ChatError:
+            log.warning("could not look up user %s; treating them as external", user)
+            return False
+        if info is None or info.get("deleted") or info.get("is_stranger"):
+            return False
+        if info.get("is_restricted") or info.get("is_ultra_restricted"):
+            return False
+        team = str(info.get("team_id", ""))
+        enterprise = str((info.get("enterprise_user") or {}).get("enterprise_id", ""))
+        own_enterprise, _, own_team = workspace.rpartition(":")
+        if own_enterprise and enterprise == own_enterprise:
+            return True
+        return team == own_team
+
+    async def is_shared_channel(self, *, workspace: str, channel: str) -> bool:
+        if channel.startswith("D"):
+            return False
+        cached = self.store.get_channel_shared(workspace=workspace, channel=channel)
+        if cached is not None:
+            return cached
+        return await self.refresh_shared_channel(workspace=workspace, channel=channel)
+
+    async def refresh_shared_channel(self, *, workspace: str, channel: str) -> bool:
+        """Look up whether a channel is shared, ignoring and then updating the cache."""
+        try:
+            data = await self._call(workspace, "conversations.info", channel=channel)
+        except ChatError as error:
+            log.warning("could not check whether %s is shared (%s); treating it as shared",
+                        channel, error.reason)
+            return True
+        info = data.get("channel") or {}
+        shared = bool(info.get("is_ext_shared") or info.get("is_pending_ext_shared"))
+        self.store.set_channel_shared(workspace=workspace, channel=channel, shared=shared,
+                                      now=utcnow())
+        return shared
+
+
+def _outbox_key_of(message: dict[str, Any]) -> str | None:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_EVENT:
+        return None
+    payload = metadata.get("event_payload") or {}
+    key = payload.get("outbox")
+    return str(key) if key else None
+
+
+def _thread_candidates(message: dict[str, Any]) -> list[str]:
+    return [str(message["ts"])] if message.get("reply_count") else []

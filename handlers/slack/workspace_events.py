@@ -1,0 +1,85 @@
+"""Events about the workspace itself, and listeners that keep Slack from retrying.
+
+Bolt answers 404 to a request no listener matches, and Slack then retries it, so
+every subscribed event (and any stray interaction) gets at least a no-op listener.
+These catch-alls are registered last: Bolt runs the first listener that matches.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers.slack.deps import Deps, SlackCall, tracked
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBED_EVENTS = (
+    "message.channels",
+    "message.groups",
+    "reaction_added",
+    "channel_shared",
+    "channel_unshared",
+    "app_uninstalled",
+    "tokens_revoked",
+)
+
+_ANY = re.compile(r".*")
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Add sharing, uninstall and token-revocation listeners."""
+
+    async def on_channel_sharing(call: SlackCall) -> None:
+        event = call.body.get("event") or {}
+        channel = str(event.get("channel") or "")
+        if not channel:
+            return
+        shared = event.get("type") == "channel_shared"
+        if not shared:
+            # Unshared from one organisation may still leave it shared with another.
+            deps.store.set_channel_shared(workspace=call.workspace, channel=channel,
+                                          shared=True, now=deps.clock())
+            shared = await deps.port.refresh_shared_channel(workspace=call.workspace,
+                                                            channel=channel)
+        else:
+            deps.store.set_channel_shared(workspace=call.workspace, channel=channel,
+                                          shared=True, now=deps.clock())
+        log.info("channel %s in %s is now %s", channel, call.workspace,
+                 "shared with another organisation" if shared else "internal")
+
+    async def on_revoked(call: SlackCall) -> None:
+        event = call.body.get("event") or {}
+        if event.get("type") == "tokens_revoked":
+            bots = ((event.get("tokens") or {}).get("bot")) or []
+            if deps.bot_user_id and deps.bot_user_id not in bots and bots:
+                log.info("user tokens revoked in %s; the bot token is unaffected",
+                         call.workspace)
+                return
+        deps.store.set_workspace_revoked(workspace=call.workspace, revoked_at=deps.clock())
+        log.error("feedbackbot was uninstalled from (or lost its token for) workspace %s:"
+                  " it stops sending there and keeps every item", call.workspace)
+
+    app.event("channel_shared")(tracked(deps, on_channel_sharing))
+    app.event("channel_unshared")(tracked(deps, on_channel_sharing))
+    app.event("app_uninstalled")(tracked(deps, on_revoked))
+    app.event("tokens_revoked")(tracked(deps, on_revoked))
+
+
+def register_catch_alls(app: AsyncApp, deps: Deps) -> None:
+    """Acknowledge anything no feature listener claimed, so that nothing is retried."""
+
+    async def ignore_event(call: SlackCall) -> None:
+        log.debug("no work for event %s", (call.body.get("event") or {}).get("type"))
+
+    async def ack_only(call: SlackCall) -> None:
+        await call.ack()
+
+    app.event(_ANY)(tracked(deps, ignore_event))
+    app.action(_ANY)(tracked(deps, ack_only))
+    app.view(_ANY)(tracked(deps, ack_only))
+    app.shortcut(_ANY)(tracked(deps, ack_only))
+    app.view_closed(_ANY)(tracked(deps, ack_only))
+    app.options(_ANY)(tracked(deps, ack_only))

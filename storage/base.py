@@ -1,0 +1,229 @@
+"""The one interface every storage backend implements."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.models import Event, Item
+
+
+class DuplicateSource(Exception):
+    """An item already exists for this source message; carries the existing item."""
+
+    def __init__(self, item: Item) -> None:
+        super().__init__(f"item {item.id} already exists for this source message")
+        self.item = item
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One inbound event or interaction, stored before it was acknowledged."""
+
+    id: int
+    workspace: str
+    kind: str
+    dedupe_key: str | None
+    body: str
+    headers: dict[str, str]
+    received_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One outbound chat call waiting to be made, or already made."""
+
+    id: int
+    workspace: str
+    item_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    unknown_fate: bool
+    last_error: str | None
+    created_at: datetime
+
+    @property
+    def key(self) -> str:
+        """The stamp put on the post so that it can be found again."""
+        return f"fbo-{self.id}"
+
+
+@dataclass
+class NewOutbox:
+    """An outbox entry to write in the same transaction as an item change."""
+
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class Store(abc.ABC):
+    """Durable state: inbox, items with their events, outbox, and small caches.
+
+    Every method is atomic. Methods that write an item also append its event and
+    enqueue its outbox entries in the same transaction, so nothing is half-written.
+    """
+
+    # --- inbox -----------------------------------------------------------------
+    @abc.abstractmethod
+    def inbox_add(
+        self,
+        *,
+        workspace: str,
+        kind: str,
+        dedupe_key: str | None,
+        body: str,
+        headers: dict[str, str],
+        received_at: datetime,
+    ) -> int | None:
+        """Store an inbound request; return its id, or None when `dedupe_key` was seen."""
+
+    @abc.abstractmethod
+    def inbox_set_workspace(self, inbox_id: int, workspace: str) -> None:
+        """Record the workspace once it is known (after authorization)."""
+
+    @abc.abstractmethod
+    def inbox_done(self, inbox_id: int, *, error: str | None = None) -> None:
+        """Mark an inbox row processed; `error` is kept for the log of what failed."""
+
+    @abc.abstractmethod
+    def inbox_failed_attempt(self, inbox_id: int, *, error: str) -> None:
+        """Count a failed processing attempt; the row stays pending."""
+
+    @abc.abstractmethod
+    def inbox_pending(self, *, max_attempts: int = 5) -> list[InboxRow]:
+        """Return rows not yet processed, oldest first."""
+
+    @abc.abstractmethod
+    def inbox_prune(self, *, before: datetime) -> int:
+        """Delete processed rows received before `before`; return how many went."""
+
+    # --- items -----------------------------------------------------------------
+    @abc.abstractmethod
+    def create_item(
+        self,
+        *,
+        item: Item,
+        event: Event,
+        outbox: list[NewOutbox],
+    ) -> Item:
+        """Insert `item` (its id is assigned), its first event and its outbox entries.
+
+        Raises DuplicateSource when the workspace already has an item for the same
+        source channel and ts.
+        """
+
+    @abc.abstractmethod
+    def update_item(
+        self,
+        *,
+        workspace: str,
+        item_id: int,
+        changes: dict[str, Any],
+        event: Event | None = None,
+        outbox: list[NewOutbox] | None = None,
+        only_if: dict[str, Any] | None = None,
+    ) -> Item | None:
+        """Apply `changes`, append `event`, enqueue `outbox`; return the new item.
+
+        With `only_if`, the change applies only when those columns currently hold
+        those values (None meaning NULL); otherwise nothing is written and None is
+        returned. This is how concurrent clicks record one response.
+        """
+
+    @abc.abstractmethod
+    def get_item(self, *, workspace: str, item_id: int) -> Item | None:
+        """Return one item, or None."""
+
+    @abc.abstractmethod
+    def find_item_by_source(self, *, workspace: str, channel: str, ts: str) -> Item | None:
+        """Return the item forwarded from that message, or None."""
+
+    @abc.abstractmethod
+    def find_item_by_intake_key(self, *, workspace: str, key: str) -> Item | None:
+        """Return the item created by that slash command or modal, or None."""
+
+    @abc.abstractmethod
+    def find_item_by_card(self, *, workspace: str, channel: str, ts: str) -> Item | None:
+        """Return the item whose card is that message, or None."""
+
+    @abc.abstractmethod
+    def list_items(
+        self, *, workspace: str | None = None, forwarded_since: datetime | None = None
+    ) -> list[Item]:
+        """Return items ordered by forwarded_at, optionally filtered."""
+
+    @abc.abstractmethod
+    def events_for(self, *, workspace: str, item_id: int) -> list[Event]:
+        """Return an item's events, oldest first."""
+
+    # --- outbox ----------------------------------------------------------------
+    @abc.abstractmethod
+    def outbox_due(self, *, now: datetime, limit: int = 50) -> list[OutboxEntry]:
+        """Return pending entries whose next attempt is due, oldest first."""
+
+    @abc.abstractmethod
+    def outbox_pending_count(self) -> int:
+        """Return how many entries are still pending."""
+
+    @abc.abstractmethod
+    def outbox_get(self, entry_id: int) -> OutboxEntry | None:
+        """Return one entry, or None."""
+
+    @abc.abstractmethod
+    def outbox_sent(self, entry_id: int, *, result: dict[str, Any], now: datetime) -> None:
+        """Mark an entry sent and keep what the platform answered."""
+
+    @abc.abstractmethod
+    def outbox_retry(
+        self, entry_id: int, *, error: str, next_attempt_at: datetime, unknown_fate: bool
+    ) -> None:
+        """Count a failed attempt and schedule the next one."""
+
+    @abc.abstractmethod
+    def outbox_give_up(self, entry_id: int, *, error: str, now: datetime) -> None:
+        """Mark an entry failed for good."""
+
+    @abc.abstractmethod
+    def outbox_enqueue(self, *, workspace: str, item_id: int | None, entry: NewOutbox) -> int:
+        """Add one entry outside an item change; return its id."""
+
+    # --- small state -----------------------------------------------------------
+    @abc.abstractmethod
+    def next_rotation(self, *, workspace: str, team: str) -> int:
+        """Return a team's round-robin counter and advance it, atomically."""
+
+    @abc.abstractmethod
+    def save_draft(self, *, workspace: str, data: dict[str, Any], now: datetime) -> int:
+        """Keep a modal's full text and context on the server; return its id."""
+
+    @abc.abstractmethod
+    def get_draft(self, *, workspace: str, draft_id: int) -> dict[str, Any] | None:
+        """Return a draft saved by `save_draft`, or None."""
+
+    @abc.abstractmethod
+    def get_channel_shared(self, *, workspace: str, channel: str) -> bool | None:
+        """Return the cached "shared with another organisation" answer, or None."""
+
+    @abc.abstractmethod
+    def set_channel_shared(
+        self, *, workspace: str, channel: str, shared: bool, now: datetime
+    ) -> None:
+        """Cache whether a channel is shared."""
+
+    @abc.abstractmethod
+    def set_workspace_revoked(self, *, workspace: str, revoked_at: datetime | None) -> None:
+        """Record that the app was uninstalled from (or reinstalled in) a workspace."""
+
+    @abc.abstractmethod
+    def is_workspace_revoked(self, *, workspace: str) -> bool:
+        """Return True when the app may no longer send to that workspace."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
