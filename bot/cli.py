@@ -41,16 +41,12 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     if args.online:
         if not settings.bot_token:
             return _fail("--online needs SLACK_BOT_TOKEN")
-        from slack_sdk.errors import SlackApiError
-        from slack_sdk.web.async_client import AsyncWebClient
+        from handlers.slack.online_check import TokenRejected, run_online_check
 
-        from handlers.slack.online_check import check_online
-
-        client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
         try:
-            problems = asyncio.run(check_online(loaded.config, client))
-        except SlackApiError as error:
-            return _fail(f"Slack rejected the token: {error.response.get('error')}", 1)
+            problems = asyncio.run(run_online_check(loaded.config, settings))
+        except TokenRejected as error:
+            return _fail(str(error), 1)
         for online_problem in problems:
             print(f"{settings.config_path}: {online_problem}")
         if any(problem.severity == "error" for problem in problems):

@@ -330,6 +330,10 @@ def parse_config_text(text: str, *, path: str = "feedbackbot.yml") -> LoadedConf
         config = Config.model_validate(_plain(root))
     except ValidationError as exc:
         problems = [_from_pydantic(path, root, err) for err in exc.errors()]
+        # Report broken references too, so that one run lists every problem.
+        for loc, message in _reference_checks(_plain(root)):
+            key, line = _locate(root, loc)
+            problems.append(ConfigProblem(path, line, key, message, "error"))
         return LoadedConfig(path=path, config=None, problems=_sorted(problems))
     problems = []
     for loc, message, severity in _cross_checks(config, root):
@@ -462,6 +466,26 @@ _SECTION_MODELS: dict[Loc, type[BaseModel]] = {
 
 _NOT_AN_ID = "is not a Slack user ID (U…, W…) or user group ID (S…)"
 Found = tuple[Loc, str, Literal["error", "warning"]]
+
+
+def _reference_checks(data: Any) -> list[tuple[Loc, str]]:
+    """Team names used by `fallback` and `digests` that no team has, on unvalidated data."""
+    teams = data.get("teams") if isinstance(data, dict) else None
+    if not isinstance(teams, dict):
+        return []
+    known = f" (teams: {', '.join(map(str, teams))})"
+    found: list[tuple[Loc, str]] = []
+    fallback = data.get("fallback")
+    if isinstance(fallback, str) and fallback not in teams:
+        found.append((("fallback",), f"fallback names unknown team {fallback!r}{known}"))
+    digests = data.get("digests")
+    for d_index, digest in enumerate(digests if isinstance(digests, list) else []):
+        names = digest.get("teams") if isinstance(digest, dict) else None
+        for t_index, name in enumerate(names if isinstance(names, list) else []):
+            if isinstance(name, str) and name not in teams:
+                found.append((("digests", d_index, "teams", t_index),
+                              f"digest names unknown team {name!r}{known}"))
+    return found
 
 
 def _cross_checks(config: Config, root: Any) -> list[Found]:

@@ -61,13 +61,18 @@ class FeedbackApp:
         # Lookups made while handling a request may retry briefly; posts never do here,
         # because the outbox owns their retries and must not send twice.
         self.lookup_client = AsyncWebClient(
-            token=settings.bot_token, base_url=settings.api_url, timeout=10,
+            base_url=settings.api_url, timeout=10,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1),
                             AsyncServerErrorRetryHandler(max_retry_count=2)])
         self.auth: AuthorizeResult | None = None
+
+        async def authorize() -> AuthorizeResult | None:
+            # From the auth.test made at start-up: no Web API call inside a request.
+            return self.auth
+
         self.bolt = AsyncApp(
             client=self.lookup_client,
-            authorize=self._authorize,
+            authorize=authorize,
             # The signature is checked on the raw body before anything is stored, so
             # Bolt's own check (which parses first) would only repeat it.
             request_verification_enabled=False,
@@ -91,11 +96,6 @@ class FeedbackApp:
         self._ready = asyncio.Event()
 
     # --- authorization -----------------------------------------------------------
-    async def _authorize(self, enterprise_id: str | None, team_id: str | None,
-                         user_id: str | None = None, **_: Any) -> AuthorizeResult | None:
-        """Answer from the auth.test made at start-up: no Web API call inside a request."""
-        return self.auth
-
     async def authenticate(self, *, attempts: int | None = None) -> AuthorizeResult:
         """Call auth.test until it answers; retry with backoff while Slack is unreachable.
 

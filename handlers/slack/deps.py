@@ -34,6 +34,7 @@ class Deps:
     clock: Clock
     bot_user_id: str | None = None
     bot_id: str | None = None
+    in_flight: int = 0  # listeners running now; lets a caller wait for quiet
 
 
 @dataclass
@@ -77,6 +78,7 @@ def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
     ) -> None:
         inbox_id = context.get("inbox_id")
         call = SlackCall(ack=ack, body=body, context=context, client=client, respond=respond)
+        deps.in_flight += 1
         try:
             await handler(call)
         except Exception as error:
@@ -85,6 +87,8 @@ def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
             log.exception("handling %s failed; it stays in the inbox for a retry",
                           body.get("type"))
             raise
+        finally:
+            deps.in_flight -= 1
         if inbox_id is not None:
             deps.store.inbox_done(inbox_id)
         deps.outbox.wake()

@@ -8,6 +8,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config
+from bot.settings import Settings
+
+
+class TokenRejected(Exception):
+    """Slack refused the bot token, so nothing else can be checked."""
 
 
 @dataclass(frozen=True)
@@ -69,3 +74,16 @@ async def check_online(config: Config, client: AsyncWebClient) -> list[OnlinePro
         except SlackApiError as error:
             problems.append(OnlineProblem(key, f"{ident}: {error.response.get('error')}"))
     return problems
+
+
+async def run_online_check(config: Config, settings: Settings) -> list[OnlineProblem]:
+    """Run `check_online` with a client built from settings.
+
+    Raises TokenRejected when auth.test fails.
+    """
+    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
+    try:
+        await client.auth_test()
+    except SlackApiError as error:
+        raise TokenRejected(f"Slack rejected the token: {error.response.get('error')}") from None
+    return await check_online(config, client)

@@ -1,0 +1,288 @@
+"""`feedbackbot demo`: a scripted half-day of feedback against a local stand-in for Slack.
+
+Everything runs in this process on loopback: a fake Slack workspace, the real bot
+serving HTTP, and a script that sends signed requests exactly as Slack would.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import load_config
+from bot.demo.payloads import (
+    SignedSlackClient,
+    event_callback,
+    forwarded_message_event,
+    message_event,
+    message_shortcut,
+    reaction_added_event,
+    slash_command,
+    view_submission,
+)
+from bot.demo.slack_server import FakeSlack
+from bot.demo.workspace import CUSTOMER, PEOPLE, seed_workspace
+from bot.models import Item
+from bot.settings import Settings
+
+SIGNING_SECRET = "demo-signing-secret"
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "feedbackbot.yml"
+CHANNEL_NAMES = {
+    "C0PAYMENTS": "#payments-dev", "C0MOBILE": "#mobile-dev", "C0TRIAGE": "#triage",
+    "C0INTAKE": "#customer-feedback", "C0ACMESHARED": "#shared-acme",
+    "C0GLOBEXSHARED": "#shared-globex", "C0GENERAL": "#general",
+}
+
+
+def _name(user: str) -> str:
+    label = PEOPLE.get(user)
+    return "@" + label.split(" ")[0] if label else user
+
+
+def _ago_ts(minutes: float) -> str:
+    return f"{time.time() - minutes * 60:.6f}"
+
+
+class Transcript:
+    """Prints the demo's story as it happens."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+        self.started = time.monotonic()
+
+    def step(self, clock: str, text: str) -> None:
+        self.write(f"\n{clock}  {text}")
+
+    def detail(self, text: str) -> None:
+        self.write(f"         {text}")
+
+
+class Demo:
+    """The fake workspace, the bot, and the script that drives them."""
+
+    def __init__(self, slack: FakeSlack, client: SignedSlackClient, bot: Any,
+                 transcript: Transcript) -> None:
+        self.slack = slack
+        self.client = client
+        self.bot = bot
+        self.out = transcript
+
+    async def settle(self) -> None:
+        """Wait until the bot has processed everything and sent what it had to."""
+        import asyncio
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            busy = (self.bot.store.inbox_pending() or self.bot.deps.in_flight
+                    or self.bot.store.outbox_due(now=self.bot.clock()))
+            if not busy:
+                return
+            self.bot.outbox.wake()
+            await asyncio.sleep(0.02)
+
+    async def show_routing(self, before: int) -> None:
+        """Print the cards and confirmations the bot posted since call number `before`."""
+        await self.settle()
+        for call in self.slack.calls[before:]:
+            if call.method != "chat.postMessage" or not call.ok:
+                continue
+            channel = str(call.args.get("channel"))
+            if channel in ("C0PAYMENTS", "C0MOBILE", "C0TRIAGE"):
+                mentions = sorted(set(_mentions(call.args.get("blocks"))))
+                self.out.detail(f"→ card in {CHANNEL_NAMES[channel]} for "
+                                f"{', '.join(_name(user) for user in mentions) or 'the team'}")
+            elif channel == "C0INTAKE":
+                self.out.detail("→ confirmation in the intake thread: "
+                                f"{_plain(call.args.get('text'))}")
+            else:
+                self.out.detail(f"→ DM to {_name(channel)}: {_plain(call.args.get('text'))}")
+
+    async def run(self) -> None:
+        """Play the script."""
+        out = self.out
+        slack = self.slack
+
+        shared = slack.add_message("C0ACMESHARED", user=CUSTOMER, ts=_ago_ts(95),
+                                   text="We were double charged on invoice 4411 this month!")
+        out.step("09:05", "In #shared-acme (shared with Acme), the customer writes: "
+                 f"“{shared['text']}”")
+        before = len(slack.calls)
+        await self.client.send_event(event_callback(reaction_added_event(
+            user=CUSTOMER, reaction="inbox_tray", channel="C0ACMESHARED", ts=shared["ts"])))
+        await self.settle()
+        out.detail("The customer adds :inbox_tray: themself → ignored: intake is for staff only.")
+        await self.client.send_event(event_callback(reaction_added_event(
+            user="U0SUPPORT", reaction="inbox_tray", channel="C0ACMESHARED",
+            ts=shared["ts"])))
+        out.step("09:12", "@sam (support) adds :inbox_tray: to it.")
+        await self.show_routing(before)
+
+        before = len(slack.calls)
+        event = event_callback(message_event(
+            channel="C0INTAKE", user="U0SUPPORT2",
+            text="Globex: the iOS app crashes on login since 5.2, every time."))
+        await self.client.send_event(event)
+        out.step("09:31", "@priya posts in #customer-feedback: "
+                 "“Globex: the iOS app crashes on login since 5.2, every time.”")
+        await self.show_routing(before)
+        await self.client.send_event(event, retry_num=1, retry_reason="http_timeout")
+        await self.settle()
+        out.detail("Slack re-delivers the same event (X-Slack-Retry-Num: 1) → nothing new.")
+
+        before = len(slack.calls)
+        await self.client.send_command(slash_command(
+            text="Customer asks whether SAML single sign-on is on the roadmap",
+            user_id="U0SUPPORT", channel_id="C0GENERAL"))
+        out.step("09:48", "@sam types `/feedback Customer asks whether SAML single sign-on is"
+                 " on the roadmap`")
+        await self.show_routing(before)
+
+        globex = slack.add_message("C0GLOBEXSHARED", user="U0SUPPORT2", ts=_ago_ts(40),
+                                   text="Globex reports the Android app logs them out hourly")
+        before = len(slack.calls)
+        await self.client.send_interaction(message_shortcut(
+            callback_id="forward_feedback", user_id="U0SUPPORT2",
+            channel_id="C0GLOBEXSHARED", message=globex))
+        opened = await slack.wait_for("views.open")
+        view = opened[-1].args["view"]
+        out.step("10:20", "@priya uses *Forward to feedback* on a message in #shared-globex.")
+        out.detail(f"→ a form opens with the text prefilled, team "
+                   f"“{_initial(view, 'team')}” suggested, customer "
+                   f"“{_initial(view, 'customer')}”.")
+        out.detail("She sets severity to high and submits.")
+        await self.client.send_interaction(view_submission(
+            user_id="U0SUPPORT2", callback_id=view["callback_id"],
+            private_metadata=view["private_metadata"], values={
+                "text": {"value": {"type": "plain_text_input", "value": globex["text"]}},
+                "team": {"value": {"type": "static_select",
+                                   "selected_option": {"value": _initial(view, "team")}}},
+                "customer": {"value": {"type": "plain_text_input", "value": "globex"}},
+                "severity": {"value": {"type": "static_select",
+                                       "selected_option": {"value": "high"}}},
+                "note": {"value": {"type": "plain_text_input",
+                                   "value": "Their admins are blocked"}},
+            }))
+        await self.show_routing(before)
+
+        original = slack.add_message("C0ACMESHARED", user=CUSTOMER, ts=_ago_ts(30),
+                                     text="Refunds page shows a 500 error <!channel>")
+        before = len(slack.calls)
+        await self.client.send_event(event_callback(forwarded_message_event(
+            channel="C0INTAKE", user="U0SUPPORT", text="Second time this week",
+            original_text=original["text"], original_author=CUSTOMER,
+            original_ts=original["ts"], original_channel="C0ACMESHARED")))
+        out.step("10:41", "@sam uses Slack's *Forward message* to share an Acme message"
+                 " into #customer-feedback, adding “Second time this week”.")
+        out.detail("The customer's text tries to ping `<!channel>`; the card shows it escaped.")
+        await self.show_routing(before)
+
+    def summary(self) -> list[Item]:
+        """Print the per-team table; return the items."""
+        items = self.bot.store.list_items()
+        self.out.write("\nPer team")
+        header = f"  {'team':<10} {'items':>5} {'routed':>6} {'waiting':>7}  {'forwarding lag':>14}"
+        self.out.write(header)
+        self.out.write("  " + "-" * (len(header) - 2))
+        by_team: dict[str, list[Item]] = {}
+        for item in items:
+            by_team.setdefault(item.team, []).append(item)
+        for team in self.bot.config.teams:
+            team_items = by_team.get(team, [])
+            routed = sum(1 for item in team_items if item.card_ts)
+            waiting = sum(1 for item in team_items if item.first_response_at is None)
+            lags = sorted(item.forwarded_at - item.received_at for item in team_items)
+            lag = _minutes(lags[len(lags) // 2]) if lags else "-"
+            self.out.write(f"  {team:<10} {len(team_items):>5} {routed:>6} {waiting:>7}"
+                           f"  {lag:>14}")
+        statuses = Counter(item.status for item in items)
+        self.out.write(f"\n{len(items)} items: " + ", ".join(
+            f"{count} {status}" for status, count in sorted(statuses.items())))
+        return items
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def _mentions(blocks: Any) -> list[str]:
+    import re
+
+    # Only the card's first block names the people it is for.
+    first = blocks[0]["text"]["text"] if blocks else ""
+    return re.findall(r"<@(U[A-Z0-9]+)>", first)
+
+
+def _plain(text: Any) -> str:
+    import re
+
+    cleaned = re.sub(r"<@(U[A-Z0-9]+)>", lambda match: _name(match.group(1)), str(text or ""))
+    cleaned = re.sub(r"<[^|>]+\|([^>]+)>", r"\1", cleaned)
+    return cleaned.replace("*", "")
+
+
+def _initial(view: dict[str, Any], block_id: str) -> str:
+    for block in view.get("blocks", []):
+        if block.get("block_id") == block_id:
+            element = block.get("element", {})
+            if "initial_option" in element:
+                return str(element["initial_option"]["value"])
+            return str(element.get("initial_value", ""))
+    return ""
+
+
+async def run_demo(*, db_path: str | None = None,
+                   write: Callable[[str], None] = print) -> int:
+    """Run the demo; keep its database at `db_path` when given. Returns an exit code."""
+    from handlers.slack.app import create_app
+    from handlers.slack.http import build_web_app
+
+    logging.getLogger().setLevel(logging.WARNING)
+    loaded = load_config(EXAMPLE_CONFIG)
+    if loaded.config is None:
+        for problem in loaded.problems:
+            write(str(problem))
+        return 1
+    temp = None
+    if db_path is None:
+        temp = tempfile.TemporaryDirectory(prefix="feedbackbot-demo-")
+        db_path = str(Path(temp.name) / "demo.db")
+    transcript = Transcript(write)
+    write("feedbackbot demo: a half-day of customer feedback in a local stand-in for Slack")
+    write("(no network, no Slack account; every request is signed and sent over HTTP)")
+    async with FakeSlack(team_id="T0DEMO", team_name="Demo Co") as slack:
+        seed_workspace(slack)
+        settings = Settings(bot_token="xoxb-demo", signing_secret=SIGNING_SECRET,
+                            api_url=slack.api_url, database_url=f"sqlite:///{db_path}")
+        bot = create_app(settings, config=loaded.config)
+        runner = web.AppRunner(build_web_app(bot, signing_secret=SIGNING_SECRET),
+                               access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        await bot.start()
+        await bot.wait_ready()
+        client = SignedSlackClient(f"http://{host}:{port}", SIGNING_SECRET)
+        demo = Demo(slack, client, bot, transcript)
+        try:
+            await demo.run()
+            demo.summary()
+        finally:
+            await client.close()
+            await bot.stop()
+            await runner.cleanup()
+    if temp is not None:
+        temp.cleanup()
+    else:
+        write(f"\nThe database is kept at {db_path}; try `feedbackbot export`"
+              f" with DATABASE_URL=sqlite:///{db_path}")
+    return 0

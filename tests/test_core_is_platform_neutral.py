@@ -1,0 +1,57 @@
+"""The core must never depend on a chat SDK: adapters live in handlers/."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+CORE = Path(__file__).resolve().parent.parent / "bot"
+FORBIDDEN = ("slack_bolt", "slack_sdk", "botbuilder", "botframework", "msteams")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_no_core_module_imports_a_chat_sdk():
+    offenders = {
+        str(path.relative_to(CORE.parent)): sorted(
+            name for name in _imported_modules(path)
+            if name.split(".")[0] in FORBIDDEN)
+        for path in CORE.rglob("*.py")
+    }
+    offenders = {path: names for path, names in offenders.items() if names}
+    assert offenders == {}
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path):
+    # Guards the test above against silently parsing nothing.
+    sample = tmp_path / "sample.py"
+    sample.write_text("from slack_sdk.web import WebClient\nimport slack_bolt\n")
+    assert {"slack_sdk.web", "slack_bolt"} <= _imported_modules(sample)
+
+
+def test_importing_every_core_module_loads_no_chat_sdk():
+    modules = sorted(
+        ".".join(path.relative_to(CORE.parent).with_suffix("").parts)
+        for path in CORE.rglob("*.py")
+    )
+    modules = [name.removesuffix(".__init__") for name in modules]
+    script = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=CORE.parent, check=True)
+    assert result.stdout.strip() == "[]"
