@@ -116,6 +116,7 @@ class Item:
     first_response_by: str | None = None
     first_response_kind: str | None = None
     resolved_at: datetime | None = None
+    resolved_by: str | None = None
     resolution_note: str | None = None
     reassignments: int = 0
     failed: str | None = None

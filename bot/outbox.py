@@ -11,7 +11,15 @@ from typing import Any
 
 from bot.config import Config
 from bot.models import Event, Item, Status, utcnow
-from bot.outbox_kinds import CARD, CARD_UPDATE, NOTICE
+from bot.outbox_kinds import (
+    CARD,
+    CARD_MOVED,
+    CARD_UPDATE,
+    EPHEMERAL,
+    NOTICE,
+    RELAY_DELETE,
+    RELAY_EDIT,
+)
 from bot.ports import ChatError, ChatPort, Notice, Posted
 from storage.base import NewOutbox, OutboxEntry, Store
 
@@ -45,9 +53,9 @@ def notice_entry(notice: Notice) -> NewOutbox:
     })
 
 
-def forwarder_notice(item: Item, kind: str, **data: Any) -> Notice:
+def forwarder_notice(item: Item, notice_kind: str, /, **data: Any) -> Notice:
     """Address a notice to whoever forwarded `item`, where they forwarded it."""
-    return Notice(kind=kind, user=item.forwarded_by, channel=item.reply_channel,
+    return Notice(kind=notice_kind, user=item.forwarded_by, channel=item.reply_channel,
                   thread_ts=item.reply_thread_ts, data=data)
 
 
@@ -120,6 +128,30 @@ class OutboxWorker:
             return {"updated": bool(item.card_ts)}
         if entry.kind == NOTICE:
             return await self._send_notice(entry, item)
+        payload = entry.payload
+        if entry.kind == CARD_MOVED and item is not None:
+            if not item.card_ts:
+                # The new card isn't posted yet; its link is needed first.
+                raise ChatError("waiting for the new card", permanent=entry.attempts > 50)
+            await self.port.mark_card_moved(item=item, channel=payload["channel"],
+                                            ts=payload["ts"])
+            return {"moved": True}
+        if entry.kind == RELAY_EDIT:
+            notice = payload["notice"]
+            await self.port.edit_notice(
+                workspace=entry.workspace, channel=payload["channel"], ts=payload["ts"],
+                item=item, notice=Notice(kind=notice["kind"], user=notice["user"],
+                                         data=notice.get("data") or {}))
+            return {"edited": True}
+        if entry.kind == RELAY_DELETE:
+            await self.port.delete_message(workspace=entry.workspace,
+                                           channel=payload["channel"], ts=payload["ts"])
+            return {"deleted": True}
+        if entry.kind == EPHEMERAL:
+            await self.port.send_ephemeral(workspace=entry.workspace,
+                                           channel=payload["channel"], user=payload["user"],
+                                           text=payload["text"])
+            return {"sent": True}
         log.warning("dropping outbox entry %s of kind %s: its item is gone", entry.id,
                     entry.kind)
         return {"dropped": True}
@@ -218,6 +250,11 @@ class OutboxWorker:
             return
         item = self.store.get_item(workspace=entry.workspace, item_id=entry.item_id)
         if item is None:
+            return
+        if entry.kind not in (CARD, NOTICE):
+            # A lost edit or ephemeral hint is logged; it doesn't make the item fail.
+            log.error("item %s: could not deliver its %s: %s", item.id, entry.kind,
+                      error.reason)
             return
         channel = (self.config.teams[item.team].channel
                    if entry.kind == CARD and item.team in self.config.teams

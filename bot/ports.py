@@ -46,7 +46,8 @@ class Posted:
 class Notice:
     """A message to a person about an item; the adapter renders it.
 
-    `kind` is one of: routed (where an item went), failed (it could not be
+    `kind` is one of: routed (where an item went), acknowledged, relay (a team
+    reply, `data["text"]`), resolved, reopened, reassigned, failed (it could not be
     delivered), rejected (forwarding was refused; `data["reason"]` says why). `channel`/`thread_ts` name an internal
     intake thread; when `channel` is None the notice goes to `user` in a DM.
     """
@@ -78,6 +79,24 @@ class ChatPort(Protocol):
     async def send_notice(self, *, workspace: str, item: Item | None, notice: Notice,
                           outbox_key: str) -> Posted:
         """Tell a person about `item` (or about a refused intake): in a thread, or a DM."""
+        ...
+
+    async def mark_card_moved(self, *, item: Item, channel: str, ts: str) -> None:
+        """Re-render an old card of `item` as moved to its current team's card."""
+        ...
+
+    async def edit_notice(self, *, workspace: str, channel: str, ts: str, item: Item | None,
+                          notice: Notice) -> None:
+        """Replace the words of a notice already sent."""
+        ...
+
+    async def delete_message(self, *, workspace: str, channel: str, ts: str) -> None:
+        """Delete a message the bot posted."""
+        ...
+
+    async def send_ephemeral(self, *, workspace: str, channel: str, user: str,
+                             text: str) -> None:
+        """Show `text` to `user` alone in `channel`."""
         ...
 
     async def find_post(

@@ -47,6 +47,7 @@ class OutboxEntry:
     unknown_fate: bool
     last_error: str | None
     created_at: datetime
+    result: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -190,8 +191,25 @@ class Store(abc.ABC):
         """Mark an entry failed for good."""
 
     @abc.abstractmethod
+    def outbox_for_item(self, *, workspace: str, item_id: int) -> list[OutboxEntry]:
+        """Return every outbox entry of an item, oldest first, with what was answered."""
+
+    @abc.abstractmethod
+    def outbox_cancel(self, entry_id: int, *, reason: str, now: datetime) -> bool:
+        """Withdraw a pending entry; return False when it was no longer pending."""
+
+    @abc.abstractmethod
     def outbox_enqueue(self, *, workspace: str, item_id: int | None, entry: NewOutbox) -> int:
         """Add one entry outside an item change; return its id."""
+
+    # --- followers ---------------------------------------------------------------
+    @abc.abstractmethod
+    def add_follower(self, *, workspace: str, item_id: int, user: str, now: datetime) -> bool:
+        """Make `user` follow an item; return False when they already did."""
+
+    @abc.abstractmethod
+    def followers(self, *, workspace: str, item_id: int) -> list[str]:
+        """Return who follows an item, in the order they started."""
 
     # --- small state -----------------------------------------------------------
     @abc.abstractmethod

@@ -115,8 +115,18 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v2_responses(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE items ADD COLUMN resolved_by TEXT")
+    db.execute(
+        "CREATE TABLE followers (workspace TEXT NOT NULL, item_id INTEGER NOT NULL,"
+        " user TEXT NOT NULL, since TEXT NOT NULL, PRIMARY KEY (workspace, item_id, user))"
+    )
+    db.execute("CREATE INDEX outbox_item ON outbox (item_id, kind)")
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (1, _v1_initial),
+    (2, _v2_responses),
 ]
 
 

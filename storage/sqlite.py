@@ -316,6 +316,38 @@ class SqliteStore(Store):
                 (error, iso(now), entry_id),
             )
 
+    def outbox_for_item(self, *, workspace: str, item_id: int) -> list[OutboxEntry]:
+        rows = self._all(
+            "SELECT * FROM outbox WHERE workspace = ? AND item_id = ? ORDER BY id",
+            (workspace, item_id),
+        )
+        return [_outbox_from_row(row) for row in rows]
+
+    def outbox_cancel(self, entry_id: int, *, reason: str, now: datetime) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE outbox SET status = 'cancelled', last_error = ?, sent_at = ?"
+                " WHERE id = ? AND status = 'pending'",
+                (reason, iso(now), entry_id),
+            )
+            return cursor.rowcount == 1
+
+    def add_follower(self, *, workspace: str, item_id: int, user: str, now: datetime) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO followers (workspace, item_id, user, since)"
+                " VALUES (?, ?, ?, ?)",
+                (workspace, item_id, user, iso(now)),
+            )
+            return cursor.rowcount == 1
+
+    def followers(self, *, workspace: str, item_id: int) -> list[str]:
+        rows = self._all(
+            "SELECT user FROM followers WHERE workspace = ? AND item_id = ? ORDER BY since, user",
+            (workspace, item_id),
+        )
+        return [row["user"] for row in rows]
+
     def outbox_enqueue(self, *, workspace: str, item_id: int | None, entry: NewOutbox) -> int:
         with self._write() as conn:
             return self._enqueue(conn, workspace, item_id, [entry],
@@ -414,4 +446,5 @@ def _outbox_from_row(row: sqlite3.Row) -> OutboxEntry:
         unknown_fate=bool(row["unknown_fate"]),
         last_error=row["last_error"],
         created_at=created,
+        result=json.loads(row["result"]) if row["result"] else None,
     )

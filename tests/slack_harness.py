@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from bot.config import Config, load_config
 from bot.demo.payloads import SignedSlackClient
+from bot.demo.slack_calls import RecordedCall
 from bot.demo.slack_server import FakeSlack
 from bot.demo.workspace import seed_workspace
 from bot.settings import Settings
@@ -89,3 +92,111 @@ async def running_bot(fake: FakeSlack, db_path: Path | str, *,
         await client.close()
         await bot.stop()
         await runner.cleanup()
+
+
+# --- helpers for the Slack end-to-end tests ---------------------------------------------
+
+INTERNAL_TEAM = "T0DEMO"
+
+
+def config_with(config: Config | None = None, **intake: object) -> Config:
+    """The example config (or `config`) with some `intake:` settings changed."""
+    base = config or example_config()
+    return base.model_copy(update={"intake": base.intake.model_copy(update=intake)})
+
+
+def past_ts(seconds_ago: float) -> str:
+    """A Slack ts `seconds_ago` seconds before now."""
+    return f"{time.time() - seconds_ago:.6f}"
+
+
+def inbox_count(running: RunningBot) -> int:
+    """Every inbox row, processed or not."""
+    return int(running.store.db["inbox"].count)
+
+
+def posts(fake: FakeSlack, channel: str) -> list[RecordedCall]:
+    """Successful chat.postMessage calls into `channel` (a user id also matches their DM)."""
+    targets = {channel}
+    if channel[:1] in "UW" and channel in fake.workspace.users:
+        targets.add(fake.dm_channel(channel))
+    return [c for c in fake.calls_to("chat.postMessage") if c.args.get("channel") in targets
+            or (c.response or {}).get("channel") in targets]
+
+
+def posts_anywhere_in(fake: FakeSlack, channel: str) -> list[RecordedCall]:
+    """Every call (even failed ones) that tried to write into `channel`."""
+    writers = ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage",
+               "files.completeUploadExternal", "reactions.add")
+    return [c for c in fake.calls if c.method in writers and channel in (
+        c.args.get("channel"), c.args.get("channel_id"), c.args.get("channels"))]
+
+
+async def wait_for_post(fake: FakeSlack, channel: str, *, count: int = 1,
+                        timeout: float = 5.0) -> list[RecordedCall]:
+    """Wait for `count` posts into `channel` (a user id also matches their DM)."""
+    targets = {channel}
+    if channel[:1] in "UW" and channel in fake.workspace.users:
+        targets.add(fake.dm_channel(channel))
+    return await fake.wait_for("chat.postMessage", count=count, timeout=timeout, where=lambda c: (
+        c.args.get("channel") in targets or (c.response or {}).get("channel") in targets))
+
+
+def block_texts(blocks: list[dict[str, Any]]) -> list[str]:
+    """Every mrkdwn/plain text in section, field and context blocks."""
+    texts: list[str] = []
+    for block in blocks:
+        if isinstance(block.get("text"), dict):
+            texts.append(str(block["text"].get("text", "")))
+        for part in [*(block.get("fields") or []), *(block.get("elements") or [])]:
+            if isinstance(part, dict) and part.get("type") in ("mrkdwn", "plain_text"):
+                texts.append(str(part.get("text", "")))
+    return texts
+
+
+def card_header(call: RecordedCall) -> str:
+    """The first section of a routed card: the title and the mentions."""
+    return str(call.args["blocks"][0]["text"]["text"])
+
+
+def modal_values(*, text: str, team: str | None = None, customer: str | None = None,
+                 severity: str | None = None, note: str | None = None) -> dict[str, Any]:
+    """The state.values Slack sends when the forwarding modal is submitted."""
+
+    def typed(value: str | None) -> dict[str, Any]:
+        return {"value": {"type": "plain_text_input", "value": value}}
+
+    def selected(value: str | None) -> dict[str, Any]:
+        option = None if value is None else {
+            "text": {"type": "plain_text", "text": value, "emoji": True}, "value": value}
+        return {"value": {"type": "static_select", "selected_option": option}}
+
+    return {"text": typed(text), "team": selected(team), "customer": typed(customer),
+            "severity": selected(severity), "note": typed(note)}
+
+
+def opened_view(call: RecordedCall) -> dict[str, Any]:
+    """The view a recorded views.open call created, with the id Slack gave it."""
+    assert call.response is not None and call.response.get("ok"), call.response
+    return dict(call.response["view"])
+
+
+def view_block(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    """One block of a view by block_id."""
+    return next(block for block in view["blocks"] if block.get("block_id") == block_id)
+
+
+async def forward_via_intake_channel(fake: FakeSlack, running: RunningBot, text: str, *,
+                                     user: str = "U0SUPPORT") -> tuple[int, str, str]:
+    """Post `text` in the intake channel; return (item id, card channel, card ts)."""
+    from bot.demo.payloads import event_callback, message_event
+
+    before = {item.id for item in running.bot.store.list_items()}
+    await running.slack.send_event(event_callback(message_event(
+        channel="C0INTAKE", user=user, text=text)))
+    await running.settle()
+    items = [item for item in running.bot.store.list_items() if item.id not in before]
+    assert len(items) == 1, items
+    item = items[0]
+    assert item.card_channel and item.card_ts, item
+    return item.id, item.card_channel, item.card_ts

@@ -25,7 +25,15 @@ from bot.intake import IntakeService
 from bot.models import utcnow
 from bot.outbox import OutboxWorker
 from bot.settings import Settings
-from handlers.slack import intake_command, intake_events, intake_modal, workspace_events
+from bot.lifecycle import Lifecycle
+from handlers.slack import (
+    card_actions,
+    card_events,
+    intake_command,
+    intake_events,
+    intake_modal,
+    workspace_events,
+)
 from handlers.slack.context import workspace_key
 from handlers.slack.deps import Deps
 from handlers.slack.port import SlackChatPort
@@ -88,6 +96,11 @@ class FeedbackApp:
         self.outbox = OutboxWorker(store=store, port=self.port, config=config, clock=clock)
         self.deps = Deps(store=store, config=config, intake=self.intake, port=self.port,
                          outbox=self.outbox, clock=clock)
+        self.lifecycle = Lifecycle(store=store, config=config, port=self.port, clock=clock)
+        # Card listeners first: they match only events about cards, and Bolt runs the
+        # first listener that matches.
+        card_events.register(self.bolt, self.deps, self.lifecycle)
+        card_actions.register(self.bolt, self.deps, self.lifecycle)
         for feature in (intake_modal, intake_command, intake_events, workspace_events):
             feature.register(self.bolt, self.deps)
         workspace_events.register_catch_alls(self.bolt, self.deps)

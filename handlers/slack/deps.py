@@ -14,7 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config
 from bot.intake import Clock, IntakeService
-from bot.outbox import OutboxWorker
+from bot.outbox import OutboxWorker, notice_entry
+from bot.ports import Notice
 from handlers.slack.context import workspace_key
 from handlers.slack.port import SlackChatPort
 from storage.base import Store
@@ -95,3 +96,9 @@ def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
 
     listener.__name__ = getattr(handler, "__name__", "listener")
     return listener
+
+
+def tell(deps: Deps, workspace: str, user: str, text: str) -> None:
+    """Queue a DM telling `user` something (why nothing happened, or what to do)."""
+    deps.store.outbox_enqueue(workspace=workspace, item_id=None, entry=notice_entry(
+        Notice(kind="rejected", user=user, data={"reason": text})))

@@ -7,13 +7,16 @@ to Bolt, which acknowledges it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
-from slack_sdk.signature import SignatureVerifier
 
 from handlers.slack.app import FeedbackApp
 from handlers.slack.context import dedupe_key, workspace_from_body
@@ -21,6 +24,12 @@ from handlers.slack.context import dedupe_key, workspace_from_body
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_SIGNATURE_AGE_SECONDS = 5 * 60
+# Interaction payloads name the person acting; Bolt and the listeners rely on it.
+_INTERACTIONS = frozenset({
+    "block_actions", "block_suggestion", "message_action", "shortcut", "view_submission",
+    "view_closed", "interactive_message", "dialog_submission", "dialog_suggestion",
+})
 
 
 class BadRequest(ValueError):
@@ -30,35 +39,78 @@ class BadRequest(ValueError):
 def parse_slack_body(text: str, content_type: str) -> dict[str, Any]:
     """Parse an events, command or interactivity body; raise BadRequest if malformed."""
     try:
-        if content_type.startswith("application/json"):
+        if content_type.lower().startswith("application/json"):
             body = json.loads(text)
         else:
             form = {key: values[-1] for key, values in
                     parse_qs(text, keep_blank_values=True, strict_parsing=bool(text)).items()}
-            if "payload" in form:
-                body = json.loads(form["payload"])
-            else:
-                body = form
-    except (ValueError, UnicodeError) as error:
-        raise BadRequest(f"malformed body: {error}") from None
+            body = json.loads(form["payload"]) if "payload" in form else form
+    except (ValueError, UnicodeError, RecursionError) as error:
+        raise BadRequest(f"malformed body: {error}"[:200]) from None
     if not isinstance(body, dict) or not body:
         raise BadRequest("the body is not a Slack payload")
     return body
 
 
-def build_web_app(bot: FeedbackApp, *, signing_secret: str) -> web.Application:
+def check_shape(body: dict[str, Any]) -> None:
+    """Raise BadRequest for a payload no listener could handle without crashing."""
+    if "command" in body:
+        for key in ("command", "team_id", "user_id", "trigger_id"):
+            if not isinstance(body.get(key), str) or not body[key]:
+                raise BadRequest(f"a slash command needs {key}")
+        return
+    kind = body.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise BadRequest("the payload has no type")
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise BadRequest("an event_callback needs an event with a type")
+        if not isinstance(body.get("event_id"), str) or not body["event_id"]:
+            raise BadRequest("an event_callback needs an event_id")
+    elif kind in _INTERACTIONS:
+        user = body.get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+            raise BadRequest(f"a {kind} payload needs a user")
+        if kind in ("view_submission", "view_closed") and not isinstance(body.get("view"), dict):
+            raise BadRequest(f"a {kind} payload needs a view")
+        if kind == "block_actions" and not (
+            isinstance(body.get("actions"), list) and body["actions"]
+            and all(isinstance(action, dict) for action in body["actions"])
+        ):
+            raise BadRequest("a block_actions payload needs actions")
+
+
+def signature_is_valid(secret: str, raw: bytes, *, timestamp: str, signature: str,
+                       now: float) -> bool:
+    """Check Slack's v0 signature over the raw bytes; a missing or stale one is invalid."""
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        return False
+    if abs(now - int(timestamp)) > MAX_SIGNATURE_AGE_SECONDS:
+        return False
+    base = b"v0:" + timestamp.encode("ascii") + b":" + raw
+    expected = "v0=" + hmac.new(secret.encode("utf-8"), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace"))
+
+
+def build_web_app(bot: FeedbackApp, *, signing_secret: str,
+                  wall_clock: Callable[[], float] = time.time) -> web.Application:
     """Return the aiohttp application serving Slack's requests for `bot`."""
-    verifier = SignatureVerifier(signing_secret)
+    if not signing_secret.strip():
+        raise ValueError("the signing secret must not be empty")
 
     async def slack_events(request: web.Request) -> web.Response:
         raw = await request.read()
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
-        if not verifier.is_valid(body=raw, timestamp=timestamp, signature=signature):
+        if not signature_is_valid(signing_secret, raw, timestamp=timestamp,
+                                  signature=signature, now=wall_clock()):
             return web.json_response({"error": "invalid signature"}, status=401)
         try:
             text = raw.decode("utf-8")
             body = parse_slack_body(text, request.headers.get("Content-Type", ""))
+            if body.get("type") not in ("url_verification",) and not body.get("ssl_check"):
+                check_shape(body)
         except (BadRequest, UnicodeDecodeError) as error:
             return web.json_response({"error": str(error)}, status=400)
         if body.get("type") == "url_verification":

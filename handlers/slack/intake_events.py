@@ -27,13 +27,37 @@ async def fetch_message(deps: Deps, call: SlackCall, channel: str, ts: str
     for message in history.get("messages") or []:
         if message.get("ts") == ts:
             return dict(message)
-    # Not top-level: a reply in a thread. conversations.replies finds it by its own ts.
-    replies = await client.conversations_replies(channel=channel, ts=ts, inclusive=True,
-                                                 limit=1)
+    # Not top-level: a reply in a thread. conversations.replies finds it by its own ts,
+    # but always lists the thread's parent first, so limit=1 would return only that.
+    try:
+        replies = await client.conversations_replies(channel=channel, ts=ts, oldest=ts,
+                                                     inclusive=True, limit=2)
+    except SlackApiError as error:
+        if error.response.get("error") in ("thread_not_found", "message_not_found"):
+            return None  # deleted since the emoji was added
+        raise
     for message in replies.get("messages") or []:
         if message.get("ts") == ts:
             return dict(message)
     return None
+
+
+def _is_ts(value: Any) -> bool:
+    """Whether `value` looks like a Slack message ts ("1712345678.000100")."""
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_own(deps: Deps, message: dict[str, Any]) -> bool:
+    """Whether a message was posted by this bot."""
+    user = message.get("user")
+    bot_id = message.get("bot_id")
+    return bool((user and user == deps.bot_user_id) or (bot_id and bot_id == deps.bot_id))
 
 
 def _reply_target(deps: Deps, channel: str | None, thread_ts: str) -> tuple[str | None, str | None]:
@@ -59,7 +83,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return  # other emoji: acknowledgements are handled on cards
         if not user or user == deps.bot_user_id:
             return
-        channel, ts = str(item.get("channel") or ""), str(item.get("ts") or "")
+        channel, ts = str(item.get("channel") or ""), item.get("ts")
+        if not channel or not _is_ts(ts):
+            return  # not a message Slack could name
         workspace = call.workspace
         if deps.store.find_item_by_source(workspace=workspace, channel=channel, ts=ts):
             return  # a second person reacting: the item already exists
@@ -71,13 +97,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except SlackApiError as error:
             if error.response.get("error") in ("not_in_channel", "channel_not_found",
                                                "missing_scope"):
-                _tell(deps, workspace, user, "I can't read messages in that channel. Invite me"
-                      f" with `/invite @feedbackbot` in <#{channel}> and add the emoji again.")
+                # Plain words: the notice escapes its reason, so a <#C…> link would
+                # show up as literal text.
+                _tell(deps, workspace, user, "I can't read messages in the channel where you"
+                      " added the emoji. Invite me there with `/invite @feedbackbot`, then add"
+                      " the emoji again.")
                 return
             raise
         if message is None:
             _tell(deps, workspace, user, "I couldn't find that message; it may be deleted.")
             return
+        if _is_own(deps, message):
+            return  # the bot's own cards and notices are not customer feedback
         words = words_of(message, channel=channel)
         reply_channel, reply_ts = _reply_target(deps, channel,
                                                 str(message.get("thread_ts") or ts))
@@ -102,6 +133,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if channel not in deps.config.intake.channels:
             return
         subtype = event.get("subtype")
+        if not _is_ts(event.get("ts")):
+            return  # a message without a ts can't be named or answered
         if subtype not in NEW_MESSAGE_SUBTYPES or event.get("hidden"):
             return  # edits, deletions, joins, and the like
         thread_ts = event.get("thread_ts")

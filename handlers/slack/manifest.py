@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.slack.card_actions import REPLY_TO_SUPPORT_CALLBACK
 from handlers.slack.intake_command import COMMAND
 from handlers.slack.intake_modal import SHORTCUT_CALLBACK
 from handlers.slack.workspace_events import SUBSCRIBED_EVENTS
@@ -56,6 +57,11 @@ def build_manifest(*, url: str | None, name: str = "feedbackbot") -> dict[str, A
                 "type": "message",
                 "callback_id": SHORTCUT_CALLBACK,
                 "description": "Send this message to the team that owns it",
+            }, {
+                "name": "Reply to support",
+                "type": "message",
+                "callback_id": REPLY_TO_SUPPORT_CALLBACK,
+                "description": "Relay this reply in a feedback card's thread to support",
             }],
             "slash_commands": [command],
         },

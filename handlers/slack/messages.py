@@ -40,6 +40,18 @@ def file_names(message: dict[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _ts_text(value: Any) -> str | None:
+    """A message ts as text, or None when `value` is not one."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value)
+    try:
+        float(text)
+    except ValueError:
+        return None
+    return text
+
+
 def words_of(message: dict[str, Any], *, channel: str | None) -> ForwardedWords:
     """Extract the customer's words from a message, following a shared original.
 
@@ -51,7 +63,7 @@ def words_of(message: dict[str, Any], *, channel: str | None) -> ForwardedWords:
     original = shared_original(message)
     if original is not None:
         original_text = str(original.get("text") or original.get("fallback") or "").strip()
-        original_ts = str(original.get("ts") or "") or None
+        original_ts = _ts_text(original.get("ts"))
         original_channel = original.get("channel_id")
         # One item per customer message: key by the original when Slack names it.
         keyed_by_original = bool(original_ts and original_channel)

@@ -14,13 +14,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Item, utcnow
 from bot.ports import ChatError, Notice, Posted
-from handlers.slack.render import card_blocks, card_text, notice_text
+from handlers.slack.render import card_blocks, card_text, follow_blocks, notice_text
 from storage.base import Store
 
 log = logging.getLogger(__name__)
 
 PERMANENT_ERRORS = frozenset({
-    "channel_not_found", "not_in_channel", "is_archived", "user_not_found",
+    "cant_delete_message", "channel_not_found", "not_in_channel", "is_archived", "user_not_found",
     "cannot_dm_bot", "msg_too_long", "invalid_blocks", "no_text", "message_not_found",
     "cant_update_message", "restricted_action", "user_disabled", "missing_scope",
     "invalid_arguments", "too_many_attachments", "channel_is_archived",
@@ -136,15 +136,38 @@ class SlackChatPort:
             return link
         return None
 
-    async def send_notice(self, *, workspace: str, item: Item | None, notice: Notice,
-                          outbox_key: str) -> Posted:
+    async def _notice_content(self, workspace: str, item: Item | None,
+                              notice: Notice) -> dict[str, Any]:
         card_link = None
         if item is not None and item.card_channel and item.card_ts:
             card_link = await self.permalink(workspace, item.card_channel, item.card_ts)
-        text = notice_text(notice, item, card_link=card_link)
+        names = {}
+        by = notice.data.get("by")
+        if isinstance(by, str) and by:
+            names[by] = await self.display_name(workspace, by)
+        text = notice_text(notice, item, card_link=card_link, names=names)
+        content: dict[str, Any] = {"text": text}
+        if notice.kind == "routed" and item is not None:
+            content["blocks"] = follow_blocks(text, item)
+        return content
+
+    async def display_name(self, workspace: str, user: str) -> str:
+        """A person's display name, or their ID when it can't be looked up."""
+        try:
+            info = await self.user_info(workspace, user)
+        except ChatError:
+            return user
+        if not info:
+            return user
+        profile = info.get("profile") or {}
+        return str(profile.get("display_name") or profile.get("real_name")
+                   or info.get("real_name") or info.get("name") or user)
+
+    async def send_notice(self, *, workspace: str, item: Item | None, notice: Notice,
+                          outbox_key: str) -> Posted:
         kwargs: dict[str, Any] = {
             "channel": notice.channel or notice.user,
-            "text": text,
+            **await self._notice_content(workspace, item, notice),
             "metadata": {"event_type": METADATA_EVENT,
                          "event_payload": {"outbox": outbox_key,
                                            "item": item.id if item else 0}},
@@ -154,6 +177,34 @@ class SlackChatPort:
             kwargs["thread_ts"] = notice.thread_ts
         data = await self._call(workspace, "chat.postMessage", **kwargs)
         return Posted(channel=str(data.get("channel", kwargs["channel"])), ts=str(data["ts"]))
+
+    async def edit_notice(self, *, workspace: str, channel: str, ts: str, item: Item | None,
+                          notice: Notice) -> None:
+        await self._call(workspace, "chat.update", channel=channel, ts=ts,
+                         **await self._notice_content(workspace, item, notice))
+
+    async def delete_message(self, *, workspace: str, channel: str, ts: str) -> None:
+        try:
+            await self._call(workspace, "chat.delete", channel=channel, ts=ts)
+        except ChatError as error:
+            if error.reason != "message_not_found":
+                raise
+
+    async def send_ephemeral(self, *, workspace: str, channel: str, user: str,
+                             text: str) -> None:
+        await self._call(workspace, "chat.postEphemeral", channel=channel, user=user,
+                         text=text)
+
+    async def mark_card_moved(self, *, item: Item, channel: str, ts: str) -> None:
+        link = None
+        if item.card_channel and item.card_ts:
+            link = await self.permalink(item.workspace, item.card_channel, item.card_ts)
+        source = await self.source_link(item)
+        await self._call(
+            item.workspace, "chat.update", channel=channel, ts=ts,
+            text=f"Feedback #{item.id} moved to {item.team}",
+            blocks=card_blocks(item, mentions=[], source_link=source,
+                               moved_to=(item.team, link)))
 
     async def find_post(self, *, workspace: str, channel: str | None, user: str | None,
                         outbox_key: str) -> Posted | None:

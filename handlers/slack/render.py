@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.durations import format_duration
 from bot.models import Item, Status
 from bot.ports import Notice
 
@@ -15,6 +16,8 @@ MODAL_INPUT_LIMIT = 3000  # plain_text_input's max_length and initial_value limi
 ACK_ACTION = "fb_ack"
 RESOLVE_ACTION = "fb_resolve"
 REASSIGN_ACTION = "fb_reassign"
+REOPEN_ACTION = "fb_reopen"
+FOLLOW_ACTION = "fb_follow"
 
 SEVERITY_ICONS = {"urgent": ":rotating_light:", "high": ":warning:", "normal": "", "low": ""}
 
@@ -57,8 +60,17 @@ def card_text(item: Item) -> str:
     return f"New feedback for {item.team} (#{item.id}): {body}"
 
 
-def card_blocks(item: Item, *, mentions: list[str], source_link: str | None) -> list[dict[str, Any]]:
-    """Blocks for a routed card: who, what, where from, and the response buttons."""
+def card_blocks(
+    item: Item,
+    *,
+    mentions: list[str],
+    source_link: str | None,
+    moved_to: tuple[str, str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """Blocks for a routed card: who, what, where from, and the response buttons.
+
+    `moved_to` (team, link to its card) renders an old card of a reassigned item.
+    """
     icon = SEVERITY_ICONS.get(item.severity, "")
     facts = [f"*Severity:* {icon} {item.severity}".replace("  ", " ")]
     if item.customer:
@@ -92,37 +104,94 @@ def card_blocks(item: Item, *, mentions: list[str], source_link: str | None) -> 
     context.append(f"via {item.intake_kind}")
     blocks.append({"type": "context",
                    "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
-    blocks.append(status_block(item))
+    if moved_to is not None:
+        team, link = moved_to
+        where = f" <{link}|See the new card>." if link else ""
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f":arrow_right: Moved to *{escape(team)}*.{where}")}]})
+        return blocks
+    blocks.extend(status_blocks(item))
     return blocks
 
 
-def status_block(item: Item) -> dict[str, Any]:
-    """The card's buttons, or what already happened to it."""
-    value = str(item.id)
+def _button(action: str, item: Item, text: str, *, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {"type": "button", "action_id": action, "value": str(item.id),
+                              "text": {"type": "plain_text", "text": text}}
+    if style:
+        button["style"] = style
+    return button
+
+
+def response_line(item: Item) -> str | None:
+    """Who responded first, and how long the customer had waited by then."""
+    if item.first_response_at is None or not item.first_response_by:
+        return None
+    waited = format_duration(item.first_response_at - item.received_at)
+    how = {"button": "acknowledged", "reaction": "acknowledged with an emoji",
+           "reply": "replied"}.get(item.first_response_kind or "", "responded")
+    return (f":white_check_mark: <@{item.first_response_by}> {how} {waited} after the"
+            " customer spoke.")
+
+
+def status_blocks(item: Item) -> list[dict[str, Any]]:
+    """What already happened to the card, and the buttons that still make sense."""
+    lines = []
+    responded = response_line(item)
+    if responded:
+        lines.append(responded)
     if item.status == Status.RESOLVED.value:
-        return {"type": "context", "elements": [{"type": "mrkdwn", "text": ":white_check_mark:"
-                                                 f" Resolved {_when(item.resolved_at)}"}]}
-    return {
-        "type": "actions",
-        "block_id": f"fb_item_{item.id}",
-        "elements": [
-            {"type": "button", "action_id": ACK_ACTION, "value": value, "style": "primary",
-             "text": {"type": "plain_text", "text": "Acknowledge"}},
-            {"type": "button", "action_id": RESOLVE_ACTION, "value": value,
-             "text": {"type": "plain_text", "text": "Resolve"}},
-            {"type": "button", "action_id": REASSIGN_ACTION, "value": value,
-             "text": {"type": "plain_text", "text": "Reassign"}},
-        ],
-    }
+        resolved = f":checkered_flag: Resolved {_when(item.resolved_at)}"
+        if item.resolved_by:
+            resolved += f" by <@{item.resolved_by}>"
+        if item.resolution_note:
+            note, _ = cut(escape(item.resolution_note), 1000)
+            resolved += f": {note}"
+        lines.append(resolved)
+    if item.status == Status.REOPENED.value:
+        lines.append(":leftwards_arrow_with_hook: Reopened.")
+    if item.failed:
+        lines.append(f":warning: {escape(item.failed)}")
+    blocks: list[dict[str, Any]] = []
+    if lines:
+        blocks.append({"type": "context",
+                       "elements": [{"type": "mrkdwn", "text": "\n".join(lines)}]})
+    if item.status == Status.RESOLVED.value:
+        buttons = [_button(REOPEN_ACTION, item, "Reopen"), _button(FOLLOW_ACTION, item, "Follow")]
+    else:
+        buttons = []
+        if item.first_response_at is None:
+            buttons.append(_button(ACK_ACTION, item, "Acknowledge", style="primary"))
+        buttons += [_button(RESOLVE_ACTION, item, "Resolve"),
+                    _button(REASSIGN_ACTION, item, "Reassign"),
+                    _button(FOLLOW_ACTION, item, "Follow")]
+    blocks.append({"type": "actions", "block_id": f"fb_item_{item.id}", "elements": buttons})
+    return blocks
 
 
 def _when(moment: datetime | None) -> str:
     return slack_date(moment) if moment else ""
 
 
-def notice_text(notice: Notice, item: Item | None, *, card_link: str | None) -> str:
-    """The words of a notice to a forwarder."""
+def follow_blocks(text: str, item: Item) -> list[dict[str, Any]]:
+    """A notice with a Follow button, so others in an intake thread can follow too."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "actions", "block_id": f"fb_notice_{item.id}",
+             "elements": [_button(FOLLOW_ACTION, item, "Follow")]}]
+
+
+def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
+                names: dict[str, str] | None = None) -> str:
+    """The words of a notice to a forwarder or follower.
+
+    `names` maps user IDs to display names, so that relays name people without
+    mentioning (and so pinging) them.
+    """
+    names = names or {}
     ref = f"#{item.id}" if item else ""
+    by = str(notice.data.get("by") or "")
+    who = f"*{escape(names.get(by, by))}*" if by else "Someone"
+    team = f"*{escape(item.team)}*" if item else "the team"
+    link = f" <{card_link}|See the card>." if card_link else ""
     if notice.kind == "routed" and item is not None:
         owners = notice.data.get("assignees") or []
         who = f" {mention_list(owners)} will pick it up." if owners else ""
@@ -134,6 +203,21 @@ def notice_text(notice: Notice, item: Item | None, *, card_link: str | None) -> 
         subject = f"feedback {ref}" if item else "your feedback"
         return (f":warning: I couldn't deliver {subject}: {reason}. It is stored and will"
                 " not be lost; please ask an admin to fix this.")
+    if notice.kind == "acknowledged" and item is not None:
+        return f":eyes: {who} on {team} is on feedback {ref}.{link}"
+    if notice.kind == "relay":
+        body, _ = cut(quote(escape(str(notice.data.get("text") or ""))), SECTION_LIMIT - 200)
+        return f":speech_balloon: {who} on {team} replied about feedback {ref}:\n{body}"
+    if notice.kind == "resolved":
+        note = notice.data.get("note")
+        said = f": {cut(escape(str(note)), 1000)[0]}" if note else "."
+        return f":checkered_flag: Feedback {ref} was resolved by {who}{said}{link}"
+    if notice.kind == "reopened":
+        return f":leftwards_arrow_with_hook: Feedback {ref} was reopened by {who}.{link}"
+    if notice.kind == "reassigned":
+        to = escape(str(notice.data.get("to") or ""))
+        return (f":arrow_right: Feedback {ref} was moved from"
+                f" *{escape(str(notice.data.get('from') or ''))}* to *{to}* by {who}.")
     if notice.kind == "rejected":
         return f":no_entry: {escape(str(notice.data.get('reason', 'Not forwarded.')))}"
     return escape(str(notice.data.get("text", "")))

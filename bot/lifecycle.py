@@ -1,0 +1,329 @@
+"""What happens to an item after routing: responses, relays, resolve, reopen, reassign, follow.
+
+Every change is one store transaction: the item row, its event, and the outbox
+entries that tell people about it. Nothing here talks to the chat platform except
+to ask who belongs to a team.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.config import Config
+from bot.models import Event, Item, Status
+from bot.outbox import forwarder_notice, notice_entry
+from bot.outbox_kinds import CARD, CARD_MOVED, CARD_UPDATE, NOTICE, RELAY_DELETE, RELAY_EDIT
+from bot.ports import ChatError, ChatPort, Notice
+from storage.base import NewOutbox, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+_MEMBERS_CACHE_SECONDS = 300.0
+_OPEN = {Status.RECEIVED.value, Status.ROUTED.value, Status.REOPENED.value}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a request did; `message` is for the person who asked, when they need one."""
+
+    item: Item | None
+    changed: bool
+    message: str | None = None
+
+
+class Lifecycle:
+    """Applies people's responses to items and queues what others must be told."""
+
+    def __init__(self, *, store: Store, config: Config, port: ChatPort, clock: Clock) -> None:
+        self.store = store
+        self.config = config
+        self.port = port
+        self.clock = clock
+        self._members: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+
+    # --- who may do what -------------------------------------------------------
+    async def team_members(self, *, workspace: str, team: str) -> frozenset[str]:
+        """Return a team's owners, with a user group expanded (cached for 5 minutes).
+
+        Raises ChatError when a user group can't be read.
+        """
+        config = self.config.teams.get(team)
+        if config is None:
+            return frozenset()
+        if not config.owner_group:
+            return frozenset(config.owners)
+        key = (workspace, team)
+        cached = self._members.get(key)
+        if cached and time.monotonic() - cached[0] < _MEMBERS_CACHE_SECONDS:
+            return cached[1]
+        members = frozenset(await self.port.group_members(workspace=workspace,
+                                                          group=config.owner_group))
+        self._members[key] = (time.monotonic(), members)
+        return members
+
+    async def is_responder(self, item: Item, user: str) -> bool:
+        """True for members of the owning team and admins: their responses count."""
+        if user in self.config.admins:
+            return True
+        try:
+            members = await self.team_members(workspace=item.workspace, team=item.team)
+        except ChatError:
+            log.warning("could not read the members of %s; treating %s as outside it",
+                        item.team, user)
+            return False
+        return user in members
+
+    async def may_manage(self, item: Item, user: str) -> bool:
+        """True for the owning team, the forwarder and admins: they may resolve or reassign."""
+        return user == item.forwarded_by or await self.is_responder(item, user)
+
+    # --- helpers ------------------------------------------------------------------
+    def _tell_everyone(self, item: Item, notice_kind: str, /, **data: Any) -> list[NewOutbox]:
+        """Notices for the forwarder (where they forwarded) and each follower (by DM)."""
+        entries = [notice_entry(forwarder_notice(item, notice_kind, **data))]
+        for user in self.store.followers(workspace=item.workspace, item_id=item.id):
+            if user != item.forwarded_by:
+                entries.append(notice_entry(Notice(kind=notice_kind, user=user, data=data)))
+        return entries
+
+    def _get(self, workspace: str, item_id: int) -> Item | None:
+        return self.store.get_item(workspace=workspace, item_id=item_id)
+
+    # --- first response -----------------------------------------------------------
+    async def acknowledge(self, *, workspace: str, item_id: int, user: str, kind: str,
+                          ) -> Outcome:
+        """Record a button or emoji acknowledgement; the first from the team is the response."""
+        item = self._get(workspace, item_id)
+        if item is None:
+            return Outcome(None, False, "That feedback item no longer exists.")
+        if user in (None, ""):
+            return Outcome(item, False)
+        now = self.clock()
+        if not await self.is_responder(item, user):
+            self.store.update_item(
+                workspace=workspace, item_id=item.id, changes={},
+                event=Event(item_id=item.id, kind="acknowledged", actor=user, at=now,
+                            data={"kind": kind, "owner": False, "team": item.team}))
+            return Outcome(item, False, f"Noted. You're not on *{item.team}*, so this"
+                                        " doesn't count as the team's response.")
+        return self._first_response(item, user=user, kind=kind, now=now)
+
+    def _first_response(self, item: Item, *, user: str, kind: str, now: datetime,
+                        extra: list[NewOutbox] | None = None) -> Outcome:
+        if item.first_response_at is not None:
+            if extra:
+                self.store.update_item(workspace=item.workspace, item_id=item.id, changes={},
+                                       outbox=extra)
+            return Outcome(item, False, "The team has already responded to this one.")
+        status = Status.RESPONDED.value if item.status in _OPEN else item.status
+        wait = now - item.received_at
+        updated = self.store.update_item(
+            workspace=item.workspace, item_id=item.id,
+            changes={"first_response_at": now, "first_response_by": user,
+                     "first_response_kind": kind, "status": status},
+            only_if={"first_response_at": None},
+            event=Event(item_id=item.id, kind="responded", actor=user, at=now,
+                        data={"kind": kind, "team": item.team,
+                              "seconds_since_customer": int(wait.total_seconds())}),
+            outbox=[NewOutbox(kind=CARD_UPDATE),
+                    *self._tell_everyone(item, "acknowledged", by=user, kind=kind),
+                    *(extra or [])],
+        )
+        if updated is None:
+            # Another click won the race; record nothing more.
+            latest = self._get(item.workspace, item.id)
+            if extra and latest is not None:
+                self.store.update_item(workspace=item.workspace, item_id=item.id, changes={},
+                                       outbox=extra)
+            return Outcome(latest, False, "The team has already responded to this one.")
+        return Outcome(updated, True)
+
+    # --- thread replies and relays --------------------------------------------------
+    async def reply(self, *, workspace: str, card_channel: str, thread_ts: str, user: str,
+                    text: str, reply_ts: str, marked: bool) -> Outcome:
+        """Handle a reply in a card's thread: a response, a relay, or a comment.
+
+        Replies to a message that is no card are ignored.
+        """
+        item = self.store.find_item_by_card(workspace=workspace, channel=card_channel,
+                                            ts=thread_ts)
+        if item is None:
+            return Outcome(None, False)
+        now = self.clock()
+        if not await self.is_responder(item, user):
+            self.store.update_item(
+                workspace=workspace, item_id=item.id, changes={},
+                event=Event(item_id=item.id, kind="comment", actor=user, at=now,
+                            data={"ts": reply_ts, "text": text}))
+            return Outcome(item, False)
+        relays: list[NewOutbox] = []
+        # A reply is relayed once, however often it is marked or redelivered.
+        if (self.config.relay == "all" or marked) and not self._relays_of(item, reply_ts):
+            relays = self._tell_everyone(item, "relay", by=user, text=text, reply_ts=reply_ts)
+        if item.first_response_at is None:
+            return self._first_response(item, user=user, kind="reply", now=now, extra=relays)
+        if relays:
+            self.store.update_item(
+                workspace=workspace, item_id=item.id, changes={},
+                event=Event(item_id=item.id, kind="relayed", actor=user, at=now,
+                            data={"ts": reply_ts}),
+                outbox=relays)
+        return Outcome(item, bool(relays))
+
+    def _relays_of(self, item: Item, reply_ts: str) -> list[Any]:
+        return [entry for entry in self.store.outbox_for_item(workspace=item.workspace,
+                                                              item_id=item.id)
+                if entry.kind == NOTICE and entry.payload.get("kind") == "relay"
+                and (entry.payload.get("data") or {}).get("reply_ts") == reply_ts]
+
+    async def reply_changed(self, *, workspace: str, card_channel: str, thread_ts: str,
+                            reply_ts: str, text: str | None) -> Outcome:
+        """Make relays follow an edited reply, or withdraw them when `text` is None."""
+        item = self.store.find_item_by_card(workspace=workspace, channel=card_channel,
+                                            ts=thread_ts)
+        if item is None:
+            return Outcome(None, False)
+        now = self.clock()
+        follow_ups: list[NewOutbox] = []
+        for entry in self._relays_of(item, reply_ts):
+            if entry.status == "pending":
+                if text is None:
+                    self.store.outbox_cancel(entry.id, reason="reply deleted", now=now)
+                else:
+                    # Not sent yet: send the new words in its place.
+                    self.store.outbox_cancel(entry.id, reason="reply edited", now=now)
+                    data = {**entry.payload.get("data", {}), "text": text}
+                    follow_ups.append(NewOutbox(kind=NOTICE, payload={**entry.payload,
+                                                                      "data": data}))
+                continue
+            if entry.status != "sent" or not entry.result:
+                continue
+            where = {"channel": entry.result.get("channel"), "ts": entry.result.get("ts")}
+            if text is None:
+                follow_ups.append(NewOutbox(kind=RELAY_DELETE, payload=where))
+            else:
+                follow_ups.append(NewOutbox(kind=RELAY_EDIT, payload={
+                    **where, "notice": {**entry.payload,
+                                        "data": {**entry.payload.get("data", {}),
+                                                 "text": text}}}))
+        if not follow_ups:
+            return Outcome(item, False)
+        self.store.update_item(
+            workspace=workspace, item_id=item.id, changes={},
+            event=Event(item_id=item.id, kind="relay_deleted" if text is None
+                        else "relay_edited", actor=None, at=now, data={"ts": reply_ts}),
+            outbox=follow_ups)
+        return Outcome(item, True)
+
+    # --- resolve, reopen, reassign, follow ----------------------------------------------
+    async def resolve(self, *, workspace: str, item_id: int, user: str,
+                      note: str | None) -> Outcome:
+        """Resolve an item with an optional note; only its team, forwarder or an admin may."""
+        item = self._get(workspace, item_id)
+        if item is None:
+            return Outcome(None, False, "That feedback item no longer exists.")
+        if not await self.may_manage(item, user):
+            return Outcome(item, False, self.not_yours(item))
+        if item.status == Status.RESOLVED.value:
+            return Outcome(item, False, "It's already resolved.")
+        now = self.clock()
+        note = (note or "").strip() or None
+        updated = self.store.update_item(
+            workspace=workspace, item_id=item.id,
+            changes={"status": Status.RESOLVED.value, "resolved_at": now, "resolved_by": user,
+                     "resolution_note": note},
+            only_if={"status": item.status},
+            event=Event(item_id=item.id, kind="resolved", actor=user, at=now,
+                        data={"note": note}),
+            outbox=[NewOutbox(kind=CARD_UPDATE),
+                    *self._tell_everyone(item, "resolved", by=user, note=note)])
+        return Outcome(updated, updated is not None)
+
+    async def reopen(self, *, workspace: str, item_id: int, user: str) -> Outcome:
+        """Reopen a resolved item."""
+        item = self._get(workspace, item_id)
+        if item is None:
+            return Outcome(None, False, "That feedback item no longer exists.")
+        if not await self.may_manage(item, user):
+            return Outcome(item, False, self.not_yours(item))
+        if item.status != Status.RESOLVED.value:
+            return Outcome(item, False, "It isn't resolved.")
+        now = self.clock()
+        updated = self.store.update_item(
+            workspace=workspace, item_id=item.id,
+            changes={"status": Status.REOPENED.value, "resolved_at": None, "resolved_by": None,
+                     "resolution_note": None},
+            only_if={"status": Status.RESOLVED.value},
+            event=Event(item_id=item.id, kind="reopened", actor=user, at=now),
+            outbox=[NewOutbox(kind=CARD_UPDATE),
+                    *self._tell_everyone(item, "reopened", by=user)])
+        return Outcome(updated, updated is not None)
+
+    async def reassign(self, *, workspace: str, item_id: int, user: str,
+                       to_team: str) -> Outcome:
+        """Move an item to another team: a new card there, the old one marked as moved.
+
+        The customer's clock keeps running from `received_at`.
+        """
+        item = self._get(workspace, item_id)
+        if item is None:
+            return Outcome(None, False, "That feedback item no longer exists.")
+        if not await self.may_manage(item, user):
+            return Outcome(item, False, self.not_yours(item))
+        if to_team not in self.config.teams:
+            return Outcome(item, False, f"There is no team called {to_team!r}.")
+        if to_team == item.team:
+            return Outcome(item, False, f"It's already with *{to_team}*.")
+        now = self.clock()
+        status = item.status
+        if item.first_response_at is None and status in _OPEN:
+            status = Status.RECEIVED.value
+        moved = [NewOutbox(kind=CARD)]
+        if item.card_channel and item.card_ts:
+            moved.append(NewOutbox(kind=CARD_MOVED, payload={
+                "channel": item.card_channel, "ts": item.card_ts, "from": item.team,
+                "to": to_team, "by": user}))
+        updated = self.store.update_item(
+            workspace=workspace, item_id=item.id,
+            changes={"team": to_team, "reassignments": item.reassignments + 1,
+                     "assignees": [], "card_channel": None, "card_ts": None,
+                     "status": status, "failed": None},
+            only_if={"team": item.team},
+            event=Event(item_id=item.id, kind="reassigned", actor=user, at=now,
+                        data={"from": item.team, "to": to_team,
+                              "old_card_channel": item.card_channel,
+                              "old_card_ts": item.card_ts}),
+            outbox=[*moved, *self._tell_everyone(item, "reassigned", by=user,
+                                                 **{"from": item.team, "to": to_team})])
+        return Outcome(updated, updated is not None)
+
+    async def follow(self, *, workspace: str, item_id: int, user: str) -> Outcome:
+        """Let an internal user get the same relays as the forwarder."""
+        item = self._get(workspace, item_id)
+        if item is None:
+            return Outcome(None, False, "That feedback item no longer exists.")
+        if not await self.port.is_internal_user(workspace=workspace, user=user):
+            return Outcome(item, False, "Only members of this workspace can follow feedback.")
+        if user == item.forwarded_by:
+            return Outcome(item, False, "You forwarded it, so you'll hear about it anyway.")
+        now = self.clock()
+        if not self.store.add_follower(workspace=workspace, item_id=item.id, user=user,
+                                       now=now):
+            return Outcome(item, False, f"You already follow feedback #{item.id}.")
+        self.store.update_item(workspace=workspace, item_id=item.id, changes={},
+                               event=Event(item_id=item.id, kind="followed", actor=user,
+                                           at=now))
+        return Outcome(item, True, f"You'll hear what *{item.team}* says about feedback"
+                                   f" #{item.id}.")
+
+    def not_yours(self, item: Item) -> str:
+        """The words for someone who may not change an item."""
+        return (f"Not yours: only *{item.team}*, the person who forwarded it, or an admin"
+                " can do that.")

@@ -1,0 +1,226 @@
+"""The card's buttons (Acknowledge, Resolve, Reopen, Reassign, Follow) and their modals."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.lifecycle import Lifecycle, Outcome
+from bot.outbox_kinds import EPHEMERAL
+from handlers.slack.card_events import plain_reply, split_mark
+from handlers.slack.deps import Deps, SlackCall, tell, tracked
+from handlers.slack.intake_modal import TRY_AGAIN
+from handlers.slack.render import (
+    ACK_ACTION,
+    FOLLOW_ACTION,
+    REASSIGN_ACTION,
+    REOPEN_ACTION,
+    RESOLVE_ACTION,
+)
+from storage.base import NewOutbox
+
+log = logging.getLogger(__name__)
+
+RESOLVE_CALLBACK = "fb_resolve_submit"
+REASSIGN_CALLBACK = "fb_reassign_submit"
+REPLY_TO_SUPPORT_CALLBACK = "reply_to_support"
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def _item_id(body: dict[str, Any]) -> int | None:
+    actions = body.get("actions") or [{}]
+    try:
+        return int(actions[0].get("value"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _where(body: dict[str, Any]) -> str | None:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id")
+    return str(channel) if channel else None
+
+
+def answer(deps: Deps, call: SlackCall, text: str) -> None:
+    """Tell the person who clicked, and only them: ephemeral in the channel, else by DM."""
+    channel, user = _where(call.body), _user(call.body)
+    if channel and not channel.startswith("D"):
+        deps.store.outbox_enqueue(workspace=call.workspace, item_id=None, entry=NewOutbox(
+            kind=EPHEMERAL, payload={"channel": channel, "user": user, "text": text}))
+    else:
+        tell(deps, call.workspace, user, text)
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def resolve_modal(item_id: int, channel: str | None) -> dict[str, Any]:
+    """The modal asking for an optional resolution note."""
+    return {
+        "type": "modal", "callback_id": RESOLVE_CALLBACK,
+        "title": {"type": "plain_text", "text": f"Resolve #{item_id}"},
+        "submit": {"type": "plain_text", "text": "Resolve"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": json.dumps({"item": item_id, "channel": channel}),
+        "blocks": [{
+            "type": "input", "block_id": "note", "optional": True,
+            "label": {"type": "plain_text", "text": "Resolution note"},
+            "hint": {"type": "plain_text",
+                     "text": "For example: fixed in 2.4.1, won't fix, answered."},
+            "element": {"type": "plain_text_input", "action_id": "value", "multiline": True,
+                        "max_length": 2000},
+        }],
+    }
+
+
+def reassign_modal(deps: Deps, item_id: int, current: str, channel: str | None
+                   ) -> dict[str, Any]:
+    """The modal asking which team should own the item instead."""
+    options = [{"text": {"type": "plain_text", "text": name[:75]}, "value": name[:150]}
+               for name in deps.config.teams if name != current][:100]
+    return {
+        "type": "modal", "callback_id": REASSIGN_CALLBACK,
+        "title": {"type": "plain_text", "text": f"Reassign #{item_id}"},
+        "submit": {"type": "plain_text", "text": "Reassign"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": json.dumps({"item": item_id, "channel": channel}),
+        "blocks": [{
+            "type": "input", "block_id": "team",
+            "label": {"type": "plain_text", "text": f"Move from {current} to"},
+            "element": {"type": "static_select", "action_id": "value", "options": options},
+        }],
+    }
+
+
+def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
+    """Add the button, modal and "Reply to support" listeners."""
+
+    def _report(call: SlackCall, outcome: Outcome) -> None:
+        if outcome.message and not call.replay:
+            answer(deps, call, outcome.message)
+
+    async def on_ack(call: SlackCall) -> None:
+        await call.ack()
+        item_id = _item_id(call.body)
+        if item_id is None:
+            return
+        outcome = await lifecycle.acknowledge(workspace=call.workspace, item_id=item_id,
+                                              user=_user(call.body), kind="button")
+        _report(call, outcome)
+
+    async def open_modal(call: SlackCall, build: Any) -> None:
+        await call.ack()
+        item_id = _item_id(call.body)
+        item = deps.store.get_item(workspace=call.workspace, item_id=item_id or 0)
+        user = _user(call.body)
+        if item is None:
+            answer(deps, call, "That feedback item no longer exists.")
+            return
+        if not await lifecycle.may_manage(item, user):
+            answer(deps, call, lifecycle.not_yours(item))
+            return
+        if call.replay:
+            tell(deps, call.workspace, user, TRY_AGAIN)
+            return
+        try:
+            await call.client.views_open(trigger_id=call.body["trigger_id"],
+                                         view=build(item, _where(call.body)))
+        except SlackApiError as error:
+            if error.response.get("error") in ("expired_trigger_id", "invalid_trigger_id"):
+                tell(deps, call.workspace, user, TRY_AGAIN)
+                return
+            raise
+
+    async def on_resolve(call: SlackCall) -> None:
+        await open_modal(call, lambda item, channel: resolve_modal(item.id, channel))
+
+    async def on_reassign(call: SlackCall) -> None:
+        await open_modal(call, lambda item, channel: reassign_modal(deps, item.id, item.team,
+                                                                    channel))
+
+    async def on_reopen(call: SlackCall) -> None:
+        await call.ack()
+        item_id = _item_id(call.body)
+        if item_id is None:
+            return
+        outcome = await lifecycle.reopen(workspace=call.workspace, item_id=item_id,
+                                         user=_user(call.body))
+        _report(call, outcome)
+
+    async def on_follow(call: SlackCall) -> None:
+        await call.ack()
+        item_id = _item_id(call.body)
+        if item_id is None:
+            return
+        outcome = await lifecycle.follow(workspace=call.workspace, item_id=item_id,
+                                         user=_user(call.body))
+        _report(call, outcome)
+
+    async def on_resolve_submit(call: SlackCall) -> None:
+        view = call.body.get("view") or {}
+        meta = _metadata(view)
+        note = (((view.get("state") or {}).get("values") or {}).get("note") or {}).get(
+            "value") or {}
+        await call.ack()
+        outcome = await lifecycle.resolve(workspace=call.workspace,
+                                          item_id=int(meta.get("item") or 0),
+                                          user=_user(call.body), note=note.get("value"))
+        if outcome.message and not call.replay:
+            tell(deps, call.workspace, _user(call.body), outcome.message)
+
+    async def on_reassign_submit(call: SlackCall) -> None:
+        view = call.body.get("view") or {}
+        meta = _metadata(view)
+        selected = ((((view.get("state") or {}).get("values") or {}).get("team") or {}).get(
+            "value") or {}).get("selected_option") or {}
+        team = str(selected.get("value") or "")
+        if team not in deps.config.teams:
+            await call.ack(response_action="errors", errors={"team": "Pick a team."})
+            return
+        await call.ack()
+        outcome = await lifecycle.reassign(workspace=call.workspace,
+                                           item_id=int(meta.get("item") or 0),
+                                           user=_user(call.body), to_team=team)
+        if outcome.message and not call.replay:
+            tell(deps, call.workspace, _user(call.body), outcome.message)
+
+    async def on_reply_to_support(call: SlackCall) -> None:
+        await call.ack()
+        message = call.body.get("message") or {}
+        channel = str((call.body.get("channel") or {}).get("id") or "")
+        user = _user(call.body)
+        thread = message.get("thread_ts")
+        if not thread or thread == message.get("ts"):
+            tell(deps, call.workspace, user, "Use *Reply to support* on a reply in the"
+                  " thread of a feedback card.")
+            return
+        text, _ = split_mark(str(message.get("text") or ""))
+        outcome = await lifecycle.reply(
+            workspace=call.workspace, card_channel=channel, thread_ts=str(thread),
+            user=str(message.get("user") or user),
+            text=await plain_reply(deps, call.workspace, text),
+            reply_ts=str(message.get("ts")), marked=True)
+        if outcome.item is None and not call.replay:
+            tell(deps, call.workspace, user, "That thread isn't a feedback card's.")
+
+    app.action(ACK_ACTION)(tracked(deps, on_ack))
+    app.action(RESOLVE_ACTION)(tracked(deps, on_resolve))
+    app.action(REASSIGN_ACTION)(tracked(deps, on_reassign))
+    app.action(REOPEN_ACTION)(tracked(deps, on_reopen))
+    app.action(FOLLOW_ACTION)(tracked(deps, on_follow))
+    app.view(RESOLVE_CALLBACK)(tracked(deps, on_resolve_submit))
+    app.view(REASSIGN_CALLBACK)(tracked(deps, on_reassign_submit))
+    app.shortcut(REPLY_TO_SUPPORT_CALLBACK)(tracked(deps, on_reply_to_support))
+
