@@ -73,6 +73,7 @@ class OutboxWorker:
         self.config = config
         self.clock = clock
         self._wake = asyncio.Event()
+        self._rate_limited = False
         self.sent = 0
 
     def wake(self) -> None:
@@ -105,10 +106,17 @@ class OutboxWorker:
                 continue
             if await self._attempt(entry):
                 delivered += 1
+            elif self._rate_limited:
+                # Slack asked us to slow down: the rest waits for the next pass.
+                break
         self.sent += delivered
         return delivered
 
     async def _attempt(self, entry: OutboxEntry) -> bool:
+        self._rate_limited = False
+        if entry.kind in (CARD, NOTICE) and not entry.unknown_fate:
+            # From here on a crash leaves the post's fate unknown: look before re-sending.
+            self.store.outbox_claim(entry.id)
         try:
             result = await self._deliver(entry)
         except ChatError as error:
@@ -165,7 +173,8 @@ class OutboxWorker:
         posted: Posted | None = None
         if entry.unknown_fate:
             posted = await self.port.find_post(workspace=item.workspace, channel=team.channel,
-                                               user=None, outbox_key=entry.key)
+                                               user=None, outbox_key=entry.key,
+                                               since=entry.created_at)
         assignees = item.assignees or await self._assign(item)
         if posted is None:
             item.assignees = assignees
@@ -214,7 +223,7 @@ class OutboxWorker:
         if entry.unknown_fate:
             found = await self.port.find_post(workspace=entry.workspace,
                                               channel=notice.channel, user=notice.user,
-                                              outbox_key=entry.key)
+                                              outbox_key=entry.key, since=entry.created_at)
             if found is not None:
                 return {"channel": found.channel, "ts": found.ts, "found": True}
         posted = await self.port.send_notice(workspace=entry.workspace, item=item,
@@ -234,6 +243,7 @@ class OutboxWorker:
             self._give_up(entry, error, now)
             return
         if error.retry_after is not None:
+            self._rate_limited = True
             delay = timedelta(seconds=max(error.retry_after, 0.0))
         else:
             base = min(2 ** min(entry.attempts, 12), MAX_BACKOFF.total_seconds())

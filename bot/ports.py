@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.models import Item
@@ -100,9 +101,10 @@ class ChatPort(Protocol):
         ...
 
     async def find_post(
-        self, *, workspace: str, channel: str | None, user: str | None, outbox_key: str
+        self, *, workspace: str, channel: str | None, user: str | None, outbox_key: str,
+        since: datetime | None = None,
     ) -> Posted | None:
-        """Return an earlier post stamped with `outbox_key`, or None if there is none."""
+        """Return an earlier post stamped with `outbox_key` (made after `since`), or None."""
         ...
 
     async def group_members(self, *, workspace: str, group: str) -> list[str]:
@@ -110,7 +112,10 @@ class ChatPort(Protocol):
         ...
 
     async def is_internal_user(self, *, workspace: str, user: str) -> bool:
-        """Return True when `user` belongs to the workspace (not a customer or guest)."""
+        """Return True when `user` belongs to the workspace (not a customer or guest).
+
+        Raises ChatError when the platform can't answer right now.
+        """
         ...
 
     async def is_shared_channel(self, *, workspace: str, channel: str) -> bool:

@@ -177,6 +177,14 @@ class Store(abc.ABC):
         """Return one entry, or None."""
 
     @abc.abstractmethod
+    def outbox_claim(self, entry_id: int) -> None:
+        """Note that an attempt is starting: if the process dies now, the post may exist."""
+
+    @abc.abstractmethod
+    def outbox_retry_now(self, *, now: datetime) -> int:
+        """Make every pending entry due now, except those waiting out a rate limit."""
+
+    @abc.abstractmethod
     def outbox_sent(self, entry_id: int, *, result: dict[str, Any], now: datetime) -> None:
         """Mark an entry sent and keep what the platform answered."""
 

@@ -290,6 +290,19 @@ class SqliteStore(Store):
         row = self._one("SELECT * FROM outbox WHERE id = ?", (entry_id,))
         return _outbox_from_row(row) if row else None
 
+    def outbox_claim(self, entry_id: int) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE outbox SET unknown_fate = 1 WHERE id = ?", (entry_id,))
+
+    def outbox_retry_now(self, *, now: datetime) -> int:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending'"
+                " AND next_attempt_at > ? AND COALESCE(last_error, '') != 'ratelimited'",
+                (iso(now), iso(now)),
+            )
+            return cursor.rowcount
+
     def outbox_sent(self, entry_id: int, *, result: dict[str, Any], now: datetime) -> None:
         with self._write() as conn:
             conn.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,13 +49,20 @@ class RunningBot:
         assert isinstance(self.bot.store, SqliteStore)
         return self.bot.store
 
-    async def settle(self, *, timeout: float = 5.0) -> None:
-        """Wait until the inbox is processed and the outbox has nothing due."""
+    async def settle(self, *, timeout: float = 5.0, due_only: bool = False) -> None:
+        """Wait until the inbox is processed and the outbox is empty.
+
+        With `due_only`, entries scheduled for later (say, for a stopped workspace)
+        don't count.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             pending_inbox = self.bot.store.inbox_pending()
-            due = self.bot.store.outbox_due(now=self.bot.clock())
+            if due_only:
+                due = self.bot.store.outbox_due(now=self.bot.clock())
+            else:
+                due = self.bot.store.outbox_due(now=self.bot.clock() + timedelta(days=1))
             if not pending_inbox and not due and self.bot.deps.in_flight == 0:
                 return
             if loop.time() > deadline:
@@ -72,11 +80,12 @@ def make_fake_slack() -> FakeSlack:
 
 @asynccontextmanager
 async def running_bot(fake: FakeSlack, db_path: Path | str, *,
-                      config: Config | None = None) -> AsyncIterator[RunningBot]:
+                      config: Config | None = None, wait: bool = True,
+                      api_timeout: float = 10.0) -> AsyncIterator[RunningBot]:
     """Start the bot against `fake` on an ephemeral loopback port; stop it afterwards."""
     settings = Settings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
                         api_url=fake.api_url, database_url=f"sqlite:///{db_path}")
-    bot = create_app(settings, config=config or example_config())
+    bot = create_app(settings, config=config or example_config(), api_timeout=api_timeout)
     runner = web.AppRunner(build_web_app(bot, signing_secret=SIGNING_SECRET), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -84,7 +93,8 @@ async def running_bot(fake: FakeSlack, db_path: Path | str, *,
     host, port = runner.addresses[0][:2]
     url = f"http://{host}:{port}"
     await bot.start()
-    await bot.wait_ready()
+    if wait:
+        await bot.wait_ready()
     client = SignedSlackClient(url, SIGNING_SECRET)
     try:
         yield RunningBot(bot=bot, url=url, slack=client, runner=runner)

@@ -43,7 +43,8 @@ from storage.base import InboxRow, Store
 log = logging.getLogger(__name__)
 
 SOCKET_MODE_HEADER = "x-feedbackbot-mode"
-INBOX_RETRY_AFTER = timedelta(minutes=2)
+INBOX_RETRY_AFTER = timedelta(seconds=30)
+INBOX_RETRY_EVERY = 15.0
 INBOX_KEEP = timedelta(days=2)  # event ids must be remembered for at least an hour
 
 
@@ -59,17 +60,19 @@ class FeedbackApp:
     """The running bot: Bolt app, store, outbox worker and inbox replay."""
 
     def __init__(self, *, settings: Settings, config: Config, store: Store,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], api_timeout: float = 10.0) -> None:
         self.settings = settings
         self.config = config
         self.store = store
         self.clock = clock
+        # No automatic retries for posts: the outbox owns them, and a blind retry after
+        # a broken connection could post twice.
         self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url,
-                                     timeout=10)
+                                     timeout=int(api_timeout), retry_handlers=[])
         # Lookups made while handling a request may retry briefly; posts never do here,
         # because the outbox owns their retries and must not send twice.
         self.lookup_client = AsyncWebClient(
-            base_url=settings.api_url, timeout=10,
+            base_url=settings.api_url, timeout=int(api_timeout),
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1),
                             AsyncServerErrorRetryHandler(max_retry_count=2)])
         self.auth: AuthorizeResult | None = None
@@ -188,12 +191,14 @@ class FeedbackApp:
 
     async def _connect_and_replay(self) -> None:
         await self.authenticate()
+        # A new process owes no backoff to failures seen by the one before it.
+        self.store.outbox_retry_now(now=self.clock())
         self._ready.set()
         await self.replay_inbox()
         self.outbox.wake()
         while not self._stop.is_set():
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=60)
+                await asyncio.wait_for(self._stop.wait(), timeout=INBOX_RETRY_EVERY)
             except TimeoutError:
                 await self.replay_inbox(older_than=INBOX_RETRY_AFTER)
                 self.store.inbox_prune(before=self.clock() - INBOX_KEEP)
@@ -224,7 +229,8 @@ class FeedbackApp:
 
 
 def create_app(settings: Settings, *, config: Config | None = None, store: Store | None = None,
-               clock: Callable[[], datetime] = utcnow) -> FeedbackApp:
+               clock: Callable[[], datetime] = utcnow, api_timeout: float = 10.0,
+               ) -> FeedbackApp:
     """Build the bot from settings. Nothing is read from the environment here.
 
     Raises ConfigInvalid when the config file has errors, and ValueError for a
@@ -239,6 +245,7 @@ def create_app(settings: Settings, *, config: Config | None = None, store: Store
         config = loaded.config
     if store is None:
         store = open_store(settings.database_url)
-    return FeedbackApp(settings=settings, config=config, store=store, clock=clock)
+    return FeedbackApp(settings=settings, config=config, store=store, clock=clock,
+                       api_timeout=api_timeout)
 
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# Interaction payloads name the person acting; Bolt and the listeners rely on it.
+_INTERACTIONS = frozenset({
+    "block_actions", "block_suggestion", "message_action", "shortcut", "view_submission",
+    "view_closed", "interactive_message", "dialog_submission", "dialog_suggestion",
+})
+
 
 def workspace_key(*, team_id: str | None, enterprise_id: str | None) -> str:
     """Key rows by workspace: the team ID, or "enterprise:team" on Enterprise Grid."""
@@ -43,4 +49,39 @@ def dedupe_key(body: dict[str, Any]) -> str | None:
         return f"action:{user}:{first.get('action_id')}:{first.get('action_ts')}"
     if body.get("trigger_id"):
         return f"trigger:{body['trigger_id']}"
+    return None
+
+
+def shape_problem(body: dict[str, Any]) -> str | None:
+    """Say what makes a payload one that no listener could handle, or return None.
+
+    Such a payload is answered 400 (or, in Socket Mode, acknowledged and dropped) and
+    never stored, so it can neither crash a listener nor be replayed forever.
+    """
+    if "command" in body:
+        for key in ("command", "team_id", "user_id", "trigger_id"):
+            if not isinstance(body.get(key), str) or not body[key]:
+                return f"a slash command needs {key}"
+        return None
+    kind = body.get("type")
+    if not isinstance(kind, str) or not kind:
+        return "the payload has no type"
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return "an event_callback needs an event with a type"
+        if not isinstance(body.get("event_id"), str) or not body["event_id"]:
+            return "an event_callback needs an event_id"
+    elif kind in _INTERACTIONS:
+        user = body.get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+            return f"a {kind} payload needs a user"
+        if kind in ("view_submission", "view_closed") and not isinstance(body.get("view"), dict):
+            return f"a {kind} payload needs a view"
+        actions = body.get("actions")
+        if kind == "block_actions" and not (
+            isinstance(actions, list) and actions
+            and all(isinstance(action, dict) for action in actions)
+        ):
+            return "a block_actions payload needs actions"
     return None

@@ -7,20 +7,34 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config
 from bot.intake import Clock, IntakeService
 from bot.outbox import OutboxWorker, notice_entry
-from bot.ports import Notice
+from bot.ports import ChatError, Notice
 from handlers.slack.context import workspace_key
 from handlers.slack.port import SlackChatPort
 from storage.base import Store
 
 log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (ChatError, SlackApiError, aiohttp.ClientError, TimeoutError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for failures that go away by themselves: outages, rate limits, timeouts."""
+    if isinstance(error, ChatError):
+        return not (error.permanent or error.workspace_gone)
+    if isinstance(error, SlackApiError):
+        status = getattr(error.response, "status_code", 200)
+        return status == 429 or status >= 500
+    return isinstance(error, aiohttp.ClientError | TimeoutError)
 
 
 @dataclass
@@ -82,6 +96,14 @@ def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
         deps.in_flight += 1
         try:
             await handler(call)
+        except TRANSIENT_ERRORS as error:
+            if not is_transient(error):
+                raise
+            # Slack is unreachable or busy: the request stays in the inbox untouched and
+            # is finished when Slack answers again.
+            log.warning("deferred %s until Slack answers again: %s", body.get("type"),
+                        getattr(error, "reason", None) or error)
+            return
         except Exception as error:
             if inbox_id is not None:
                 deps.store.inbox_failed_attempt(inbox_id, error=repr(error)[:500])

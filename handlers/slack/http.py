@@ -19,17 +19,12 @@ from urllib.parse import parse_qs
 from aiohttp import web
 
 from handlers.slack.app import FeedbackApp
-from handlers.slack.context import dedupe_key, workspace_from_body
+from handlers.slack.context import dedupe_key, shape_problem, workspace_from_body
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_SIGNATURE_AGE_SECONDS = 5 * 60
-# Interaction payloads name the person acting; Bolt and the listeners rely on it.
-_INTERACTIONS = frozenset({
-    "block_actions", "block_suggestion", "message_action", "shortcut", "view_submission",
-    "view_closed", "interactive_message", "dialog_submission", "dialog_suggestion",
-})
 
 
 class BadRequest(ValueError):
@@ -50,35 +45,6 @@ def parse_slack_body(text: str, content_type: str) -> dict[str, Any]:
     if not isinstance(body, dict) or not body:
         raise BadRequest("the body is not a Slack payload")
     return body
-
-
-def check_shape(body: dict[str, Any]) -> None:
-    """Raise BadRequest for a payload no listener could handle without crashing."""
-    if "command" in body:
-        for key in ("command", "team_id", "user_id", "trigger_id"):
-            if not isinstance(body.get(key), str) or not body[key]:
-                raise BadRequest(f"a slash command needs {key}")
-        return
-    kind = body.get("type")
-    if not isinstance(kind, str) or not kind:
-        raise BadRequest("the payload has no type")
-    if kind == "event_callback":
-        event = body.get("event")
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            raise BadRequest("an event_callback needs an event with a type")
-        if not isinstance(body.get("event_id"), str) or not body["event_id"]:
-            raise BadRequest("an event_callback needs an event_id")
-    elif kind in _INTERACTIONS:
-        user = body.get("user")
-        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
-            raise BadRequest(f"a {kind} payload needs a user")
-        if kind in ("view_submission", "view_closed") and not isinstance(body.get("view"), dict):
-            raise BadRequest(f"a {kind} payload needs a view")
-        if kind == "block_actions" and not (
-            isinstance(body.get("actions"), list) and body["actions"]
-            and all(isinstance(action, dict) for action in body["actions"])
-        ):
-            raise BadRequest("a block_actions payload needs actions")
 
 
 def signature_is_valid(secret: str, raw: bytes, *, timestamp: str, signature: str,
@@ -109,8 +75,10 @@ def build_web_app(bot: FeedbackApp, *, signing_secret: str,
         try:
             text = raw.decode("utf-8")
             body = parse_slack_body(text, request.headers.get("Content-Type", ""))
-            if body.get("type") not in ("url_verification",) and not body.get("ssl_check"):
-                check_shape(body)
+            problem = None if body.get("type") == "url_verification" or body.get(
+                "ssl_check") else shape_problem(body)
+            if problem:
+                raise BadRequest(problem)
         except (BadRequest, UnicodeDecodeError) as error:
             return web.json_response({"error": str(error)}, status=400)
         if body.get("type") == "url_verification":

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -30,6 +31,7 @@ REVOKED_ERRORS = frozenset({
     "team_access_not_granted", "org_login_required",
 })
 METADATA_EVENT = "feedbackbot_outbox"
+_HISTORY_PAGES = 5
 _USER_CACHE_SECONDS = 3600.0
 
 
@@ -207,22 +209,33 @@ class SlackChatPort:
                                moved_to=(item.team, link)))
 
     async def find_post(self, *, workspace: str, channel: str | None, user: str | None,
-                        outbox_key: str) -> Posted | None:
+                        outbox_key: str, since: datetime | None = None) -> Posted | None:
         if channel is None and user is not None:
             opened = await self._call(workspace, "conversations.open", users=user)
             channel = str((opened.get("channel") or {}).get("id", ""))
         if not channel:
             return None
-        # Recent history is enough: a post of unknown fate was attempted minutes ago.
-        history = await self._call(workspace, "conversations.history", channel=channel,
-                                   limit=100, include_all_metadata=True)
-        for message in history.get("messages", []):
-            if _outbox_key_of(message) == outbox_key:
-                return Posted(channel=channel, ts=str(message["ts"]))
-            for reply_ts in _thread_candidates(message):
-                found = await self._find_in_thread(workspace, channel, reply_ts, outbox_key)
-                if found:
-                    return found
+        # Only posts made after the entry was created can be it; a minute of slack
+        # covers clocks that disagree.
+        oldest = f"{since.timestamp() - 60:.6f}" if since else "0"
+        cursor = None
+        for _ in range(_HISTORY_PAGES):
+            page: dict[str, Any] = {"channel": channel, "limit": 200, "oldest": oldest,
+                                    "include_all_metadata": True}
+            if cursor:
+                page["cursor"] = cursor
+            history = await self._call(workspace, "conversations.history", **page)
+            for message in history.get("messages", []):
+                if _outbox_key_of(message) == outbox_key:
+                    return Posted(channel=channel, ts=str(message["ts"]))
+                for reply_ts in _thread_candidates(message):
+                    found = await self._find_in_thread(workspace, channel, reply_ts,
+                                                       outbox_key)
+                    if found:
+                        return found
+            cursor = (history.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
         return None
 
     async def _find_in_thread(self, workspace: str, channel: str, thread_ts: str,
@@ -257,11 +270,9 @@ class SlackChatPort:
         return result
 
     async def is_internal_user(self, *, workspace: str, user: str) -> bool:
-        try:
-            info = await self.user_info(workspace, user)
-        except ChatError:
-            log.warning("could not look up user %s; treating them as external", user)
-            return False
+        # A failed lookup raises: guessing "external" would drop feedback during an
+        # outage, and guessing "internal" would let customers in.
+        info = await self.user_info(workspace, user)
         if info is None or info.get("deleted") or info.get("is_stranger"):
             return False
         if info.get("is_restricted") or info.get("is_ultra_restricted"):

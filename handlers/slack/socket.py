@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from slack_bolt.adapter.socket_mode.async_internals import send_async_response
 from slack_bolt.adapter.socket_mode.internals import build_headers
+from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from handlers.slack.app import SOCKET_MODE_HEADER, FeedbackApp
-from handlers.slack.context import dedupe_key, workspace_from_body
+from handlers.slack.context import dedupe_key, shape_problem, workspace_from_body
+
+log = logging.getLogger(__name__)
 
 
 async def handle_socket_request(bot: FeedbackApp, client: AsyncBaseSocketModeClient,
@@ -25,6 +29,13 @@ async def handle_socket_request(bot: FeedbackApp, client: AsyncBaseSocketModeCli
     """
     started = time.time()
     payload = request.payload if isinstance(request.payload, dict) else {}
+    problem = shape_problem(payload) if payload else "the envelope has no payload"
+    if problem:
+        # Nothing could handle it, and Slack would redeliver an unanswered envelope.
+        log.warning("dropped a malformed Socket Mode %s envelope: %s", request.type, problem)
+        await client.send_socket_mode_response(
+            SocketModeResponse(envelope_id=request.envelope_id))
+        return
     inbox_id = bot.store.inbox_add(
         workspace=workspace_from_body(payload),
         kind=str(payload.get("type") or payload.get("command") or request.type),
@@ -35,8 +46,18 @@ async def handle_socket_request(bot: FeedbackApp, client: AsyncBaseSocketModeCli
         await client.send_socket_mode_response(
             SocketModeResponse(envelope_id=request.envelope_id))
         return
-    response = await bot.dispatch(inbox_id=inbox_id, body=payload,
-                                  headers=build_headers(request), mode="socket_mode")
+    try:
+        response = await bot.dispatch(inbox_id=inbox_id, body=payload,
+                                      headers=build_headers(request), mode="socket_mode")
+    except Exception:
+        # The envelope is stored and will be replayed; redelivery would change nothing.
+        log.exception("dispatching Socket Mode envelope %s failed", request.envelope_id)
+        response = BoltResponse(status=500)
+    if response.status != 200:
+        # Bolt's helper acknowledges only a 200; the inbox row already holds the work.
+        await client.send_socket_mode_response(
+            SocketModeResponse(envelope_id=request.envelope_id))
+        return
     await send_async_response(client, request, response, started)
 
 
