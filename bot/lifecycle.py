@@ -132,9 +132,9 @@ class Lifecycle:
             event=Event(item_id=item.id, kind="responded", actor=user, at=now,
                         data={"kind": kind, "team": item.team,
                               "seconds_since_customer": int(wait.total_seconds())}),
+            # A relayed reply says more than "they're on it", so it replaces that notice.
             outbox=[NewOutbox(kind=CARD_UPDATE),
-                    *self._tell_everyone(item, "acknowledged", by=user, kind=kind),
-                    *(extra or [])],
+                    *(extra or self._tell_everyone(item, "acknowledged", by=user, kind=kind))],
         )
         if updated is None:
             # Another click won the race; record nothing more.

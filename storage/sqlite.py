@@ -225,13 +225,14 @@ class SqliteStore(Store):
     def list_items(
         self, *, workspace: str | None = None, forwarded_since: datetime | None = None
     ) -> list[Item]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[str] = []
         if workspace is not None:
             where.append("workspace = ?")
             params.append(workspace)
         if forwarded_since is not None:
             where.append("forwarded_at >= ?")
-            params.append(iso(forwarded_since))
+            params.append(iso(forwarded_since) or "")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._all(f"SELECT * FROM items {clause} ORDER BY forwarded_at, id", tuple(params))
         return [item_from_row(dict(row)) for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,3 +210,14 @@ async def forward_via_intake_channel(fake: FakeSlack, running: RunningBot, text:
     item = items[0]
     assert item.card_channel and item.card_ts, item
     return item.id, item.card_channel, item.card_ts
+
+
+async def wait_until(condition: Callable[[], bool], *, timeout: float = 5.0,
+                     what: str = "condition") -> None:
+    """Poll `condition` (cheap, synchronous) until it holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"waited {timeout}s for {what}")
+        await asyncio.sleep(0.01)

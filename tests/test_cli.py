@@ -185,6 +185,9 @@ def test_demo_plays_every_intake_path_and_ends_with_a_table(tmp_path):
     assert "card in #payments-dev" in out and "card in #mobile-dev" in out
     assert "card in #triage" in out
     assert "ignored" in out and "nothing new" in out
+    assert "is on feedback #1" in out and "replied about feedback #2" in out
+    assert "Not yours" in out and "was resolved by alice" in out
+    assert "marked as moved" in out
     assert "Per team" in out
     store = SqliteStore(db)
     kinds = {item.intake_kind for item in store.list_items()}

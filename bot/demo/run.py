@@ -6,7 +6,9 @@ serving HTTP, and a script that sends signed requests exactly as Slack would.
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import tempfile
 import time
 from collections import Counter
@@ -20,6 +22,7 @@ from aiohttp import web
 from bot.config import load_config
 from bot.demo.payloads import (
     SignedSlackClient,
+    block_actions,
     event_callback,
     forwarded_message_event,
     message_event,
@@ -139,10 +142,10 @@ class Demo:
 
         before = len(slack.calls)
         await self.client.send_command(slash_command(
-            text="Customer asks whether SAML single sign-on is on the roadmap",
+            text="Customer asks whether the Enterprise plan includes SAML single sign-on",
             user_id="U0SUPPORT", channel_id="C0GENERAL"))
-        out.step("09:48", "@sam types `/feedback Customer asks whether SAML single sign-on is"
-                 " on the roadmap`")
+        out.step("09:48", "@sam types `/feedback Customer asks whether the Enterprise plan"
+                 " includes SAML single sign-on`")
         await self.show_routing(before)
 
         globex = slack.add_message("C0GLOBEXSHARED", user="U0SUPPORT2", ts=_ago_ts(40),
@@ -184,11 +187,110 @@ class Demo:
         out.detail("The customer's text tries to ping `<!channel>`; the card shows it escaped.")
         await self.show_routing(before)
 
+    async def respond(self) -> None:
+        """Developers answer in their channels; support hears back."""
+        out = self.out
+        items = {item.id: item for item in self.bot.store.list_items()}
+
+        before = len(self.slack.calls)
+        await self._click("U0ALICE", "fb_ack", items[1])
+        out.step("10:55", "@alice clicks *Acknowledge* on feedback #1.")
+        await self.show_updates(before)
+
+        before = len(self.slack.calls)
+        await self._reply(items[2], "U0CAROL", "Reproduced. The fix ships in 5.2.1 today.")
+        out.step("11:02", "@carol replies in the card's thread: “Reproduced. The fix ships"
+                 " in 5.2.1 today.”")
+        await self.show_updates(before)
+
+        before = len(self.slack.calls)
+        await self._click("U0CAROL", "fb_resolve", items[1])
+        out.step("11:10", "@carol (mobile) tries to resolve feedback #1, which belongs to"
+                 " payments.")
+        await self.show_updates(before)
+
+        before = len(self.slack.calls)
+        await self._click("U0DAN", "fb_reassign", items[3])
+        view = (await self.slack.wait_for("views.open", count=2))[-1].args["view"]
+        await self.client.send_interaction(view_submission(
+            user_id="U0DAN", callback_id=view["callback_id"],
+            private_metadata=view["private_metadata"],
+            values={"team": {"value": {"type": "static_select",
+                                       "selected_option": {"value": "payments"}}}}))
+        out.step("11:30", "@dan (triage) reassigns feedback #3 to payments: plans are theirs.")
+        await self.show_updates(before)
+
+        before = len(self.slack.calls)
+        await self._react(items[5], "U0BOB", "eyes")
+        out.step("11:45", "@bob adds :eyes: to the card for feedback #5.")
+        await self.show_updates(before)
+
+        before = len(self.slack.calls)
+        await self._reply(items[4], "U0ERIN", "Found it: the token refresh races. Fix in review.")
+        out.step("12:05", "@erin replies on feedback #4: “Found it: the token refresh races."
+                 " Fix in review.”")
+        await self.show_updates(before)
+
+        before = len(self.slack.calls)
+        await self._click("U0ALICE", "fb_resolve", items[1])
+        view = (await self.slack.wait_for("views.open", count=3))[-1].args["view"]
+        await self.client.send_interaction(view_submission(
+            user_id="U0ALICE", callback_id=view["callback_id"],
+            private_metadata=view["private_metadata"],
+            values={"note": {"value": {"type": "plain_text_input",
+                                       "value": "Refunded the duplicate; fixed in 2.4.1"}}}))
+        out.step("12:30", "@alice resolves feedback #1: “Refunded the duplicate; fixed in"
+                 " 2.4.1”.")
+        await self.show_updates(before)
+
+    async def _click(self, user: str, action: str, item: Item) -> None:
+        latest = self.bot.store.get_item(workspace=item.workspace, item_id=item.id)
+        await self.client.send_interaction(block_actions(
+            user_id=user, action_id=action, value=str(item.id),
+            channel_id=latest.card_channel, message_ts=latest.card_ts))
+
+    async def _reply(self, item: Item, user: str, text: str) -> None:
+        await self.client.send_event(event_callback(message_event(
+            channel=str(item.card_channel), user=user, text=text, thread_ts=item.card_ts)))
+
+    async def _react(self, item: Item, user: str, reaction: str) -> None:
+        await self.client.send_event(event_callback(reaction_added_event(
+            user=user, reaction=reaction, channel=str(item.card_channel),
+            ts=str(item.card_ts))))
+
+    async def show_updates(self, before: int) -> None:
+        """Print what the bot did since call number `before`, in words."""
+        await self.settle()
+        for call in self.slack.calls[before:]:
+            if not call.ok:
+                continue
+            channel = str(call.args.get("channel", ""))
+            if call.method == "chat.update" and channel in CHANNEL_NAMES:
+                blocks = str(call.args.get("blocks", ""))
+                if "Moved to" in blocks:
+                    self.out.detail(f"→ the old card in {CHANNEL_NAMES[channel]} is marked"
+                                    " as moved, with a link to the new one")
+                else:
+                    self.out.detail(f"→ the card in {CHANNEL_NAMES[channel]} now shows: "
+                                    f"{_status_line(call.args.get('blocks'))}")
+            elif call.method == "chat.postEphemeral":
+                self.out.detail(f"→ only {_name(str(call.args.get('user')))} sees: "
+                                f"{_plain(call.args.get('text'))}")
+            elif call.method == "chat.postMessage":
+                text = _plain(call.args.get("text")).replace("\n", " ")
+                if channel in ("C0PAYMENTS", "C0MOBILE", "C0TRIAGE"):
+                    self.out.detail(f"→ new card in {CHANNEL_NAMES[channel]}")
+                elif channel == "C0INTAKE":
+                    self.out.detail(f"→ in the intake thread: {text}")
+                else:
+                    self.out.detail(f"→ DM to {_name(channel)}: {text}")
+
     def summary(self) -> list[Item]:
         """Print the per-team table; return the items."""
         items = self.bot.store.list_items()
         self.out.write("\nPer team")
-        header = f"  {'team':<10} {'items':>5} {'routed':>6} {'waiting':>7}  {'forwarding lag':>14}"
+        header = (f"  {'team':<10} {'items':>5} {'answered':>8} {'waiting':>7}"
+                  f"  {'time to response':>16} {'forwarding lag':>14}")
         self.out.write(header)
         self.out.write("  " + "-" * (len(header) - 2))
         by_team: dict[str, list[Item]] = {}
@@ -196,12 +298,15 @@ class Demo:
             by_team.setdefault(item.team, []).append(item)
         for team in self.bot.config.teams:
             team_items = by_team.get(team, [])
-            routed = sum(1 for item in team_items if item.card_ts)
-            waiting = sum(1 for item in team_items if item.first_response_at is None)
+            answered = [item for item in team_items if item.first_response_at is not None]
+            waiting = len(team_items) - len(answered)
             lags = sorted(item.forwarded_at - item.received_at for item in team_items)
             lag = _minutes(lags[len(lags) // 2]) if lags else "-"
-            self.out.write(f"  {team:<10} {len(team_items):>5} {routed:>6} {waiting:>7}"
-                           f"  {lag:>14}")
+            waits = sorted(item.first_response_at - item.received_at  # type: ignore[operator]
+                           for item in answered)
+            wait = _minutes(waits[len(waits) // 2]) if waits else "-"
+            self.out.write(f"  {team:<10} {len(team_items):>5} {len(answered):>8} {waiting:>7}"
+                           f"  {wait:>16} {lag:>14}")
         statuses = Counter(item.status for item in items)
         self.out.write(f"\n{len(items)} items: " + ", ".join(
             f"{count} {status}" for status, count in sorted(statuses.items())))
@@ -214,19 +319,25 @@ def _minutes(delta: timedelta) -> str:
 
 
 def _mentions(blocks: Any) -> list[str]:
-    import re
-
     # Only the card's first block names the people it is for.
     first = blocks[0]["text"]["text"] if blocks else ""
     return re.findall(r"<@(U[A-Z0-9]+)>", first)
 
 
 def _plain(text: Any) -> str:
-    import re
-
     cleaned = re.sub(r"<@(U[A-Z0-9]+)>", lambda match: _name(match.group(1)), str(text or ""))
     cleaned = re.sub(r"<[^|>]+\|([^>]+)>", r"\1", cleaned)
-    return cleaned.replace("*", "")
+    return html.unescape(cleaned.replace("*", ""))
+
+
+def _status_line(blocks: Any) -> str:
+    for block in blocks or []:
+        if block.get("type") == "context":
+            text = str(block["elements"][0].get("text", ""))
+            if text.startswith((":white_check_mark:", ":checkered_flag:")):
+                return _plain(re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
+                              ).replace("\n", " / ")
+    return "updated"
 
 
 def _initial(view: dict[str, Any], block_id: str) -> str:
@@ -275,6 +386,7 @@ async def run_demo(*, db_path: str | None = None,
         demo = Demo(slack, client, bot, transcript)
         try:
             await demo.run()
+            await demo.respond()
             demo.summary()
         finally:
             await client.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,9 +77,10 @@ class FeedbackApp:
                             AsyncServerErrorRetryHandler(max_retry_count=2)])
         self.auth: AuthorizeResult | None = None
 
-        async def authorize() -> AuthorizeResult | None:
+        async def authorize() -> AuthorizeResult:
             # From the auth.test made at start-up: no Web API call inside a request.
-            return self.auth
+            # Until it has answered, authorization fails and the stored request waits.
+            return self.auth  # type: ignore[return-value]
 
         self.bolt = AsyncApp(
             client=self.lookup_client,
@@ -146,10 +147,11 @@ class FeedbackApp:
 
     # --- inbound ----------------------------------------------------------------
     async def dispatch(self, *, inbox_id: int, body: str | dict[str, Any],
-                       headers: dict[str, str], query: str = "", mode: str = "http",
+                       headers: Mapping[str, str | Sequence[str]], query: str = "",
+                       mode: str = "http",
                        replay: bool = False) -> BoltResponse:
         """Run a stored request through Bolt; an unclaimed request is marked done."""
-        request = AsyncBoltRequest(body=body, query=query, headers=headers, mode=mode,
+        request = AsyncBoltRequest(body=body, query=query, headers=dict(headers), mode=mode,
                                    context={"inbox_id": inbox_id, "replay": replay})
         response = await self.bolt.async_dispatch(request)
         if response.status == 404:

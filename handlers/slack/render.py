@@ -210,7 +210,7 @@ def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
         return f":speech_balloon: {who} on {team} replied about feedback {ref}:\n{body}"
     if notice.kind == "resolved":
         note = notice.data.get("note")
-        said = f": {cut(escape(str(note)), 1000)[0]}" if note else "."
+        said = f": {cut(escape(str(note)), 1000)[0]}." if note else "."
         return f":checkered_flag: Feedback {ref} was resolved by {who}{said}{link}"
     if notice.kind == "reopened":
         return f":leftwards_arrow_with_hook: Feedback {ref} was reopened by {who}.{link}"
