@@ -29,6 +29,7 @@ DEFAULT_SLA: dict[Severity, str] = {"urgent": "30m", "high": "2h", "normal": "8h
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _USER_OR_GROUP_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_SECTIONS = frozenset({"admins", "customer_channels", "intake", "acknowledge", "sla", "digests"})
 _TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
