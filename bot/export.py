@@ -51,7 +51,8 @@ def export_json(items: Iterable[Item]) -> str:
 def export_csv(items: Iterable[Item]) -> str:
     """Render items as CSV with a header row; empty cells stand for null."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    # The default \r\n terminator (RFC 4180) makes csv quote a bare \r inside text too.
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     for item in items:
         writer.writerow(export_record(item))

@@ -120,7 +120,7 @@ class Lifecycle:
         if item.first_response_at is not None:
             if extra:
                 self.store.update_item(workspace=item.workspace, item_id=item.id, changes={},
-                                       outbox=extra)
+                                       outbox=extra, now=self.clock())
             return Outcome(item, False, "The team has already responded to this one.")
         status = Status.RESPONDED.value if item.status in _OPEN else item.status
         wait = now - item.received_at
@@ -141,7 +141,7 @@ class Lifecycle:
             latest = self._get(item.workspace, item.id)
             if extra and latest is not None:
                 self.store.update_item(workspace=item.workspace, item_id=item.id, changes={},
-                                       outbox=extra)
+                                       outbox=extra, now=self.clock())
             return Outcome(latest, False, "The team has already responded to this one.")
         return Outcome(updated, True)
 

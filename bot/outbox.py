@@ -175,7 +175,13 @@ class OutboxWorker:
             posted = await self.port.find_post(workspace=item.workspace, channel=team.channel,
                                                user=None, outbox_key=entry.key,
                                                since=entry.created_at)
-        assignees = item.assignees or await self._assign(item)
+        assignees = item.assignees
+        if not assignees:
+            # Chosen once and kept, so a retry neither skips a round-robin turn nor
+            # mentions different people than a post that did land.
+            assignees = await self._assign(item)
+            self.store.update_item(workspace=item.workspace, item_id=item.id,
+                                   changes={"assignees": assignees}, now=self.clock())
         if posted is None:
             item.assignees = assignees
             posted = await self.port.post_card(item=item, mentions=assignees,

@@ -42,34 +42,28 @@ class Router:
             for name, team in config.teams.items()
             for customer in team.customers
         }
-        known = set(self._customer_owner) | {
-            customer.casefold() for customer in config.customer_channels.values()
-        }
-        # Longest names first so that "acme labs" wins over "acme".
-        self._customer_names = sorted(known, key=len, reverse=True)
+        spellings: dict[str, str] = {}
+        for team in config.teams.values():
+            for customer in team.customers:
+                spellings.setdefault(customer.casefold(), customer)
+        for customer in config.customer_channels.values():
+            spellings.setdefault(customer.casefold(), customer)
+        # Patterns come from the config's own spelling (casefolding "Großhandel" would
+        # give "grosshandel", which the text never says); longest first, so that
+        # "acme labs" wins over "acme".
         self._customer_patterns = [
-            (name, re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE))
-            for name in self._customer_names
+            (customer, re.compile(rf"(?<!\w){re.escape(customer)}(?!\w)", re.IGNORECASE))
+            for customer in sorted(spellings.values(), key=len, reverse=True)
         ]
 
     def detect_customer(self, *, text: str, channel: str | None) -> str | None:
         """Return the customer a message is about: by its shared channel, else by name."""
         if channel and channel in self.config.customer_channels:
             return self.config.customer_channels[channel]
-        for name, pattern in self._customer_patterns:
+        for customer, pattern in self._customer_patterns:
             if pattern.search(text):
-                return self._original_customer_name(name)
-        return None
-
-    def _original_customer_name(self, folded: str) -> str:
-        for team in self.config.teams.values():
-            for customer in team.customers:
-                if customer.casefold() == folded:
-                    return customer
-        for customer in self.config.customer_channels.values():
-            if customer.casefold() == folded:
                 return customer
-        return folded
+        return None
 
     def route(
         self, *, text: str, customer: str | None = None, chosen_team: str | None = None

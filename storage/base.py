@@ -129,8 +129,11 @@ class Store(abc.ABC):
         event: Event | None = None,
         outbox: list[NewOutbox] | None = None,
         only_if: dict[str, Any] | None = None,
+        now: datetime | None = None,
     ) -> Item | None:
         """Apply `changes`, append `event`, enqueue `outbox`; return the new item.
+
+        Outbox entries are due at the event's time, else at `now`, else right away.
 
         With `only_if`, the change applies only when those columns currently hold
         those values (None meaning NULL); otherwise nothing is written and None is
@@ -207,8 +210,9 @@ class Store(abc.ABC):
         """Withdraw a pending entry; return False when it was no longer pending."""
 
     @abc.abstractmethod
-    def outbox_enqueue(self, *, workspace: str, item_id: int | None, entry: NewOutbox) -> int:
-        """Add one entry outside an item change; return its id."""
+    def outbox_enqueue(self, *, workspace: str, item_id: int | None, entry: NewOutbox,
+                       now: datetime | None = None) -> int:
+        """Add one entry outside an item change, due at `now` (default: now); return its id."""
 
     # --- followers ---------------------------------------------------------------
     @abc.abstractmethod

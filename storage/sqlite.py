@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,7 @@ class SqliteStore(Store):
         event: Event | None = None,
         outbox: list[NewOutbox] | None = None,
         only_if: dict[str, Any] | None = None,
+        now: datetime | None = None,
     ) -> Item | None:
         unknown = set(changes) | set(only_if or {})
         unknown -= set(ITEM_COLUMNS)
@@ -192,7 +193,7 @@ class SqliteStore(Store):
                 self._append_event(conn, workspace, item_id, event)
             if outbox:
                 self._enqueue(conn, workspace, item_id, outbox,
-                              event.at if event else datetime.now().astimezone())
+                              event.at if event else (now or datetime.now(UTC)))
         return self.get_item(workspace=workspace, item_id=item_id)
 
     def get_item(self, *, workspace: str, item_id: int) -> Item | None:
@@ -362,10 +363,10 @@ class SqliteStore(Store):
         )
         return [row["user"] for row in rows]
 
-    def outbox_enqueue(self, *, workspace: str, item_id: int | None, entry: NewOutbox) -> int:
+    def outbox_enqueue(self, *, workspace: str, item_id: int | None, entry: NewOutbox,
+                       now: datetime | None = None) -> int:
         with self._write() as conn:
-            return self._enqueue(conn, workspace, item_id, [entry],
-                                 datetime.now().astimezone())[0]
+            return self._enqueue(conn, workspace, item_id, [entry], now or datetime.now(UTC))[0]
 
     # --- small state -----------------------------------------------------------
     def next_rotation(self, *, workspace: str, team: str) -> int:

@@ -3,7 +3,8 @@
 Tests and `feedbackbot demo` point the bot's `SLACK_API_URL` at `FakeSlack.api_url`. It
 answers the Web API methods of `slack_directory`, `slack_messages` and `slack_views` with
 Slack's response shapes, records every call, and can fail, rate-limit, delay or refuse
-calls on demand. It speaks plain HTTP with aiohttp and imports no Slack SDK.
+calls on demand. It also speaks Socket Mode (`slack_socket`): `apps.connections.open`
+and a WebSocket down which tests push envelopes. It uses aiohttp and imports no Slack SDK.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from bot.demo.slack_calls import (
     read_args,
     read_upload,
 )
+from bot.demo.slack_socket import SocketModeServer
 from bot.demo.slack_state import SlackError, Workspace
 
 METHODS = {**slack_directory.METHODS, **slack_messages.METHODS, **slack_views.METHODS}
 
 
-class FakeSlack:
+class FakeSlack(SocketModeServer):
     """A fake Slack workspace served over HTTP on 127.0.0.1; see the module docstring."""
 
     def __init__(
@@ -68,6 +70,7 @@ class FakeSlack:
         self._changed = asyncio.Condition()
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._init_socket_mode()
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -77,6 +80,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
         app.router.add_post("/response/{key}", self._handle_response_url)
+        self._add_socket_routes(app)
         # A short shutdown grace: delayed answers are cut off by `_stopping` anyway.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -91,6 +95,7 @@ class FakeSlack:
     async def stop(self) -> None:
         """Stop listening; answers still being delayed are released first."""
         self._stopping.set()
+        await self._close_sockets_for_stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -347,8 +352,11 @@ class FakeSlack:
             return await self._answer(
                 method, args, token, 200, {"ok": False, "error": "token_revoked"}
             )
+        if method == "apps.connections.open":
+            return await self._answer(method, args, token, 200, self._connections_open(token))
         if not token or not token.startswith("xox"):
-            error = "invalid_auth" if token else "not_authed"
+            error = "not_allowed_token_type" if token and token.startswith("xapp-") else None
+            error = error or ("invalid_auth" if token else "not_authed")
             return await self._answer(method, args, token, 200, {"ok": False, "error": error})
         handler = METHODS.get(method)
         if handler is None:

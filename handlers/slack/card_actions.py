@@ -52,8 +52,9 @@ def answer(deps: Deps, call: SlackCall, text: str) -> None:
     """Tell the person who clicked, and only them: ephemeral in the channel, else by DM."""
     channel, user = _where(call.body), _user(call.body)
     if channel and not channel.startswith("D"):
-        deps.store.outbox_enqueue(workspace=call.workspace, item_id=None, entry=NewOutbox(
-            kind=EPHEMERAL, payload={"channel": channel, "user": user, "text": text}))
+        deps.store.outbox_enqueue(workspace=call.workspace, item_id=None, now=deps.clock(),
+                                  entry=NewOutbox(kind=EPHEMERAL, payload={
+                                      "channel": channel, "user": user, "text": text}))
     else:
         tell(deps, call.workspace, user, text)
 

@@ -122,5 +122,6 @@ def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
 
 def tell(deps: Deps, workspace: str, user: str, text: str) -> None:
     """Queue a DM telling `user` something (why nothing happened, or what to do)."""
-    deps.store.outbox_enqueue(workspace=workspace, item_id=None, entry=notice_entry(
-        Notice(kind="rejected", user=user, data={"reason": text})))
+    deps.store.outbox_enqueue(workspace=workspace, item_id=None, now=deps.clock(),
+                              entry=notice_entry(Notice(kind="rejected", user=user,
+                                                        data={"reason": text})))

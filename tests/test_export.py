@@ -1,0 +1,172 @@
+"""Tests for bot.export: every documented field, in order, as JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from bot.export import export_csv, export_json
+from bot.models import Item
+from tests.fakes import make_item
+
+# Copied from DESIGN.md "Export fields" on purpose: the test must not trust the code's list.
+DESIGN_FIELDS = [
+    "workspace",
+    "id",
+    "team",
+    "status",
+    "text",
+    "customer",
+    "severity",
+    "source_channel",
+    "source_ts",
+    "forwarded_by",
+    "received_at",
+    "forwarded_at",
+    "first_response_at",
+    "first_response_by",
+    "first_response_kind",
+    "resolved_at",
+    "resolution_note",
+    "reassignments",
+]
+TIME_FIELDS = ["received_at", "forwarded_at", "first_response_at", "resolved_at"]
+NASTY_TEXT = "He said \"refund, now!\"\nSecond line, with a comma\r\nThird; 'quotes' é 👩\u200d💻"
+
+
+@pytest.fixture
+def resolved_item() -> Item:
+    """An item with every exported field filled in, times given in a non-UTC zone."""
+    berlin = timezone(timedelta(hours=2))
+    return make_item(
+        id=42,
+        status="resolved",
+        text=NASTY_TEXT,
+        source_ts="1714980000.000100",
+        received_at=datetime(2024, 5, 6, 10, 40, 0, tzinfo=berlin),
+        forwarded_at=datetime(2024, 5, 6, 9, 0, 0, 250000, tzinfo=UTC),
+        first_response_at=datetime(2024, 5, 6, 9, 30, tzinfo=UTC),
+        first_response_by="U0ALICE",
+        first_response_kind="reply",
+        resolved_at=datetime(2024, 5, 7, 12, 0, tzinfo=berlin),
+        resolution_note='Refunded, "twice"\nsorry',
+        reassignments=2,
+    )
+
+
+@pytest.fixture
+def waiting_item() -> Item:
+    """An item nobody has answered yet: its response fields are null."""
+    return make_item(id=43, status="routed", customer=None, source_channel=None, source_ts=None)
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse an exported time, insisting that it is ISO 8601 in UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert moment.utcoffset() == timedelta(0), text
+    return moment
+
+
+# --- JSON --------------------------------------------------------------------------------
+
+
+def test_json_has_every_documented_field_in_order(resolved_item: Item, waiting_item: Item) -> None:
+    records = json.loads(export_json([resolved_item, waiting_item]))
+    assert [list(record) for record in records] == [DESIGN_FIELDS, DESIGN_FIELDS]
+
+
+def test_json_values_match_the_item(resolved_item: Item) -> None:
+    (record,) = json.loads(export_json([resolved_item]))
+    for name in DESIGN_FIELDS:
+        if name not in TIME_FIELDS:
+            assert record[name] == getattr(resolved_item, name), name
+    assert record["id"] == 42 and record["reassignments"] == 2
+    assert record["text"] == NASTY_TEXT
+
+
+def test_json_times_are_iso_utc(resolved_item: Item) -> None:
+    (record,) = json.loads(export_json([resolved_item]))
+    for name in TIME_FIELDS:
+        assert parse_utc(record[name]) == getattr(resolved_item, name), name
+    # Given at 10:40 +02:00, the customer's time is written as 08:40 UTC.
+    assert record["received_at"].startswith("2024-05-06T08:40:00")
+    assert record["resolved_at"].startswith("2024-05-07T10:00:00")
+
+
+def test_json_missing_values_are_null(waiting_item: Item) -> None:
+    (record,) = json.loads(export_json([waiting_item]))
+    for name in [
+        "first_response_at",
+        "first_response_by",
+        "first_response_kind",
+        "resolved_at",
+        "resolution_note",
+        "customer",
+        "source_channel",
+        "source_ts",
+    ]:
+        assert record[name] is None, name
+    assert record["reassignments"] == 0
+
+
+def test_json_of_no_items_is_an_empty_list() -> None:
+    assert json.loads(export_json([])) == []
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    """Read an export the way the csv docs say to: with newline translation off."""
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def test_csv_header_is_every_documented_field_in_order(resolved_item: Item) -> None:
+    text = export_csv([resolved_item])
+    header = next(csv.reader(io.StringIO(text, newline="")))
+    assert header == DESIGN_FIELDS
+
+
+def test_csv_header_alone_for_no_items() -> None:
+    rows = list(csv.reader(io.StringIO(export_csv([]), newline="")))
+    assert rows == [DESIGN_FIELDS]
+
+
+def test_csv_round_trips_text_with_newlines_commas_and_quotes(
+    resolved_item: Item, waiting_item: Item
+) -> None:
+    rows = read_csv(export_csv([resolved_item, waiting_item]))
+    assert len(rows) == 2
+    assert rows[0]["text"] == NASTY_TEXT
+    assert rows[0]["resolution_note"] == 'Refunded, "twice"\nsorry'
+    assert (rows[0]["id"], rows[0]["reassignments"], rows[1]["id"]) == ("42", "2", "43")
+
+
+def test_csv_uses_the_same_values_as_json(resolved_item: Item, waiting_item: Item) -> None:
+    rows = read_csv(export_csv([resolved_item, waiting_item]))
+    records = json.loads(export_json([resolved_item, waiting_item]))
+    for row, record in zip(rows, records, strict=True):
+        expected = {k: "" if v is None else str(v) for k, v in record.items()}
+        assert row == expected
+
+
+def test_csv_times_are_iso_utc_and_null_is_an_empty_cell(
+    resolved_item: Item, waiting_item: Item
+) -> None:
+    done, waiting = read_csv(export_csv([resolved_item, waiting_item]))
+    for name in TIME_FIELDS:
+        assert parse_utc(done[name]) == getattr(resolved_item, name), name
+    assert waiting["first_response_at"] == ""
+    assert waiting["resolved_at"] == ""
+    assert waiting["first_response_by"] == ""
+    assert parse_utc(waiting["forwarded_at"]) == waiting_item.forwarded_at
+
+
+def test_csv_round_trips_a_bare_carriage_return() -> None:
+    item = make_item(id=1, text="old Mac line\rnext line")
+    rows = read_csv(export_csv([item]))
+    assert [row["text"] for row in rows] == ["old Mac line\rnext line"]

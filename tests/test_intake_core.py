@@ -1,0 +1,342 @@
+"""Tests for bot.intake: forwarded words become one stored item, before any chat call."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from bot.config import Config
+from bot.intake import IntakeRejected, IntakeService
+from bot.models import IntakeKind, IntakeRequest, Item, SourceMessage
+from bot.outbox_kinds import CARD
+from storage.sqlite import SqliteStore
+from tests.fakes import FrozenClock, RecordingChatPort, intake_request
+
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def intake(fresh_store: SqliteStore, example_config: Config, clock: FrozenClock) -> IntakeService:
+    """An intake service over an empty store, routing by the example config."""
+    return IntakeService(store=fresh_store, config=example_config, clock=clock)
+
+
+def assert_nothing_stored(store: SqliteStore) -> None:
+    """No item, no event and no outbox entry was written."""
+    assert store.list_items() == []
+    assert store.outbox_pending_count() == 0
+    assert store.outbox_due(now=FAR_FUTURE) == []
+
+
+# --- store first -------------------------------------------------------------------------
+
+
+async def test_item_event_and_card_entry_are_stored_before_any_chat_call(
+    intake: IntakeService, fresh_store: SqliteStore, chat: RecordingChatPort, clock: FrozenClock
+) -> None:
+    result = await intake.forward(intake_request(at=clock()), port=chat)
+
+    assert result.created is True
+    assert chat.calls == []
+    item = result.item
+    assert item.id > 0
+    assert fresh_store.get_item(workspace="T0WORK", item_id=item.id) == item
+    assert (item.team, item.status) == ("payments", "received")
+    events = fresh_store.events_for(workspace="T0WORK", item_id=item.id)
+    assert [(e.kind, e.actor) for e in events] == [("received", "U0SUPPORT")]
+    assert events[0].data["route_reason"] == "keywords"
+    entries = fresh_store.outbox_due(now=FAR_FUTURE)
+    assert [(e.kind, e.item_id, e.workspace) for e in entries] == [(CARD, item.id, "T0WORK")]
+
+
+async def test_card_entry_is_due_at_once(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    await intake.forward(intake_request(at=clock()))
+    assert [e.kind for e in fresh_store.outbox_due(now=clock())] == [CARD]
+
+
+async def test_result_carries_the_route(intake: IntakeService, clock: FrozenClock) -> None:
+    result = await intake.forward(intake_request(at=clock(), text="the iOS app crashes"))
+    assert result.route is not None
+    assert (result.route.team, result.route.reason) == ("mobile", "keywords")
+    assert result.item.team == "mobile"
+
+
+# --- at most once ------------------------------------------------------------------------
+
+
+async def test_second_forward_of_the_same_source_returns_the_first_item(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    first = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
+    # Someone else forwards the same message later, with other words and another team.
+    again = intake_request(
+        at=clock() + timedelta(minutes=5),
+        ts="1714980000.000100",
+        text="the iOS app crashes",
+        forwarded_by="U0OTHER",
+    )
+    second = await intake.forward(again)
+
+    assert (second.created, second.route) == (False, None)
+    assert second.item == first.item
+    assert len(fresh_store.list_items()) == 1
+    assert len(fresh_store.events_for(workspace="T0WORK", item_id=first.item.id)) == 1
+    assert fresh_store.outbox_pending_count() == 1
+
+
+class RacingStore(SqliteStore):
+    """A store whose source lookup always misses, as when two deliveries race past it."""
+
+    def find_item_by_source(self, *, workspace: str, channel: str, ts: str) -> Item | None:
+        return None
+
+
+async def test_delivery_that_loses_the_race_returns_the_winning_item(
+    example_config: Config, clock: FrozenClock
+) -> None:
+    store = RacingStore(":memory:")
+    try:
+        intake = IntakeService(store=store, config=example_config, clock=clock)
+        first = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
+        second = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
+        assert (first.created, second.created) == (True, False)
+        assert second.item == first.item
+        assert store.outbox_pending_count() == 1
+    finally:
+        store.close()
+
+
+async def test_same_source_in_another_workspace_is_another_item(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    first = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
+    other = await intake.forward(
+        intake_request(at=clock(), ts="1714980000.000100", workspace="T0OTHER")
+    )
+    assert other.created is True
+    assert other.item.id != first.item.id
+    assert len(fresh_store.list_items()) == 2
+
+
+async def test_one_item_per_intake_key(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    def command(key: str) -> IntakeRequest:
+        return intake_request(
+            at=clock(), kind=IntakeKind.COMMAND, channel=None, ts=None, intake_key=key
+        )
+
+    first = await intake.forward(command("cmd-1"))
+    repeat = await intake.forward(command("cmd-1"))
+    other = await intake.forward(command("cmd-2"))
+
+    assert (first.created, repeat.created, other.created) == (True, False, True)
+    assert repeat.item.id == first.item.id
+    assert first.item.intake_key == "cmd-1"
+    assert len(fresh_store.list_items()) == 2
+    assert fresh_store.outbox_pending_count() == 2
+
+
+async def test_commands_without_source_or_key_are_separate_items(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    request = intake_request(at=clock(), kind=IntakeKind.COMMAND, channel=None, ts=None)
+    first = await intake.forward(request)
+    second = await intake.forward(request)
+    assert first.item.id != second.item.id
+    assert len(fresh_store.list_items()) == 2
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t \u3000"])
+async def test_empty_text_is_rejected_and_nothing_stored(
+    intake: IntakeService,
+    fresh_store: SqliteStore,
+    chat: RecordingChatPort,
+    clock: FrozenClock,
+    text: str,
+) -> None:
+    with pytest.raises(IntakeRejected, match="no text"):
+        await intake.forward(intake_request(at=clock(), text=text), port=chat)
+    assert_nothing_stored(fresh_store)
+    assert chat.calls == []
+
+
+async def test_unknown_team_is_rejected_and_nothing_stored(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    with pytest.raises(IntakeRejected, match="nope"):
+        await intake.forward(intake_request(at=clock(), team="nope"))
+    assert_nothing_stored(fresh_store)
+
+
+@pytest.mark.parametrize("severity", ["critical", "URGENT", " high"])
+async def test_unknown_severity_is_rejected_and_nothing_stored(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock, severity: str
+) -> None:
+    with pytest.raises(IntakeRejected, match="Severity"):
+        await intake.forward(intake_request(at=clock(), severity=severity))
+    assert_nothing_stored(fresh_store)
+
+
+async def test_chosen_team_and_severity_are_kept(intake: IntakeService, clock: FrozenClock) -> None:
+    result = await intake.forward(intake_request(at=clock(), team="mobile", severity="urgent"))
+    assert (result.item.team, result.item.severity) == ("mobile", "urgent")
+    assert result.route is not None and result.route.reason == "chosen"
+
+
+async def test_severity_defaults_to_the_config(
+    intake: IntakeService, example_config: Config, clock: FrozenClock
+) -> None:
+    result = await intake.forward(intake_request(at=clock()))
+    assert result.item.severity == example_config.severity_default == "normal"
+
+
+# --- only internal users -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [IntakeKind.REACTION, IntakeKind.CHANNEL])
+async def test_emoji_and_channel_intake_from_outsider_is_rejected(
+    intake: IntakeService,
+    fresh_store: SqliteStore,
+    chat: RecordingChatPort,
+    clock: FrozenClock,
+    kind: IntakeKind,
+) -> None:
+    chat.internal_users = {"U0SUPPORT"}
+    request = intake_request(at=clock(), kind=kind, forwarded_by="U0CUSTOMER")
+    with pytest.raises(IntakeRejected, match="members of this workspace"):
+        await intake.forward(request, port=chat)
+    assert_nothing_stored(fresh_store)
+    assert chat.calls == [("is_internal_user", {"workspace": "T0WORK", "user": "U0CUSTOMER"})]
+
+
+@pytest.mark.parametrize("kind", [IntakeKind.REACTION, IntakeKind.CHANNEL])
+async def test_emoji_and_channel_intake_from_member_is_stored(
+    intake: IntakeService, chat: RecordingChatPort, clock: FrozenClock, kind: IntakeKind
+) -> None:
+    chat.internal_users = {"U0SUPPORT"}
+    result = await intake.forward(intake_request(at=clock(), kind=kind), port=chat)
+    assert result.created is True
+    assert result.item.intake_kind == kind.value
+    assert [name for name, _ in chat.calls] == ["is_internal_user"]
+
+
+@pytest.mark.parametrize("kind", [IntakeKind.COMMAND, IntakeKind.SHORTCUT])
+async def test_command_and_shortcut_do_not_consult_the_port(
+    intake: IntakeService, chat: RecordingChatPort, clock: FrozenClock, kind: IntakeKind
+) -> None:
+    # Slack only shows the shortcut and /feedback to workspace members; no lookup needed.
+    chat.internal_users = set()
+    result = await intake.forward(intake_request(at=clock(), kind=kind), port=chat)
+    assert result.created is True
+    assert chat.calls == []
+
+
+@pytest.mark.xfail(
+    reason="bot/intake.py skips the internal-user check when no port is passed, so emoji "
+    "intake is trusted instead of refused",
+    strict=True,
+)
+async def test_emoji_intake_without_a_port_to_check_the_user_is_not_trusted(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    request = intake_request(at=clock(), kind=IntakeKind.REACTION, forwarded_by="U0CUSTOMER")
+    with pytest.raises((IntakeRejected, TypeError, ValueError)):
+        await intake.forward(request)
+    assert_nothing_stored(fresh_store)
+
+
+# --- what is kept ------------------------------------------------------------------------
+
+
+async def test_received_and_forwarded_times_are_kept_as_given(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    berlin_summer = timezone(timedelta(hours=2))
+    received = datetime(2024, 5, 1, 23, 59, 58, 654321, tzinfo=berlin_summer)
+    forwarded = datetime(2024, 5, 6, 8, 15, 0, 1, tzinfo=UTC)
+    request = intake_request(at=forwarded, received_at=received)
+
+    result = await intake.forward(request)
+
+    stored = fresh_store.get_item(workspace="T0WORK", item_id=result.item.id)
+    assert stored is not None
+    assert (stored.received_at, stored.forwarded_at) == (received, forwarded)
+    assert stored.received_at.utcoffset() == timedelta(0)
+    events = fresh_store.events_for(workspace="T0WORK", item_id=result.item.id)
+    assert events[0].at == forwarded
+
+
+async def test_source_and_reply_place_are_kept(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    request = intake_request(
+        at=clock(),
+        kind=IntakeKind.COMMAND,
+        source=SourceMessage(
+            channel="C0SUPPORT", ts="1714980000.000777", author="U0CUST", permalink="https://x/p"
+        ),
+        reply_channel="C0INTAKE",
+        reply_thread_ts="1714980000.000777",
+        note="customer is furious",
+    )
+    item = (await intake.forward(request)).item
+    stored = fresh_store.get_item(workspace="T0WORK", item_id=item.id)
+    assert stored is not None
+    assert (stored.source_channel, stored.source_ts) == ("C0SUPPORT", "1714980000.000777")
+    assert (stored.source_author, stored.source_permalink) == ("U0CUST", "https://x/p")
+    assert (stored.reply_channel, stored.reply_thread_ts) == ("C0INTAKE", "1714980000.000777")
+    assert stored.note == "customer is furious"
+
+
+async def test_customer_is_detected_from_a_shared_channel(
+    intake: IntakeService, clock: FrozenClock
+) -> None:
+    # The text says nothing about payments; owning the customer is what routes it.
+    result = await intake.forward(
+        intake_request(at=clock(), channel="C0ACMESHARED", text="the iOS app is slow")
+    )
+    assert (result.item.customer, result.item.team) == ("acme", "payments")
+    assert result.route is not None and result.route.reason == "customer"
+
+
+async def test_customer_given_by_the_forwarder_wins_over_detection(
+    intake: IntakeService, clock: FrozenClock
+) -> None:
+    request = intake_request(at=clock(), channel="C0ACMESHARED", customer="globex")
+    result = await intake.forward(request)
+    assert (result.item.customer, result.item.team) == ("globex", "mobile")
+
+
+async def test_huge_text_is_stored_in_full(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    text = ("refund " + "x" * 93 + "\n") * 2000
+    assert len(text) >= 200_000
+    result = await intake.forward(intake_request(at=clock(), text=text))
+    stored = fresh_store.get_item(workspace="T0WORK", item_id=result.item.id)
+    assert stored is not None
+    assert stored.text == text
+
+
+async def test_odd_unicode_is_stored_unchanged(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    text = (
+        "refund \u202eevil\u202c ok "  # right-to-left override and pop
+        "👩\u200d💻 dev "  # zero-width joiner sequence
+        "🇩🇪 e\u0301 "  # flag, combining accent (not normalised)
+        "\x01\x07\x1b[31m\x7f "  # control characters other than NUL
+        "\ufeff\u200b \r\n tab\there <@U0ALL> &amp;"
+    )
+    result = await intake.forward(intake_request(at=clock(), text=text))
+    stored = fresh_store.get_item(workspace="T0WORK", item_id=result.item.id)
+    assert stored is not None
+    assert stored.text == text
+    assert len(stored.text) == len(text)

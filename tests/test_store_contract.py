@@ -1,0 +1,601 @@
+"""Contract tests every Store backend must pass; SQLite-only behaviour is at the end."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.models import Event, Item
+from storage.base import DuplicateSource, NewOutbox, Store
+from storage.migrations import MIGRATIONS, apply_migrations
+from storage.sqlite import SqliteStore
+from tests.fakes import DEFAULT_START, make_item
+
+T0 = DEFAULT_START
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _open_postgres(tmp_path: Path) -> Store:
+    # When storage/postgres.py exists: read a test DATABASE_URL from the environment,
+    # skip when none is set (no server configured), and open a fresh schema here.
+    pytest.skip("PostgreSQL backend not implemented yet")
+
+
+@pytest.fixture(params=["sqlite-memory", "sqlite-file", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty store of each backend, closed after the test."""
+    if request.param == "sqlite-memory":
+        opened: Store = SqliteStore(":memory:")
+    elif request.param == "sqlite-file":
+        opened = SqliteStore(tmp_path / "feedback.db")
+    else:
+        opened = _open_postgres(tmp_path)
+    yield opened
+    opened.close()
+
+
+def received(item_id: int = 0, at: datetime = T0) -> Event:
+    """The "received" event an item is created with."""
+    return Event(item_id=item_id, kind="received", actor="U0SUPPORT", at=at, data={"n": 1})
+
+
+def create(store: Store, outbox: list[NewOutbox] | None = None, **fields: object) -> Item:
+    """Create an item (with its received event) and return it as stored."""
+    item = make_item(**fields)
+    return store.create_item(item=item, event=received(at=item.forwarded_at), outbox=outbox or [])
+
+
+# --- inbox -------------------------------------------------------------------------------
+
+
+def add_inbox(store: Store, key: str | None, *, at: datetime = T0, body: str = "{}") -> int | None:
+    """Store one inbound request."""
+    return store.inbox_add(
+        workspace="T0WORK",
+        kind="event",
+        dedupe_key=key,
+        body=body,
+        headers={"X-Slack-Retry-Num": "1"},
+        received_at=at,
+    )
+
+
+def test_inbox_add_dedupes_by_key(store: Store) -> None:
+    first = add_inbox(store, "Ev001")
+    assert isinstance(first, int)
+    assert add_inbox(store, "Ev001", body='{"again": true}') is None
+    assert [row.id for row in store.inbox_pending()] == [first]
+    assert store.inbox_pending()[0].body == "{}"
+
+
+def test_inbox_none_key_never_dedupes(store: Store) -> None:
+    ids = [add_inbox(store, None) for _ in range(3)]
+    assert None not in ids
+    assert len(set(ids)) == 3
+    assert len(store.inbox_pending()) == 3
+
+
+def test_inbox_rows_round_trip_oldest_first(store: Store) -> None:
+    first = add_inbox(store, "a", at=T0, body='{"text": "héllo \u202e"}')
+    second = add_inbox(store, "b", at=T0 + timedelta(seconds=1))
+    rows = store.inbox_pending()
+    assert [row.id for row in rows] == [first, second]
+    row = rows[0]
+    assert (row.workspace, row.kind, row.dedupe_key) == ("T0WORK", "event", "a")
+    assert row.body == '{"text": "héllo \u202e"}'
+    assert row.headers == {"X-Slack-Retry-Num": "1"}
+    assert row.received_at == T0
+    assert row.received_at.tzinfo is not None
+    assert row.attempts == 0
+
+
+def test_inbox_set_workspace_records_it_later(store: Store) -> None:
+    row_id = store.inbox_add(
+        workspace="", kind="event", dedupe_key=None, body="{}", headers={}, received_at=T0
+    )
+    assert row_id is not None
+    store.inbox_set_workspace(row_id, "T0LATE")
+    assert [row.workspace for row in store.inbox_pending()] == ["T0LATE"]
+
+
+def test_inbox_done_leaves_pending(store: Store) -> None:
+    first = add_inbox(store, "a")
+    second = add_inbox(store, "b")
+    assert first is not None
+    store.inbox_done(first)
+    assert [row.id for row in store.inbox_pending()] == [second]
+
+
+def test_inbox_failed_attempts_count_up_to_the_limit(store: Store) -> None:
+    row_id = add_inbox(store, "a")
+    assert row_id is not None
+    store.inbox_failed_attempt(row_id, error="boom")
+    assert [row.attempts for row in store.inbox_pending(max_attempts=2)] == [1]
+    store.inbox_failed_attempt(row_id, error="boom again")
+    assert store.inbox_pending(max_attempts=2) == []
+    assert [row.attempts for row in store.inbox_pending(max_attempts=3)] == [2]
+
+
+def test_inbox_prune_deletes_only_old_processed_rows(store: Store) -> None:
+    old_done = add_inbox(store, "old-done", at=T0 - timedelta(days=10))
+    old_pending = add_inbox(store, "old-pending", at=T0 - timedelta(days=10))
+    new_done = add_inbox(store, "new-done", at=T0)
+    assert old_done is not None and new_done is not None
+    store.inbox_done(old_done)
+    store.inbox_done(new_done, error="handled with an error")
+
+    assert store.inbox_prune(before=T0 - timedelta(days=1)) == 1
+
+    assert [row.id for row in store.inbox_pending()] == [old_pending]
+    # The pruned row's key is free again; the kept processed row's key is not.
+    assert add_inbox(store, "old-done") is not None
+    assert add_inbox(store, "new-done") is None
+
+
+# --- items -------------------------------------------------------------------------------
+
+
+def test_create_item_assigns_ids_and_round_trips_every_field(store: Store) -> None:
+    given = make_item(
+        customer="Großhandel",
+        note="call back",
+        reply_channel="C0INTAKE",
+        reply_thread_ts="1714980000.000500",
+        assignees=["U0ALICE"],
+        intake_key="cmd-7",
+        source_author="U0CUST",
+        source_permalink="https://example.slack.com/p1",
+    )
+    first = store.create_item(item=given, event=received(), outbox=[])
+    second = create(store)
+
+    assert first.id > 0
+    assert second.id > first.id
+    assert first == Item(**{**given.__dict__, "id": first.id})
+    assert store.get_item(workspace="T0WORK", item_id=first.id) == first
+
+
+def test_create_item_writes_its_event_and_outbox_entries(store: Store) -> None:
+    item = create(
+        store, outbox=[NewOutbox(kind="card"), NewOutbox(kind="notice", payload={"a": 1})]
+    )
+    events = store.events_for(workspace="T0WORK", item_id=item.id)
+    assert [(e.item_id, e.kind, e.actor, e.data) for e in events] == [
+        (item.id, "received", "U0SUPPORT", {"n": 1})
+    ]
+    entries = store.outbox_due(now=FAR_FUTURE)
+    assert [(e.item_id, e.kind, e.payload) for e in entries] == [
+        (item.id, "card", {}),
+        (item.id, "notice", {"a": 1}),
+    ]
+
+
+def test_duplicate_source_raises_with_the_existing_item(store: Store) -> None:
+    first = create(store, source_channel="C0SUP", source_ts="1.000100", outbox=[NewOutbox("card")])
+
+    with pytest.raises(DuplicateSource) as raised:
+        create(
+            store,
+            source_channel="C0SUP",
+            source_ts="1.000100",
+            text="other words",
+            outbox=[NewOutbox("card")],
+        )
+
+    assert raised.value.item == first
+    # Nothing of the second attempt was written.
+    assert [i.id for i in store.list_items()] == [first.id]
+    assert store.outbox_pending_count() == 1
+    assert len(store.events_for(workspace="T0WORK", item_id=first.id)) == 1
+
+
+def test_duplicate_intake_key_raises_with_the_existing_item(store: Store) -> None:
+    first = create(store, source_channel=None, source_ts=None, intake_key="cmd-1")
+    with pytest.raises(DuplicateSource) as raised:
+        create(store, source_channel=None, source_ts=None, intake_key="cmd-1")
+    assert raised.value.item == first
+    assert store.find_item_by_intake_key(workspace="T0WORK", key="cmd-1") == first
+    assert len(store.list_items()) == 1
+
+
+def test_same_source_and_key_in_two_workspaces_is_allowed(store: Store) -> None:
+    mine = create(store, source_channel="C0SUP", source_ts="1.000100", intake_key="k")
+    theirs = create(
+        store, workspace="T0OTHER", source_channel="C0SUP", source_ts="1.000100", intake_key="k"
+    )
+    assert mine.id != theirs.id
+    assert store.find_item_by_source(workspace="T0OTHER", channel="C0SUP", ts="1.000100") == theirs
+    assert store.find_item_by_source(workspace="T0WORK", channel="C0SUP", ts="1.000100") == mine
+
+
+def test_items_without_source_ts_never_collide(store: Store) -> None:
+    create(store, source_channel=None, source_ts=None)
+    create(store, source_channel=None, source_ts=None)
+    create(store, source_channel="C0SUP", source_ts=None)
+    create(store, source_channel="C0SUP", source_ts=None)
+    assert len(store.list_items()) == 4
+
+
+def test_lookups_return_none_for_strangers(store: Store) -> None:
+    item = create(store, source_channel="C0SUP", source_ts="1.000100")
+    assert store.get_item(workspace="T0OTHER", item_id=item.id) is None
+    assert store.get_item(workspace="T0WORK", item_id=item.id + 100) is None
+    assert store.find_item_by_source(workspace="T0WORK", channel="C0SUP", ts="1.000200") is None
+    assert store.find_item_by_intake_key(workspace="T0WORK", key="nope") is None
+    assert store.find_item_by_card(workspace="T0WORK", channel="C0PAY", ts="1.0") is None
+
+
+def test_list_items_orders_by_forwarded_at_and_filters(store: Store) -> None:
+    late = create(store, forwarded_at=T0 + timedelta(hours=2))
+    early = create(store, forwarded_at=T0)
+    other = create(store, workspace="T0OTHER", forwarded_at=T0 + timedelta(hours=1))
+
+    assert [i.id for i in store.list_items()] == [early.id, other.id, late.id]
+    assert [i.id for i in store.list_items(workspace="T0WORK")] == [early.id, late.id]
+    since = store.list_items(forwarded_since=T0 + timedelta(hours=1))
+    assert [i.id for i in since] == [other.id, late.id]
+
+
+def test_update_item_applies_changes_event_and_outbox(store: Store) -> None:
+    item = create(store)
+    event = Event(item_id=item.id, kind="routed", actor=None, at=T0, data={"ts": "9.1"})
+
+    updated = store.update_item(
+        workspace="T0WORK",
+        item_id=item.id,
+        changes={
+            "status": "routed",
+            "card_channel": "C0PAY",
+            "card_ts": "9.1",
+            "assignees": ["U0A", "U0B"],
+        },
+        event=event,
+        outbox=[NewOutbox(kind="notice", payload={"kind": "routed"})],
+    )
+
+    assert updated is not None
+    assert (updated.status, updated.card_channel, updated.card_ts) == ("routed", "C0PAY", "9.1")
+    assert updated.assignees == ["U0A", "U0B"]
+    assert store.get_item(workspace="T0WORK", item_id=item.id) == updated
+    assert store.find_item_by_card(workspace="T0WORK", channel="C0PAY", ts="9.1") == updated
+    assert [e.kind for e in store.events_for(workspace="T0WORK", item_id=item.id)] == [
+        "received",
+        "routed",
+    ]
+    assert [e.payload for e in store.outbox_due(now=FAR_FUTURE)] == [{"kind": "routed"}]
+
+
+def test_update_item_only_if_records_one_first_response(store: Store) -> None:
+    item = create(store)
+
+    def respond(by: str, at: datetime) -> Item | None:
+        return store.update_item(
+            workspace="T0WORK",
+            item_id=item.id,
+            changes={
+                "first_response_at": at,
+                "first_response_by": by,
+                "first_response_kind": "button",
+                "status": "responded",
+            },
+            event=Event(item_id=item.id, kind="responded", actor=by, at=at),
+            outbox=[NewOutbox(kind="card_update")],
+            only_if={"first_response_at": None},
+        )
+
+    first = respond("U0ALICE", T0 + timedelta(minutes=1))
+    second = respond("U0BOB", T0 + timedelta(minutes=2))
+
+    assert first is not None
+    assert second is None
+    now = store.get_item(workspace="T0WORK", item_id=item.id)
+    assert now is not None
+    assert (now.first_response_by, now.first_response_at) == ("U0ALICE", T0 + timedelta(minutes=1))
+    events = store.events_for(workspace="T0WORK", item_id=item.id)
+    assert [(e.kind, e.actor) for e in events] == [
+        ("received", "U0SUPPORT"),
+        ("responded", "U0ALICE"),
+    ]
+    assert store.outbox_pending_count() == 1
+
+
+def test_update_item_only_if_compares_values(store: Store) -> None:
+    item = create(store, status="routed")
+    stale = store.update_item(
+        workspace="T0WORK",
+        item_id=item.id,
+        changes={"status": "resolved"},
+        only_if={"status": "received"},
+    )
+    fresh = store.update_item(
+        workspace="T0WORK",
+        item_id=item.id,
+        changes={"status": "resolved"},
+        only_if={"status": "routed"},
+    )
+    assert stale is None
+    assert fresh is not None and fresh.status == "resolved"
+
+
+def test_update_item_of_a_missing_item_returns_none(store: Store) -> None:
+    item = create(store)
+    event = Event(item_id=item.id, kind="note", actor=None, at=T0)
+    assert (
+        store.update_item(workspace="T0OTHER", item_id=item.id, changes={"note": "x"}, event=event)
+        is None
+    )
+    assert (
+        store.update_item(
+            workspace="T0WORK", item_id=item.id + 1, changes={"note": "x"}, event=event
+        )
+        is None
+    )
+    assert len(store.events_for(workspace="T0WORK", item_id=item.id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "only_if"),
+    [({"colour": "red"}, None), ({"note": "x"}, {"colour": None}), ({"note; DROP": 1}, None)],
+)
+def test_update_item_rejects_unknown_columns(
+    store: Store, changes: dict[str, object], only_if: dict[str, object] | None
+) -> None:
+    item = create(store)
+    with pytest.raises(ValueError, match="unknown"):
+        store.update_item(workspace="T0WORK", item_id=item.id, changes=changes, only_if=only_if)
+    assert store.get_item(workspace="T0WORK", item_id=item.id) == item
+
+
+def test_events_are_append_only_and_ordered(store: Store) -> None:
+    item = create(store)
+    other = create(store)
+    # Deliberately out of time order: events keep the order they were written in.
+    for minutes, kind in [(5, "routed"), (3, "comment"), (9, "resolved")]:
+        at = T0 + timedelta(minutes=minutes)
+        store.update_item(
+            workspace="T0WORK",
+            item_id=item.id,
+            changes={},
+            event=Event(
+                item_id=item.id,
+                kind=kind,
+                actor="U0X",
+                at=at,
+                data={"text": "é \u202e", "n": [1, 2]},
+            ),
+        )
+    store.update_item(
+        workspace="T0WORK",
+        item_id=other.id,
+        changes={},
+        event=Event(item_id=other.id, kind="routed", actor=None, at=T0),
+    )
+
+    events = store.events_for(workspace="T0WORK", item_id=item.id)
+    assert [e.kind for e in events] == ["received", "routed", "comment", "resolved"]
+    assert events[2] == Event(
+        item_id=item.id,
+        kind="comment",
+        actor="U0X",
+        at=T0 + timedelta(minutes=3),
+        data={"text": "é \u202e", "n": [1, 2]},
+    )
+    assert store.events_for(workspace="T0OTHER", item_id=item.id) == []
+
+
+# --- outbox ------------------------------------------------------------------------------
+
+
+def test_outbox_due_is_oldest_first_and_respects_next_attempt(store: Store) -> None:
+    a = create(store, outbox=[NewOutbox("card")])
+    b = create(store, outbox=[NewOutbox("card")])
+    c = create(store, outbox=[NewOutbox("card")])
+    entries = store.outbox_due(now=T0)
+    assert [e.item_id for e in entries] == [a.id, b.id, c.id]
+    assert all(e.next_attempt_at == T0 and e.status == "pending" for e in entries)
+    assert [e.item_id for e in store.outbox_due(now=T0, limit=2)] == [a.id, b.id]
+    # Entries become due at the event's time, not before.
+    assert store.outbox_due(now=T0 - timedelta(microseconds=1)) == []
+
+    store.outbox_retry(
+        entries[0].id,
+        error="ratelimited",
+        next_attempt_at=T0 + timedelta(seconds=30),
+        unknown_fate=False,
+    )
+    assert [e.item_id for e in store.outbox_due(now=T0)] == [b.id, c.id]
+    later = store.outbox_due(now=T0 + timedelta(seconds=30))
+    assert [e.item_id for e in later] == [a.id, b.id, c.id]
+
+
+def test_outbox_sent_retry_give_up_and_pending_count(store: Store) -> None:
+    create(store, outbox=[NewOutbox("card"), NewOutbox("notice"), NewOutbox("card_update")])
+    card, notice, update = store.outbox_due(now=T0)
+    assert store.outbox_pending_count() == 3
+
+    store.outbox_sent(card.id, result={"ts": "1.1"}, now=T0)
+    sent = store.outbox_get(card.id)
+    assert sent is not None and (sent.status, sent.attempts) == ("sent", 1)
+
+    store.outbox_retry(
+        notice.id, error="timeout", next_attempt_at=T0 + timedelta(seconds=2), unknown_fate=True
+    )
+    store.outbox_retry(
+        notice.id,
+        error="internal_error",
+        next_attempt_at=T0 + timedelta(seconds=4),
+        unknown_fate=False,
+    )
+    retried = store.outbox_get(notice.id)
+    assert retried is not None
+    assert (retried.status, retried.attempts, retried.last_error) == (
+        "pending",
+        2,
+        "internal_error",
+    )
+    assert retried.next_attempt_at == T0 + timedelta(seconds=4)
+    # Once a post may have landed, it must be looked up before every later attempt.
+    assert retried.unknown_fate is True
+
+    store.outbox_give_up(update.id, error="channel_not_found", now=T0)
+    gone = store.outbox_get(update.id)
+    assert gone is not None
+    assert (gone.status, gone.last_error) == ("failed", "channel_not_found")
+
+    assert store.outbox_pending_count() == 1
+    assert [e.id for e in store.outbox_due(now=FAR_FUTURE)] == [notice.id]
+    assert store.outbox_get(update.id + 100) is None
+
+
+def test_outbox_entry_key_names_the_entry(store: Store) -> None:
+    create(store, outbox=[NewOutbox("card"), NewOutbox("card")])
+    first, second = store.outbox_due(now=T0)
+    assert first.key != second.key
+    assert str(first.id) in first.key
+
+
+def test_outbox_enqueue_without_an_item(store: Store) -> None:
+    entry_id = store.outbox_enqueue(
+        workspace="T0WORK",
+        item_id=None,
+        entry=NewOutbox(kind="notice", payload={"kind": "rejected", "user": "U0X"}),
+    )
+    entry = store.outbox_get(entry_id)
+    assert entry is not None
+    assert (entry.item_id, entry.kind, entry.payload) == (
+        None,
+        "notice",
+        {"kind": "rejected", "user": "U0X"},
+    )
+    assert store.outbox_pending_count() == 1
+
+
+# --- small state -------------------------------------------------------------------------
+
+
+def test_next_rotation_counts_per_workspace_and_team(store: Store) -> None:
+    turns = [store.next_rotation(workspace="T0WORK", team="mobile") for _ in range(3)]
+    assert turns == [0, 1, 2]
+    assert store.next_rotation(workspace="T0WORK", team="payments") == 0
+    assert store.next_rotation(workspace="T0OTHER", team="mobile") == 0
+    assert store.next_rotation(workspace="T0WORK", team="mobile") == 3
+
+
+def test_next_rotation_is_atomic_across_threads(store: Store) -> None:
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def take_turns() -> None:
+        for _ in range(25):
+            turn = store.next_rotation(workspace="T0WORK", team="mobile")
+            with lock:
+                results.append(turn)
+
+    threads = [threading.Thread(target=take_turns) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == list(range(200))
+
+
+def test_drafts_round_trip(store: Store) -> None:
+    text = ('é\u202e👩\u200d💻 \x01 "quoted", <b>&\n' * 6250)[:100_000]
+    data = {"text": text, "channel": "C0SUP", "ts": "1.000100", "nested": {"files": ["F1"]}}
+    draft_id = store.save_draft(workspace="T0WORK", data=data, now=T0)
+    assert store.get_draft(workspace="T0WORK", draft_id=draft_id) == data
+    assert store.get_draft(workspace="T0OTHER", draft_id=draft_id) is None
+    assert store.get_draft(workspace="T0WORK", draft_id=draft_id + 1) is None
+
+
+def test_channel_shared_cache(store: Store) -> None:
+    assert store.get_channel_shared(workspace="T0WORK", channel="C0X") is None
+    store.set_channel_shared(workspace="T0WORK", channel="C0X", shared=True, now=T0)
+    assert store.get_channel_shared(workspace="T0WORK", channel="C0X") is True
+    assert store.get_channel_shared(workspace="T0OTHER", channel="C0X") is None
+    store.set_channel_shared(workspace="T0WORK", channel="C0X", shared=False, now=T0)
+    assert store.get_channel_shared(workspace="T0WORK", channel="C0X") is False
+
+
+def test_workspace_revoked_flag(store: Store) -> None:
+    assert store.is_workspace_revoked(workspace="T0WORK") is False
+    store.set_workspace_revoked(workspace="T0WORK", revoked_at=T0)
+    assert store.is_workspace_revoked(workspace="T0WORK") is True
+    assert store.is_workspace_revoked(workspace="T0OTHER") is False
+    # Reinstalling clears the flag.
+    store.set_workspace_revoked(workspace="T0WORK", revoked_at=None)
+    assert store.is_workspace_revoked(workspace="T0WORK") is False
+
+
+def test_times_round_trip_as_aware_utc(store: Store) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    received_at = datetime(2024, 5, 6, 10, 59, 59, 999999, tzinfo=plus_two)
+    responded_at = datetime(2024, 5, 6, 9, 30, 0, 1, tzinfo=UTC)
+    item = create(
+        store, received_at=received_at, first_response_at=responded_at, outbox=[NewOutbox("card")]
+    )
+
+    got = store.get_item(workspace="T0WORK", item_id=item.id)
+    assert got is not None
+    for moment, expected in [
+        (got.received_at, received_at),
+        (got.first_response_at, responded_at),
+        (got.forwarded_at, T0),
+    ]:
+        assert moment == expected
+        assert moment is not None and moment.utcoffset() == timedelta(0)
+    assert got.resolved_at is None
+    (event,) = store.events_for(workspace="T0WORK", item_id=item.id)
+    assert event.at == T0 and event.at.utcoffset() == timedelta(0)
+    (entry,) = store.outbox_due(now=T0)
+    assert entry.created_at == T0 and entry.next_attempt_at.utcoffset() == timedelta(0)
+
+
+# --- SQLite files ------------------------------------------------------------------------
+
+
+def test_file_store_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "feedback.db"
+    before = SqliteStore(path)
+    item = create(before, outbox=[NewOutbox("card")])
+    before.next_rotation(workspace="T0WORK", team="mobile")
+    before.close()
+
+    after = SqliteStore(path)
+    try:
+        assert after.get_item(workspace="T0WORK", item_id=item.id) == item
+        assert after.outbox_pending_count() == 1
+        assert after.next_rotation(workspace="T0WORK", team="mobile") == 1
+        rows = after.db.execute("SELECT version FROM schema_migrations").fetchall()
+        assert [row[0] for row in rows] == [version for version, _ in MIGRATIONS]
+        assert apply_migrations(after.db) == []
+    finally:
+        after.close()
+
+
+def test_file_store_is_in_wal_mode(tmp_path: Path) -> None:
+    opened = SqliteStore(tmp_path / "feedback.db")
+    try:
+        mode = opened.db.execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode.lower() == "wal"
+    finally:
+        opened.close()
+
+
+def test_two_connections_share_one_rotation(tmp_path: Path) -> None:
+    # Two processes on one file: the counter must not hand out the same turn twice.
+    first = SqliteStore(tmp_path / "feedback.db")
+    second = SqliteStore(tmp_path / "feedback.db")
+    try:
+        turns = []
+        for _ in range(5):
+            turns.append(first.next_rotation(workspace="T0WORK", team="mobile"))
+            turns.append(second.next_rotation(workspace="T0WORK", team="mobile"))
+        assert sorted(turns) == list(range(10))
+    finally:
+        first.close()
+        second.close()
