@@ -49,8 +49,9 @@ class Notice:
 
     `kind` is one of: routed (where an item went), acknowledged, relay (a team
     reply, `data["text"]`), resolved, reopened, reassigned, failed (it could not be
-    delivered), rejected (forwarding was refused; `data["reason"]` says why). `channel`/`thread_ts` name an internal
-    intake thread; when `channel` is None the notice goes to `user` in a DM.
+    delivered), rejected (forwarding was refused; `data["reason"]` says why).
+    `channel`/`thread_ts` name an internal intake thread; when `channel` is None the
+    notice goes to `user` in a DM.
     """
 
     kind: str
