@@ -84,7 +84,9 @@ class OutboxWorker:
         """Drain the outbox until `stop` is set."""
         while not stop.is_set():
             try:
-                await self.drain_once()
+                # Delivering can queue more (a card queues its confirmation): go again.
+                while await self.drain_once() and not stop.is_set():
+                    pass
             except Exception:  # the worker must outlive any one bad entry
                 log.exception("outbox pass failed; retrying")
             self._wake.clear()

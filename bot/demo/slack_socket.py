@@ -148,8 +148,9 @@ class SocketModeServer:
             accepts_response_payload=accepts_response_payload,
         )
         await self.wait_for_socket(timeout=timeout)
-        connection = self._sockets[-1]
-        await connection.ws.send_json(envelope)
+        if not self._sockets:
+            raise ConnectionError("the app's socket closed before the envelope could be sent")
+        await self._sockets[-1].ws.send_json(envelope)
         self.envelopes.append(envelope)
         return str(envelope["envelope_id"])
 
