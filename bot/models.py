@@ -121,6 +121,7 @@ class Item:
     reassignments: int = 0
     failed: str | None = None
     intake_key: str | None = None
+    escalated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

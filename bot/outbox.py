@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +22,8 @@ from bot.outbox_kinds import (
     RELAY_DELETE,
     RELAY_EDIT,
 )
+
+POSTS = (CARD, NOTICE)  # kinds that create a message, so a retry may duplicate it
 from bot.ports import ChatError, ChatPort, Notice, Posted
 from storage.base import NewOutbox, OutboxEntry, Store
 
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 MAX_BACKOFF = timedelta(minutes=5)
+LEASE = timedelta(minutes=2)  # longer than any one attempt; a crashed holder's lease lapses
 REVOKED_RECHECK = timedelta(hours=1)
 
 _PLAIN_REASONS = {
@@ -37,6 +42,16 @@ _PLAIN_REASONS = {
     "user_not_found": "the person could not be found",
     "cannot_dm_bot": "the person is a bot and can't get messages",
 }
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def plain_reason(error: str, *, channel: str | None = None) -> str:
@@ -74,7 +89,22 @@ class OutboxWorker:
         self.clock = clock
         self._wake = asyncio.Event()
         self._rate_limited = False
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.sent = 0
+
+    def release_dead_leases(self) -> int:
+        """Free entries leased by processes on this host that no longer exist (kill -9)."""
+        host = socket.gethostname()
+        released = 0
+        for entry_id, owner in self.store.outbox_leases():
+            owner_host, _, rest = owner.partition(":")
+            pid_text = rest.partition(":")[0]
+            if owner_host != host or not pid_text.isdigit() or owner == self.owner:
+                continue
+            if not _process_exists(int(pid_text)):
+                self.store.outbox_release(entry_id, owner=owner)
+                released += 1
+        return released
 
     def wake(self) -> None:
         """Ask the worker to look at the outbox now rather than at its next due time."""
@@ -116,9 +146,11 @@ class OutboxWorker:
 
     async def _attempt(self, entry: OutboxEntry) -> bool:
         self._rate_limited = False
-        if entry.kind in (CARD, NOTICE) and not entry.unknown_fate:
-            # From here on a crash leaves the post's fate unknown: look before re-sending.
-            self.store.outbox_claim(entry.id)
+        now = self.clock()
+        # From the lease on, a crash leaves a post's fate unknown: look before re-sending.
+        if not self.store.outbox_lease(entry.id, owner=self.owner, now=now,
+                                       until=now + LEASE, maybe_posts=entry.kind in POSTS):
+            return False  # another process is on it, or it was just finished
         try:
             result = await self._deliver(entry)
         except ChatError as error:

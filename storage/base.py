@@ -180,8 +180,21 @@ class Store(abc.ABC):
         """Return one entry, or None."""
 
     @abc.abstractmethod
-    def outbox_claim(self, entry_id: int) -> None:
-        """Note that an attempt is starting: if the process dies now, the post may exist."""
+    def outbox_lease(self, entry_id: int, *, owner: str, now: datetime, until: datetime,
+                     maybe_posts: bool) -> bool:
+        """Take an entry for one attempt; False when another process holds it or it's done.
+
+        With `maybe_posts`, the entry is also marked of unknown fate: if the process
+        dies during the attempt, the post may exist and must be looked up first.
+        """
+
+    @abc.abstractmethod
+    def outbox_leases(self) -> list[tuple[int, str]]:
+        """Return (entry id, lease owner) for pending entries that are leased."""
+
+    @abc.abstractmethod
+    def outbox_release(self, entry_id: int, *, owner: str) -> None:
+        """Drop `owner`'s lease on an entry (its process is gone)."""
 
     @abc.abstractmethod
     def outbox_retry_now(self, *, now: datetime) -> int:
@@ -222,6 +235,28 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def followers(self, *, workspace: str, item_id: int) -> list[str]:
         """Return who follows an item, in the order they started."""
+
+    # --- once-only markers and digest periods ------------------------------------
+    @abc.abstractmethod
+    def set_flag_once(self, *, workspace: str, item_id: int, flag: str, now: datetime,
+                      changes: dict[str, Any] | None = None, event: Event | None = None,
+                      outbox: list[NewOutbox] | None = None) -> bool:
+        """Set an item's flag (e.g. "reminded") if unset, applying the rest atomically.
+
+        Returns False, writing nothing, when the flag was already set.
+        """
+
+    @abc.abstractmethod
+    def claim_digest(self, *, workspace: str, subscription: str, period: str, now: datetime,
+                     late: bool, outbox: list[NewOutbox]) -> bool:
+        """Claim one digest period and enqueue its posting, atomically.
+
+        Returns False, writing nothing, when that period was already claimed.
+        """
+
+    @abc.abstractmethod
+    def digest_claims(self, *, workspace: str, subscription: str) -> list[str]:
+        """Return the periods already claimed for a subscription, newest first."""
 
     # --- small state -----------------------------------------------------------
     @abc.abstractmethod

@@ -124,9 +124,26 @@ def _v2_responses(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX outbox_item ON outbox (item_id, kind)")
 
 
+def _v3_digests_and_reminders(db: sqlite_utils.Database) -> None:
+    # A lease lets several processes share one outbox without sending an entry twice.
+    db.execute("ALTER TABLE outbox ADD COLUMN lease_owner TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN lease_until TEXT")
+    db.execute("ALTER TABLE items ADD COLUMN escalated_at TEXT")
+    db.execute(
+        "CREATE TABLE item_flags (workspace TEXT NOT NULL, item_id INTEGER NOT NULL,"
+        " flag TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (workspace, item_id, flag))"
+    )
+    db.execute(
+        "CREATE TABLE digest_claims (workspace TEXT NOT NULL, subscription TEXT NOT NULL,"
+        " period TEXT NOT NULL, claimed_at TEXT NOT NULL, late INTEGER NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (workspace, subscription, period))"
+    )
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (1, _v1_initial),
     (2, _v2_responses),
+    (3, _v3_digests_and_reminders),
 ]
 
 

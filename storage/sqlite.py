@@ -292,9 +292,31 @@ class SqliteStore(Store):
         row = self._one("SELECT * FROM outbox WHERE id = ?", (entry_id,))
         return _outbox_from_row(row) if row else None
 
-    def outbox_claim(self, entry_id: int) -> None:
+    def outbox_lease(self, entry_id: int, *, owner: str, now: datetime, until: datetime,
+                     maybe_posts: bool) -> bool:
         with self._write() as conn:
-            conn.execute("UPDATE outbox SET unknown_fate = 1 WHERE id = ?", (entry_id,))
+            cursor = conn.execute(
+                "UPDATE outbox SET lease_owner = ?, lease_until = ?,"
+                " unknown_fate = MAX(unknown_fate, ?)"
+                " WHERE id = ? AND status = 'pending'"
+                " AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)",
+                (owner, iso(until), int(maybe_posts), entry_id, iso(now), owner),
+            )
+            return cursor.rowcount == 1
+
+    def outbox_leases(self) -> list[tuple[int, str]]:
+        rows = self._all(
+            "SELECT id, lease_owner FROM outbox WHERE status = 'pending'"
+            " AND lease_until IS NOT NULL"
+        )
+        return [(int(row["id"]), str(row["lease_owner"])) for row in rows]
+
+    def outbox_release(self, entry_id: int, *, owner: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE outbox SET lease_until = NULL WHERE id = ? AND lease_owner = ?",
+                (entry_id, owner),
+            )
 
     def outbox_retry_now(self, *, now: datetime) -> int:
         with self._write() as conn:
@@ -309,7 +331,7 @@ class SqliteStore(Store):
         with self._write() as conn:
             conn.execute(
                 "UPDATE outbox SET status = 'sent', result = ?, sent_at = ?,"
-                " attempts = attempts + 1 WHERE id = ?",
+                " attempts = attempts + 1, lease_until = NULL WHERE id = ?",
                 (json.dumps(result), iso(now), entry_id),
             )
 
@@ -319,7 +341,7 @@ class SqliteStore(Store):
         with self._write() as conn:
             conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-                " unknown_fate = MAX(unknown_fate, ?) WHERE id = ?",
+                " unknown_fate = MAX(unknown_fate, ?), lease_until = NULL WHERE id = ?",
                 (error, iso(next_attempt_at), int(unknown_fate), entry_id),
             )
 
@@ -367,6 +389,52 @@ class SqliteStore(Store):
                        now: datetime | None = None) -> int:
         with self._write() as conn:
             return self._enqueue(conn, workspace, item_id, [entry], now or datetime.now(UTC))[0]
+
+    # --- once-only markers and digest periods ------------------------------------
+    def set_flag_once(self, *, workspace: str, item_id: int, flag: str, now: datetime,
+                      changes: dict[str, Any] | None = None, event: Event | None = None,
+                      outbox: list[NewOutbox] | None = None) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO item_flags (workspace, item_id, flag, at)"
+                " VALUES (?, ?, ?, ?)",
+                (workspace, item_id, flag, iso(now)),
+            )
+            if cursor.rowcount == 0:
+                return False
+            values = item_to_row_partial(changes or {})
+            if values:
+                assignments = ", ".join(f"{column} = :{column}" for column in values)
+                conn.execute(
+                    f"UPDATE items SET {assignments} WHERE workspace = :_w AND id = :_id",
+                    {**values, "_w": workspace, "_id": item_id},
+                )
+            if event is not None:
+                self._append_event(conn, workspace, item_id, event)
+            if outbox:
+                self._enqueue(conn, workspace, item_id, outbox, now)
+            return True
+
+    def claim_digest(self, *, workspace: str, subscription: str, period: str, now: datetime,
+                     late: bool, outbox: list[NewOutbox]) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO digest_claims (workspace, subscription, period,"
+                " claimed_at, late) VALUES (?, ?, ?, ?, ?)",
+                (workspace, subscription, period, iso(now), int(late)),
+            )
+            if cursor.rowcount == 0:
+                return False
+            self._enqueue(conn, workspace, None, outbox, now)
+            return True
+
+    def digest_claims(self, *, workspace: str, subscription: str) -> list[str]:
+        rows = self._all(
+            "SELECT period FROM digest_claims WHERE workspace = ? AND subscription = ?"
+            " ORDER BY period DESC",
+            (workspace, subscription),
+        )
+        return [row["period"] for row in rows]
 
     # --- small state -----------------------------------------------------------
     def next_rotation(self, *, workspace: str, team: str) -> int:

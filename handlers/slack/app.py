@@ -193,8 +193,10 @@ class FeedbackApp:
 
     async def _connect_and_replay(self) -> None:
         await self.authenticate()
-        # A new process owes no backoff to failures seen by the one before it.
+        # A new process owes no backoff to failures seen by the one before it, and
+        # entries held by a process that was killed are free again.
         self.store.outbox_retry_now(now=self.clock())
+        self.outbox.release_dead_leases()
         self._ready.set()
         await self.replay_inbox()
         self.outbox.wake()
