@@ -22,10 +22,10 @@ from bot.outbox_kinds import (
     RELAY_DELETE,
     RELAY_EDIT,
 )
-
-POSTS = (CARD, NOTICE)  # kinds that create a message, so a retry may duplicate it
 from bot.ports import ChatError, ChatPort, Notice, Posted
 from storage.base import NewOutbox, OutboxEntry, Store
+
+POSTS = (CARD, NOTICE)  # kinds that create a message, so a retry may duplicate it
 
 log = logging.getLogger(__name__)
 
