@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from bot.cli_digest import add_commands
 from bot.config import load_config
 from bot.settings import Settings
 
@@ -83,9 +84,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         bot = create_app(settings)
         assert settings.signing_secret is not None
         runner = await serve(bot, signing_secret=settings.signing_secret, host=args.host,
-                             port=port)
+                             port=port, scheduler=not args.no_scheduler)
         print(f"feedbackbot serving http://{args.host}:{port}/slack/events", flush=True)
-        await _wait_for_signal()
+        await wait_for_signal()
         await bot.stop()
         await runner.cleanup()
 
@@ -108,7 +109,7 @@ def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
         assert settings.app_token is not None
         client = await connect_socket_mode(bot, app_token=settings.app_token)
         print("feedbackbot connected in Socket Mode", flush=True)
-        await _wait_for_signal()
+        await wait_for_signal()
         await client.close()
         await bot.stop()
 
@@ -116,7 +117,8 @@ def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _wait_for_signal() -> None:
+async def wait_for_signal() -> None:
+    """Return when the process is asked to stop (SIGINT or SIGTERM)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -144,10 +146,10 @@ def _parse_since(text: str) -> datetime:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """Write every item as JSON or CSV."""
     from bot.export import export_csv, export_json
-    from storage import open_store
+    from storage import open_existing_store
 
     try:
-        store = open_store(settings.database_url)
+        store = open_existing_store(settings.database_url)
     except ValueError as error:
         return _fail(str(error))
     try:
@@ -184,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve Slack over HTTP (/slack/events, /healthz)")
     serve.add_argument("--port", type=int, help="port to listen on (default: $PORT or 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default: 0.0.0.0)")
+    serve.add_argument("--no-scheduler", action="store_true",
+                       help="leave digests and reminders to `feedbackbot clock`")
     serve.set_defaults(handler=cmd_serve)
 
     socket_mode = commands.add_parser("socket", help="connect to Slack in Socket Mode")
@@ -204,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only items forwarded on or after this UTC date")
     export.add_argument("--output", "-o", help="write to a file instead of stdout")
     export.set_defaults(handler=cmd_export)
+
+    add_commands(commands)
 
     demo = commands.add_parser("demo", help="play a scripted half-day locally, no Slack needed")
     demo.add_argument("--db", help="keep the demo's database in this file")

@@ -50,11 +50,15 @@ class IntakeService:
         customer = self.router.detect_customer(text=text, channel=channel)
         return self.router.route(text=text, customer=customer), customer
 
-    async def forward(self, request: IntakeRequest, *, port: ChatPort | None = None) -> IntakeResult:
+    async def forward(
+        self, request: IntakeRequest, *, port: ChatPort | None = None
+    ) -> IntakeResult:
         """Store an item for `request`, or return the one already stored for its source.
 
         Raises IntakeRejected for empty text, an unknown team or severity, or (for
-        emoji and channel intake) a person outside the workspace. Nothing is stored then.
+        emoji and channel intake) a person outside the workspace; ValueError when emoji
+        or channel intake comes without a `port` to check the person. Nothing is stored
+        then. Bots listed in `intake.bots` need no check.
         """
         source = request.source
         if source.channel and source.ts:
@@ -76,7 +80,11 @@ class IntakeService:
         severity = request.severity or self.config.severity_default
         if severity not in SEVERITIES:
             raise IntakeRejected(f"Severity must be one of {', '.join(SEVERITIES)}.")
-        if request.kind in _CHECKED_KINDS and port is not None:
+        if request.kind in _CHECKED_KINDS and request.forwarded_by not in self.config.intake.bots:
+            if port is None:
+                # Trusting by default would let customers in: refuse to guess.
+                raise ValueError(f"{request.kind.value} intake needs a ChatPort to check"
+                                 " that the person is a member of the workspace")
             internal = await port.is_internal_user(
                 workspace=request.workspace, user=request.forwarded_by
             )

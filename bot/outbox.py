@@ -8,15 +8,18 @@ import os
 import random
 import socket
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.chart import trend_chart_png
 from bot.config import Config
+from bot.digest_service import DigestService
 from bot.models import Event, Item, Status, utcnow
 from bot.outbox_kinds import (
     CARD,
     CARD_MOVED,
     CARD_UPDATE,
+    DIGEST,
     EPHEMERAL,
     NOTICE,
     RELAY_DELETE,
@@ -25,7 +28,7 @@ from bot.outbox_kinds import (
 from bot.ports import ChatError, ChatPort, Notice, Posted
 from storage.base import NewOutbox, OutboxEntry, Store
 
-POSTS = (CARD, NOTICE)  # kinds that create a message, so a retry may duplicate it
+POSTS = (CARD, NOTICE, DIGEST)  # kinds that create a message, so a retry may duplicate it
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +85,12 @@ class OutboxWorker:
     """
 
     def __init__(self, *, store: Store, port: ChatPort, config: Config,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, digests: DigestService | None = None) -> None:
         self.store = store
         self.port = port
         self.config = config
         self.clock = clock
+        self.digests = digests
         self._wake = asyncio.Event()
         self._rate_limited = False
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
@@ -170,6 +174,8 @@ class OutboxWorker:
             return {"updated": bool(item.card_ts)}
         if entry.kind == NOTICE:
             return await self._send_notice(entry, item)
+        if entry.kind == DIGEST:
+            return await self._post_digest(entry)
         payload = entry.payload
         if entry.kind == CARD_MOVED and item is not None:
             if not item.card_ts:
@@ -235,6 +241,33 @@ class OutboxWorker:
         )
         if updated is None:
             log.warning("item %s vanished while its card was posted", item.id)
+        return {"channel": posted.channel, "ts": posted.ts}
+
+    async def _post_digest(self, entry: OutboxEntry) -> dict[str, Any]:
+        if self.digests is None:
+            raise ChatError("this process does not post digests")
+        payload = entry.payload
+        index = int(payload["index"])
+        if index >= len(self.config.digests):
+            raise ChatError("the digest subscription was removed from the config",
+                            permanent=True)
+        channel = self.config.digests[index].channel
+        existing = None
+        if entry.unknown_fate:
+            existing = await self.port.find_post(workspace=entry.workspace, channel=channel,
+                                                 user=None, outbox_key=entry.key,
+                                                 since=entry.created_at)
+        data = self.digests.build(
+            workspace=entry.workspace, index=index,
+            local_date=date.fromisoformat(str(payload["date"])),
+            late=bool(payload.get("late")),
+            window_end=datetime.fromisoformat(str(payload["window_end"])))
+        title = f"Median time to response, last 14 days ({data.timezone})"
+        # Rendering takes a moment of CPU; keep the event loop answering Slack.
+        chart = await asyncio.to_thread(trend_chart_png, data.trend, title=title)
+        posted = await self.port.post_digest(workspace=entry.workspace, data=data,
+                                             chart_png=chart, outbox_key=entry.key,
+                                             existing=existing)
         return {"channel": posted.channel, "ts": posted.ts}
 
     async def _assign(self, item: Item) -> list[str]:

@@ -9,3 +9,4 @@ CARD_MOVED = "card_moved"  # mark an old card as moved, linking to the new one
 RELAY_EDIT = "relay_edit"  # a relayed reply was edited: edit the relay
 RELAY_DELETE = "relay_delete"  # a relayed reply was deleted: delete the relay
 EPHEMERAL = "ephemeral"  # a message only one person in a channel sees
+DIGEST = "digest"  # post one digest period (built when sent) with its chart

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.models import Item
+
+if TYPE_CHECKING:
+    from bot.digest import DigestData
 
 
 class ChatError(Exception):
@@ -99,6 +102,11 @@ class ChatPort(Protocol):
     async def send_ephemeral(self, *, workspace: str, channel: str, user: str,
                              text: str) -> None:
         """Show `text` to `user` alone in `channel`."""
+        ...
+
+    async def post_digest(self, *, workspace: str, data: DigestData, chart_png: bytes,
+                          outbox_key: str, existing: Posted | None) -> Posted:
+        """Post a digest in its channel (unless `existing`), then its chart in the thread."""
         ...
 
     async def find_post(

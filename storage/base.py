@@ -166,6 +166,10 @@ class Store(abc.ABC):
     def events_for(self, *, workspace: str, item_id: int) -> list[Event]:
         """Return an item's events, oldest first."""
 
+    @abc.abstractmethod
+    def events_of_kind(self, *, workspace: str, kind: str) -> list[Event]:
+        """Return every event of one kind in a workspace, oldest first."""
+
     # --- outbox ----------------------------------------------------------------
     @abc.abstractmethod
     def outbox_due(self, *, now: datetime, limit: int = 50) -> list[OutboxEntry]:

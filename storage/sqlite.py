@@ -245,6 +245,13 @@ class SqliteStore(Store):
         )
         return [event_from_row(dict(row)) for row in rows]
 
+    def events_of_kind(self, *, workspace: str, kind: str) -> list[Event]:
+        rows = self._all(
+            "SELECT * FROM events WHERE workspace = ? AND kind = ? ORDER BY id",
+            (workspace, kind),
+        )
+        return [event_from_row(dict(row)) for row in rows]
+
     def _append_event(
         self, conn: sqlite3.Connection, workspace: str, item_id: int, event: Event
     ) -> None:

@@ -97,6 +97,7 @@ class RecordingChatPort:
     edits: list[tuple[str, str, Notice]] = field(default_factory=list)
     deleted: list[tuple[str, str]] = field(default_factory=list)
     ephemerals: list[tuple[str, str, str]] = field(default_factory=list)
+    digests: list[tuple[Any, bytes, Posted]] = field(default_factory=list)
     _failures: dict[str, deque[_Scripted]] = field(default_factory=lambda: defaultdict(deque))
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -224,6 +225,32 @@ class RecordingChatPort:
         self.ephemerals.append((channel, user, text))
         if scripted is not None:
             raise scripted.error
+
+    async def post_digest(
+        self,
+        *,
+        workspace: str,
+        data: Any,
+        chart_png: bytes,
+        outbox_key: str,
+        existing: Posted | None,
+    ) -> Posted:
+        """Record a digest (data, chart, where it landed); `existing` is not posted again."""
+        scripted = self._record(
+            "post_digest",
+            {
+                "workspace": workspace,
+                "data": data,
+                "chart_png": chart_png,
+                "outbox_key": outbox_key,
+                "existing": existing,
+            },
+        )
+        posted = existing or Posted(channel=data.channel, ts=self._next_ts())
+        self.digests.append((data, chart_png, posted))
+        if scripted is not None:
+            raise scripted.error
+        return posted
 
     async def find_post(
         self,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from bot.demo.payloads import SignedSlackClient
 from bot.demo.slack_calls import RecordedCall
 from bot.demo.slack_server import FakeSlack
 from bot.demo.workspace import seed_workspace
+from bot.models import utcnow
 from bot.settings import Settings
 from handlers.slack.app import FeedbackApp, create_app
 from handlers.slack.http import build_web_app
@@ -79,20 +80,35 @@ def make_fake_slack() -> FakeSlack:
 
 
 @asynccontextmanager
-async def running_bot(fake: FakeSlack, db_path: Path | str, *,
-                      config: Config | None = None, wait: bool = True,
-                      api_timeout: float = 10.0) -> AsyncIterator[RunningBot]:
+async def running_bot(
+    fake: FakeSlack,
+    db_path: Path | str,
+    *,
+    config: Config | None = None,
+    wait: bool = True,
+    api_timeout: float = 10.0,
+    scheduler: bool = False,
+    clock: Callable[[], datetime] = utcnow,
+) -> AsyncIterator[RunningBot]:
     """Start the bot against `fake` on an ephemeral loopback port; stop it afterwards."""
-    settings = Settings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
-                        api_url=fake.api_url, database_url=f"sqlite:///{db_path}")
-    bot = create_app(settings, config=config or example_config(), api_timeout=api_timeout)
+    settings = Settings(
+        bot_token="xoxb-test",
+        signing_secret=SIGNING_SECRET,
+        api_url=fake.api_url,
+        database_url=f"sqlite:///{db_path}",
+    )
+    bot = create_app(
+        settings, config=config or example_config(), api_timeout=api_timeout, clock=clock
+    )
     runner = web.AppRunner(build_web_app(bot, signing_secret=SIGNING_SECRET), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
     url = f"http://{host}:{port}"
-    await bot.start()
+    # The scheduler stays off unless asked for: digests due at the wall-clock time the
+    # tests run would otherwise post into them.
+    await bot.start(scheduler=scheduler)
     if wait:
         await bot.wait_ready()
     client = SignedSlackClient(url, SIGNING_SECRET)
@@ -130,26 +146,46 @@ def posts(fake: FakeSlack, channel: str) -> list[RecordedCall]:
     targets = {channel}
     if channel[:1] in "UW" and channel in fake.workspace.users:
         targets.add(fake.dm_channel(channel))
-    return [c for c in fake.calls_to("chat.postMessage") if c.args.get("channel") in targets
-            or (c.response or {}).get("channel") in targets]
+    return [
+        c
+        for c in fake.calls_to("chat.postMessage")
+        if c.args.get("channel") in targets or (c.response or {}).get("channel") in targets
+    ]
 
 
 def posts_anywhere_in(fake: FakeSlack, channel: str) -> list[RecordedCall]:
     """Every call (even failed ones) that tried to write into `channel`."""
-    writers = ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage",
-               "files.completeUploadExternal", "reactions.add")
-    return [c for c in fake.calls if c.method in writers and channel in (
-        c.args.get("channel"), c.args.get("channel_id"), c.args.get("channels"))]
+    writers = (
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.update",
+        "chat.scheduleMessage",
+        "files.completeUploadExternal",
+        "reactions.add",
+    )
+    return [
+        c
+        for c in fake.calls
+        if c.method in writers
+        and channel in (c.args.get("channel"), c.args.get("channel_id"), c.args.get("channels"))
+    ]
 
 
-async def wait_for_post(fake: FakeSlack, channel: str, *, count: int = 1,
-                        timeout: float = 5.0) -> list[RecordedCall]:
+async def wait_for_post(
+    fake: FakeSlack, channel: str, *, count: int = 1, timeout: float = 5.0
+) -> list[RecordedCall]:
     """Wait for `count` posts into `channel` (a user id also matches their DM)."""
     targets = {channel}
     if channel[:1] in "UW" and channel in fake.workspace.users:
         targets.add(fake.dm_channel(channel))
-    return await fake.wait_for("chat.postMessage", count=count, timeout=timeout, where=lambda c: (
-        c.args.get("channel") in targets or (c.response or {}).get("channel") in targets))
+    return await fake.wait_for(
+        "chat.postMessage",
+        count=count,
+        timeout=timeout,
+        where=lambda c: (
+            c.args.get("channel") in targets or (c.response or {}).get("channel") in targets
+        ),
+    )
 
 
 def block_texts(blocks: list[dict[str, Any]]) -> list[str]:
@@ -169,20 +205,34 @@ def card_header(call: RecordedCall) -> str:
     return str(call.args["blocks"][0]["text"]["text"])
 
 
-def modal_values(*, text: str, team: str | None = None, customer: str | None = None,
-                 severity: str | None = None, note: str | None = None) -> dict[str, Any]:
+def modal_values(
+    *,
+    text: str,
+    team: str | None = None,
+    customer: str | None = None,
+    severity: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
     """The state.values Slack sends when the forwarding modal is submitted."""
 
     def typed(value: str | None) -> dict[str, Any]:
         return {"value": {"type": "plain_text_input", "value": value}}
 
     def selected(value: str | None) -> dict[str, Any]:
-        option = None if value is None else {
-            "text": {"type": "plain_text", "text": value, "emoji": True}, "value": value}
+        option = (
+            None
+            if value is None
+            else {"text": {"type": "plain_text", "text": value, "emoji": True}, "value": value}
+        )
         return {"value": {"type": "static_select", "selected_option": option}}
 
-    return {"text": typed(text), "team": selected(team), "customer": typed(customer),
-            "severity": selected(severity), "note": typed(note)}
+    return {
+        "text": typed(text),
+        "team": selected(team),
+        "customer": typed(customer),
+        "severity": selected(severity),
+        "note": typed(note),
+    }
 
 
 def opened_view(call: RecordedCall) -> dict[str, Any]:
@@ -196,14 +246,16 @@ def view_block(view: dict[str, Any], block_id: str) -> dict[str, Any]:
     return next(block for block in view["blocks"] if block.get("block_id") == block_id)
 
 
-async def forward_via_intake_channel(fake: FakeSlack, running: RunningBot, text: str, *,
-                                     user: str = "U0SUPPORT") -> tuple[int, str, str]:
+async def forward_via_intake_channel(
+    fake: FakeSlack, running: RunningBot, text: str, *, user: str = "U0SUPPORT"
+) -> tuple[int, str, str]:
     """Post `text` in the intake channel; return (item id, card channel, card ts)."""
     from bot.demo.payloads import event_callback, message_event
 
     before = {item.id for item in running.bot.store.list_items()}
-    await running.slack.send_event(event_callback(message_event(
-        channel="C0INTAKE", user=user, text=text)))
+    await running.slack.send_event(
+        event_callback(message_event(channel="C0INTAKE", user=user, text=text))
+    )
     await running.settle()
     items = [item for item in running.bot.store.list_items() if item.id not in before]
     assert len(items) == 1, items
@@ -212,8 +264,9 @@ async def forward_via_intake_channel(fake: FakeSlack, running: RunningBot, text:
     return item.id, item.card_channel, item.card_ts
 
 
-async def wait_until(condition: Callable[[], bool], *, timeout: float = 5.0,
-                     what: str = "condition") -> None:
+async def wait_until(
+    condition: Callable[[], bool], *, timeout: float = 5.0, what: str = "condition"
+) -> None:
     """Poll `condition` (cheap, synchronous) until it holds; fail after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

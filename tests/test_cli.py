@@ -52,8 +52,10 @@ def test_check_config_lists_every_problem_with_file_line_and_key(tmp_path, capsy
 
 def test_check_config_exits_zero_on_warnings_alone(tmp_path, capsys):
     path = tmp_path / "feedbackbot.yml"
-    path.write_text("teams:\n  a:\n    channel: C0A\n    owners: [U0A]\n    keywords: [x]\n"
-                    "  b:\n    channel: C0B\n    owners: [U0B]\n    keywords: [x]\nfallback: a\n")
+    path.write_text(
+        "teams:\n  a:\n    channel: C0A\n    owners: [U0A]\n    keywords: [x]\n"
+        "  b:\n    channel: C0B\n    owners: [U0B]\n    keywords: [x]\nfallback: a\n"
+    )
     assert main(["--config", str(path), "check-config"]) == 0
     assert "warning" in capsys.readouterr().out
 
@@ -80,13 +82,17 @@ def test_serve_explains_missing_credentials(monkeypatch, capsys):
 
 async def test_check_config_online_finds_shared_and_missing_channels(tmp_path, monkeypatch):
     config = tmp_path / "feedbackbot.yml"
-    config.write_text(EXAMPLE.read_text().replace("C0INTAKE", "C0ACMESHARED", 1)
-                      .replace("C0TRIAGE", "C0SECRET", 1))
+    config.write_text(
+        EXAMPLE.read_text()
+        .replace("C0INTAKE", "C0ACMESHARED", 1)
+        .replace("C0TRIAGE", "C0SECRET", 1)
+    )
     async with FakeSlack(team_id="T0DEMO") as slack:
         seed_workspace(slack)
-        result = await _run_cli(["--config", str(config), "check-config", "--online"],
-                                env={"SLACK_BOT_TOKEN": "xoxb-test",
-                                     "SLACK_API_URL": slack.api_url.rstrip("/")})
+        result = await _run_cli(
+            ["--config", str(config), "check-config", "--online"],
+            env={"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api_url.rstrip("/")},
+        )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "C0ACMESHARED" in result.stdout and "shared" in result.stdout
     assert "not a member" in result.stdout and "C0SECRET" in result.stdout
@@ -95,9 +101,10 @@ async def test_check_config_online_finds_shared_and_missing_channels(tmp_path, m
 async def test_check_config_online_passes_for_the_demo_workspace(tmp_path):
     async with FakeSlack(team_id="T0DEMO") as slack:
         seed_workspace(slack)
-        result = await _run_cli(["--config", str(EXAMPLE), "check-config", "--online"],
-                                env={"SLACK_BOT_TOKEN": "xoxb-test",
-                                     "SLACK_API_URL": slack.api_url})
+        result = await _run_cli(
+            ["--config", str(EXAMPLE), "check-config", "--online"],
+            env={"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api_url},
+        )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -106,24 +113,40 @@ async def _run_cli(args: list[str], *, env: dict[str, str]) -> subprocess.Comple
     import os
 
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    return subprocess.CompletedProcess(args, process.returncode or 0, stdout.decode(),
-                                       stderr.decode())
+    return subprocess.CompletedProcess(
+        args, process.returncode or 0, stdout.decode(), stderr.decode()
+    )
 
 
 def _seed_items(path: Path) -> None:
     store = SqliteStore(path)
     base = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    for index, text in enumerate(["refund, \"quoted\"\nsecond line", "crash on login"]):
+    for index, text in enumerate(['refund, "quoted"\nsecond line', "crash on login"]):
         forwarded = base + timedelta(days=index * 10)
-        item = Item(workspace="T0DEMO", id=0, team="payments", status="routed", text=text,
-                    customer=None, severity="normal", source_channel="C0INTAKE",
-                    source_ts=f"17000000{index}.000100", forwarded_by="U0SUPPORT",
-                    received_at=forwarded - timedelta(minutes=5), forwarded_at=forwarded)
-        store.create_item(item=item, event=Event(0, "received", "U0SUPPORT", forwarded),
-                          outbox=[])
+        item = Item(
+            workspace="T0DEMO",
+            id=0,
+            team="payments",
+            status="routed",
+            text=text,
+            customer=None,
+            severity="normal",
+            source_channel="C0INTAKE",
+            source_ts=f"17000000{index}.000100",
+            forwarded_by="U0SUPPORT",
+            received_at=forwarded - timedelta(minutes=5),
+            forwarded_at=forwarded,
+        )
+        store.create_item(item=item, event=Event(0, "received", "U0SUPPORT", forwarded), outbox=[])
     store.close()
 
 
@@ -146,7 +169,7 @@ def test_export_csv_round_trips_text(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
     assert main(["export", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert rows[0]["text"] == "refund, \"quoted\"\nsecond line"
+    assert rows[0]["text"] == 'refund, "quoted"\nsecond line'
     assert rows[0]["first_response_at"] == ""
 
 
@@ -178,8 +201,12 @@ def test_a_non_numeric_port_is_a_clear_error(monkeypatch, capsys):
 
 def test_demo_plays_every_intake_path_and_ends_with_a_table(tmp_path):
     db = tmp_path / "demo.db"
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--db", str(db)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "card in #payments-dev" in out and "card in #mobile-dev" in out

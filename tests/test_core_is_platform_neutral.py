@@ -25,8 +25,8 @@ def _imported_modules(path: Path) -> set[str]:
 def test_no_core_module_imports_a_chat_sdk():
     offenders = {
         str(path.relative_to(CORE.parent)): sorted(
-            name for name in _imported_modules(path)
-            if name.split(".")[0] in FORBIDDEN)
+            name for name in _imported_modules(path) if name.split(".")[0] in FORBIDDEN
+        )
         for path in CORE.rglob("*.py")
     }
     offenders = {path: names for path, names in offenders.items() if names}
@@ -42,8 +42,7 @@ def test_the_checker_sees_a_forbidden_import(tmp_path):
 
 def test_importing_every_core_module_loads_no_chat_sdk():
     modules = sorted(
-        ".".join(path.relative_to(CORE.parent).with_suffix("").parts)
-        for path in CORE.rglob("*.py")
+        ".".join(path.relative_to(CORE.parent).with_suffix("").parts) for path in CORE.rglob("*.py")
     )
     modules = [name.removesuffix(".__init__") for name in modules]
     script = (
@@ -52,6 +51,7 @@ def test_importing_every_core_module_loads_no_chat_sdk():
         "    importlib.import_module(name)\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            cwd=CORE.parent, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=CORE.parent, check=True
+    )
     assert result.stdout.strip() == "[]"

@@ -238,11 +238,6 @@ async def test_command_and_shortcut_do_not_consult_the_port(
     assert chat.calls == []
 
 
-@pytest.mark.xfail(
-    reason="bot/intake.py skips the internal-user check when no port is passed, so emoji "
-    "intake is trusted instead of refused",
-    strict=True,
-)
 async def test_emoji_intake_without_a_port_to_check_the_user_is_not_trusted(
     intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
 ) -> None:

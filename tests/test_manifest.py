@@ -12,8 +12,12 @@ from bot.cli import main
 from handlers.slack.manifest import BOT_SCOPES, build_manifest
 from handlers.slack.workspace_events import SUBSCRIBED_EVENTS
 
-SCHEMA = Path(__file__).resolve().parent.parent.parent / "shared" / "slack" / (
-    "manifest.schema.1.0.0.json")
+SCHEMA = (
+    Path(__file__).resolve().parent.parent.parent
+    / "shared"
+    / "slack"
+    / ("manifest.schema.1.0.0.json")
+)
 
 
 def _printed_manifest(capsys, *args: str) -> dict:

@@ -26,8 +26,9 @@ async def test_two_workers_on_one_store_post_each_card_once(tmp_path, example_co
     due_for_b = store_b.outbox_due(now=clock())
     await worker_a.drain_once()
     for entry in due_for_b:
-        assert not store_b.outbox_lease(entry.id, owner=worker_b.owner, now=clock(),
-                                        until=clock() + LEASE, maybe_posts=True)
+        assert not store_b.outbox_lease(
+            entry.id, owner=worker_b.owner, now=clock(), until=clock() + LEASE, maybe_posts=True
+        )
     await worker_b.drain_once()
     assert len(chat.cards) == 3
     store_a.close()
@@ -36,15 +37,19 @@ async def test_two_workers_on_one_store_post_each_card_once(tmp_path, example_co
 
 def test_a_lease_lapses_so_a_crashed_holder_does_not_block_forever(fresh_store: SqliteStore):
     clock = FrozenClock()
-    entry_id = fresh_store.outbox_enqueue(workspace="T1", item_id=None, now=clock(),
-                                          entry=_notice())
-    assert fresh_store.outbox_lease(entry_id, owner="a", now=clock(), until=clock() + LEASE,
-                                    maybe_posts=True)
-    assert not fresh_store.outbox_lease(entry_id, owner="b", now=clock(),
-                                        until=clock() + LEASE, maybe_posts=True)
+    entry_id = fresh_store.outbox_enqueue(
+        workspace="T1", item_id=None, now=clock(), entry=_notice()
+    )
+    assert fresh_store.outbox_lease(
+        entry_id, owner="a", now=clock(), until=clock() + LEASE, maybe_posts=True
+    )
+    assert not fresh_store.outbox_lease(
+        entry_id, owner="b", now=clock(), until=clock() + LEASE, maybe_posts=True
+    )
     later = clock() + LEASE + timedelta(seconds=1)
-    assert fresh_store.outbox_lease(entry_id, owner="b", now=later, until=later + LEASE,
-                                    maybe_posts=True)
+    assert fresh_store.outbox_lease(
+        entry_id, owner="b", now=later, until=later + LEASE, maybe_posts=True
+    )
 
 
 def test_leases_of_dead_processes_on_this_host_are_released(fresh_store, example_config):
@@ -53,20 +58,25 @@ def test_leases_of_dead_processes_on_this_host_are_released(fresh_store, example
     clock = FrozenClock()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    entry_id = fresh_store.outbox_enqueue(workspace="T1", item_id=None, now=clock(),
-                                          entry=_notice())
+    entry_id = fresh_store.outbox_enqueue(
+        workspace="T1", item_id=None, now=clock(), entry=_notice()
+    )
     owner = f"{socket.gethostname()}:{dead.pid}:abc"
-    assert fresh_store.outbox_lease(entry_id, owner=owner, now=clock(),
-                                    until=clock() + LEASE, maybe_posts=True)
-    alive_id = fresh_store.outbox_enqueue(workspace="T1", item_id=None, now=clock(),
-                                          entry=_notice())
+    assert fresh_store.outbox_lease(
+        entry_id, owner=owner, now=clock(), until=clock() + LEASE, maybe_posts=True
+    )
+    alive_id = fresh_store.outbox_enqueue(
+        workspace="T1", item_id=None, now=clock(), entry=_notice()
+    )
     import os
 
     alive_owner = f"{socket.gethostname()}:{os.getppid()}:def"
-    assert fresh_store.outbox_lease(alive_id, owner=alive_owner, now=clock(),
-                                    until=clock() + LEASE, maybe_posts=True)
-    worker = OutboxWorker(store=fresh_store, port=RecordingChatPort(clock=clock),
-                          config=example_config, clock=clock)
+    assert fresh_store.outbox_lease(
+        alive_id, owner=alive_owner, now=clock(), until=clock() + LEASE, maybe_posts=True
+    )
+    worker = OutboxWorker(
+        store=fresh_store, port=RecordingChatPort(clock=clock), config=example_config, clock=clock
+    )
     assert worker.release_dead_leases() == 1
     assert fresh_store.outbox_leases() == [(alive_id, alive_owner)]
 

@@ -26,12 +26,27 @@ def _free_port() -> int:
 
 
 async def _start_server(api_url: str, db: Path, port: int) -> asyncio.subprocess.Process:
-    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_API_URL": api_url, "DATABASE_URL": f"sqlite:///{db}",
-           "FEEDBACKBOT_CONFIG": str(EXAMPLE_CONFIG)}
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": api_url,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "FEEDBACKBOT_CONFIG": str(EXAMPLE_CONFIG),
+    }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     async with aiohttp.ClientSession() as session:
         for _ in range(300):
             try:
@@ -51,9 +66,14 @@ async def test_kill_9_mid_burst_then_restart_gives_each_item_exactly_one_card(tm
     async with make_fake_slack() as slack:
         process = await _start_server(slack.api_url, db, port)
         client = SignedSlackClient(f"http://127.0.0.1:{port}", SIGNING_SECRET)
-        payloads = [event_callback(message_event(channel="C0INTAKE", user="U0SUPPORT",
-                                                 text=f"refund problem number {index}"))
-                    for index in range(BURST)]
+        payloads = [
+            event_callback(
+                message_event(
+                    channel="C0INTAKE", user="U0SUPPORT", text=f"refund problem number {index}"
+                )
+            )
+            for index in range(BURST)
+        ]
         acknowledged: set[int] = set()
 
         async def deliver(index: int) -> None:
@@ -80,8 +100,9 @@ async def test_kill_9_mid_burst_then_restart_gives_each_item_exactly_one_card(tm
         try:
             # Slack re-delivers only what got no 200, marked as a retry.
             for index in sorted(set(range(BURST)) - acknowledged):
-                response = await client.send_event(payloads[index], retry_num=1,
-                                                   retry_reason="http_error")
+                response = await client.send_event(
+                    payloads[index], retry_num=1, retry_reason="http_error"
+                )
                 assert response.status == 200
             for _ in range(400):
                 if len(cards_per_item(slack)) == BURST:
@@ -95,5 +116,6 @@ async def test_kill_9_mid_burst_then_restart_gives_each_item_exactly_one_card(tm
         items = store.list_items()
         store.close()
         assert sorted(item.text for item in items) == sorted(
-            f"refund problem number {index}" for index in range(BURST))
+            f"refund problem number {index}" for index in range(BURST)
+        )
         assert cards_per_item(slack) == {item.id: 1 for item in items}

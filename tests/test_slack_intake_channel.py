@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from bot.demo.payloads import event_callback, forwarded_message_event, message_event
+from bot.demo.payloads import event_callback, message_event
 from tests.slack_harness import make_fake_slack, running_bot
 
 
 async def test_post_in_intake_channel_routes_card_and_confirms_in_thread(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
-        event = message_event(channel="C0INTAKE", user="U0SUPPORT",
-                              text="Acme says their refund never arrived")
+        event = message_event(
+            channel="C0INTAKE", user="U0SUPPORT", text="Acme says their refund never arrived"
+        )
         response = await running.slack.send_event(event_callback(event))
         assert response.status == 200
-        cards = await slack.wait_for("chat.postMessage", where=lambda c: c.args.get(
-            "channel") == "C0PAYMENTS")
-        notices = await slack.wait_for("chat.postMessage", where=lambda c: c.args.get(
-            "channel") == "C0INTAKE")
+        cards = await slack.wait_for(
+            "chat.postMessage", where=lambda c: c.args.get("channel") == "C0PAYMENTS"
+        )
+        notices = await slack.wait_for(
+            "chat.postMessage", where=lambda c: c.args.get("channel") == "C0INTAKE"
+        )
         card = cards[0].args
         assert "<@U0ALICE>" in str(card["blocks"]) and "<@U0BOB>" in str(card["blocks"])
         assert notices[0].args["thread_ts"] == event["ts"]

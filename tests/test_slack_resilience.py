@@ -40,22 +40,24 @@ async def test_outage_with_a_restart_delivers_every_card_and_relay_once(tmp_path
     async with make_fake_slack() as slack:
         async with running_bot(slack, db) as running:
             # Sam forwarded before, so the bot already knows Sam is staff.
-            await running.slack.send_event(event_callback(message_event(
-                channel="C0INTAKE", user="U0SUPPORT", text="refund missing")))
+            await running.slack.send_event(
+                event_callback(
+                    message_event(channel="C0INTAKE", user="U0SUPPORT", text="refund missing")
+                )
+            )
             await running.settle()
             slack.set_outage(True)
             sent_at = time.time()
-            for user, text in (("U0SUPPORT", "app crash on login"),
-                               ("U0SUPPORT2", "what is SSO")):
-                response = await running.slack.send_event(event_callback(message_event(
-                    channel="C0INTAKE", user=user, text=text)))
+            for user, text in (("U0SUPPORT", "app crash on login"), ("U0SUPPORT2", "what is SSO")):
+                response = await running.slack.send_event(
+                    event_callback(message_event(channel="C0INTAKE", user=user, text=text))
+                )
                 # Persist before acknowledging: Slack hears 200 even while its API is down.
                 assert response.status == 200
             await _quiet(running)
             # Sam's item is stored with its card waiting; Priya can't be checked until
             # Slack answers, so her post waits in the inbox.
-            assert [item.card_ts is None for item in running.store.list_items()] == [
-                False, True]
+            assert [item.card_ts is None for item in running.store.list_items()] == [False, True]
             assert len(running.store.inbox_pending()) == 1
         # Restart while Slack is still failing; the new process must finish the work.
         async with running_bot(slack, db, wait=False) as running:
@@ -67,16 +69,24 @@ async def test_outage_with_a_restart_delivers_every_card_and_relay_once(tmp_path
             assert waited < 20
             item = running.store.get_item(workspace="T0DEMO", item_id=1)
             slack.set_outage(True)
-            await running.slack.send_event(event_callback(message_event(
-                channel=item.card_channel, user="U0ALICE", thread_ts=item.card_ts,
-                text="refund is on its way")))
+            await running.slack.send_event(
+                event_callback(
+                    message_event(
+                        channel=item.card_channel,
+                        user="U0ALICE",
+                        thread_ts=item.card_ts,
+                        text="refund is on its way",
+                    )
+                )
+            )
             await _quiet(running)
         async with running_bot(slack, db, wait=False) as running:
             slack.set_outage(False)
             await running.bot.wait_ready()
             await running.settle(timeout=20)
-            relays = [m for m in slack.messages("C0INTAKE")
-                      if "refund is on its way" in m.get("text", "")]
+            relays = [
+                m for m in slack.messages("C0INTAKE") if "refund is on its way" in m.get("text", "")
+            ]
             assert len(relays) == 1
             assert cards_per_item(slack) == {1: 1, 2: 1, 3: 1}
 
@@ -85,8 +95,9 @@ async def test_a_burst_of_429s_is_waited_out_and_nothing_is_doubled(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         slack.rate_limit_next("chat.postMessage", count=4, retry_after=1)
         for text in ("refund one", "refund two", "refund three"):
-            await running.slack.send_event(event_callback(message_event(
-                channel="C0INTAKE", user="U0SUPPORT", text=text)))
+            await running.slack.send_event(
+                event_callback(message_event(channel="C0INTAKE", user="U0SUPPORT", text=text))
+            )
         await running.settle(timeout=20)
         assert cards_per_item(slack) == {1: 1, 2: 1, 3: 1}
         attempts = slack.calls_to("chat.postMessage", include_failed=True)
@@ -99,12 +110,17 @@ async def test_a_burst_of_429s_is_waited_out_and_nothing_is_doubled(tmp_path):
 
 
 async def test_a_post_that_timed_out_but_landed_is_found_not_resent(tmp_path):
-    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db",
-                                                        api_timeout=1) as running:
+    async with (
+        make_fake_slack() as slack,
+        running_bot(slack, tmp_path / "b.db", api_timeout=1) as running,
+    ):
         # The client gives up after 1 s; hold the answer longer so the fate is unknown.
         slack.delay_next("chat.postMessage", seconds=2)
-        await running.slack.send_event(event_callback(message_event(
-            channel="C0INTAKE", user="U0SUPPORT", text="refund timeout case")))
+        await running.slack.send_event(
+            event_callback(
+                message_event(channel="C0INTAKE", user="U0SUPPORT", text="refund timeout case")
+            )
+        )
         await running.settle(timeout=15)
         assert cards_per_item(slack) == {1: 1}
         assert slack.calls_to("conversations.history"), "the lost post was looked up"
@@ -114,16 +130,25 @@ async def test_a_permanent_error_flags_the_item_and_tells_the_forwarder(tmp_path
     async with make_fake_slack() as slack:
         slack.update_channel("C0PAYMENTS", is_archived=True)
         async with running_bot(slack, tmp_path / "b.db") as running:
-            await running.slack.send_event(event_callback(message_event(
-                channel="C0INTAKE", user="U0SUPPORT", text="refund for archived team")))
+            await running.slack.send_event(
+                event_callback(
+                    message_event(
+                        channel="C0INTAKE", user="U0SUPPORT", text="refund for archived team"
+                    )
+                )
+            )
             await running.settle(timeout=10)
             item = running.store.list_items()[0]
             assert item.failed and "archived" in item.failed
-            told = [m for m in slack.messages("C0INTAKE") if "couldn't deliver" in
-                    m.get("text", "")]
+            told = [
+                m for m in slack.messages("C0INTAKE") if "couldn't deliver" in m.get("text", "")
+            ]
             assert len(told) == 1
-            attempts = [c for c in slack.calls_to("chat.postMessage", include_failed=True)
-                        if c.args.get("channel") == "C0PAYMENTS"]
+            attempts = [
+                c
+                for c in slack.calls_to("chat.postMessage", include_failed=True)
+                if c.args.get("channel") == "C0PAYMENTS"
+            ]
             assert len(attempts) == 1
 
 
@@ -135,8 +160,11 @@ async def test_after_uninstall_nothing_is_sent_and_data_is_kept(tmp_path):
         await running.settle()
         assert running.store.is_workspace_revoked(workspace="T0DEMO")
         before = len(slack.calls_to("chat.postMessage", include_failed=True))
-        await running.slack.send_event(event_callback(message_event(
-            channel="C0INTAKE", user="U0SUPPORT", text="refund after uninstall")))
+        await running.slack.send_event(
+            event_callback(
+                message_event(channel="C0INTAKE", user="U0SUPPORT", text="refund after uninstall")
+            )
+        )
         await running.settle(due_only=True)
         assert len(running.store.list_items()) == 1
         assert len(slack.calls_to("chat.postMessage", include_failed=True)) == before

@@ -15,47 +15,66 @@ from tests.slack_harness import forward_via_intake_channel, make_fake_slack, run
 
 
 def _posts_to(slack, channel):
-    return [call for call in slack.calls_to("chat.postMessage")
-            if call.args.get("channel") == channel]
+    return [
+        call for call in slack.calls_to("chat.postMessage") if call.args.get("channel") == channel
+    ]
 
 
 async def test_acknowledge_button_records_one_response_for_a_double_click(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         item_id, channel, card_ts = await forward_via_intake_channel(
-            slack, running, "refund missing for acme")
-        click = block_actions(user_id="U0ALICE", action_id="fb_ack", value=str(item_id),
-                              channel_id=channel, message_ts=card_ts)
-        second = block_actions(user_id="U0ALICE", action_id="fb_ack", value=str(item_id),
-                               channel_id=channel, message_ts=card_ts)
-        responses = await asyncio.gather(running.slack.send_interaction(click),
-                                         running.slack.send_interaction(second))
+            slack, running, "refund missing for acme"
+        )
+        click = block_actions(
+            user_id="U0ALICE",
+            action_id="fb_ack",
+            value=str(item_id),
+            channel_id=channel,
+            message_ts=card_ts,
+        )
+        second = block_actions(
+            user_id="U0ALICE",
+            action_id="fb_ack",
+            value=str(item_id),
+            channel_id=channel,
+            message_ts=card_ts,
+        )
+        responses = await asyncio.gather(
+            running.slack.send_interaction(click), running.slack.send_interaction(second)
+        )
         assert [r.status for r in responses] == [200, 200]
         await running.settle()
         item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
         assert item.first_response_by == "U0ALICE"
         assert item.first_response_kind == "button"
         assert item.status == "responded"
-        events = [e.kind for e in running.store.events_for(workspace="T0DEMO",
-                                                             item_id=item_id)]
+        events = [e.kind for e in running.store.events_for(workspace="T0DEMO", item_id=item_id)]
         assert events.count("responded") == 1
         updates = [c for c in slack.calls_to("chat.update") if c.args["ts"] == card_ts]
         assert updates and "acknowledged" in str(updates[-1].args["blocks"])
-        thread = [c for c in _posts_to(slack, "C0INTAKE") if "is on feedback" in
-                  c.args.get("text", "")]
+        thread = [
+            c for c in _posts_to(slack, "C0INTAKE") if "is on feedback" in c.args.get("text", "")
+        ]
         assert len(thread) == 1
 
 
 async def test_ack_emoji_on_the_card_counts_and_the_bots_own_does_not(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         item_id, channel, card_ts = await forward_via_intake_channel(
-            slack, running, "invoice is wrong")
-        await running.slack.send_event(event_callback(reaction_added_event(
-            user="U0BOT", reaction="eyes", channel=channel, ts=card_ts)))
+            slack, running, "invoice is wrong"
+        )
+        await running.slack.send_event(
+            event_callback(
+                reaction_added_event(user="U0BOT", reaction="eyes", channel=channel, ts=card_ts)
+            )
+        )
         await running.settle()
-        assert running.store.get_item(workspace="T0DEMO",
-                                      item_id=item_id).first_response_at is None
-        await running.slack.send_event(event_callback(reaction_added_event(
-            user="U0BOB", reaction="eyes", channel=channel, ts=card_ts)))
+        assert running.store.get_item(workspace="T0DEMO", item_id=item_id).first_response_at is None
+        await running.slack.send_event(
+            event_callback(
+                reaction_added_event(user="U0BOB", reaction="eyes", channel=channel, ts=card_ts)
+            )
+        )
         await running.settle()
         item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
         assert (item.first_response_by, item.first_response_kind) == ("U0BOB", "reaction")
@@ -64,35 +83,60 @@ async def test_ack_emoji_on_the_card_counts_and_the_bots_own_does_not(tmp_path):
 async def test_owner_reply_is_the_response_and_is_relayed_without_pinging(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         item_id, channel, card_ts = await forward_via_intake_channel(
-            slack, running, "billing page is blank")
-        reply = message_event(channel=channel, user="U0ALICE", thread_ts=card_ts,
-                              text="Fixed now, thanks <@U0BOB> <!channel> &amp; co")
+            slack, running, "billing page is blank"
+        )
+        reply = message_event(
+            channel=channel,
+            user="U0ALICE",
+            thread_ts=card_ts,
+            text="Fixed now, thanks <@U0BOB> <!channel> &amp; co",
+        )
         await running.slack.send_event(event_callback(reply))
         await running.settle()
         item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
         assert (item.first_response_by, item.first_response_kind) == ("U0ALICE", "reply")
-        relays = [c for c in _posts_to(slack, "C0INTAKE") if "replied about" in
-                  c.args.get("text", "")]
+        relays = [
+            c for c in _posts_to(slack, "C0INTAKE") if "replied about" in c.args.get("text", "")
+        ]
         assert len(relays) == 1
         text = relays[0].args["text"]
         assert "Fixed now" in text and "&amp; co" in text
         assert "<@" not in text and "<!channel>" not in text
         relay_ts = relays[0].response["ts"]
 
-        edited = event_callback({"type": "message", "subtype": "message_changed",
-                                 "channel": channel, "hidden": True, "ts": "1.1",
-                                 "message": {**reply, "text": "Fixed in 2.4.1",
-                                             "edited": {"user": "U0ALICE", "ts": "2.2"}},
-                                 "previous_message": reply, "event_ts": "1.1"})
+        edited = event_callback(
+            {
+                "type": "message",
+                "subtype": "message_changed",
+                "channel": channel,
+                "hidden": True,
+                "ts": "1.1",
+                "message": {
+                    **reply,
+                    "text": "Fixed in 2.4.1",
+                    "edited": {"user": "U0ALICE", "ts": "2.2"},
+                },
+                "previous_message": reply,
+                "event_ts": "1.1",
+            }
+        )
         await running.slack.send_event(edited)
         await running.settle()
         edits = [c for c in slack.calls_to("chat.update") if c.args.get("ts") == relay_ts]
         assert edits and "Fixed in 2.4.1" in edits[-1].args["text"]
 
-        deleted = event_callback({"type": "message", "subtype": "message_deleted",
-                                  "channel": channel, "hidden": True, "ts": "1.2",
-                                  "deleted_ts": reply["ts"], "previous_message": reply,
-                                  "event_ts": "1.2"})
+        deleted = event_callback(
+            {
+                "type": "message",
+                "subtype": "message_deleted",
+                "channel": channel,
+                "hidden": True,
+                "ts": "1.2",
+                "deleted_ts": reply["ts"],
+                "previous_message": reply,
+                "event_ts": "1.2",
+            }
+        )
         await running.slack.send_event(deleted)
         await running.settle()
         assert [c.args["ts"] for c in slack.calls_to("chat.delete")] == [relay_ts]
@@ -101,24 +145,36 @@ async def test_owner_reply_is_the_response_and_is_relayed_without_pinging(tmp_pa
 async def test_reply_from_outside_the_team_is_a_comment(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         item_id, channel, card_ts = await forward_via_intake_channel(
-            slack, running, "refund question")
-        await running.slack.send_event(event_callback(message_event(
-            channel=channel, user="U0CAROL", thread_ts=card_ts, text="not my area")))
+            slack, running, "refund question"
+        )
+        await running.slack.send_event(
+            event_callback(
+                message_event(
+                    channel=channel, user="U0CAROL", thread_ts=card_ts, text="not my area"
+                )
+            )
+        )
         await running.settle()
         item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
         assert item.first_response_at is None
         kinds = [e.kind for e in running.store.events_for(workspace="T0DEMO", item_id=item_id)]
         assert "comment" in kinds
-        assert not [c for c in _posts_to(slack, "C0INTAKE")
-                    if "replied about" in c.args.get("text", "")]
+        assert not [
+            c for c in _posts_to(slack, "C0INTAKE") if "replied about" in c.args.get("text", "")
+        ]
 
 
 async def test_reply_in_a_thread_that_is_no_card_is_ignored(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         parent = slack.add_message("C0PAYMENTS", user="U0ALICE", text="lunch?")
         before = len(slack.calls)
-        response = await running.slack.send_event(event_callback(message_event(
-            channel="C0PAYMENTS", user="U0BOB", thread_ts=parent["ts"], text="yes")))
+        response = await running.slack.send_event(
+            event_callback(
+                message_event(
+                    channel="C0PAYMENTS", user="U0BOB", thread_ts=parent["ts"], text="yes"
+                )
+            )
+        )
         await running.settle()
         assert response.status == 200
         assert running.store.list_items() == []
@@ -128,16 +184,27 @@ async def test_reply_in_a_thread_that_is_no_card_is_ignored(tmp_path):
 async def test_resolve_with_a_note_and_reopen(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         item_id, channel, card_ts = await forward_via_intake_channel(
-            slack, running, "refund delayed")
-        await running.slack.send_interaction(block_actions(
-            user_id="U0BOB", action_id="fb_resolve", value=str(item_id), channel_id=channel,
-            message_ts=card_ts))
+            slack, running, "refund delayed"
+        )
+        await running.slack.send_interaction(
+            block_actions(
+                user_id="U0BOB",
+                action_id="fb_resolve",
+                value=str(item_id),
+                channel_id=channel,
+                message_ts=card_ts,
+            )
+        )
         opened = await slack.wait_for("views.open")
         view = opened[-1].args["view"]
-        await running.slack.send_interaction(view_submission(
-            user_id="U0BOB", callback_id=view["callback_id"],
-            private_metadata=view["private_metadata"],
-            values={"note": {"value": {"type": "plain_text_input", "value": "fixed in 2.4.1"}}}))
+        await running.slack.send_interaction(
+            view_submission(
+                user_id="U0BOB",
+                callback_id=view["callback_id"],
+                private_metadata=view["private_metadata"],
+                values={"note": {"value": {"type": "plain_text_input", "value": "fixed in 2.4.1"}}},
+            )
+        )
         await running.settle()
         item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
         assert item.status == "resolved" and item.resolution_note == "fixed in 2.4.1"
@@ -147,9 +214,15 @@ async def test_resolve_with_a_note_and_reopen(tmp_path):
         card = [c for c in slack.calls_to("chat.update") if c.args["ts"] == card_ts][-1]
         assert "fb_reopen" in str(card.args["blocks"])
 
-        await running.slack.send_interaction(block_actions(
-            user_id="U0ALICE", action_id="fb_reopen", value=str(item_id), channel_id=channel,
-            message_ts=card_ts))
+        await running.slack.send_interaction(
+            block_actions(
+                user_id="U0ALICE",
+                action_id="fb_reopen",
+                value=str(item_id),
+                channel_id=channel,
+                message_ts=card_ts,
+            )
+        )
         await running.settle()
         item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
         assert item.status == "reopened" and item.resolved_at is None
@@ -158,19 +231,31 @@ async def test_resolve_with_a_note_and_reopen(tmp_path):
 async def test_unauthorized_resolve_is_refused_and_changes_nothing(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         item_id, channel, card_ts = await forward_via_intake_channel(
-            slack, running, "refund delayed")
-        await running.slack.send_interaction(block_actions(
-            user_id="U0CAROL", action_id="fb_resolve", value=str(item_id), channel_id=channel,
-            message_ts=card_ts))
+            slack, running, "refund delayed"
+        )
+        await running.slack.send_interaction(
+            block_actions(
+                user_id="U0CAROL",
+                action_id="fb_resolve",
+                value=str(item_id),
+                channel_id=channel,
+                message_ts=card_ts,
+            )
+        )
         await running.settle()
         ephemerals = slack.calls_to("chat.postEphemeral")
         assert ephemerals and ephemerals[-1].args["user"] == "U0CAROL"
         assert "Not yours" in ephemerals[-1].args["text"]
         assert slack.calls_to("views.open") == []
         # Even a forged submission of the modal is refused.
-        await running.slack.send_interaction(view_submission(
-            user_id="U0CAROL", callback_id="fb_resolve_submit",
-            private_metadata=f'{{"item": {item_id}}}', values={}))
+        await running.slack.send_interaction(
+            view_submission(
+                user_id="U0CAROL",
+                callback_id="fb_resolve_submit",
+                private_metadata=f'{{"item": {item_id}}}',
+                values={},
+            )
+        )
         await running.settle()
         item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
         assert item.status == "routed" and item.resolved_at is None
@@ -179,17 +264,31 @@ async def test_unauthorized_resolve_is_refused_and_changes_nothing(tmp_path):
 async def test_reassign_posts_a_new_card_and_marks_the_old_one_moved(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         item_id, channel, card_ts = await forward_via_intake_channel(
-            slack, running, "refund button does nothing in the app")
-        await running.slack.send_interaction(block_actions(
-            user_id="U0ALICE", action_id="fb_reassign", value=str(item_id),
-            channel_id=channel, message_ts=card_ts))
+            slack, running, "refund button does nothing in the app"
+        )
+        await running.slack.send_interaction(
+            block_actions(
+                user_id="U0ALICE",
+                action_id="fb_reassign",
+                value=str(item_id),
+                channel_id=channel,
+                message_ts=card_ts,
+            )
+        )
         opened = await slack.wait_for("views.open")
         view = opened[-1].args["view"]
-        await running.slack.send_interaction(view_submission(
-            user_id="U0ALICE", callback_id=view["callback_id"],
-            private_metadata=view["private_metadata"],
-            values={"team": {"value": {"type": "static_select",
-                                       "selected_option": {"value": "mobile"}}}}))
+        await running.slack.send_interaction(
+            view_submission(
+                user_id="U0ALICE",
+                callback_id=view["callback_id"],
+                private_metadata=view["private_metadata"],
+                values={
+                    "team": {
+                        "value": {"type": "static_select", "selected_option": {"value": "mobile"}}
+                    }
+                },
+            )
+        )
         await running.settle()
         item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
         assert item.team == "mobile" and item.reassignments == 1
@@ -197,7 +296,7 @@ async def test_reassign_posts_a_new_card_and_marks_the_old_one_moved(tmp_path):
         moved = [c for c in slack.calls_to("chat.update") if c.args["ts"] == card_ts][-1]
         assert "Moved to" in str(moved.args["blocks"])
         events = running.store.events_for(workspace="T0DEMO", item_id=item_id)
-        reassigned = [e for e in events if e.kind == "reassigned"][0]
+        reassigned = next(e for e in events if e.kind == "reassigned")
         assert reassigned.data["from"] == "payments" and reassigned.data["to"] == "mobile"
         assert reassigned.actor == "U0ALICE"
 
@@ -205,16 +304,31 @@ async def test_reassign_posts_a_new_card_and_marks_the_old_one_moved(tmp_path):
 async def test_a_follower_gets_the_same_relays(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         item_id, channel, card_ts = await forward_via_intake_channel(
-            slack, running, "invoice totals wrong")
-        await running.slack.send_interaction(block_actions(
-            user_id="U0SUPPORT2", action_id="fb_follow", value=str(item_id),
-            channel_id=channel, message_ts=card_ts))
+            slack, running, "invoice totals wrong"
+        )
+        await running.slack.send_interaction(
+            block_actions(
+                user_id="U0SUPPORT2",
+                action_id="fb_follow",
+                value=str(item_id),
+                channel_id=channel,
+                message_ts=card_ts,
+            )
+        )
         await running.settle()
-        await running.slack.send_event(event_callback(message_event(
-            channel=channel, user="U0BOB", thread_ts=card_ts, text="looking into it")))
+        await running.slack.send_event(
+            event_callback(
+                message_event(
+                    channel=channel, user="U0BOB", thread_ts=card_ts, text="looking into it"
+                )
+            )
+        )
         await running.settle()
         dm = slack.dm_channel("U0SUPPORT2")
-        relayed = [c for c in slack.calls_to("chat.postMessage")
-                   if c.args.get("channel") in ("U0SUPPORT2", dm)
-                   and "looking into it" in c.args.get("text", "")]
+        relayed = [
+            c
+            for c in slack.calls_to("chat.postMessage")
+            if c.args.get("channel") in ("U0SUPPORT2", dm)
+            and "looking into it" in c.args.get("text", "")
+        ]
         assert len(relayed) == 1

@@ -380,7 +380,7 @@ async def run_demo(*, db_path: str | None = None,
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         host, port = runner.addresses[0][:2]
-        await bot.start()
+        await bot.start(scheduler=False)
         await bot.wait_ready()
         client = SignedSlackClient(f"http://{host}:{port}", SIGNING_SECRET)
         demo = Demo(slack, client, bot, transcript)

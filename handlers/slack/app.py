@@ -21,14 +21,18 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config, LoadedConfig, load_config
+from bot.digest_service import DigestService
 from bot.intake import IntakeService
+from bot.lifecycle import Lifecycle
 from bot.models import utcnow
 from bot.outbox import OutboxWorker
+from bot.reminders import Reminders
+from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.lifecycle import Lifecycle
 from handlers.slack import (
     card_actions,
     card_events,
+    chat_views,
     intake_command,
     intake_events,
     intake_modal,
@@ -77,10 +81,11 @@ class FeedbackApp:
                             AsyncServerErrorRetryHandler(max_retry_count=2)])
         self.auth: AuthorizeResult | None = None
 
-        async def authorize() -> AuthorizeResult:
+        async def authorize(enterprise_id: str | None = None, team_id: str | None = None,
+                            **_: Any) -> AuthorizeResult:
             # From the auth.test made at start-up: no Web API call inside a request.
             # Until it has answered, authorization fails and the stored request waits.
-            return self.auth  # type: ignore[return-value]
+            return self._authorized(enterprise_id, team_id)  # type: ignore[return-value]
 
         self.bolt = AsyncApp(
             client=self.lookup_client,
@@ -97,7 +102,13 @@ class FeedbackApp:
             client_for=lambda workspace: self.client, store=store,
             team_channels={name: team.channel for name, team in config.teams.items()})
         self.intake = IntakeService(store=store, config=config, clock=clock)
-        self.outbox = OutboxWorker(store=store, port=self.port, config=config, clock=clock)
+        self.digests = DigestService(store=store, config=config, clock=clock)
+        self.reminders = Reminders(store=store, config=config, clock=clock)
+        self.outbox = OutboxWorker(store=store, port=self.port, config=config, clock=clock,
+                                   digests=self.digests)
+        self.scheduler = Scheduler(digests=self.digests, reminders=self.reminders,
+                                   workspace=lambda: self.workspace,
+                                   after_tick=self.outbox.wake)
         self.deps = Deps(store=store, config=config, intake=self.intake, port=self.port,
                          outbox=self.outbox, clock=clock)
         self.lifecycle = Lifecycle(store=store, config=config, port=self.port, clock=clock)
@@ -105,7 +116,9 @@ class FeedbackApp:
         # first listener that matches.
         card_events.register(self.bolt, self.deps, self.lifecycle)
         card_actions.register(self.bolt, self.deps, self.lifecycle)
-        for feature in (intake_modal, intake_command, intake_events, workspace_events):
+        chat_views.register(self.bolt, self.deps, self.lifecycle)
+        intake_command.register(self.bolt, self.deps, self.lifecycle)
+        for feature in (intake_modal, intake_events, workspace_events):
             feature.register(self.bolt, self.deps)
         workspace_events.register_catch_alls(self.bolt, self.deps)
         self._stop = asyncio.Event()
@@ -113,6 +126,19 @@ class FeedbackApp:
         self._ready = asyncio.Event()
 
     # --- authorization -----------------------------------------------------------
+    def _authorized(self, enterprise_id: str | None,
+                    team_id: str | None) -> AuthorizeResult | None:
+        """This deployment's credentials, for requests from the workspace it serves only."""
+        auth = self.auth
+        if auth is None:
+            return None
+        # An org-wide Grid install has no team ID: every workspace of its enterprise is ours.
+        if team_id and auth.team_id and team_id != auth.team_id:
+            return None
+        if enterprise_id and auth.enterprise_id and enterprise_id != auth.enterprise_id:
+            return None
+        return auth
+
     async def authenticate(self, *, attempts: int | None = None) -> AuthorizeResult:
         """Call auth.test until it answers; retry with backoff while Slack is unreachable.
 
@@ -128,7 +154,7 @@ class FeedbackApp:
                 if error.response.status_code < 500 and error.response.status_code != 429:
                     raise
                 failure: str = str(error.response.get("error") or error.response.status_code)
-            except (OSError, asyncio.TimeoutError) as error:
+            except (TimeoutError, OSError) as error:
                 failure = str(error) or type(error).__name__
             else:
                 self.auth = AuthorizeResult.from_auth_test_response(
@@ -137,6 +163,7 @@ class FeedbackApp:
                                           enterprise_id=self.auth.enterprise_id)
                 self.deps.bot_user_id = self.auth.bot_user_id
                 self.deps.bot_id = self.auth.bot_id
+                self.deps.team_url = str(response.get("url") or "") or None
                 log.info("connected to workspace %s as %s", workspace, self.auth.bot_user_id)
                 return self.auth
             if attempts is not None and attempt >= attempts:
@@ -148,14 +175,23 @@ class FeedbackApp:
     # --- inbound ----------------------------------------------------------------
     async def dispatch(self, *, inbox_id: int, body: str | dict[str, Any],
                        headers: Mapping[str, str | Sequence[str]], query: str = "",
-                       mode: str = "http",
-                       replay: bool = False) -> BoltResponse:
-        """Run a stored request through Bolt; an unclaimed request is marked done."""
+                       mode: str = "http", replay: bool = False) -> BoltResponse:
+        """Run a stored request through Bolt; a request nothing will handle is marked done.
+
+        That covers requests no listener matches and requests from a workspace this
+        deployment does not serve; both would otherwise be replayed forever.
+        """
         request = AsyncBoltRequest(body=body, query=query, headers=dict(headers), mode=mode,
                                    context={"inbox_id": inbox_id, "replay": replay})
         response = await self.bolt.async_dispatch(request)
         if response.status == 404:
             self.store.inbox_done(inbox_id, error="no listener")
+        elif self.auth is not None and self._authorized(
+                request.context.enterprise_id or _enterprise_of(request.body),
+                request.context.team_id or _team_of(request.body)) is None:
+            log.warning("ignored a request from workspace %s, which this deployment does not"
+                        " serve", _team_of(request.body))
+            self.store.inbox_done(inbox_id, error="not a workspace this deployment serves")
         return response
 
     async def replay_inbox(self, *, older_than: timedelta = timedelta(0)) -> int:
@@ -184,15 +220,28 @@ class FeedbackApp:
             log.exception("could not replay inbox row %s", row.id)
 
     # --- lifecycle --------------------------------------------------------------
-    async def start(self, *, outbox: bool = True) -> None:
-        """Connect, finish leftover work, and start the background workers."""
+    async def start(self, *, outbox: bool = True, scheduler: bool = True,
+                    inbox: bool = True) -> None:
+        """Connect, finish leftover work, and start the background workers.
+
+        `scheduler` runs digests and reminders here; `outbox` sends what is queued;
+        `inbox` finishes requests left over from before.
+        """
         self._stop.clear()
-        self._tasks.append(asyncio.create_task(self._connect_and_replay()))
+        self._tasks.append(asyncio.create_task(self._connect_and_replay(
+            scheduler=scheduler, inbox=inbox)))
         if outbox:
             self._tasks.append(asyncio.create_task(self._run_outbox()))
 
-    async def _connect_and_replay(self) -> None:
+    async def _connect_and_replay(self, *, scheduler: bool, inbox: bool) -> None:
         await self.authenticate()
+        if scheduler:
+            # Due periods come from the store: look once now, then at every wake-up.
+            await self.scheduler.tick()
+            self.scheduler.start()
+        if not inbox:
+            self._ready.set()
+            return
         # A new process owes no backoff to failures seen by the one before it, and
         # entries held by a process that was killed are free again.
         self.store.outbox_retry_now(now=self.clock())
@@ -217,6 +266,7 @@ class FeedbackApp:
 
     async def stop(self) -> None:
         """Stop the workers and close the store."""
+        self.scheduler.shutdown()
         self._stop.set()
         for task in self._tasks:
             task.cancel()
@@ -230,6 +280,20 @@ class FeedbackApp:
         if self.auth is None:
             return None
         return workspace_key(team_id=self.auth.team_id, enterprise_id=self.auth.enterprise_id)
+
+
+def _team_of(body: dict[str, Any]) -> str | None:
+    team = body.get("team_id")
+    if not team and isinstance(body.get("team"), dict):
+        team = body["team"].get("id")
+    return str(team) if team else None
+
+
+def _enterprise_of(body: dict[str, Any]) -> str | None:
+    enterprise = body.get("enterprise_id")
+    if not enterprise and isinstance(body.get("enterprise"), dict):
+        enterprise = body["enterprise"].get("id")
+    return str(enterprise) if enterprise else None
 
 
 def create_app(settings: Settings, *, config: Config | None = None, store: Store | None = None,

@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 # Interaction payloads name the person acting; Bolt and the listeners rely on it.
-_INTERACTIONS = frozenset({
-    "block_actions", "block_suggestion", "message_action", "shortcut", "view_submission",
-    "view_closed", "interactive_message", "dialog_submission", "dialog_suggestion",
-})
+_INTERACTIONS = frozenset(
+    {
+        "block_actions",
+        "block_suggestion",
+        "message_action",
+        "shortcut",
+        "view_submission",
+        "view_closed",
+        "interactive_message",
+        "dialog_submission",
+        "dialog_suggestion",
+    }
+)
 
 
 def workspace_key(*, team_id: str | None, enterprise_id: str | None) -> str:
@@ -30,8 +39,9 @@ def workspace_from_body(body: dict[str, Any]) -> str:
         authorizations = body.get("authorizations") or []
         if authorizations and isinstance(authorizations[0], dict):
             team = authorizations[0].get("team_id")
-    return workspace_key(team_id=str(team) if team else None,
-                         enterprise_id=str(enterprise) if enterprise else None)
+    return workspace_key(
+        team_id=str(team) if team else None, enterprise_id=str(enterprise) if enterprise else None
+    )
 
 
 def dedupe_key(body: dict[str, Any]) -> str | None:
@@ -80,7 +90,8 @@ def shape_problem(body: dict[str, Any]) -> str | None:
             return f"a {kind} payload needs a view"
         actions = body.get("actions")
         if kind == "block_actions" and not (
-            isinstance(actions, list) and actions
+            isinstance(actions, list)
+            and actions
             and all(isinstance(action, dict) for action in actions)
         ):
             return "a block_actions payload needs actions"

@@ -49,6 +49,7 @@ class Deps:
     clock: Clock
     bot_user_id: str | None = None
     bot_id: str | None = None
+    team_url: str | None = None  # e.g. https://acme.slack.com/, for links built locally
     in_flight: int = 0  # listeners running now; lets a caller wait for quiet
 
 

@@ -37,8 +37,12 @@ def parse_slack_body(text: str, content_type: str) -> dict[str, Any]:
         if content_type.lower().startswith("application/json"):
             body = json.loads(text)
         else:
-            form = {key: values[-1] for key, values in
-                    parse_qs(text, keep_blank_values=True, strict_parsing=bool(text)).items()}
+            form = {
+                key: values[-1]
+                for key, values in parse_qs(
+                    text, keep_blank_values=True, strict_parsing=bool(text)
+                ).items()
+            }
             body = json.loads(form["payload"]) if "payload" in form else form
     except (ValueError, UnicodeError, RecursionError) as error:
         raise BadRequest(f"malformed body: {error}"[:200]) from None
@@ -47,8 +51,9 @@ def parse_slack_body(text: str, content_type: str) -> dict[str, Any]:
     return body
 
 
-def signature_is_valid(secret: str, raw: bytes, *, timestamp: str, signature: str,
-                       now: float) -> bool:
+def signature_is_valid(
+    secret: str, raw: bytes, *, timestamp: str, signature: str, now: float
+) -> bool:
     """Check Slack's v0 signature over the raw bytes; a missing or stale one is invalid."""
     if not (timestamp.isascii() and timestamp.isdigit()):
         return False
@@ -59,8 +64,9 @@ def signature_is_valid(secret: str, raw: bytes, *, timestamp: str, signature: st
     return hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace"))
 
 
-def build_web_app(bot: FeedbackApp, *, signing_secret: str,
-                  wall_clock: Callable[[], float] = time.time) -> web.Application:
+def build_web_app(
+    bot: FeedbackApp, *, signing_secret: str, wall_clock: Callable[[], float] = time.time
+) -> web.Application:
     """Return the aiohttp application serving Slack's requests for `bot`."""
     if not signing_secret.strip():
         raise ValueError("the signing secret must not be empty")
@@ -69,14 +75,18 @@ def build_web_app(bot: FeedbackApp, *, signing_secret: str,
         raw = await request.read()
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
-        if not signature_is_valid(signing_secret, raw, timestamp=timestamp,
-                                  signature=signature, now=wall_clock()):
+        if not signature_is_valid(
+            signing_secret, raw, timestamp=timestamp, signature=signature, now=wall_clock()
+        ):
             return web.json_response({"error": "invalid signature"}, status=401)
         try:
             text = raw.decode("utf-8")
             body = parse_slack_body(text, request.headers.get("Content-Type", ""))
-            problem = None if body.get("type") == "url_verification" or body.get(
-                "ssl_check") else shape_problem(body)
+            problem = (
+                None
+                if body.get("type") == "url_verification" or body.get("ssl_check")
+                else shape_problem(body)
+            )
             if problem:
                 raise BadRequest(problem)
         except (BadRequest, UnicodeDecodeError) as error:
@@ -85,27 +95,44 @@ def build_web_app(bot: FeedbackApp, *, signing_secret: str,
             return web.json_response({"challenge": body.get("challenge")})
         if body.get("ssl_check"):
             return web.Response(status=200)
+        if body.get("type") == "app_rate_limited":
+            # Slack tells us it dropped events; nothing to store or replay, and no listener
+            # would claim it (Bolt would answer 404).
+            log.warning(
+                "Slack rate-limited events for %s in minute %s",
+                workspace_from_body(body),
+                body.get("minute_rate_limited"),
+            )
+            return web.Response(status=200)
         headers = {key.lower(): value for key, value in request.headers.items()}
         inbox_id = bot.store.inbox_add(
-            workspace=workspace_from_body(body), kind=str(body.get("type") or body.get(
-                "command") or "unknown"), dedupe_key=dedupe_key(body), body=text,
+            workspace=workspace_from_body(body),
+            kind=str(body.get("type") or body.get("command") or "unknown"),
+            dedupe_key=dedupe_key(body),
+            body=text,
             headers={"content-type": headers.get("content-type", "")},
             received_at=bot.clock(),
         )
         if inbox_id is None:
             # A redelivery of something already stored: nothing changes.
             return web.Response(status=200)
-        response = await bot.dispatch(inbox_id=inbox_id, body=text, headers=headers,
-                                      query=request.query_string)
-        return web.Response(status=response.status, body=response.body,
-                            headers=response.first_headers_without_set_cookie())
+        response = await bot.dispatch(
+            inbox_id=inbox_id, body=text, headers=headers, query=request.query_string
+        )
+        return web.Response(
+            status=response.status,
+            body=response.body,
+            headers=response.first_headers_without_set_cookie(),
+        )
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({
-            "ok": True,
-            "connected": bot.auth is not None,
-            "outbox_pending": bot.store.outbox_pending_count(),
-        })
+        return web.json_response(
+            {
+                "ok": True,
+                "connected": bot.auth is not None,
+                "outbox_pending": bot.store.outbox_pending_count(),
+            }
+        )
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_post("/slack/events", slack_events)
@@ -113,12 +140,15 @@ def build_web_app(bot: FeedbackApp, *, signing_secret: str,
     return app
 
 
-async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int) -> web.AppRunner:
-    """Start the HTTP server and the bot's workers; return the runner for cleanup."""
-    runner = web.AppRunner(build_web_app(bot, signing_secret=signing_secret),
-                           access_log=None)
+async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int,
+                scheduler: bool = True) -> web.AppRunner:
+    """Start the HTTP server and the bot's workers; return the runner for cleanup.
+
+    With `scheduler` false, digests and reminders are left to `feedbackbot clock`.
+    """
+    runner = web.AppRunner(build_web_app(bot, signing_secret=signing_secret), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    await bot.start()
+    await bot.start(scheduler=scheduler)
     return runner

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from slack_bolt.async_app import AsyncApp
 
+from bot.config import Config
 from bot.intake import IntakeRejected
+from bot.lifecycle import Lifecycle
 from bot.models import IntakeKind, IntakeRequest, SourceMessage, iso
+from handlers.slack.chat_views import MINE, mine_text, parse_stats, stats_text
 from handlers.slack.deps import Deps, SlackCall, tracked
 from handlers.slack.intake_modal import open_forward_modal
 from handlers.slack.render import escape
@@ -18,40 +19,63 @@ HELP = """*How to forward customer feedback*
 • `/feedback <the customer's words>` forwards that text to the team that owns it.
 • `/feedback` on its own opens a form where you can pick the team, customer and severity.
 • On any message: *More actions* (⋯) → *Forward to feedback*.
-• Add the :{reaction}: emoji to a message, or post in an intake channel.
-I'll tell you where it went, and relay the team's answer back to you.
-`/feedback help` shows this."""
-
-# Subcommands count only when they are the whole text: "mine keeps crashing" is feedback.
-_LATER = re.compile(r"^(mine|stats(\s+\S+)?(\s+(7d|30d))?)$", re.IGNORECASE)
+{more}I'll tell you where it went, and relay the team's answer back to you.
+`/feedback mine` lists what is waiting on you; `/feedback stats [team] [7d|30d]` shows
+time to response. `/feedback help` shows this."""
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
+def help_text(config: Config) -> str:
+    """The help, naming only the intake ways this deployment has switched on."""
+    more = []
+    if config.intake.reaction:
+        more.append(f"• Add the :{config.intake.reaction}: emoji to any message.\n")
+    if config.intake.channels:
+        channels = ", ".join(f"<#{channel}>" for channel in config.intake.channels)
+        more.append(f"• Post it in {channels}.\n")
+    return HELP.format(more="".join(more))
+
+
+def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
     """Add the /feedback listener."""
 
     async def on_command(call: SlackCall) -> None:
         body = call.body
         text = str(body.get("text") or "").strip()
-        reaction = deps.config.intake.reaction or "inbox_tray"
         if text.lower() == "help":
-            await call.ack(text=HELP.format(reaction=reaction))
+            await call.ack(text=help_text(deps.config))
             return
-        if _LATER.match(text):
-            await call.ack(text=f"`{COMMAND} {escape(text)}` isn't available in this version"
-                           " yet. Try `/feedback help`.")
+        # Subcommands count only when they are the whole text: "mine keeps crashing"
+        # is feedback, and so is "stats broken" (no team is called "broken").
+        stats = parse_stats(text, deps.config)
+        if stats is not None:
+            team, days = stats
+            await call.ack(text=stats_text(deps, workspace=call.workspace, team=team,
+                                           days=days))
+            return
+        if MINE.match(text):
+            await call.ack(text=await mine_text(deps, lifecycle, workspace=call.workspace,
+                                                user=str(body.get("user_id") or "")))
             return
         if not text:
             await call.ack()
             now = deps.clock()
-            draft = {"kind": IntakeKind.COMMAND.value, "text": "", "forwarded_at": iso(now),
-                     "source_channel": body.get("channel_id"), "context_channel":
-                     body.get("channel_id")}
+            draft = {
+                "kind": IntakeKind.COMMAND.value,
+                "text": "",
+                "forwarded_at": iso(now),
+                "source_channel": body.get("channel_id"),
+                "context_channel": body.get("channel_id"),
+            }
             await open_forward_modal(deps, call, draft=draft)
             return
         now = deps.clock()
         request = IntakeRequest(
-            workspace=call.workspace, kind=IntakeKind.COMMAND, text=text,
-            forwarded_by=str(body.get("user_id") or ""), received_at=now, forwarded_at=now,
+            workspace=call.workspace,
+            kind=IntakeKind.COMMAND,
+            text=text,
+            forwarded_by=str(body.get("user_id") or ""),
+            received_at=now,
+            forwarded_at=now,
             source=SourceMessage(channel=body.get("channel_id"), ts=None),
             intake_key=f"command:{body.get('trigger_id')}",
         )
@@ -60,8 +84,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except IntakeRejected as rejected:
             await call.ack(text=f":no_entry: {escape(str(rejected))}")
             return
-        await call.ack(text=(
-            f":inbox_tray: Forwarded to *{escape(result.item.team)}* as feedback"
-            f" #{result.item.id}. I'll message you when they respond."))
+        await call.ack(
+            text=(
+                f":inbox_tray: Forwarded to *{escape(result.item.team)}* as feedback"
+                f" #{result.item.id}. I'll message you when they respond."
+            )
+        )
 
     app.command(COMMAND)(tracked(deps, on_command))

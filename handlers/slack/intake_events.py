@@ -13,25 +13,28 @@ from bot.models import IntakeKind, IntakeRequest, SourceMessage, ts_to_datetime
 from bot.outbox import notice_entry
 from bot.ports import Notice
 from handlers.slack.deps import Deps, SlackCall, tracked
-from handlers.slack.messages import NEW_MESSAGE_SUBTYPES, words_of
+from handlers.slack.messages import NEW_MESSAGE_SUBTYPES, TS_PATTERN, words_of
 
 log = logging.getLogger(__name__)
 
 
-async def fetch_message(deps: Deps, call: SlackCall, channel: str, ts: str
-                        ) -> dict[str, Any] | None:
+async def fetch_message(
+    deps: Deps, call: SlackCall, channel: str, ts: str
+) -> dict[str, Any] | None:
     """Return the message at (channel, ts), top-level or in a thread, or None."""
     client = call.client
-    history = await client.conversations_history(channel=channel, latest=ts, inclusive=True,
-                                                 limit=1)
+    history = await client.conversations_history(
+        channel=channel, latest=ts, inclusive=True, limit=1
+    )
     for message in history.get("messages") or []:
         if message.get("ts") == ts:
             return dict(message)
     # Not top-level: a reply in a thread. conversations.replies finds it by its own ts,
     # but always lists the thread's parent first, so limit=1 would return only that.
     try:
-        replies = await client.conversations_replies(channel=channel, ts=ts, oldest=ts,
-                                                     inclusive=True, limit=2)
+        replies = await client.conversations_replies(
+            channel=channel, ts=ts, oldest=ts, inclusive=True, limit=2
+        )
     except SlackApiError as error:
         if error.response.get("error") in ("thread_not_found", "message_not_found"):
             return None  # deleted since the emoji was added
@@ -44,13 +47,7 @@ async def fetch_message(deps: Deps, call: SlackCall, channel: str, ts: str
 
 def _is_ts(value: Any) -> bool:
     """Whether `value` looks like a Slack message ts ("1712345678.000100")."""
-    if not isinstance(value, str) or not value:
-        return False
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
+    return isinstance(value, str) and bool(TS_PATTERN.fullmatch(value))
 
 
 def _is_own(deps: Deps, message: dict[str, Any]) -> bool:
@@ -68,8 +65,11 @@ def _reply_target(deps: Deps, channel: str | None, thread_ts: str) -> tuple[str 
 
 
 def _tell(deps: Deps, workspace: str, user: str, reason: str) -> None:
-    deps.store.outbox_enqueue(workspace=workspace, item_id=None, entry=notice_entry(
-        Notice(kind="rejected", user=user, data={"reason": reason})))
+    deps.store.outbox_enqueue(
+        workspace=workspace,
+        item_id=None,
+        entry=notice_entry(Notice(kind="rejected", user=user, data={"reason": reason})),
+    )
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -83,9 +83,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return  # other emoji: acknowledgements are handled on cards
         if not user or user == deps.bot_user_id:
             return
-        channel, ts = str(item.get("channel") or ""), item.get("ts")
-        if not channel or not _is_ts(ts):
+        channel, raw_ts = str(item.get("channel") or ""), item.get("ts")
+        if not channel or not _is_ts(raw_ts):
             return  # not a message Slack could name
+        ts = str(raw_ts)
         workspace = call.workspace
         if deps.store.find_item_by_source(workspace=workspace, channel=channel, ts=ts):
             return  # a second person reacting: the item already exists
@@ -95,13 +96,21 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             message = await fetch_message(deps, call, channel, ts)
         except SlackApiError as error:
-            if error.response.get("error") in ("not_in_channel", "channel_not_found",
-                                               "missing_scope"):
+            if error.response.get("error") in (
+                "not_in_channel",
+                "channel_not_found",
+                "missing_scope",
+            ):
                 # Plain words: the notice escapes its reason, so a <#C…> link would
                 # show up as literal text.
-                _tell(deps, workspace, user, "I can't read messages in the channel where you"
-                      " added the emoji. Invite me there with `/invite @feedbackbot`, then add"
-                      " the emoji again.")
+                _tell(
+                    deps,
+                    workspace,
+                    user,
+                    "I can't read messages in the channel where you"
+                    " added the emoji. Invite me there with `/invite @feedbackbot`, then add"
+                    " the emoji again.",
+                )
                 return
             raise
         if message is None:
@@ -110,20 +119,29 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if _is_own(deps, message):
             return  # the bot's own cards and notices are not customer feedback
         words = words_of(message, channel=channel)
-        reply_channel, reply_ts = _reply_target(deps, channel,
-                                                str(message.get("thread_ts") or ts))
+        reply_channel, reply_ts = _reply_target(deps, channel, str(message.get("thread_ts") or ts))
         request = IntakeRequest(
-            workspace=workspace, kind=IntakeKind.REACTION, text=words.text,
-            forwarded_by=user, received_at=ts_to_datetime(words.said_ts),
-            forwarded_at=(ts_to_datetime(event["event_ts"]) if event.get("event_ts")
-                          else deps.clock()),
-            source=SourceMessage(channel=words.source_channel, ts=words.source_ts,
-                                 author=words.author, permalink=words.permalink),
-            note=words.note, reply_channel=reply_channel, reply_thread_ts=reply_ts,
+            workspace=workspace,
+            kind=IntakeKind.REACTION,
+            text=words.text,
+            forwarded_by=user,
+            received_at=ts_to_datetime(words.said_ts),
+            forwarded_at=(
+                ts_to_datetime(event["event_ts"]) if _is_ts(event.get("event_ts")) else deps.clock()
+            ),
+            source=SourceMessage(
+                channel=words.source_channel,
+                ts=words.source_ts,
+                author=words.author,
+                permalink=words.permalink,
+            ),
+            note=words.note,
+            reply_channel=reply_channel,
+            reply_thread_ts=reply_ts,
             files=words.files,
         )
         try:
-            await deps.intake.forward(request)
+            await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
             _tell(deps, workspace, user, str(rejected))
 
@@ -150,26 +168,40 @@ def register(app: AsyncApp, deps: Deps) -> None:
         elif not user or user == deps.bot_user_id:
             return
         workspace = call.workspace
-        own_team = workspace.rpartition(":")[2]
+        own_enterprise, _, own_team = workspace.rpartition(":")
         user_team = event.get("user_team") or event.get("team")
-        external = bool(user_team and own_team and user_team != own_team)
-        if not bot_id and (external or not await deps.port.is_internal_user(
-                workspace=workspace, user=user)):
-            log.info("ignored a post in intake channel %s by %s, who is not internal",
-                     channel, user)
+        # On Enterprise Grid, people from sibling workspaces of the same organisation are
+        # internal too: there only the users.info check below can tell.
+        external = bool(not own_enterprise and user_team and own_team and user_team != own_team)
+        if not bot_id and (
+            external or not await deps.port.is_internal_user(workspace=workspace, user=user)
+        ):
+            log.info(
+                "ignored a post in intake channel %s by %s, who is not internal", channel, user
+            )
             return
         ts = str(event.get("ts"))
         words = words_of(event, channel=channel)
         request = IntakeRequest(
-            workspace=workspace, kind=IntakeKind.CHANNEL, text=words.text,
-            forwarded_by=user or str(bot_id), received_at=ts_to_datetime(words.said_ts),
+            workspace=workspace,
+            kind=IntakeKind.CHANNEL,
+            text=words.text,
+            forwarded_by=user or str(bot_id),
+            received_at=ts_to_datetime(words.said_ts),
             forwarded_at=ts_to_datetime(ts),
-            source=SourceMessage(channel=words.source_channel, ts=words.source_ts,
-                                 author=words.author, permalink=words.permalink),
-            note=words.note, reply_channel=channel, reply_thread_ts=ts, files=words.files,
+            source=SourceMessage(
+                channel=words.source_channel,
+                ts=words.source_ts,
+                author=words.author,
+                permalink=words.permalink,
+            ),
+            note=words.note,
+            reply_channel=channel,
+            reply_thread_ts=ts,
+            files=words.files,
         )
         try:
-            await deps.intake.forward(request)
+            await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
             if user:
                 _tell(deps, workspace, user, str(rejected))

@@ -10,7 +10,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.intake import IntakeRejected
-from bot.models import SEVERITIES, IntakeKind, IntakeRequest, Item, SourceMessage, parse_iso, ts_to_datetime
+from bot.models import (
+    SEVERITIES,
+    IntakeKind,
+    IntakeRequest,
+    Item,
+    SourceMessage,
+    parse_iso,
+    ts_to_datetime,
+)
 from bot.outbox import notice_entry
 from bot.ports import Notice
 from handlers.slack.deps import Deps, SlackCall, tracked

@@ -22,6 +22,7 @@ BOT_SCOPES = {
     "groups:read": "the same, for private channels",
     "users:read": "telling members of the workspace from customers and guests",
     "usergroups:read": "mentioning the members of an owning user group",
+    "files:write": "the digest's trend chart, uploaded into the digest's thread",
 }
 
 
@@ -51,6 +52,8 @@ def build_manifest(*, url: str | None, name: str = "feedbackbot") -> dict[str, A
             "background_color": "#2c2d30",
         },
         "features": {
+            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": True,
+                         "messages_tab_read_only_enabled": True},
             "bot_user": {"display_name": name, "always_online": True},
             "shortcuts": [{
                 "name": "Forward to feedback",

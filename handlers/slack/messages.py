@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+# A message ts: seconds, optionally with a fraction ("1712345678.000100").
+TS_PATTERN = re.compile(r"\d{1,12}(\.\d{1,9})?")
 
 # Subtypes that are a person (or an allowed bot) saying something new.
 NEW_MESSAGE_SUBTYPES = frozenset({None, "file_share", "bot_message"})
@@ -45,11 +49,7 @@ def _ts_text(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
     text = str(value)
-    try:
-        float(text)
-    except ValueError:
-        return None
-    return text
+    return text if TS_PATTERN.fullmatch(text) else None
 
 
 def words_of(message: dict[str, Any], *, channel: str | None) -> ForwardedWords:

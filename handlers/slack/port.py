@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -13,8 +14,10 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.digest import DigestData
 from bot.models import Item, utcnow
 from bot.ports import ChatError, Notice, Posted
+from handlers.slack.digest_blocks import digest_blocks, digest_text
 from handlers.slack.render import card_blocks, card_text, follow_blocks, notice_text
 from storage.base import Store
 
@@ -79,7 +82,7 @@ class SlackChatPort:
         client = self.client_for(workspace)
         try:
             response = await client.api_call(method, json=kwargs)
-        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as error:
             raise chat_error(error) from error
         return dict(response.data) if isinstance(response.data, dict) else {}
 
@@ -207,6 +210,42 @@ class SlackChatPort:
             text=f"Feedback #{item.id} moved to {item.team}",
             blocks=card_blocks(item, mentions=[], source_link=source,
                                moved_to=(item.team, link)))
+
+    async def post_digest(self, *, workspace: str, data: DigestData, chart_png: bytes,
+                          outbox_key: str, existing: Posted | None) -> Posted:
+        if await self.is_shared_channel(workspace=workspace, channel=data.channel):
+            raise ChatError(f"the digest channel {data.channel} is shared with another"
+                            " organisation; digests are never posted there", permanent=True)
+        links = dict(data.links)
+        for waiting in data.longest_waiting:
+            item = waiting.item
+            if item.card_channel and item.card_ts and item.id not in links:
+                link = await self.permalink(workspace, item.card_channel, item.card_ts)
+                if link:
+                    links[item.id] = link
+        data = dataclasses.replace(data, links=links)
+        posted = existing
+        if posted is None:
+            answer = await self._call(
+                workspace, "chat.postMessage", channel=data.channel, text=digest_text(data),
+                blocks=digest_blocks(data), unfurl_links=False, unfurl_media=False,
+                metadata={"event_type": METADATA_EVENT,
+                          "event_payload": {"outbox": outbox_key, "item": 0}})
+            posted = Posted(channel=str(answer.get("channel", data.channel)),
+                            ts=str(answer["ts"]))
+        try:
+            await self.client_for(workspace).files_upload_v2(
+                channel=posted.channel, thread_ts=posted.ts, content=chart_png,
+                filename=f"feedback-trend-{data.local_date.isoformat()}.png",
+                title=f"Median time to response per team, 14 days to {data.local_date}")
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            failure = chat_error(error)
+            if failure.permanent or failure.workspace_gone:
+                raise failure from error
+            # The digest itself is posted; the retry finds it and uploads only the chart.
+            raise ChatError(f"chart upload: {failure.reason}", unknown_fate=True,
+                            retry_after=failure.retry_after) from error
+        return posted
 
     async def find_post(self, *, workspace: str, channel: str | None, user: str | None,
                         outbox_key: str, since: datetime | None = None) -> Posted | None:

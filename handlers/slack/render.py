@@ -49,9 +49,15 @@ def slack_date(moment: datetime, *, fallback: str | None = None) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{shown}>"
 
 
+def person(ident: str) -> str:
+    """A user mention for user IDs; anything else (a bot's B… id) as plain text."""
+    return f"<@{ident}>" if ident[:1] in ("U", "W") else escape(ident)
+
+
 def mention_list(users: list[str]) -> str:
-    """Mention each user ID."""
-    return ", ".join(f"<@{user}>" for user in users)
+    """Mention each user ID, or user group ID (S…)."""
+    return ", ".join(f"<!subteam^{user}>" if user.startswith("S") else f"<@{user}>"
+                     for user in users)
 
 
 def card_text(item: Item) -> str:
@@ -76,7 +82,7 @@ def card_blocks(
     if item.customer:
         facts.append(f"*Customer:* {escape(item.customer)}")
     facts.append(f"*Said:* {slack_date(item.received_at)}")
-    facts.append(f"*Forwarded by:* <@{item.forwarded_by}>")
+    facts.append(f"*Forwarded by:* {person(item.forwarded_by)}")
     header = f"*Feedback #{item.id}* for *{escape(item.team)}*"
     if mentions:
         header += f"\n{mention_list(mentions)}"
@@ -100,7 +106,7 @@ def card_blocks(
     if source_link:
         context.append(f"<{source_link}|Source message>")
     if item.source_author:
-        context.append(f"Author: <@{item.source_author}>")
+        context.append(f"Author: {person(item.source_author)}")
     context.append(f"via {item.intake_kind}")
     blocks.append({"type": "context",
                    "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
@@ -149,6 +155,9 @@ def status_blocks(item: Item) -> list[dict[str, Any]]:
         lines.append(resolved)
     if item.status == Status.REOPENED.value:
         lines.append(":leftwards_arrow_with_hook: Reopened.")
+    if item.escalated_at and item.first_response_at is None:
+        lines.append(f":rotating_light: Escalated {_when(item.escalated_at)}: no response"
+                     " within twice the SLA.")
     if item.failed:
         lines.append(f":warning: {escape(item.failed)}")
     blocks: list[dict[str, Any]] = []
@@ -218,6 +227,17 @@ def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
         to = escape(str(notice.data.get("to") or ""))
         return (f":arrow_right: Feedback {ref} was moved from"
                 f" *{escape(str(notice.data.get('from') or ''))}* to *{to}* by {who}.")
+    if notice.kind == "reminder" and item is not None:
+        mentions = mention_list(list(notice.data.get("mentions") or []))
+        return (f":alarm_clock: {mentions} feedback {ref} has waited"
+                f" {notice.data.get('waited')} since it was forwarded; the first-response"
+                f" target for {escape(str(notice.data.get('severity')))} is"
+                f" {notice.data.get('sla')}.")
+    if notice.kind == "escalation" and item is not None:
+        mentions = mention_list(list(notice.data.get("mentions") or []))
+        return (f":rotating_light: Escalating to {mentions}: feedback {ref} has waited"
+                f" {notice.data.get('waited')} with no response, twice its"
+                f" {notice.data.get('sla')} target.")
     if notice.kind == "rejected":
         return f":no_entry: {escape(str(notice.data.get('reason', 'Not forwarded.')))}"
     return escape(str(notice.data.get("text", "")))

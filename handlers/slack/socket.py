@@ -20,8 +20,9 @@ from handlers.slack.context import dedupe_key, shape_problem, workspace_from_bod
 log = logging.getLogger(__name__)
 
 
-async def handle_socket_request(bot: FeedbackApp, client: AsyncBaseSocketModeClient,
-                                request: SocketModeRequest) -> None:
+async def handle_socket_request(
+    bot: FeedbackApp, client: AsyncBaseSocketModeClient, request: SocketModeRequest
+) -> None:
     """Store one Socket Mode envelope, then dispatch it and send Bolt's acknowledgement.
 
     A redelivery (`retry_attempt` > 0) of an event already stored is acknowledged
@@ -33,43 +34,48 @@ async def handle_socket_request(bot: FeedbackApp, client: AsyncBaseSocketModeCli
     if problem:
         # Nothing could handle it, and Slack would redeliver an unanswered envelope.
         log.warning("dropped a malformed Socket Mode %s envelope: %s", request.type, problem)
-        await client.send_socket_mode_response(
-            SocketModeResponse(envelope_id=request.envelope_id))
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
         return
     inbox_id = bot.store.inbox_add(
         workspace=workspace_from_body(payload),
         kind=str(payload.get("type") or payload.get("command") or request.type),
-        dedupe_key=dedupe_key(payload), body=json.dumps(payload),
-        headers={SOCKET_MODE_HEADER: "socket_mode"}, received_at=bot.clock(),
+        dedupe_key=dedupe_key(payload),
+        body=json.dumps(payload),
+        headers={SOCKET_MODE_HEADER: "socket_mode"},
+        received_at=bot.clock(),
     )
     if inbox_id is None:
-        await client.send_socket_mode_response(
-            SocketModeResponse(envelope_id=request.envelope_id))
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
         return
     try:
-        response = await bot.dispatch(inbox_id=inbox_id, body=payload,
-                                      headers=build_headers(request), mode="socket_mode")
+        response = await bot.dispatch(
+            inbox_id=inbox_id,
+            body=payload,
+            headers=build_headers(request) or {},
+            mode="socket_mode",
+        )
     except Exception:
         # The envelope is stored and will be replayed; redelivery would change nothing.
         log.exception("dispatching Socket Mode envelope %s failed", request.envelope_id)
         response = BoltResponse(status=500)
     if response.status != 200:
         # Bolt's helper acknowledges only a 200; the inbox row already holds the work.
-        await client.send_socket_mode_response(
-            SocketModeResponse(envelope_id=request.envelope_id))
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
         return
     await send_async_response(client, request, response, started)
 
 
-async def connect_socket_mode(bot: FeedbackApp, *, app_token: str) -> SocketModeClient:
+async def connect_socket_mode(bot: FeedbackApp, *, app_token: str,
+                              scheduler: bool = True) -> SocketModeClient:
     """Open the Socket Mode connection and start the bot's workers."""
     client = SocketModeClient(app_token=app_token, web_client=bot.client)
 
-    async def listener(socket_client: AsyncBaseSocketModeClient,
-                       request: SocketModeRequest) -> None:
+    async def listener(
+        socket_client: AsyncBaseSocketModeClient, request: SocketModeRequest
+    ) -> None:
         await handle_socket_request(bot, socket_client, request)
 
     client.socket_mode_request_listeners.append(listener)
-    await bot.start()
+    await bot.start(scheduler=scheduler)
     await client.connect()
     return client

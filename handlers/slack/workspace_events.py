@@ -24,6 +24,7 @@ SUBSCRIBED_EVENTS = (
     "channel_unshared",
     "app_uninstalled",
     "tokens_revoked",
+    "app_home_opened",
 )
 
 _ANY = re.compile(r".*")

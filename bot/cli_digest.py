@@ -1,0 +1,189 @@
+"""The scheduled-work commands: `digest`, `clock` and `suggest-rules`.
+
+Chat adapters are imported inside the commands, so that importing the core never
+loads a chat SDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from datetime import timedelta
+
+from bot.config import Config, load_config
+from bot.digest_service import DigestService
+from bot.models import utcnow
+from bot.outbox_kinds import DIGEST
+from bot.settings import Settings
+from bot.suggestions import config_diff, suggest_rules
+from storage import open_existing_store
+from storage.base import Store
+
+POST_TIMEOUT_SECONDS = 120.0
+_DAY = timedelta(days=1)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"feedbackbot: {message}", file=sys.stderr)
+    return code
+
+
+def _config(settings: Settings) -> Config | None:
+    loaded = load_config(settings.config_path)
+    for problem in loaded.problems:
+        print(problem, file=sys.stderr)
+    return loaded.config
+
+
+def _workspaces(store: Store) -> list[str]:
+    return sorted({item.workspace for item in store.list_items()})
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the current digests, or post them now (once per period unless forced)."""
+    config = _config(settings)
+    if config is None:
+        return 1
+    if not config.digests:
+        print("No digests are configured (see `digests:` in the config).")
+        return 0
+    if args.print:
+        return _print_digests(config, settings)
+    if not settings.bot_token:
+        return _fail("--post needs SLACK_BOT_TOKEN (see the README's environment table)")
+    return asyncio.run(_post_digests(config, settings, force=args.force))
+
+
+def _print_digests(config: Config, settings: Settings) -> int:
+    from bot.digest_text import digest_table
+
+    try:
+        store = open_existing_store(settings.database_url)
+    except ValueError as error:
+        return _fail(str(error))
+    try:
+        service = DigestService(store=store, config=config, clock=utcnow)
+        workspaces = _workspaces(store) or [""]
+        for index, period in enumerate(service.current_periods()):
+            subscription = config.digests[index]
+            if period is None:
+                print(f"{subscription.channel}: no digest today in {subscription.timezone}"
+                      f" (it runs on {', '.join(subscription.days)})\n")
+                continue
+            for workspace in workspaces:
+                data = service.build(workspace=workspace, index=index,
+                                     local_date=period.local_date, late=False,
+                                     window_end=min(utcnow(), period.window_end))
+                print(digest_table(data))
+    finally:
+        store.close()
+    return 0
+
+
+async def _post_digests(config: Config, settings: Settings, *, force: bool) -> int:
+    from handlers.slack.app import create_app
+
+    bot = create_app(settings, config=config)
+    try:
+        await bot.authenticate(attempts=3)
+        workspace = bot.workspace or ""
+        claimed = bot.digests.claim_current(workspace=workspace, force=force)
+        if not claimed:
+            print("Nothing to post: each digest was already posted for today's period,"
+                  " or today is not one of its days. Use --force to post again.")
+            return 0
+        deadline = time.monotonic() + POST_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            await bot.outbox.drain_once()
+            waiting = [entry for entry in bot.store.outbox_due(now=utcnow() + _DAY)
+                       if entry.kind == DIGEST and entry.workspace == workspace]
+            if not waiting:
+                break
+            await asyncio.sleep(0.5)
+        else:
+            print("Some digests are still queued; `feedbackbot serve` will post them.")
+        for done in claimed:
+            note = " (forced)" if done.forced else ""
+            print(f"Posted the digest for {done.period.subscription.channel},"
+                  f" {done.period.local_date}{note}.")
+        return 0
+    finally:
+        await bot.stop()
+
+
+def cmd_clock(args: argparse.Namespace, settings: Settings) -> int:
+    """Run only the scheduled work (digests and reminders) until interrupted."""
+    config = _config(settings)
+    if config is None:
+        return 1
+    if not settings.bot_token:
+        return _fail("set SLACK_BOT_TOKEN (see the README's environment table)")
+    if settings.database_url.startswith("sqlite:"):
+        print("feedbackbot clock: warning: with a SQLite DATABASE_URL, `serve` and `clock`"
+              " must share that file, which means running on the same host.", file=sys.stderr)
+    from bot.cli import wait_for_signal
+    from handlers.slack.app import create_app
+
+    async def run() -> None:
+        bot = create_app(settings, config=config)
+        # Only the scheduled work: the web process sends what it queues.
+        await bot.start(outbox=False, scheduler=True, inbox=False)
+        print("feedbackbot clock running (digests and reminders)", flush=True)
+        await wait_for_signal()
+        await bot.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_suggest_rules(args: argparse.Namespace, settings: Settings) -> int:
+    """Print keyword suggestions learned from reassignments, as a config diff."""
+    config = _config(settings)
+    if config is None:
+        return 1
+    try:
+        store = open_existing_store(settings.database_url)
+    except ValueError as error:
+        return _fail(str(error))
+    try:
+        service = DigestService(store=store, config=config, clock=utcnow)
+        moved = [move for workspace in _workspaces(store)
+                 for move in service.reassignments(workspace=workspace)]
+    finally:
+        store.close()
+    suggestions = suggest_rules(reassignments=moved, config=config,
+                                min_count=args.min_count)
+    if not suggestions:
+        print(f"No suggestions: no keyword appears in {args.min_count} or more items moved"
+              " between the same two teams.")
+        return 0
+    for suggestion in suggestions:
+        print(f"# {suggestion.sentence()}")
+    with open(settings.config_path, encoding="utf-8") as handle:
+        sys.stdout.write(config_diff(suggestions, config_text=handle.read(),
+                                     path=settings.config_path))
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `digest`, `clock` and `suggest-rules` on the CLI."""
+    digest = commands.add_parser("digest", help="print or post the digests now")
+    mode = digest.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--print", action="store_true",
+                      help="render the current digests in the terminal; touches nothing")
+    mode.add_argument("--post", action="store_true",
+                      help="post each digest for its current period (once per period)")
+    digest.add_argument("--force", action="store_true", help="with --post: post again")
+    digest.set_defaults(handler=cmd_digest)
+
+    clock = commands.add_parser("clock", help="run only digests and reminders")
+    clock.set_defaults(handler=cmd_clock)
+
+    suggest = commands.add_parser("suggest-rules",
+                                  help="suggest routing keywords learned from reassignments")
+    suggest.add_argument("--min-count", type=int, default=2,
+                         help="items a keyword must appear in (default: 2)")
+    suggest.set_defaults(handler=cmd_suggest_rules)
+

@@ -1,0 +1,126 @@
+"""Post each digest period exactly once: claim it in the store, then let the outbox send it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from bot.config import Config
+from bot.digest import DigestData, build_digest_data
+from bot.digest_schedule import Period, current_period, due_periods, is_late, period_for
+from bot.models import Item
+from bot.outbox_kinds import DIGEST
+from bot.suggestions import Reassignment
+from storage.base import NewOutbox, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+SUGGESTION_MEMORY = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A digest period this process claimed and queued for posting."""
+
+    period: Period
+    late: bool
+    forced: bool
+
+
+class DigestService:
+    """Works out due periods from the store and claims each one once, atomically."""
+
+    def __init__(self, *, store: Store, config: Config, clock: Clock) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+
+    def _claim(self, workspace: str, period: Period, *, now: datetime, late: bool,
+               force: bool) -> Claimed | None:
+        store_period = period.period
+        if force:
+            # A forced re-post is recorded too, under its own key, so it never blocks
+            # (or is blocked by) the period's regular post.
+            store_period = f"{period.period}#forced-{now.isoformat()}"
+        entry = NewOutbox(kind=DIGEST, payload={
+            "index": period.index, "subscription": period.key, "date": period.period,
+            "late": late, "forced": force, "window_end": now.isoformat()
+            if now < period.window_end else period.window_end.isoformat(),
+        })
+        if not self.store.claim_digest(workspace=workspace, subscription=period.key,
+                                       period=store_period, now=now, late=late,
+                                       outbox=[entry]):
+            return None
+        log.info("digest for %s on %s claimed%s", period.subscription.channel,
+                 period.period, " (late)" if late else "")
+        return Claimed(period=period, late=late, forced=force)
+
+    def claim_due(self, *, workspace: str) -> list[Claimed]:
+        """Claim every period due now (today, local) that nobody has claimed yet."""
+        now = self.clock()
+        claimed = []
+        for period in due_periods(list(self.config.digests), now):
+            done = self._claim(workspace, period, now=now, late=is_late(period, now),
+                               force=False)
+            if done:
+                claimed.append(done)
+        return claimed
+
+    def claim_current(self, *, workspace: str, force: bool = False) -> list[Claimed]:
+        """Claim each subscription's current period now, whatever the time of day."""
+        now = self.clock()
+        claimed = []
+        for index, subscription in enumerate(self.config.digests):
+            period = current_period(index, subscription, now)
+            if period is None:
+                continue
+            done = self._claim(workspace, period, now=now, late=False, force=force)
+            if done:
+                claimed.append(done)
+        return claimed
+
+    def current_periods(self) -> list[Period | None]:
+        """Each subscription's current period, or None where today isn't a run day."""
+        now = self.clock()
+        return [current_period(index, subscription, now)
+                for index, subscription in enumerate(self.config.digests)]
+
+    def build(self, *, workspace: str, index: int, local_date: date, late: bool,
+              window_end: datetime | None = None,
+              links: Mapping[int, str] | None = None) -> DigestData:
+        """Compute a period's digest from the store as it is now.
+
+        Raises IndexError when the subscription no longer exists in the config.
+        """
+        subscription = self.config.digests[index]
+        period = period_for(index, subscription, local_date)
+        end = min(window_end, period.window_end) if window_end else period.window_end
+        items = self.store.list_items(workspace=workspace)
+        # Suggestions learn from the last month of moves, so old habits fade out.
+        moved = self.reassignments(workspace=workspace, items=items,
+                                   since=end - SUGGESTION_MEMORY)
+        return build_digest_data(
+            items=items, reassignments=moved,
+            config=self.config, subscription=subscription, index=index,
+            local_date=local_date, window_start=period.window_start, window_end=end,
+            now=self.clock(), late=late, links=links)
+
+    def reassignments(self, *, workspace: str, items: list[Item] | None = None,
+                      since: datetime | None = None) -> list[Reassignment]:
+        """Reassignments in a workspace (made at or after `since`), with the item moved."""
+        by_id = {item.id: item for item in (items if items is not None
+                                             else self.store.list_items(workspace=workspace))}
+        moved = []
+        for event in self.store.events_of_kind(workspace=workspace, kind="reassigned"):
+            if since is not None and event.at < since:
+                continue
+            item = by_id.get(event.item_id)
+            source, target = event.data.get("from"), event.data.get("to")
+            if item is not None and source and target:
+                moved.append(Reassignment(item=item, from_team=str(source),
+                                          to_team=str(target)))
+        return moved

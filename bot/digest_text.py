@@ -1,0 +1,104 @@
+"""Render a digest for a terminal with rich, for `feedbackbot digest --print`."""
+
+from __future__ import annotations
+
+import io
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.digest import (
+    DigestData,
+    assignee_phrase,
+    date_label,
+    headlines,
+    human_duration,
+    reassignment_line,
+    snippet,
+    time_split,
+    window_label,
+)
+from bot.metrics import TeamFigures
+
+
+def _team_cells(row: TeamFigures) -> list[str | Text]:
+    ttr = row.time_to_response
+    return [
+        Text(row.team),
+        str(row.new),
+        human_duration(ttr.median),
+        human_duration(ttr.p90),
+        human_duration(row.forwarding_lag.median),
+        human_duration(row.developer_response.median),
+        str(row.sla_breaches),
+        str(row.waiting),
+    ]
+
+
+def _headline_table(data: DigestData) -> Table:
+    table = Table(box=box.SIMPLE, title="Headline", title_justify="left")
+    table.add_column("")
+    table.add_column("this period", justify="right")
+    table.add_column("previous 7 days", justify="right")
+    for headline in headlines(data):
+        before = f"{headline.previous} {headline.arrow}".strip()
+        table.add_row(headline.label, headline.value, before)
+    return table
+
+
+def _team_table(data: DigestData) -> Table:
+    table = Table(box=box.SIMPLE, title="Teams", title_justify="left")
+    table.add_column("team", overflow="fold")
+    for name in ("new", "median", "p90", "fwd lag", "dev resp", "breaches", "waiting"):
+        table.add_column(name, justify="right")
+    for row in data.figures.teams:
+        table.add_row(*_team_cells(row))
+    if len(data.figures.teams) != 1:
+        table.add_row(*_team_cells(data.figures.overall), style="bold")
+    return table
+
+
+def _waiting_table(data: DigestData) -> Table:
+    total = len(data.figures.waiting)
+    title = f"Still waiting: {total} ({data.overdue} overdue), the longest first"
+    table = Table(box=box.SIMPLE, title=title, title_justify="left")
+    table.add_column("item")
+    table.add_column("team", overflow="fold")
+    table.add_column("waited", justify="right")
+    table.add_column("owner")
+    table.add_column("text", overflow="fold", ratio=1)
+    for waiting in data.longest_waiting:
+        item = waiting.item
+        age = human_duration(waiting.age) + (" overdue" if waiting.overdue else "")
+        # Text objects, never markup strings: "[bold]" in customer text stays as typed.
+        table.add_row(
+            f"#{item.id}", Text(item.team), age, assignee_phrase(item), Text(snippet(item.text))
+        )
+    if total > len(data.longest_waiting):
+        table.caption = f"…and {total - len(data.longest_waiting)} more."
+    return table
+
+
+def digest_table(data: DigestData, *, width: int = 100) -> str:
+    """The digest as plain text laid out by rich, `width` columns wide."""
+    console = Console(
+        record=True, width=width, force_terminal=False, file=io.StringIO(), highlight=False
+    )
+    late = " · posted late" if data.late else ""
+    console.print(Text(f"Feedback digest · {date_label(data.local_date)}{late}", style="bold"))
+    console.print(Text(f"{window_label(data)} ({data.timezone}) · channel {data.channel}"))
+    console.print(_headline_table(data))
+    console.print(Text(f"Where the time goes: {time_split(data.figures.overall)}"))
+    console.print(_team_table(data))
+    console.print(_waiting_table(data))
+    for waiting in data.longest_waiting:
+        link = data.links.get(waiting.item.id)
+        if link:
+            # Whole and unwrapped, so that a terminal can still open it.
+            console.print(Text(f"#{waiting.item.id}: {link}"), overflow="ignore", crop=False)
+    console.print(Text(f"Reassignments: {reassignment_line(data.figures.overall)}"))
+    for suggestion in data.suggestions:
+        console.print(Text(f"  • {suggestion.sentence()}"))
+    return console.export_text()

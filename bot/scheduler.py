@@ -1,0 +1,72 @@
+"""Wake the bot for digests and reminders with APScheduler 3.x.
+
+APScheduler only decides *when* to look. What is due is worked out from the store
+each time, so a missed or doubled wake-up changes nothing: its 3.x job stores
+neither replay missed runs nor tolerate being shared between processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import DigestConfig
+from bot.digest_service import DigestService
+from bot.reminders import Reminders
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_SECONDS = 60  # reminders must be checked at least once a minute
+
+
+def digest_trigger(subscription: DigestConfig) -> CronTrigger:
+    """A cron trigger at the subscription's local time on its days, DST included."""
+    hour, minute = (int(part) for part in subscription.at.split(":"))
+    return CronTrigger(day_of_week=",".join(subscription.days), hour=hour, minute=minute,
+                       timezone=subscription.timezone)
+
+
+class Scheduler:
+    """Runs `tick` at each digest's time and every minute; `tick` does the real work."""
+
+    def __init__(self, *, digests: DigestService, reminders: Reminders,
+                 workspace: Callable[[], str | None], after_tick: Callable[[], None]) -> None:
+        self.digests = digests
+        self.reminders = reminders
+        self.workspace = workspace
+        self.after_tick = after_tick
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def tick(self) -> None:
+        """Claim due digest periods and send due reminders; safe to call at any time."""
+        workspace = self.workspace()
+        if workspace is None:
+            return  # not connected yet; the next tick will do it
+        claimed = self.digests.claim_due(workspace=workspace)
+        nudges = self.reminders.check(workspace=workspace)
+        if claimed or nudges.reminded or nudges.escalated:
+            self.after_tick()
+
+    def start(self) -> None:
+        """Start the wake-ups in the running event loop."""
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        for index, subscription in enumerate(self.digests.config.digests):
+            scheduler.add_job(self.tick, digest_trigger(subscription),
+                              id=f"digest-{index}", **options)
+        scheduler.add_job(self.tick, IntervalTrigger(seconds=CHECK_EVERY_SECONDS),
+                          id="reminders", **options)
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("scheduler started: %d digest subscription(s), checks every %ds",
+                 len(self.digests.config.digests), CHECK_EVERY_SECONDS)
+
+    def shutdown(self) -> None:
+        """Stop the wake-ups."""
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        self._scheduler = None
