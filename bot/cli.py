@@ -81,12 +81,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port if args.port is not None else settings.port
 
     async def run() -> None:
+        stop = stop_signals()
         bot = create_app(settings)
         assert settings.signing_secret is not None
         runner = await serve(bot, signing_secret=settings.signing_secret, host=args.host,
                              port=port, scheduler=not args.no_scheduler)
         print(f"feedbackbot serving http://{args.host}:{port}/slack/events", flush=True)
-        await wait_for_signal()
+        await stop.wait()
         await bot.stop()
         await runner.cleanup()
 
@@ -105,11 +106,12 @@ def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
     from handlers.slack.socket import connect_socket_mode
 
     async def run() -> None:
+        stop = stop_signals()
         bot = create_app(settings)
         assert settings.app_token is not None
         client = await connect_socket_mode(bot, app_token=settings.app_token)
         print("feedbackbot connected in Socket Mode", flush=True)
-        await wait_for_signal()
+        await stop.wait()
         await client.close()
         await bot.stop()
 
@@ -117,13 +119,16 @@ def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def wait_for_signal() -> None:
-    """Return when the process is asked to stop (SIGINT or SIGTERM)."""
+def stop_signals() -> asyncio.Event:
+    """An event set when the process is asked to stop (SIGINT or SIGTERM).
+
+    Install it before announcing readiness, so an early signal still stops cleanly.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 def cmd_manifest(args: argparse.Namespace, settings: Settings) -> int:

@@ -123,15 +123,16 @@ def cmd_clock(args: argparse.Namespace, settings: Settings) -> int:
     if settings.database_url.startswith("sqlite:"):
         print("feedbackbot clock: warning: with a SQLite DATABASE_URL, `serve` and `clock`"
               " must share that file, which means running on the same host.", file=sys.stderr)
-    from bot.cli import wait_for_signal
+    from bot.cli import stop_signals
     from handlers.slack.app import create_app
 
     async def run() -> None:
+        stop = stop_signals()
         bot = create_app(settings, config=config)
         # Only the scheduled work: the web process sends what it queues.
         await bot.start(outbox=False, scheduler=True, inbox=False)
         print("feedbackbot clock running (digests and reminders)", flush=True)
-        await wait_for_signal()
+        await stop.wait()
         await bot.stop()
 
     asyncio.run(run())

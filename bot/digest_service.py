@@ -9,7 +9,14 @@ from datetime import date, datetime, timedelta
 
 from bot.config import Config
 from bot.digest import DigestData, build_digest_data
-from bot.digest_schedule import Period, current_period, due_periods, is_late, period_for
+from bot.digest_schedule import (
+    Period,
+    current_period,
+    due_periods,
+    is_late,
+    local_today,
+    period_for,
+)
 from bot.models import Item
 from bot.outbox_kinds import DIGEST
 from bot.suggestions import Reassignment
@@ -40,17 +47,21 @@ class DigestService:
         self.clock = clock
 
     def _claim(self, workspace: str, period: Period, *, now: datetime, late: bool,
-               force: bool) -> Claimed | None:
+               force: bool, window_start: datetime | None = None) -> Claimed | None:
         store_period = period.period
         if force:
             # A forced re-post is recorded too, under its own key, so it never blocks
             # (or is blocked by) the period's regular post.
             store_period = f"{period.period}#forced-{now.isoformat()}"
-        entry = NewOutbox(kind=DIGEST, payload={
+        payload = {
             "index": period.index, "subscription": period.key, "date": period.period,
-            "late": late, "forced": force, "window_end": now.isoformat()
-            if now < period.window_end else period.window_end.isoformat(),
-        })
+            "late": late, "forced": force,
+            "window_end": min(now, period.window_end).isoformat(),
+        }
+        if window_start is not None:
+            payload["window_start"] = window_start.isoformat()
+            payload["window_end"] = now.isoformat()
+        entry = NewOutbox(kind=DIGEST, payload=payload)
         if not self.store.claim_digest(workspace=workspace, subscription=period.key,
                                        period=store_period, now=now, late=late,
                                        outbox=[entry]):
@@ -83,6 +94,14 @@ class DigestService:
                 claimed.append(done)
         return claimed
 
+    def claim_window(self, *, workspace: str, index: int, start: datetime) -> Claimed | None:
+        """Post a digest now covering [start, now), outside the schedule (for the demo)."""
+        now = self.clock()
+        subscription = self.config.digests[index]
+        period = period_for(index, subscription, local_today(subscription, now))
+        return self._claim(workspace, period, now=now, late=False, force=True,
+                           window_start=start)
+
     def current_periods(self) -> list[Period | None]:
         """Each subscription's current period, or None where today isn't a run day."""
         now = self.clock()
@@ -90,15 +109,18 @@ class DigestService:
                 for index, subscription in enumerate(self.config.digests)]
 
     def build(self, *, workspace: str, index: int, local_date: date, late: bool,
-              window_end: datetime | None = None,
+              window_end: datetime | None = None, window_start: datetime | None = None,
               links: Mapping[int, str] | None = None) -> DigestData:
         """Compute a period's digest from the store as it is now.
 
+        The window is the period's own unless `window_start` gives another one.
         Raises IndexError when the subscription no longer exists in the config.
         """
         subscription = self.config.digests[index]
         period = period_for(index, subscription, local_date)
         end = min(window_end, period.window_end) if window_end else period.window_end
+        if window_start is not None and window_end is not None:
+            end = window_end
         items = self.store.list_items(workspace=workspace)
         # Suggestions learn from the last month of moves, so old habits fade out.
         moved = self.reassignments(workspace=workspace, items=items,
@@ -106,7 +128,8 @@ class DigestService:
         return build_digest_data(
             items=items, reassignments=moved,
             config=self.config, subscription=subscription, index=index,
-            local_date=local_date, window_start=period.window_start, window_end=end,
+            local_date=local_date, window_start=window_start or period.window_start,
+            window_end=end,
             now=self.clock(), late=late, links=links)
 
     def reassignments(self, *, workspace: str, items: list[Item] | None = None,

@@ -261,7 +261,9 @@ class OutboxWorker:
             workspace=entry.workspace, index=index,
             local_date=date.fromisoformat(str(payload["date"])),
             late=bool(payload.get("late")),
-            window_end=datetime.fromisoformat(str(payload["window_end"])))
+            window_end=datetime.fromisoformat(str(payload["window_end"])),
+            window_start=(datetime.fromisoformat(str(payload["window_start"]))
+                          if payload.get("window_start") else None))
         title = f"Median time to response, last 14 days ({data.timezone})"
         # Rendering takes a moment of CPU; keep the event loop answering Slack.
         chart = await asyncio.to_thread(trend_chart_png, data.trend, title=title)

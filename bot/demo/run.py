@@ -39,6 +39,7 @@ from bot.settings import Settings
 SIGNING_SECRET = "demo-signing-secret"
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "feedbackbot.yml"
 CHANNEL_NAMES = {
+    "C0MANAGERS": "#eng-managers",
     "C0PAYMENTS": "#payments-dev", "C0MOBILE": "#mobile-dev", "C0TRIAGE": "#triage",
     "C0INTAKE": "#customer-feedback", "C0ACMESHARED": "#shared-acme",
     "C0GLOBEXSHARED": "#shared-globex", "C0GENERAL": "#general",
@@ -285,6 +286,28 @@ class Demo:
                 else:
                     self.out.detail(f"→ DM to {_name(channel)}: {text}")
 
+    async def digest(self) -> None:
+        """End the day as a manager starts the next: with the digest."""
+        from bot.digest_text import digest_table
+
+        before = len(self.slack.calls)
+        workspace = self.bot.workspace or ""
+        start = self.bot.clock() - timedelta(days=1)
+        claimed = self.bot.digests.claim_window(workspace=workspace, index=0, start=start)
+        self.out.step("17:00", "The managers' digest goes out (it normally runs at 09:00).")
+        await self.settle()
+        for call in self.slack.calls[before:]:
+            if call.method == "chat.postMessage" and call.ok:
+                channel = str(call.args.get("channel"))
+                self.out.detail(f"→ digest posted in {CHANNEL_NAMES.get(channel, channel)}")
+            elif call.method == "files.completeUploadExternal" and call.ok:
+                self.out.detail("→ the 14-day trend chart is uploaded into its thread")
+        if claimed is not None:
+            data = self.bot.digests.build(
+                workspace=workspace, index=0, local_date=claimed.period.local_date,
+                late=False, window_start=start, window_end=self.bot.clock())
+            self.out.write("\n" + digest_table(data))
+
     def summary(self) -> list[Item]:
         """Print the per-team table; return the items."""
         items = self.bot.store.list_items()
@@ -388,6 +411,7 @@ async def run_demo(*, db_path: str | None = None,
             await demo.run()
             await demo.respond()
             demo.summary()
+            await demo.digest()
         finally:
             await client.close()
             await bot.stop()

@@ -1,0 +1,101 @@
+"""The scheduled-work commands as a user runs them: digest --print, clock, suggest-rules."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from bot.cli import main
+from bot.demo.slack_server import FakeSlack
+from bot.demo.workspace import seed_workspace
+from bot.models import Event, utcnow
+from storage.sqlite import SqliteStore
+from tests.fakes import make_item
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "feedbackbot.yml"
+
+
+def _every_day_config(tmp_path: Path) -> Path:
+    config = tmp_path / "feedbackbot.yml"
+    config.write_text(EXAMPLE.read_text().replace(
+        "days: [mon, tue, wed, thu, fri]\n    # teams",
+        "days: [mon, tue, wed, thu, fri, sat, sun]\n    # teams"))
+    return config
+
+
+def test_digest_print_renders_without_touching_anything(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "bot.db"
+    store = SqliteStore(db)
+    now = utcnow()
+    item = make_item(workspace="T0DEMO", team="payments", text="refund stuck for weeks",
+                     received_at=now - timedelta(hours=3), forwarded_at=now - timedelta(hours=2))
+    store.create_item(item=item, event=Event(0, "received", "U0SUPPORT", item.forwarded_at),
+                      outbox=[])
+    store.close()
+    before = db.stat().st_mtime_ns
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    assert main(["--config", str(_every_day_config(tmp_path)), "digest", "--print"]) == 0
+    out = capsys.readouterr().out
+    assert "Feedback digest" in out and "payments" in out and "refund stuck" in out
+    assert db.stat().st_mtime_ns == before
+    assert not Path(f"{db}-wal").exists() or Path(f"{db}-wal").stat().st_size == 0
+
+
+def test_digest_print_without_a_database_says_so_and_creates_none(tmp_path, monkeypatch,
+                                                                  capsys):
+    db = tmp_path / "missing.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    assert main(["--config", str(EXAMPLE), "digest", "--print"]) == 2
+    assert "no database" in capsys.readouterr().err
+    assert not db.exists()
+
+
+def test_digest_post_needs_a_token(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    assert main(["--config", str(EXAMPLE), "digest", "--post"]) == 2
+    assert "SLACK_BOT_TOKEN" in capsys.readouterr().err
+
+
+def test_suggest_rules_prints_a_config_diff(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "bot.db"
+    store = SqliteStore(db)
+    now = utcnow()
+    for text in ("receipt missing in the app", "the app receipt is wrong"):
+        item = make_item(workspace="T0DEMO", team="payments", text=text, reassignments=1,
+                         forwarded_at=now, received_at=now)
+        created = store.create_item(item=item, event=Event(0, "received", "U0S", now),
+                                    outbox=[])
+        store.update_item(workspace="T0DEMO", item_id=created.id, changes={},
+                          event=Event(created.id, "reassigned", "U0CAROL", now,
+                                      {"from": "mobile", "to": "payments"}))
+    store.close()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    assert main(["--config", str(EXAMPLE), "suggest-rules"]) == 0
+    out = capsys.readouterr().out
+    assert "2 items with 'receipt' moved mobile → payments" in out
+    assert "+    keywords: [refund, invoice, billing, charge, receipt]" in out
+
+
+async def test_clock_warns_about_sqlite_and_stops_on_sigterm(tmp_path):
+    async with FakeSlack(team_id="T0DEMO") as slack:
+        seed_workspace(slack)
+        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api_url,
+               "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+               "FEEDBACKBOT_CONFIG": str(_every_day_config(tmp_path))}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "clock", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert b"clock running" in line
+        # The clock claims today's digest (every day is a digest day here, and the run
+        # time has passed unless this runs before 09:00 Berlin) but never sends it.
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0
+        assert b"must share that file" in err
+        assert slack.calls_to("chat.postMessage") == []
