@@ -126,10 +126,13 @@ class OutboxWorker:
             self._wake.clear()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=idle,
-                               return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
+            try:
+                await asyncio.wait({waiter, stopper}, timeout=idle,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+                stopper.cancel()
+                await asyncio.gather(waiter, stopper, return_exceptions=True)
 
     async def drain_once(self) -> int:
         """Attempt every due entry once; return how many were delivered."""
