@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +23,16 @@ FOLLOW_ACTION = "fb_follow"
 SEVERITY_ICONS = {"urgent": ":rotating_light:", "high": ":warning:", "normal": "", "low": ""}
 
 
+_BARE_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt);)")
+
+
 def escape(text: str) -> str:
-    """Escape &, < and > so that text can never form a mention, link or @channel."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape &, < and > so that text can never form a mention, link or @channel.
+
+    Message text from Slack already carries its own &amp;, &lt; and &gt;; those are
+    kept rather than escaped twice, so "a < b" shows as typed.
+    """
+    return _BARE_AMPERSAND.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def cut(text: str, limit: int, *, suffix: str = "…") -> tuple[str, bool]:
