@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -10,10 +11,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.intake import IntakeRejected
 from bot.models import IntakeKind, IntakeRequest, SourceMessage, ts_to_datetime
-from bot.outbox import notice_entry
-from bot.ports import Notice
-from handlers.slack.deps import Deps, SlackCall, tracked
-from handlers.slack.messages import NEW_MESSAGE_SUBTYPES, TS_PATTERN, words_of
+from handlers.slack.deps import Deps, SlackCall, tell, tracked
+from handlers.slack.messages import NEW_MESSAGE_SUBTYPES, TS_PATTERN, ForwardedWords, words_of
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +63,17 @@ def _reply_target(deps: Deps, channel: str | None, thread_ts: str) -> tuple[str 
     return None, None
 
 
-def _tell(deps: Deps, workspace: str, user: str, reason: str) -> None:
-    deps.store.outbox_enqueue(
-        workspace=workspace,
-        item_id=None,
-        entry=notice_entry(Notice(kind="rejected", user=user, data={"reason": reason})),
-    )
+def intake_request(words: ForwardedWords, *, workspace: str, kind: IntakeKind,
+                   forwarded_by: str, forwarded_at: datetime, reply_channel: str | None,
+                   reply_thread_ts: str | None) -> IntakeRequest:
+    """The core's request for the words of a message, said when the customer said them."""
+    return IntakeRequest(
+        workspace=workspace, kind=kind, text=words.text, forwarded_by=forwarded_by,
+        received_at=ts_to_datetime(words.said_ts), forwarded_at=forwarded_at,
+        source=SourceMessage(channel=words.source_channel, ts=words.source_ts,
+                             author=words.author, permalink=words.permalink),
+        note=words.note, reply_channel=reply_channel, reply_thread_ts=reply_thread_ts,
+        files=words.files)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -103,7 +107,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             ):
                 # Plain words: the notice escapes its reason, so a <#C…> link would
                 # show up as literal text.
-                _tell(
+                tell(
                     deps,
                     workspace,
                     user,
@@ -114,36 +118,22 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 return
             raise
         if message is None:
-            _tell(deps, workspace, user, "I couldn't find that message; it may be deleted.")
+            tell(deps, workspace, user, "I couldn't find that message; it may be deleted.")
             return
         if _is_own(deps, message):
             return  # the bot's own cards and notices are not customer feedback
         words = words_of(message, channel=channel)
         reply_channel, reply_ts = _reply_target(deps, channel, str(message.get("thread_ts") or ts))
-        request = IntakeRequest(
-            workspace=workspace,
-            kind=IntakeKind.REACTION,
-            text=words.text,
-            forwarded_by=user,
-            received_at=ts_to_datetime(words.said_ts),
-            forwarded_at=(
-                ts_to_datetime(event["event_ts"]) if _is_ts(event.get("event_ts")) else deps.clock()
-            ),
-            source=SourceMessage(
-                channel=words.source_channel,
-                ts=words.source_ts,
-                author=words.author,
-                permalink=words.permalink,
-            ),
-            note=words.note,
-            reply_channel=reply_channel,
-            reply_thread_ts=reply_ts,
-            files=words.files,
+        forwarded_at = (
+            ts_to_datetime(event["event_ts"]) if _is_ts(event.get("event_ts")) else deps.clock()
         )
+        request = intake_request(words, workspace=workspace, kind=IntakeKind.REACTION,
+                                 forwarded_by=user, forwarded_at=forwarded_at,
+                                 reply_channel=reply_channel, reply_thread_ts=reply_ts)
         try:
             await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
-            _tell(deps, workspace, user, str(rejected))
+            tell(deps, workspace, user, str(rejected))
 
     async def on_message(call: SlackCall) -> None:
         event = call.body.get("event") or {}
@@ -182,29 +172,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         ts = str(event.get("ts"))
         words = words_of(event, channel=channel)
-        request = IntakeRequest(
-            workspace=workspace,
-            kind=IntakeKind.CHANNEL,
-            text=words.text,
-            forwarded_by=user or str(bot_id),
-            received_at=ts_to_datetime(words.said_ts),
-            forwarded_at=ts_to_datetime(ts),
-            source=SourceMessage(
-                channel=words.source_channel,
-                ts=words.source_ts,
-                author=words.author,
-                permalink=words.permalink,
-            ),
-            note=words.note,
-            reply_channel=channel,
-            reply_thread_ts=ts,
-            files=words.files,
-        )
+        request = intake_request(words, workspace=workspace, kind=IntakeKind.CHANNEL,
+                                 forwarded_by=user or str(bot_id),
+                                 forwarded_at=ts_to_datetime(ts), reply_channel=channel,
+                                 reply_thread_ts=ts)
         try:
             await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
             if user:
-                _tell(deps, workspace, user, str(rejected))
+                tell(deps, workspace, user, str(rejected))
 
     app.event("reaction_added")(tracked(deps, on_reaction_added))
     app.event("message")(tracked(deps, on_message))

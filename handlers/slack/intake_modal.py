@@ -19,9 +19,7 @@ from bot.models import (
     parse_iso,
     ts_to_datetime,
 )
-from bot.outbox import notice_entry
-from bot.ports import Notice
-from handlers.slack.deps import Deps, SlackCall, tracked
+from handlers.slack.deps import Deps, SlackCall, tell, tracked
 from handlers.slack.messages import words_of
 from handlers.slack.render import MODAL_INPUT_LIMIT, escape
 
@@ -100,7 +98,7 @@ async def open_forward_modal(deps: Deps, call: SlackCall, *, draft: dict[str, An
     workspace = call.workspace
     user = str((call.body.get("user") or {}).get("id") or call.body.get("user_id") or "")
     if call.replay:
-        _tell(deps, workspace, user, TRY_AGAIN)
+        tell(deps, workspace, user, TRY_AGAIN)
         return
     text = str(draft.get("text") or "")
     prefill = text[:MODAL_INPUT_LIMIT]
@@ -119,14 +117,11 @@ async def open_view(deps: Deps, call: SlackCall, view: dict[str, Any]) -> None:
     except SlackApiError as error:
         if error.response.get("error") in ("expired_trigger_id", "invalid_trigger_id"):
             user = str((call.body.get("user") or {}).get("id") or call.body.get("user_id"))
-            _tell(deps, call.workspace, user, TRY_AGAIN)
+            tell(deps, call.workspace, user, TRY_AGAIN)
             return
         raise
 
 
-def _tell(deps: Deps, workspace: str, user: str, reason: str) -> None:
-    deps.store.outbox_enqueue(workspace=workspace, item_id=None, entry=notice_entry(
-        Notice(kind="rejected", user=user, data={"reason": reason})))
 
 
 def _value(state: dict[str, Any], block: str) -> str | None:
