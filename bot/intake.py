@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,11 @@ class IntakeService:
         or channel intake comes without a `port` to check the person. Nothing is stored
         then. Bots listed in `intake.bots` need no check.
         """
+        if "\x00" in request.text or "\x00" in (request.note or ""):
+            # NUL is never meaningful in chat text, and PostgreSQL text can't hold it.
+            request = dataclasses.replace(request, text=request.text.replace("\x00", ""),
+                                          note=(request.note or "").replace("\x00", "")
+                                          or None)
         source = request.source
         if source.channel and source.ts:
             existing = self.store.find_item_by_source(

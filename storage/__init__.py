@@ -9,7 +9,8 @@ def open_existing_store(database_url: str) -> Store:
     """Open a store that must already exist (for read-only commands).
 
     Raises ValueError naming the file when a SQLite database does not exist yet, so a
-    read-only command never creates an empty one.
+    read-only command never creates an empty one. A PostgreSQL database is simply
+    opened: the server already holds it.
     """
     import os
 
@@ -24,16 +25,40 @@ def open_store(database_url: str) -> Store:
     """Open the store named by a DATABASE_URL.
 
     `sqlite:///relative.db`, `sqlite:////absolute.db` and `sqlite:///:memory:` are
-    supported. Raises ValueError for anything else, naming what is accepted.
+    supported, and so are `postgresql://user:password@host:port/dbname` and
+    `postgres://…`. Raises ValueError for anything else, naming what is accepted, and
+    for a PostgreSQL server that cannot be reached (the message hides the password).
     """
     if database_url.startswith("sqlite:///"):
         from storage.sqlite import SqliteStore
 
         return SqliteStore(database_url.removeprefix("sqlite:///") or ":memory:")
     if database_url.startswith(("postgres://", "postgresql://")):
-        raise ValueError(
-            "PostgreSQL is not supported yet in this version; use DATABASE_URL=sqlite:///path.db"
-        )
+        return _open_postgres(database_url)
     raise ValueError(
-        f"DATABASE_URL {database_url!r} is not understood; use sqlite:///path.db"
+        f"DATABASE_URL {database_url!r} is not understood;"
+        " use sqlite:///path.db or postgresql://user:password@host:5432/dbname"
     )
+
+
+def _open_postgres(database_url: str) -> Store:
+    try:
+        import psycopg
+
+        from storage.postgres import PostgresStore, redact
+    except ImportError as error:
+        raise ValueError(
+            f"DATABASE_URL names PostgreSQL but psycopg is not installed ({error});"
+            ' install it with: pip install "psycopg[binary]>=3.1"'
+        ) from None
+    try:
+        return PostgresStore(database_url)
+    except psycopg.OperationalError as error:
+        raise ValueError(
+            f"cannot open PostgreSQL database {redact(database_url)}: {error}"
+        ) from error
+    except psycopg.ProgrammingError as error:
+        # e.g. a malformed URL, or a role that may not create the tables
+        raise ValueError(
+            f"cannot use PostgreSQL database {redact(database_url)}: {error}"
+        ) from error

@@ -335,3 +335,10 @@ async def test_odd_unicode_is_stored_unchanged(
     assert stored is not None
     assert stored.text == text
     assert len(stored.text) == len(text)
+
+
+async def test_nul_characters_are_dropped_and_the_rest_is_kept(
+    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+) -> None:
+    result = await intake.forward(intake_request(at=clock(), text="refund\x00 missing\x00"))
+    assert result.item.text == "refund missing"
