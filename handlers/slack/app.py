@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -80,6 +81,8 @@ class FeedbackApp:
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1),
                             AsyncServerErrorRetryHandler(max_retry_count=2)])
         self.auth: AuthorizeResult | None = None
+        self.api_timeout = api_timeout
+        self._http: aiohttp.ClientSession | None = None
 
         async def authorize(enterprise_id: str | None = None, team_id: str | None = None,
                             **_: Any) -> AuthorizeResult:
@@ -228,6 +231,7 @@ class FeedbackApp:
         `inbox` finishes requests left over from before.
         """
         self._stop.clear()
+        self._share_one_http_session()
         self._tasks.append(asyncio.create_task(self._connect_and_replay(
             scheduler=scheduler, inbox=inbox)))
         if outbox:
@@ -264,6 +268,19 @@ class FeedbackApp:
         """Wait until auth.test has answered."""
         await asyncio.wait_for(self._ready.wait(), timeout)
 
+    def _share_one_http_session(self) -> None:
+        """Give every Web API client one pooled HTTP session (kept-alive connections).
+
+        Without one, slack_sdk opens a new session, and so a new TLS handshake, per call.
+        Bolt's per-request clients copy it from `lookup_client`.
+        """
+        if self._http is None or self._http.closed:
+            # slack_sdk applies its own timeout only to sessions it creates itself.
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.api_timeout))
+        self.client.session = self._http
+        self.lookup_client.session = self._http
+
     async def stop(self) -> None:
         """Stop the workers and close the store."""
         self.scheduler.shutdown()
@@ -272,6 +289,9 @@ class FeedbackApp:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         self.store.close()
 
     @property

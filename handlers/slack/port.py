@@ -36,6 +36,7 @@ REVOKED_ERRORS = frozenset({
 METADATA_EVENT = "feedbackbot_outbox"
 _HISTORY_PAGES = 5
 _USER_CACHE_SECONDS = 3600.0
+_GROUP_CACHE_SECONDS = 300.0  # membership changes should reach routing within minutes
 
 
 def chat_error(error: Exception) -> ChatError:
@@ -77,6 +78,7 @@ class SlackChatPort:
         self.team_channels = team_channels
         self._users: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self._permalinks: dict[tuple[str, str, str], str] = {}
+        self._groups: dict[tuple[str, str], tuple[float, list[str]]] = {}
 
     async def _call(self, workspace: str, method: str, **kwargs: Any) -> dict[str, Any]:
         client = self.client_for(workspace)
@@ -287,8 +289,14 @@ class SlackChatPort:
         return None
 
     async def group_members(self, *, workspace: str, group: str) -> list[str]:
+        key = (workspace, group)
+        cached = self._groups.get(key)
+        if cached and time.monotonic() - cached[0] < _GROUP_CACHE_SECONDS:
+            return list(cached[1])
         data = await self._call(workspace, "usergroups.users.list", usergroup=group)
-        return [str(user) for user in data.get("users", [])]
+        members = [str(user) for user in data.get("users", [])]
+        self._groups[key] = (time.monotonic(), members)
+        return list(members)
 
     async def user_info(self, workspace: str, user: str) -> dict[str, Any] | None:
         """Return users.info's user object (cached for an hour), or None if unknown."""
