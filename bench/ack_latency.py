@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib.metadata import version
@@ -203,6 +203,21 @@ async def send_many(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+class Probe:
+    """Hooks around a case's timed part; this one does nothing (the bare Bolt baseline)."""
+
+    drains = False
+
+    async def settle(self) -> None:
+        """Wait until the work the requests caused is done."""
+
+    def start(self) -> None:
+        """The timed requests begin."""
+
+    def finish(self, result: CaseResult) -> None:
+        """The timed requests and their backlog are done; note what was done."""
+
+
 async def measure(
     session: aiohttp.ClientSession,
     url: str,
@@ -212,19 +227,19 @@ async def measure(
     count: int,
     warmup: int,
     concurrency: int,
-    after: Callable[[], Awaitable[None]] | None = None,
+    probe: Probe,
 ) -> CaseResult:
-    """Warm up, then time `count` requests of `kind`; `after` runs before the RSS reading."""
+    """Warm up, then time `count` requests of `kind` and wait for their backlog."""
     factory = KINDS[kind]
     await send_many(
         session, url, factory, count=warmup, concurrency=concurrency, result=None, progress=None
     )
-    if after is not None:
-        await after()
+    await probe.settle()
     gc.collect()
     result = CaseResult(case=case, kind=kind)
     progress = Progress(f"{case} {kind}", count)
     rss_before = peak_rss_kib()
+    probe.start()
     started = time.perf_counter()
     await send_many(
         session,
@@ -236,11 +251,12 @@ async def measure(
         progress=progress,
     )
     result.elapsed = time.perf_counter() - started
-    if after is not None:
+    if probe.drains:
         drain_started = time.perf_counter()
-        await after()
+        await probe.settle()
         result.drain_s = time.perf_counter() - drain_started
     result.rss_growth_kib = peak_rss_kib() - rss_before
+    probe.finish(result)
     drained = "" if result.drain_s is None else f" (backlog drained in {result.drain_s:.1f} s)"
     progress.finish(f"{result.throughput:7.0f} req/s{drained}")
     return result
@@ -305,6 +321,7 @@ async def run_baseline(
                 count=args.requests,
                 warmup=args.warmup,
                 concurrency=args.concurrency,
+                probe=Probe(),
             )
             for kind in KINDS
         ]
@@ -333,6 +350,66 @@ async def settle(bot: FeedbackApp, *, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
+class FeedbackbotProbe(Probe):
+    """Drains the bot's backlog, counts items and posts, and times two steps of the ack path.
+
+    The steps are the inbox insert (persist before ack) and Bolt's dispatch (up to the
+    ack); whatever else a request's latency holds is HTTP, parsing, and waiting for the
+    event loop, which the post-ack work (listeners, outbox, the fake Slack) shares.
+    """
+
+    drains = True
+
+    def __init__(self, bot: FeedbackApp, fake: FakeSlack, *, timeout: float) -> None:
+        self.bot, self.fake, self.timeout = bot, fake, timeout
+        self.inserts: list[float] = []
+        self.dispatches: list[float] = []
+        self._items = self._posts = 0
+        # Wrap this instance's methods; the HTTP handler looks them up on every request.
+        insert, dispatch = bot.store.inbox_add, bot.dispatch
+
+        def timed_insert(**kwargs: Any) -> int | None:
+            started = time.perf_counter()
+            try:
+                return insert(**kwargs)
+            finally:
+                self.inserts.append(time.perf_counter() - started)
+
+        async def timed_dispatch(**kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await dispatch(**kwargs)
+            finally:
+                if not kwargs.get("replay"):
+                    self.dispatches.append(time.perf_counter() - started)
+
+        bot.store.inbox_add = timed_insert  # type: ignore[method-assign]
+        bot.dispatch = timed_dispatch  # type: ignore[method-assign]
+
+    def _counts(self) -> tuple[int, int]:
+        return self.bot.store.db["items"].count, len(self.fake.calls_to("chat.postMessage"))
+
+    async def settle(self) -> None:
+        await settle(self.bot, timeout=self.timeout)
+
+    def start(self) -> None:
+        self._items, self._posts = self._counts()
+        self.inserts.clear()
+        self.dispatches.clear()
+
+    def finish(self, result: CaseResult) -> None:
+        items, posts = self._counts()
+        inserts = CaseResult(case="", kind="", latencies=self.inserts)
+        dispatches = CaseResult(case="", kind="", latencies=self.dispatches)
+        result.note = (
+            f"{items - self._items} items, {posts - self._posts} posts;"
+            f" inbox insert p50/p99 {fmt(inserts.percentile(50), 2)}"
+            f"/{fmt(inserts.percentile(99), 2)} ms;"
+            f" Bolt dispatch p50/p99 {fmt(dispatches.percentile(50), 2)}"
+            f"/{fmt(dispatches.percentile(99), 2)} ms"
+        )
+
+
 async def run_feedbackbot(
     session: aiohttp.ClientSession, args: argparse.Namespace, db_dir: Path
 ) -> tuple[list[CaseResult], dict[str, Any]]:
@@ -351,18 +428,12 @@ async def run_feedbackbot(
     # The outbox worker runs (cards are really posted); the scheduler stays off so that a
     # digest due at the wall-clock time of the run does not add unrelated load.
     await bot.start(scheduler=False)
-    await bot.wait_ready()
-    store_info = sqlite_info(db_path)
-
-    async def drain() -> None:
-        await settle(bot, timeout=args.drain_timeout)
-
     try:
-        results = []
-        for kind in KINDS:
-            posts_before = len(fake.calls_to("chat.postMessage"))
-            items_before = bot.store.db["items"].count
-            result = await measure(
+        await bot.wait_ready()
+        store_info = sqlite_info(bot, db_path)
+        probe = FeedbackbotProbe(bot, fake, timeout=args.drain_timeout)
+        results = [
+            await measure(
                 session,
                 url,
                 case="feedbackbot",
@@ -370,12 +441,10 @@ async def run_feedbackbot(
                 count=args.requests,
                 warmup=args.warmup,
                 concurrency=args.concurrency,
-                after=drain,
+                probe=probe,
             )
-            items = bot.store.db["items"].count - items_before
-            posts = len(fake.calls_to("chat.postMessage")) - posts_before
-            result.note = f"{items} items, {posts} posts"
-            results.append(result)
+            for kind in KINDS
+        ]
         failed = bot.store.db.execute(
             "SELECT COUNT(*) FROM inbox WHERE error IS NOT NULL"
         ).fetchone()[0]
@@ -387,26 +456,15 @@ async def run_feedbackbot(
         await fake.stop()
 
 
-def sqlite_info(db_path: Path) -> dict[str, Any]:
-    """The journal and sync modes the store really runs with, and where the file is."""
-    conn = sqlite3.connect(db_path)
-    try:
-        journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    finally:
-        conn.close()
-    # The store's own connection uses SQLite's default synchronous level (FULL unless the
-    # library was built otherwise); a new connection reports the same default.
-    conn = sqlite3.connect(":memory:")
-    try:
-        synchronous = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(
-            conn.execute("PRAGMA synchronous").fetchone()[0], "?"
-        )
-    finally:
-        conn.close()
+def sqlite_info(bot: FeedbackApp, db_path: Path) -> dict[str, Any]:
+    """The journal and sync modes of the store's own connection, and where the file is."""
+    db = bot.store.db  # type: ignore[attr-defined]
+    journal = db.execute("PRAGMA journal_mode").fetchone()[0]
+    level = db.execute("PRAGMA synchronous").fetchone()[0]
     return {
         "sqlite": sqlite3.sqlite_version,
         "journal_mode": journal,
-        "synchronous": synchronous,
+        "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(level, level),
         "db filesystem": filesystem_of(db_path),
     }
 
@@ -487,7 +545,8 @@ async def main_async(args: argparse.Namespace) -> int:
         results += ours
     info.update(store_info)
     print()
-    print(f"Command: `python bench/ack_latency.py {' '.join(sys.argv[1:])}`".rstrip())
+    command = " ".join(["python bench/ack_latency.py", *args.argv])
+    print(f"Command: `{command}`")
     print()
     for key, value in info.items():
         print(f"- {key}: {value}")
@@ -499,7 +558,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=1000, help="timed requests per case")
+    parser.add_argument("--requests", type=int, default=800, help="timed requests per case")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--warmup", type=int, default=50, help="untimed requests first")
     parser.add_argument(
@@ -507,7 +566,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--request-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
     parser.add_argument("--drain-timeout", type=float, default=120.0, help=argparse.SUPPRESS)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    args.argv = argv
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--requests and --concurrency must be at least 1, --warmup at least 0")
     if args.requests > 100_000:
