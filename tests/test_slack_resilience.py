@@ -168,3 +168,26 @@ async def test_after_uninstall_nothing_is_sent_and_data_is_kept(tmp_path):
         await running.settle(due_only=True)
         assert len(running.store.list_items()) == 1
         assert len(slack.calls_to("chat.postMessage", include_failed=True)) == before
+
+
+async def test_requests_while_slack_is_down_at_start_up_are_kept_and_finished(tmp_path):
+    from bot.demo.payloads import slash_command
+
+    async with make_fake_slack() as slack:
+        slack.set_outage(True)
+        async with running_bot(slack, tmp_path / "b.db", wait=False) as running:
+            response = await running.slack.send_command(slash_command(
+                text="refund never arrived", user_id="U0SUPPORT", channel_id="C0GENERAL"))
+            assert response.status == 200
+            # Not Bolt's "please install this app": the request is saved.
+            assert "saved" in response.body and "install" not in response.body
+            assert running.store.list_items() == []
+            slack.set_outage(False)
+            await running.bot.wait_ready(timeout=20)
+            await running.settle(timeout=20)
+            (item,) = running.store.list_items()
+            assert item.text == "refund never arrived" and item.card_ts
+            dm = slack.dm_channel("U0SUPPORT")
+            told = [call for call in slack.calls_to("chat.postMessage")
+                    if call.args.get("channel") in ("U0SUPPORT", dm)]
+            assert len(told) == 1 and "went to" in told[0].args["text"]

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -51,6 +52,8 @@ SOCKET_MODE_HEADER = "x-feedbackbot-mode"
 INBOX_RETRY_AFTER = timedelta(seconds=30)
 INBOX_RETRY_EVERY = 15.0
 INBOX_KEEP = timedelta(days=2)  # event ids must be remembered for at least an hour
+STARTING_UP = ("feedbackbot is just starting and can't reach Slack yet. Your request is"
+               " saved and will be handled as soon as it can; you'll get a message then.")
 
 
 class ConfigInvalid(Exception):
@@ -184,6 +187,11 @@ class FeedbackApp:
         That covers requests no listener matches and requests from a workspace this
         deployment does not serve; both would otherwise be replayed forever.
         """
+        if self.auth is None:
+            # Not connected yet (Slack may be down): the request is stored and will be
+            # finished once auth.test answers. Bolt would tell the person to install the
+            # app, which is not what is wrong.
+            return BoltResponse(status=200, body=STARTING_UP if _is_command(body) else "")
         request = AsyncBoltRequest(body=body, query=query, headers=dict(headers), mode=mode,
                                    context={"inbox_id": inbox_id, "replay": replay})
         response = await self.bolt.async_dispatch(request)
@@ -300,6 +308,12 @@ class FeedbackApp:
         if self.auth is None:
             return None
         return workspace_key(team_id=self.auth.team_id, enterprise_id=self.auth.enterprise_id)
+
+
+def _is_command(body: str | dict[str, Any]) -> bool:
+    if isinstance(body, dict):
+        return "command" in body
+    return "command" in parse_qs(body) if not body.lstrip().startswith("{") else False
 
 
 def _team_of(body: dict[str, Any]) -> str | None:
