@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -21,6 +22,7 @@ from bot.reminders import Reminders
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_SECONDS = 60  # reminders must be checked at least once a minute
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def digest_trigger(subscription: DigestConfig) -> CronTrigger:
@@ -40,6 +42,7 @@ class Scheduler:
         self.workspace = workspace
         self.after_tick = after_tick
         self._scheduler: AsyncIOScheduler | None = None
+        self._pruned_at: datetime | None = None
 
     async def tick(self) -> None:
         """Claim due digest periods and send due reminders; safe to call at any time."""
@@ -48,8 +51,20 @@ class Scheduler:
             return  # not connected yet; the next tick will do it
         claimed = self.digests.claim_due(workspace=workspace)
         nudges = self.reminders.check(workspace=workspace)
+        self._prune()
         if claimed or nudges.reminded or nudges.escalated:
             self.after_tick()
+
+    def _prune(self) -> None:
+        """Honour `retention_days`, at most once an hour."""
+        now = self.digests.clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        keep = timedelta(days=self.digests.config.retention_days)
+        gone = self.digests.store.prune_items(forwarded_before=now - keep)
+        if gone:
+            log.info("deleted %d item(s) older than retention_days (%d)", gone, keep.days)
 
     def start(self) -> None:
         """Start the wake-ups in the running event loop."""

@@ -167,6 +167,14 @@ class Store(abc.ABC):
         """Return an item's events, oldest first."""
 
     @abc.abstractmethod
+    def prune_items(self, *, forwarded_before: datetime) -> int:
+        """Delete items forwarded before a moment, with everything kept about them.
+
+        That is their events, followers, flags and outbox entries. Returns how many
+        items went. Used to honour `retention_days`.
+        """
+
+    @abc.abstractmethod
     def events_of_kind(self, *, workspace: str, kind: str) -> list[Event]:
         """Return every event of one kind in a workspace, oldest first."""
 

@@ -293,6 +293,19 @@ class PostgresStore(Store):
         )
         return [event_from_row(_texts(row)) for row in rows]
 
+    def prune_items(self, *, forwarded_before: datetime) -> int:
+        with self._tx() as conn:
+            cutoff = (_utc(forwarded_before),)
+            for table in ("events", "followers", "item_flags", "outbox"):
+                conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE item_id IN"
+                            " (SELECT id FROM items WHERE forwarded_at < %s)").format(
+                        sql.Identifier(table)),
+                    cutoff,
+                )
+            cursor = conn.execute("DELETE FROM items WHERE forwarded_at < %s", cutoff)
+            return cursor.rowcount
+
     def events_of_kind(self, *, workspace: str, kind: str) -> list[Event]:
         rows = self._all(
             "SELECT * FROM events WHERE workspace = %s AND kind = %s ORDER BY id",

@@ -245,6 +245,15 @@ class SqliteStore(Store):
         )
         return [event_from_row(dict(row)) for row in rows]
 
+    def prune_items(self, *, forwarded_before: datetime) -> int:
+        with self._write() as conn:
+            doomed = "SELECT id FROM items WHERE forwarded_at < ?"
+            cutoff = (iso(forwarded_before),)
+            for table in ("events", "followers", "item_flags", "outbox"):
+                conn.execute(f"DELETE FROM {table} WHERE item_id IN ({doomed})", cutoff)
+            cursor = conn.execute("DELETE FROM items WHERE forwarded_at < ?", cutoff)
+            return cursor.rowcount
+
     def events_of_kind(self, *, workspace: str, kind: str) -> list[Event]:
         rows = self._all(
             "SELECT * FROM events WHERE workspace = ? AND kind = ? ORDER BY id",

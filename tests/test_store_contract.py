@@ -883,3 +883,23 @@ async def test_postgres_two_outbox_workers_post_each_card_once(
     await worker_b.drain_once()
     assert len(chat.cards) == 3
     assert store_b.outbox_pending_count() == 0
+
+
+def test_prune_items_deletes_old_items_with_everything_kept_about_them(store: Store) -> None:
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    old = create(store, workspace="T0WORK", forwarded_at=now - timedelta(days=400),
+                 received_at=now - timedelta(days=400))
+    recent = create(store, workspace="T0WORK", forwarded_at=now - timedelta(days=10),
+                    received_at=now - timedelta(days=10))
+    store.add_follower(workspace="T0WORK", item_id=old.id, user="U0X", now=now)
+    assert store.set_flag_once(workspace="T0WORK", item_id=old.id, flag="reminded", now=now)
+    store.update_item(workspace="T0WORK", item_id=old.id, changes={},
+                      event=Event(old.id, "comment", "U0X", now),
+                      outbox=[NewOutbox(kind="card_update")])
+    assert store.prune_items(forwarded_before=now - timedelta(days=365)) == 1
+    assert store.get_item(workspace="T0WORK", item_id=old.id) is None
+    assert store.events_for(workspace="T0WORK", item_id=old.id) == []
+    assert store.followers(workspace="T0WORK", item_id=old.id) == []
+    assert store.outbox_for_item(workspace="T0WORK", item_id=old.id) == []
+    assert store.get_item(workspace="T0WORK", item_id=recent.id) is not None
+    assert len(store.events_for(workspace="T0WORK", item_id=recent.id)) == 1
