@@ -274,3 +274,21 @@ async def wait_until(
         if loop.time() > deadline:
             raise TimeoutError(f"waited {timeout}s for {what}")
         await asyncio.sleep(0.01)
+
+
+async def click_and_submit(fake: FakeSlack, running: RunningBot, *, user: str, action: str,
+                           item_id: int, channel: str, card_ts: str,
+                           values: dict[str, Any]) -> None:
+    """Click a card button that opens a modal, then submit that modal with `values`."""
+    from bot.demo.payloads import block_actions, view_submission
+
+    opened_before = len(fake.calls_to("views.open"))
+    await running.slack.send_interaction(block_actions(
+        user_id=user, action_id=action, value=str(item_id), channel_id=channel,
+        message_ts=card_ts))
+    opened = await fake.wait_for("views.open", count=opened_before + 1)
+    view = opened[-1].args["view"]
+    await running.slack.send_interaction(view_submission(
+        user_id=user, callback_id=view["callback_id"],
+        private_metadata=view["private_metadata"], values=values))
+    await running.settle()

@@ -11,7 +11,12 @@ from bot.demo.payloads import (
     reaction_added_event,
     view_submission,
 )
-from tests.slack_harness import forward_via_intake_channel, make_fake_slack, running_bot
+from tests.slack_harness import (
+    click_and_submit,
+    forward_via_intake_channel,
+    make_fake_slack,
+    running_bot,
+)
 
 
 def _posts_to(slack, channel):
@@ -186,26 +191,11 @@ async def test_resolve_with_a_note_and_reopen(tmp_path):
         item_id, channel, card_ts = await forward_via_intake_channel(
             slack, running, "refund delayed"
         )
-        await running.slack.send_interaction(
-            block_actions(
-                user_id="U0BOB",
-                action_id="fb_resolve",
-                value=str(item_id),
-                channel_id=channel,
-                message_ts=card_ts,
-            )
+        await click_and_submit(
+            slack, running, user="U0BOB", action="fb_resolve", item_id=item_id,
+            channel=channel, card_ts=card_ts,
+            values={"note": {"value": {"type": "plain_text_input", "value": "fixed in 2.4.1"}}},
         )
-        opened = await slack.wait_for("views.open")
-        view = opened[-1].args["view"]
-        await running.slack.send_interaction(
-            view_submission(
-                user_id="U0BOB",
-                callback_id=view["callback_id"],
-                private_metadata=view["private_metadata"],
-                values={"note": {"value": {"type": "plain_text_input", "value": "fixed in 2.4.1"}}},
-            )
-        )
-        await running.settle()
         item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
         assert item.status == "resolved" and item.resolution_note == "fixed in 2.4.1"
         assert item.resolved_by == "U0BOB" and item.resolved_at is not None
@@ -266,30 +256,12 @@ async def test_reassign_posts_a_new_card_and_marks_the_old_one_moved(tmp_path):
         item_id, channel, card_ts = await forward_via_intake_channel(
             slack, running, "refund button does nothing in the app"
         )
-        await running.slack.send_interaction(
-            block_actions(
-                user_id="U0ALICE",
-                action_id="fb_reassign",
-                value=str(item_id),
-                channel_id=channel,
-                message_ts=card_ts,
-            )
+        await click_and_submit(
+            slack, running, user="U0ALICE", action="fb_reassign", item_id=item_id,
+            channel=channel, card_ts=card_ts,
+            values={"team": {"value": {"type": "static_select",
+                                       "selected_option": {"value": "mobile"}}}},
         )
-        opened = await slack.wait_for("views.open")
-        view = opened[-1].args["view"]
-        await running.slack.send_interaction(
-            view_submission(
-                user_id="U0ALICE",
-                callback_id=view["callback_id"],
-                private_metadata=view["private_metadata"],
-                values={
-                    "team": {
-                        "value": {"type": "static_select", "selected_option": {"value": "mobile"}}
-                    }
-                },
-            )
-        )
-        await running.settle()
         item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
         assert item.team == "mobile" and item.reassignments == 1
         assert item.card_channel == "C0MOBILE" and item.card_ts != card_ts
