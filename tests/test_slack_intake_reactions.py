@@ -134,8 +134,13 @@ async def test_other_emoji_do_nothing(tmp_path):
 async def test_reaction_on_a_thread_reply_forwards_that_reply(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
         parent = past_ts(3600)
+        earlier = past_ts(2400)
         reply = past_ts(1800)
         slack.add_message("C0GENERAL", user="U0SUPPORT2", ts=parent, text="Call notes, Globex")
+        # Slack returns the parent first and bounds replies by oldest/limit, so an earlier
+        # reply must not be mistaken for the one that got the emoji.
+        slack.add_message("C0GENERAL", user="U0DAN", ts=earlier, thread_ts=parent,
+                          text="earlier reply about billing")
         slack.add_message(
             "C0GENERAL",
             user="U0SUPPORT2",

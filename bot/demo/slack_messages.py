@@ -55,10 +55,25 @@ def conversations_replies(ws: Workspace, args: Args) -> dict[str, Any]:
     if not ws.is_member(channel_id):
         raise SlackError("not_in_channel")
     thread = ws.thread(channel_id, required(args, "ts", "thread_not_found"))
+    parent, replies = thread[0], thread[1:]
+    # As on Slack: the parent always comes first; oldest/latest bound the replies, and
+    # `limit` counts the parent too.
+    oldest = float(args.get("oldest") or 0)
+    latest = float(args.get("latest") or "inf")
+    inclusive = flag(args.get("inclusive"))
+
+    def within(message: dict[str, Any]) -> bool:
+        ts = float(message["ts"])
+        if inclusive:
+            return oldest <= ts <= latest
+        return oldest < ts < latest
+
+    chosen = [parent, *(m for m in replies if within(m))]
+    limit = max(int_arg(args, "limit", 1000), 1)
     with_metadata = flag(args.get("include_all_metadata"))
     return {
-        "messages": [render(m, with_metadata=with_metadata) for m in thread],
-        "has_more": False,
+        "messages": [render(m, with_metadata=with_metadata) for m in chosen[:limit]],
+        "has_more": len(chosen) > limit,
         "response_metadata": {"next_cursor": ""},
     }
 
