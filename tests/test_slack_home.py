@@ -60,3 +60,23 @@ async def test_an_overdue_card_gets_one_reminder_in_its_thread(tmp_path):
                      if call.args.get("thread_ts") == item.card_ts]
         assert len(reminders) == 1
         assert "<@U0ALICE>" in reminders[0].args["text"]
+
+
+async def test_acknowledging_from_the_home_tab_refreshes_it(tmp_path):
+    from bot.demo.payloads import block_actions
+
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        item_id, _, _ = await forward_via_intake_channel(slack, running, "refund not received")
+        await running.slack.send_event(event_callback(app_home_opened("U0BOB")))
+        (first,) = await slack.wait_for("views.publish")
+        home = {**first.args["view"], "id": "V0HOME"}
+        await running.slack.send_interaction(block_actions(
+            user_id="U0BOB", action_id="fb_ack", value=str(item_id), view=home))
+        published = await slack.wait_for("views.publish", count=2)
+        await running.settle()
+        item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
+        assert (item.first_response_by, item.first_response_kind) == ("U0BOB", "button")
+        refreshed = str(published[-1].args["view"]["blocks"])
+        assert "Nothing is waiting for your response" in refreshed
+        # No ephemeral can go to a home tab: nothing was posted into a channel for it.
+        assert slack.calls_to("chat.postEphemeral") == []

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot.lifecycle import Lifecycle, Outcome
 from bot.outbox_kinds import EPHEMERAL
 from handlers.slack.card_events import plain_reply, split_mark
+from handlers.slack.chat_views import home_view
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
 from handlers.slack.intake_modal import TRY_AGAIN
 from handlers.slack.render import (
@@ -67,14 +68,20 @@ def _metadata(view: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def resolve_modal(item_id: int, channel: str | None) -> dict[str, Any]:
+def _from_home(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "home"
+
+
+def resolve_modal(item_id: int, channel: str | None, *, from_home: bool = False
+                  ) -> dict[str, Any]:
     """The modal asking for an optional resolution note."""
     return {
         "type": "modal", "callback_id": RESOLVE_CALLBACK,
         "title": {"type": "plain_text", "text": f"Resolve #{item_id}"},
         "submit": {"type": "plain_text", "text": "Resolve"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": json.dumps({"item": item_id, "channel": channel}),
+        "private_metadata": json.dumps({"item": item_id, "channel": channel,
+                                        "home": from_home}),
         "blocks": [{
             "type": "input", "block_id": "note", "optional": True,
             "label": {"type": "plain_text", "text": "Resolution note"},
@@ -86,8 +93,8 @@ def resolve_modal(item_id: int, channel: str | None) -> dict[str, Any]:
     }
 
 
-def reassign_modal(deps: Deps, item_id: int, current: str, channel: str | None
-                   ) -> dict[str, Any]:
+def reassign_modal(deps: Deps, item_id: int, current: str, channel: str | None, *,
+                   from_home: bool = False) -> dict[str, Any]:
     """The modal asking which team should own the item instead."""
     options = [{"text": {"type": "plain_text", "text": name[:75]}, "value": name[:150]}
                for name in deps.config.teams if name != current][:100]
@@ -96,7 +103,8 @@ def reassign_modal(deps: Deps, item_id: int, current: str, channel: str | None
         "title": {"type": "plain_text", "text": f"Reassign #{item_id}"},
         "submit": {"type": "plain_text", "text": "Reassign"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": json.dumps({"item": item_id, "channel": channel}),
+        "private_metadata": json.dumps({"item": item_id, "channel": channel,
+                                        "home": from_home}),
         "blocks": [{
             "type": "input", "block_id": "team",
             "label": {"type": "plain_text", "text": f"Move from {current} to"},
@@ -112,6 +120,13 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         if outcome.message and not call.replay:
             answer(deps, call, outcome.message)
 
+    async def refresh_home(call: SlackCall, user: str) -> None:
+        """Show the change on the App Home tab the person clicked from."""
+        if call.replay:
+            return
+        view = await home_view(deps, lifecycle, workspace=call.workspace, user=user)
+        await call.client.views_publish(user_id=user, view=view)
+
     async def on_ack(call: SlackCall) -> None:
         await call.ack()
         item_id = _item_id(call.body)
@@ -120,6 +135,8 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         outcome = await lifecycle.acknowledge(workspace=call.workspace, item_id=item_id,
                                               user=_user(call.body), kind="button")
         _report(call, outcome)
+        if _from_home(call.body):
+            await refresh_home(call, _user(call.body))
 
     async def open_modal(call: SlackCall, build: Any) -> None:
         await call.ack()
@@ -136,8 +153,9 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
             tell(deps, call.workspace, user, TRY_AGAIN)
             return
         try:
-            await call.client.views_open(trigger_id=call.body["trigger_id"],
-                                         view=build(item, _where(call.body)))
+            await call.client.views_open(
+                trigger_id=call.body["trigger_id"],
+                view=build(item, _where(call.body), _from_home(call.body)))
         except SlackApiError as error:
             if error.response.get("error") in ("expired_trigger_id", "invalid_trigger_id"):
                 tell(deps, call.workspace, user, TRY_AGAIN)
@@ -145,11 +163,12 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
             raise
 
     async def on_resolve(call: SlackCall) -> None:
-        await open_modal(call, lambda item, channel: resolve_modal(item.id, channel))
+        await open_modal(call, lambda item, channel, home: resolve_modal(
+            item.id, channel, from_home=home))
 
     async def on_reassign(call: SlackCall) -> None:
-        await open_modal(call, lambda item, channel: reassign_modal(deps, item.id, item.team,
-                                                                    channel))
+        await open_modal(call, lambda item, channel, home: reassign_modal(
+            deps, item.id, item.team, channel, from_home=home))
 
     async def on_reopen(call: SlackCall) -> None:
         await call.ack()
@@ -159,6 +178,8 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         outcome = await lifecycle.reopen(workspace=call.workspace, item_id=item_id,
                                          user=_user(call.body))
         _report(call, outcome)
+        if _from_home(call.body):
+            await refresh_home(call, _user(call.body))
 
     async def on_follow(call: SlackCall) -> None:
         await call.ack()
@@ -180,6 +201,8 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
                                           user=_user(call.body), note=note.get("value"))
         if outcome.message and not call.replay:
             tell(deps, call.workspace, _user(call.body), outcome.message)
+        if meta.get("home"):
+            await refresh_home(call, _user(call.body))
 
     async def on_reassign_submit(call: SlackCall) -> None:
         view = call.body.get("view") or {}
@@ -196,6 +219,8 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
                                            user=_user(call.body), to_team=team)
         if outcome.message and not call.replay:
             tell(deps, call.workspace, _user(call.body), outcome.message)
+        if meta.get("home"):
+            await refresh_home(call, _user(call.body))
 
     async def on_reply_to_support(call: SlackCall) -> None:
         await call.ack()
