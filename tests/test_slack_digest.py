@@ -148,3 +148,23 @@ async def test_two_digest_post_runs_at_the_same_moment_post_once(tmp_path):
         _, err = await asyncio.wait_for(forced.communicate(), 120)
         assert forced.returncode == 0, err
         assert len(_digest_posts(slack)) == 2
+
+
+async def test_a_chart_upload_that_timed_out_but_landed_is_not_uploaded_twice(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db",
+                                                        api_timeout=1) as running:
+        # The upload's last step lands, but its answer comes after the client gave up.
+        slack.delay_next("files.completeUploadExternal", seconds=2)
+        claimed = running.bot.digests.claim_window(
+            workspace="T0DEMO", index=0, start=datetime.now(UTC) - timedelta(days=1))
+        assert claimed is not None
+        running.bot.outbox.wake()
+        await running.settle(timeout=30)
+        (post,) = _digest_posts(slack)
+        replies = [message for message in slack.messages("C0MANAGERS")
+                   if message.get("thread_ts") == post.response["ts"]
+                   and message["ts"] != post.response["ts"]]
+        assert [len(message.get("files") or []) for message in replies] == [1]
+        timed_out = [call for call in slack.calls_to("files.completeUploadExternal",
+                                                     include_failed=True)]
+        assert len(timed_out) == 1  # the retry looked in the thread instead

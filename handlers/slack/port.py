@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -35,6 +35,7 @@ REVOKED_ERRORS = frozenset({
 })
 METADATA_EVENT = "feedbackbot_outbox"
 _HISTORY_PAGES = 5
+CLOCK_SKEW = timedelta(minutes=15)
 _USER_CACHE_SECONDS = 3600.0
 _GROUP_CACHE_SECONDS = 300.0  # membership changes should reach routing within minutes
 
@@ -235,10 +236,13 @@ class SlackChatPort:
                           "event_payload": {"outbox": outbox_key, "item": 0}})
             posted = Posted(channel=str(answer.get("channel", data.channel)),
                             ts=str(answer["ts"]))
+        filename = f"feedback-trend-{data.local_date.isoformat()}.png"
+        if existing is not None and await self._thread_has_file(workspace, posted, filename):
+            return posted  # an earlier attempt uploaded the chart after all
         try:
             await self.client_for(workspace).files_upload_v2(
                 channel=posted.channel, thread_ts=posted.ts, content=chart_png,
-                filename=f"feedback-trend-{data.local_date.isoformat()}.png",
+                filename=filename,
                 title=f"Median time to response per team, 14 days to {data.local_date}")
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             failure = chat_error(error)
@@ -249,6 +253,13 @@ class SlackChatPort:
                             retry_after=failure.retry_after) from error
         return posted
 
+    async def _thread_has_file(self, workspace: str, posted: Posted, filename: str) -> bool:
+        replies = await self._call(workspace, "conversations.replies", channel=posted.channel,
+                                   ts=posted.ts, limit=200)
+        return any(file.get("name") == filename
+                   for message in replies.get("messages", [])
+                   for file in message.get("files") or [] if isinstance(file, dict))
+
     async def find_post(self, *, workspace: str, channel: str | None, user: str | None,
                         outbox_key: str, since: datetime | None = None) -> Posted | None:
         if channel is None and user is not None:
@@ -256,9 +267,9 @@ class SlackChatPort:
             channel = str((opened.get("channel") or {}).get("id", ""))
         if not channel:
             return None
-        # Only posts made after the entry was created can be it; a minute of slack
-        # covers clocks that disagree.
-        oldest = f"{since.timestamp() - 60:.6f}" if since else "0"
+        # Only posts made after the entry was created can be it; a margin covers a host
+        # clock that disagrees with Slack's.
+        oldest = f"{since.timestamp() - CLOCK_SKEW.total_seconds():.6f}" if since else "0"
         cursor = None
         for _ in range(_HISTORY_PAGES):
             page: dict[str, Any] = {"channel": channel, "limit": 200, "oldest": oldest,
