@@ -15,7 +15,6 @@ from datetime import timedelta
 from bot.config import Config, load_config
 from bot.digest_service import DigestService
 from bot.models import utcnow
-from bot.outbox_kinds import DIGEST
 from bot.settings import Settings
 from bot.suggestions import config_diff, suggest_rules
 from storage import open_existing_store
@@ -95,20 +94,29 @@ async def _post_digests(config: Config, settings: Settings, *, force: bool) -> i
                   " or today is not one of its days. Use --force to post again.")
             return 0
         deadline = time.monotonic() + POST_TIMEOUT_SECONDS
+        entries = {}
         while time.monotonic() < deadline:
             await bot.outbox.drain_once()
-            waiting = [entry for entry in bot.store.outbox_due(now=utcnow() + _DAY)
-                       if entry.kind == DIGEST and entry.workspace == workspace]
-            if not waiting:
+            entries = {done.entry_id: bot.store.outbox_get(done.entry_id) for done in claimed}
+            if all(entry is None or entry.status != "pending" for entry in entries.values()):
                 break
             await asyncio.sleep(0.5)
-        else:
-            print("Some digests are still queued; `feedbackbot serve` will post them.")
+        failed = 0
         for done in claimed:
+            entry = entries.get(done.entry_id)
+            where = f"{done.period.subscription.channel}, {done.period.local_date}"
             note = " (forced)" if done.forced else ""
-            print(f"Posted the digest for {done.period.subscription.channel},"
-                  f" {done.period.local_date}{note}.")
-        return 0
+            if entry is not None and entry.status == "sent":
+                print(f"Posted the digest for {where}{note}.")
+            elif entry is not None and entry.status == "pending":
+                print(f"The digest for {where} is still queued ({entry.last_error});"
+                      " `feedbackbot serve` will post it.")
+            else:
+                failed += 1
+                reason = entry.last_error if entry is not None else "unknown"
+                print(f"Could not post the digest for {where}: {reason}. Fix that, then run"
+                      " `feedbackbot digest --post --force`.", file=sys.stderr)
+        return 1 if failed else 0
     finally:
         await bot.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import zoneinfo
 from datetime import time, timedelta
@@ -17,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config_problems import ConfigProblem, LoadedConfig
 from bot.durations import parse_duration
 
 Severity = Literal["urgent", "high", "normal", "low"]
@@ -210,7 +212,7 @@ class Config(_Strict):
     relay: Literal["all", "marked"] = "all"
     severity_default: Severity = "normal"
     sla: dict[Severity, Duration] = Field(default_factory=lambda: dict(DEFAULT_SLA))
-    retention_days: int = Field(default=365, gt=0, strict=True)
+    retention_days: int = Field(default=365, gt=0, le=36500, strict=True)
     digests: list[DigestConfig] = []
 
     @model_validator(mode="before")
@@ -251,14 +253,19 @@ class Config(_Strict):
         return next((team for team in self.teams.values() if team.channel == channel_id), None)
 
 
-# The loader lives in its own module; importing it here keeps `bot.config` the one
-# place callers import from.
-from bot.config_loader import (  # noqa: E402
-    ConfigProblem,
-    LoadedConfig,
-    load_config,
-    parse_config_text,
-)
+def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
+    """Read and validate a config file; every problem, even a missing file, is reported."""
+    # Imported here: the loader needs these models, so it can't be imported above them.
+    from bot.config_loader import load_config as load
+
+    return load(path)
+
+
+def parse_config_text(text: str, *, path: str = "feedbackbot.yml") -> LoadedConfig:
+    """Validate config text; `path` is only used to label problems."""
+    from bot.config_loader import parse_config_text as parse
+
+    return parse(text, path=path)
 
 __all__ = [
     "DEFAULT_SLA",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -24,47 +23,7 @@ from bot.config import (
     IntakeConfig,
     TeamConfig,
 )
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One error or warning found in a config file."""
-
-    path: str
-    line: int | None
-    key: str
-    message: str
-    severity: Literal["error", "warning"]
-
-    def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        key = f" {self.key}:" if self.key else ""
-        return f"{where}:{key} {self.severity}: {self.message}"
-
-
-@dataclass
-class LoadedConfig:
-    """The outcome of loading a config: the model (when valid) and every problem found."""
-
-    path: str
-    config: Config | None
-    problems: list[ConfigProblem] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[ConfigProblem]:
-        """Problems that make the config unusable."""
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[ConfigProblem]:
-        """Problems worth fixing that don't stop the bot."""
-        return [p for p in self.problems if p.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        """True when there are no errors."""
-        return not self.errors
-
+from bot.config_problems import ConfigProblem, LoadedConfig
 
 Loc = tuple[str | int, ...]
 
@@ -94,11 +53,16 @@ def parse_config_text(text: str, *, path: str = "feedbackbot.yml") -> LoadedConf
     if not isinstance(root, dict):
         return _failed(path, "config must be a mapping of keys like `teams:`", line=1)
     try:
-        config = Config.model_validate(_plain(root))
+        plain = _plain(root)
+    except (TooLarge, RecursionError):
+        return _failed(path, f"config expands to more than {MAX_VALUES:,} values; YAML aliases"
+                       " (*name) that refer to each other can do that")
+    try:
+        config = Config.model_validate(plain)
     except ValidationError as exc:
         problems = [_from_pydantic(path, root, err) for err in exc.errors()]
         # Report broken references too, so that one run lists every problem.
-        for loc, message in _reference_checks(_plain(root)):
+        for loc, message in _reference_checks(plain):
             key, line = _locate(root, loc)
             problems.append(ConfigProblem(path, line, key, message, "error"))
         return LoadedConfig(path=path, config=None, problems=_sorted(problems))
@@ -137,12 +101,27 @@ def _yaml_problem(exc: YAMLError, text: str) -> tuple[str, int | None]:
     return f"YAML syntax error: {str(exc).splitlines()[0]}", None
 
 
-def _plain(node: Any) -> Any:
-    """Convert ruamel's round-trip nodes into plain Python values for pydantic."""
+MAX_VALUES = 100_000  # far beyond any real config; stops YAML alias "bombs"
+
+
+class TooLarge(Exception):
+    """The config expands to more values than any real config has."""
+
+
+def _plain(node: Any, budget: list[int] | None = None) -> Any:
+    """Convert ruamel's round-trip nodes into plain Python values for pydantic.
+
+    Raises TooLarge past MAX_VALUES values: aliases can make a tiny file expand
+    exponentially.
+    """
+    budget = budget if budget is not None else [MAX_VALUES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise TooLarge
     if isinstance(node, dict):
-        return {_plain(k): _plain(v) for k, v in node.items()}
+        return {_plain(k, budget): _plain(v, budget) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(item) for item in node]
+        return [_plain(item, budget) for item in node]
     for kind in (bool, str, int, float):
         if isinstance(node, kind):
             return kind(node)
@@ -157,10 +136,13 @@ def _locate(root: Any, loc: Loc) -> tuple[str, int | None]:
             key = f"{key}.{part}" if key else part
             if part not in node:
                 break
-            where = node.lc.data.get(part) if isinstance(node, CommentedMap) else None
+            # Keys pulled in by a merge (<<:) may have no position data at all.
+            where = ((node.lc.data or {}).get(part) if isinstance(node, CommentedMap)
+                     else None)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             key = f"{key}[{part}]"
-            where = node.lc.data.get(part) if isinstance(node, CommentedSeq) else None
+            where = ((node.lc.data or {}).get(part) if isinstance(node, CommentedSeq)
+                     else None)
         else:
             break
         # ruamel has no position for keys pulled in by a merge (<<:); keep the parent's line.

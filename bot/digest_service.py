@@ -36,6 +36,7 @@ class Claimed:
     period: Period
     late: bool
     forced: bool
+    entry_id: int
 
 
 class DigestService:
@@ -62,13 +63,14 @@ class DigestService:
             payload["window_start"] = window_start.isoformat()
             payload["window_end"] = now.isoformat()
         entry = NewOutbox(kind=DIGEST, payload=payload)
-        if not self.store.claim_digest(workspace=workspace, subscription=period.key,
-                                       period=store_period, now=now, late=late,
-                                       outbox=[entry]):
+        entry_id = self.store.claim_digest(workspace=workspace, subscription=period.key,
+                                           period=store_period, now=now, late=late,
+                                           outbox=[entry])
+        if entry_id is None:
             return None
         log.info("digest for %s on %s claimed%s", period.subscription.channel,
                  period.period, " (late)" if late else "")
-        return Claimed(period=period, late=late, forced=force)
+        return Claimed(period=period, late=late, forced=force, entry_id=entry_id)
 
     def claim_due(self, *, workspace: str) -> list[Claimed]:
         """Claim every period due now (today, local) that nobody has claimed yet."""

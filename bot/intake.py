@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-# Kinds where the person acting is whoever added an emoji or posted: they may be a
-# customer in a shared channel, so they are checked before anything is stored.
-_CHECKED_KINDS = {IntakeKind.REACTION, IntakeKind.CHANNEL}
+# Whoever forwards may be a customer or a guest in a shared channel, whichever way they
+# forward, so every kind is checked before anything is stored.
+_CHECKED_KINDS = set(IntakeKind)
 
 
 class IntakeRejected(Exception):
@@ -40,11 +40,23 @@ class IntakeResult:
 class IntakeService:
     """Validates, routes and stores forwarded feedback; the card goes out via the outbox."""
 
-    def __init__(self, *, store: Store, config: Config, clock: Clock = utcnow) -> None:
+    def __init__(self, *, store: Store, config: Config, clock: Clock = utcnow,
+                 port: ChatPort | None = None) -> None:
         self.store = store
         self.config = config
         self.router = Router(config)
         self.clock = clock
+        self.port = port  # used to check forwarders when `forward` is given none
+
+    def check(self, request: IntakeRequest) -> str | None:
+        """What is wrong with a request that needs no platform to tell, or None."""
+        if not request.text.strip() and not request.files:
+            return "There is no text to forward."
+        if request.team and request.team not in self.config.teams:
+            return f"There is no team called {request.team!r}."
+        if (request.severity or self.config.severity_default) not in SEVERITIES:
+            return f"Severity must be one of {', '.join(SEVERITIES)}."
+        return None
 
     def suggest(self, *, text: str, channel: str | None) -> tuple[RouteDecision, str | None]:
         """Return the team and customer the modal should preselect."""
@@ -56,10 +68,10 @@ class IntakeService:
     ) -> IntakeResult:
         """Store an item for `request`, or return the one already stored for its source.
 
-        Raises IntakeRejected for empty text, an unknown team or severity, or (for
-        emoji and channel intake) a person outside the workspace; ValueError when emoji
-        or channel intake comes without a `port` to check the person. Nothing is stored
-        then. Bots listed in `intake.bots` need no check.
+        Raises IntakeRejected for empty text, an unknown team or severity, or a person
+        outside the workspace (a customer or guest); ValueError when there is no `port`
+        to check the person. Nothing is stored then. Bots listed in `intake.bots` need no
+        check.
         """
         if "\x00" in request.text or "\x00" in (request.note or ""):
             # NUL is never meaningful in chat text, and PostgreSQL text can't hold it.
@@ -79,13 +91,11 @@ class IntakeService:
             )
             if existing is not None:
                 return IntakeResult(item=existing, created=False, route=None)
-        if not request.text.strip() and not request.files:
-            raise IntakeRejected("There is no text to forward.")
-        if request.team and request.team not in self.config.teams:
-            raise IntakeRejected(f"There is no team called {request.team!r}.")
+        problem = self.check(request)
+        if problem:
+            raise IntakeRejected(problem)
         severity = request.severity or self.config.severity_default
-        if severity not in SEVERITIES:
-            raise IntakeRejected(f"Severity must be one of {', '.join(SEVERITIES)}.")
+        port = port or self.port
         if request.kind in _CHECKED_KINDS and request.forwarded_by not in self.config.intake.bots:
             if port is None:
                 # Trusting by default would let customers in: refuse to guess.

@@ -44,6 +44,8 @@ _PLAIN_REASONS = {
     "is_archived": "the channel {channel} is archived",
     "user_not_found": "the person could not be found",
     "cannot_dm_bot": "the person is a bot and can't get messages",
+    "channel_is_shared": ("the channel {channel} is shared with another organisation, and"
+                          " the bot never posts where customers can read"),
 }
 
 

@@ -45,7 +45,10 @@ class Scheduler:
         self._pruned_at: datetime | None = None
 
     async def tick(self) -> None:
-        """Claim due digest periods and send due reminders; safe to call at any time."""
+        """Claim due digest periods and send due reminders; safe to call at any time.
+
+        Errors are raised to the caller; APScheduler logs them and keeps the schedule.
+        """
         workspace = self.workspace()
         if workspace is None:
             return  # not connected yet; the next tick will do it

@@ -260,10 +260,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def claim_digest(self, *, workspace: str, subscription: str, period: str, now: datetime,
-                     late: bool, outbox: list[NewOutbox]) -> bool:
+                     late: bool, outbox: list[NewOutbox]) -> int | None:
         """Claim one digest period and enqueue its posting, atomically.
 
-        Returns False, writing nothing, when that period was already claimed.
+        Returns the id of the first outbox entry written, or None, writing nothing,
+        when that period was already claimed.
         """
 
     @abc.abstractmethod

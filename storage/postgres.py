@@ -522,7 +522,7 @@ class PostgresStore(Store):
         now: datetime,
         late: bool,
         outbox: list[NewOutbox],
-    ) -> bool:
+    ) -> int | None:
         # A racing INSERT waits for the first to commit, then does nothing.
         with self._tx() as conn:
             claimed = conn.execute(
@@ -531,9 +531,9 @@ class PostgresStore(Store):
                 (workspace, subscription, period, _utc(now), late),
             ).fetchone()
             if claimed is None:
-                return False
-            self._enqueue(conn, workspace, None, outbox, now)
-            return True
+                return None
+            ids = self._enqueue(conn, workspace, None, outbox, now)
+            return ids[0] if ids else 0
 
     def digest_claims(self, *, workspace: str, subscription: str) -> list[str]:
         # COLLATE "C" sorts by code point, as SQLite does, whatever the database's locale.

@@ -432,7 +432,7 @@ class SqliteStore(Store):
             return True
 
     def claim_digest(self, *, workspace: str, subscription: str, period: str, now: datetime,
-                     late: bool, outbox: list[NewOutbox]) -> bool:
+                     late: bool, outbox: list[NewOutbox]) -> int | None:
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO digest_claims (workspace, subscription, period,"
@@ -440,9 +440,9 @@ class SqliteStore(Store):
                 (workspace, subscription, period, iso(now), int(late)),
             )
             if cursor.rowcount == 0:
-                return False
-            self._enqueue(conn, workspace, None, outbox, now)
-            return True
+                return None
+            ids = self._enqueue(conn, workspace, None, outbox, now)
+            return ids[0] if ids else 0
 
     def digest_claims(self, *, workspace: str, subscription: str) -> list[str]:
         rows = self._all(

@@ -99,3 +99,21 @@ async def test_clock_warns_about_sqlite_and_stops_on_sigterm(tmp_path):
         assert process.returncode == 0
         assert b"must share that file" in err
         assert slack.calls_to("chat.postMessage") == []
+
+
+async def test_digest_post_says_so_when_slack_refuses_the_post(tmp_path):
+    config = _every_day_config(tmp_path)
+    config.write_text(config.read_text().replace("  - channel: C0MANAGERS",
+                                                 "  - channel: C0SECRET"))
+    async with FakeSlack(team_id="T0DEMO") as slack:
+        seed_workspace(slack)  # the bot is not a member of C0SECRET
+        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api_url,
+               "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+               "FEEDBACKBOT_CONFIG": str(config)}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "digest", "--post", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 1
+        assert b"Posted" not in out
+        assert b"Could not post the digest for C0SECRET" in err and b"--force" in err

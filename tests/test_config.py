@@ -440,3 +440,36 @@ def test_more_bad_values(snippet: str, key: str) -> None:
     result = parse_config_text(BASE.replace("fallback: triage\n", "") + snippet)
     assert result.config is None
     assert any(p.key.startswith(key) for p in result.errors), result.problems
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly_and_clearly() -> None:
+    import time
+
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in range(1, 10):
+        refs = ", ".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    bomb = "\n".join(lines) + "\nteams: {t: {channel: C0T, owners: [U0A]}}\n"
+    started = time.monotonic()
+    loaded = parse_config_text(bomb)
+    assert time.monotonic() - started < 5
+    assert loaded.config is None
+    assert "aliases" in loaded.errors[0].message
+
+
+def test_an_unknown_key_arriving_through_a_merge_key_is_reported_not_a_crash() -> None:
+    text = (
+        "teams:\n"
+        "  payments: &base {channel: C0PAY, owners: [U0ALICE], bogus: 1}\n"
+        "  triage:\n"
+        "    <<: *base\n"
+        "    channel: C0TRIAGE\n"
+    )
+    loaded = parse_config_text(text)
+    assert loaded.config is None
+    keys = {problem.key for problem in loaded.errors}
+    assert {"teams.payments.bogus", "teams.triage.bogus"} <= keys
+    # Everything of a team merged in: ruamel keeps no positions for it at all.
+    merged_only = parse_config_text(
+        "teams:\n  triage:\n    <<: {channel: C0TRIAGE, owners: [U0DAN], bogus: 1}\n")
+    assert "teams.triage.bogus" in {problem.key for problem in merged_only.errors}

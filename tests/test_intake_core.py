@@ -17,9 +17,19 @@ FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def intake(fresh_store: SqliteStore, example_config: Config, clock: FrozenClock) -> IntakeService:
+def chat(example_config: Config, clock: FrozenClock) -> RecordingChatPort:
+    """A recording port that knows the support staff as members of the workspace."""
+    port = RecordingChatPort.for_config(example_config, clock=clock)
+    port.internal_users = {"U0SUPPORT", "U0SUPPORT2"}
+    return port
+
+
+@pytest.fixture
+def intake(
+    fresh_store: SqliteStore, example_config: Config, clock: FrozenClock, chat: RecordingChatPort
+) -> IntakeService:
     """An intake service over an empty store, routing by the example config."""
-    return IntakeService(store=fresh_store, config=example_config, clock=clock)
+    return IntakeService(store=fresh_store, config=example_config, clock=clock, port=chat)
 
 
 def assert_nothing_stored(store: SqliteStore) -> None:
@@ -38,7 +48,8 @@ async def test_item_event_and_card_entry_are_stored_before_any_chat_call(
     result = await intake.forward(intake_request(at=clock()), port=chat)
 
     assert result.created is True
-    assert chat.calls == []
+    # The forwarder is checked; nothing is posted: the card waits in the outbox.
+    assert [name for name, _ in chat.calls] == ["is_internal_user"]
     item = result.item
     assert item.id > 0
     assert fresh_store.get_item(workspace="T0WORK", item_id=item.id) == item
@@ -95,11 +106,11 @@ class RacingStore(SqliteStore):
 
 
 async def test_delivery_that_loses_the_race_returns_the_winning_item(
-    example_config: Config, clock: FrozenClock
+    example_config: Config, clock: FrozenClock, chat: RecordingChatPort
 ) -> None:
     store = RacingStore(":memory:")
     try:
-        intake = IntakeService(store=store, config=example_config, clock=clock)
+        intake = IntakeService(store=store, config=example_config, clock=clock, port=chat)
         first = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
         second = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
         assert (first.created, second.created) == (True, False)
@@ -228,21 +239,23 @@ async def test_emoji_and_channel_intake_from_member_is_stored(
 
 
 @pytest.mark.parametrize("kind", [IntakeKind.COMMAND, IntakeKind.SHORTCUT])
-async def test_command_and_shortcut_do_not_consult_the_port(
-    intake: IntakeService, chat: RecordingChatPort, clock: FrozenClock, kind: IntakeKind
+async def test_a_guest_cannot_forward_with_the_command_or_shortcut_either(
+    intake: IntakeService, fresh_store: SqliteStore, chat: RecordingChatPort,
+    clock: FrozenClock, kind: IntakeKind
 ) -> None:
-    # Slack only shows the shortcut and /feedback to workspace members; no lookup needed.
-    chat.internal_users = set()
-    result = await intake.forward(intake_request(at=clock(), kind=kind), port=chat)
-    assert result.created is True
-    assert chat.calls == []
+    # Guests and Slack Connect users can see /feedback and shortcuts in shared channels.
+    request = intake_request(at=clock(), kind=kind, forwarded_by="U0GUEST")
+    with pytest.raises(IntakeRejected):
+        await intake.forward(request, port=chat)
+    assert_nothing_stored(fresh_store)
 
 
 async def test_emoji_intake_without_a_port_to_check_the_user_is_not_trusted(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    example_config: Config, fresh_store: SqliteStore, clock: FrozenClock
 ) -> None:
+    intake = IntakeService(store=fresh_store, config=example_config, clock=clock)
     request = intake_request(at=clock(), kind=IntakeKind.REACTION, forwarded_by="U0CUSTOMER")
-    with pytest.raises((IntakeRejected, TypeError, ValueError)):
+    with pytest.raises(ValueError, match="needs a ChatPort"):
         await intake.forward(request)
     assert_nothing_stored(fresh_store)
 

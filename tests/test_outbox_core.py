@@ -22,7 +22,8 @@ MOBILE_GROUP = ["U0MOB1", "U0MOB2", "U0MOB3"]
 @pytest.fixture
 def intake(fresh_store: SqliteStore, example_config: Config, clock: FrozenClock) -> IntakeService:
     """An intake service over an empty store, routing by the example config."""
-    return IntakeService(store=fresh_store, config=example_config, clock=clock)
+    return IntakeService(store=fresh_store, config=example_config, clock=clock,
+                         port=RecordingChatPort(internal_users={"U0SUPPORT"}))
 
 
 @pytest.fixture

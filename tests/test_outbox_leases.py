@@ -16,7 +16,8 @@ from tests.fakes import FrozenClock, RecordingChatPort, intake_request
 async def test_two_workers_on_one_store_post_each_card_once(tmp_path, example_config: Config):
     clock = FrozenClock()
     store_a, store_b = SqliteStore(tmp_path / "shared.db"), SqliteStore(tmp_path / "shared.db")
-    intake = IntakeService(store=store_a, config=example_config, clock=clock)
+    intake = IntakeService(store=store_a, config=example_config, clock=clock,
+                           port=RecordingChatPort(internal_users={"U0SUPPORT"}))
     for _ in range(3):
         await intake.forward(intake_request(at=clock()))
     chat = RecordingChatPort(clock=clock)

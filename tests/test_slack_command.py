@@ -57,12 +57,22 @@ async def test_feedback_text_is_forwarded_and_acknowledged_naming_the_team(tmp_p
         assert item.team == "mobile" and item.intake_kind == "command"
         assert item.text == "the app crashes on login"
         assert item.received_at == item.forwarded_at
-        assert f"#{item.id}" in ack
         [card] = posts(slack, "C0MOBILE")
         assert len(mentioned(card_header(card), MOBILE_DEVS)) == 1
         [dm] = await wait_for_post(slack, "U0SUPPORT")
-        assert "mobile" in dm.args["text"]
+        # The number comes with the DM: it is only known once the person is checked.
+        assert "mobile" in dm.args["text"] and f"#{item.id}" in dm.args["text"]
         assert posts(slack, "C0GENERAL") == []
+
+
+async def test_a_guest_using_the_command_is_told_privately_and_nothing_is_stored(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        response, _ = await command(running, "refund please", user="U0GUEST")
+        assert response.status == 200
+        await running.settle()
+        assert running.store.list_items() == []
+        [dm] = await wait_for_post(slack, "U0GUEST")
+        assert "Only members of this workspace" in dm.args["text"]
 
 
 async def test_round_robin_mentions_each_group_member_in_turn(tmp_path):
@@ -105,7 +115,7 @@ async def test_help_explains_and_forwards_nothing(tmp_path, text):
 async def test_text_that_only_starts_like_a_subcommand_is_feedback(tmp_path, text):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
         response, _ = await command(running, text)
-        assert "Forwarded" in ack_text(response)
+        assert "Forwarding to" in ack_text(response)
         await running.settle()
         [item] = running.store.list_items()
         assert item.text == text
@@ -186,7 +196,7 @@ async def test_stats_naming_no_team_is_feedback_and_never_echoes_a_broadcast(tmp
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
         response, _ = await command(running, "stats <!channel>")
         assert "<!channel>" not in response.body
-        assert "Forwarded to" in ack_text(response)
+        assert "Forwarding to" in ack_text(response)
         await running.settle()
         [item] = running.store.list_items()
         assert item.text == "stats <!channel>"

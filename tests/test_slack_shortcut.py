@@ -286,3 +286,18 @@ async def test_shortcut_on_a_shared_forward_offers_the_original(tmp_path):
         assert (item.source_channel, item.source_ts) == ("C0GLOBEXSHARED", original)
         assert item.received_at == ts_to_datetime(original)
         assert item.note == "see this"
+
+
+async def test_a_guest_using_the_shortcut_gets_no_form_and_is_told_privately(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        message = slack.add_message("C0ACMESHARED", user="U0CUSTOMER", text="refund please")
+        response = await running.slack.send_interaction(message_shortcut(
+            callback_id="forward_feedback", user_id="U0GUEST", channel_id="C0ACMESHARED",
+            message=message))
+        assert response.status == 200
+        await running.settle()
+        assert slack.calls_to("views.open") == []
+        assert running.store.list_items() == []
+        [dm] = await wait_for_post(slack, "U0GUEST")
+        assert "Only members of this workspace" in dm.args["text"]
+        assert posts(slack, "C0ACMESHARED") == []

@@ -693,7 +693,7 @@ def test_postgres_claim_digest_race_has_one_winner(
     for period in periods:
 
         def claim(store: Store, period: str = period) -> bool:
-            return store.claim_digest(
+            return None is not store.claim_digest(
                 workspace="T0WORK",
                 subscription="daily",
                 period=period,
@@ -867,7 +867,8 @@ async def test_postgres_two_outbox_workers_post_each_card_once(
     # tests/test_outbox_leases.py's first test, with two processes on one PostgreSQL database.
     clock = FrozenClock()
     store_a, store_b = postgres_stores(), postgres_stores()
-    intake = IntakeService(store=store_a, config=example_config, clock=clock)
+    intake = IntakeService(store=store_a, config=example_config, clock=clock,
+                           port=RecordingChatPort(internal_users={"U0SUPPORT"}))
     for _ in range(3):
         await intake.forward(intake_request(at=clock()))
     chat = RecordingChatPort(clock=clock)

@@ -107,7 +107,7 @@ class FeedbackApp:
         self.port = SlackChatPort(
             client_for=lambda workspace: self.client, store=store,
             team_channels={name: team.channel for name, team in config.teams.items()})
-        self.intake = IntakeService(store=store, config=config, clock=clock)
+        self.intake = IntakeService(store=store, config=config, clock=clock, port=self.port)
         self.digests = DigestService(store=store, config=config, clock=clock)
         self.reminders = Reminders(store=store, config=config, clock=clock)
         self.outbox = OutboxWorker(store=store, port=self.port, config=config, clock=clock,
@@ -249,7 +249,11 @@ class FeedbackApp:
         await self.authenticate()
         if scheduler:
             # Due periods come from the store: look once now, then at every wake-up.
-            await self.scheduler.tick()
+            # A failing first look must not keep the bot from starting.
+            try:
+                await self.scheduler.tick()
+            except Exception:  # logged; the next wake-up tries again
+                log.exception("the first digest and reminder check failed")
             self.scheduler.start()
         if not inbox:
             self._ready.set()

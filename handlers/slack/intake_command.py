@@ -9,7 +9,7 @@ from bot.intake import IntakeRejected
 from bot.lifecycle import Lifecycle
 from bot.models import IntakeKind, IntakeRequest, SourceMessage, iso
 from handlers.slack.chat_views import MINE, mine_text, parse_stats, stats_text
-from handlers.slack.deps import Deps, SlackCall, tracked
+from handlers.slack.deps import Deps, SlackCall, tell, tracked
 from handlers.slack.intake_modal import open_forward_modal
 from handlers.slack.render import escape
 
@@ -79,16 +79,18 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
             source=SourceMessage(channel=body.get("channel_id"), ts=None),
             intake_key=f"command:{body.get('trigger_id')}",
         )
-        try:
-            result = await deps.intake.forward(request)
-        except IntakeRejected as rejected:
-            await call.ack(text=f":no_entry: {escape(str(rejected))}")
+        problem = deps.intake.check(request)
+        if problem:
+            await call.ack(text=f":no_entry: {escape(problem)}")
             return
-        await call.ack(
-            text=(
-                f":inbox_tray: Forwarded to *{escape(result.item.team)}* as feedback"
-                f" #{result.item.id}. I'll message you when they respond."
-            )
-        )
+        # Routing is pure, so the answer can name the team at once; checking that the
+        # person belongs to the workspace needs Slack, so it happens after the ack.
+        route, _ = deps.intake.suggest(text=text, channel=request.source.channel)
+        await call.ack(text=f":inbox_tray: Forwarding to *{escape(route.team)}*. I'll message"
+                            " you where it went, and when they respond.")
+        try:
+            await deps.intake.forward(request, port=deps.port)
+        except IntakeRejected as rejected:
+            tell(deps, call.workspace, request.forwarded_by, str(rejected))
 
     app.command(COMMAND)(tracked(deps, on_command))

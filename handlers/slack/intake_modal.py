@@ -100,6 +100,10 @@ async def open_forward_modal(deps: Deps, call: SlackCall, *, draft: dict[str, An
     if call.replay:
         tell(deps, workspace, user, TRY_AGAIN)
         return
+    if not await deps.port.is_internal_user(workspace=workspace, user=user):
+        # Guests and people from other organisations can't forward; say so privately.
+        tell(deps, workspace, user, "Only members of this workspace can forward feedback.")
+        return
     text = str(draft.get("text") or "")
     prefill = text[:MODAL_INPUT_LIMIT]
     draft["prefill"] = prefill
@@ -195,7 +199,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             intake_key=f"view:{view.get('id')}",
         )
         try:
-            result = await deps.intake.forward(request)
+            result = await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
             await call.ack(response_action="errors", errors={"text": str(rejected)})
             return

@@ -89,8 +89,14 @@ class SlackChatPort:
             raise chat_error(error) from error
         return dict(response.data) if isinstance(response.data, dict) else {}
 
+    async def _refuse_if_shared(self, workspace: str, channel: str) -> None:
+        """Raise a permanent error for a channel customers can read: we never post there."""
+        if await self.is_shared_channel(workspace=workspace, channel=channel):
+            raise ChatError("channel_is_shared", permanent=True)
+
     async def post_card(self, *, item: Item, mentions: list[str], outbox_key: str) -> Posted:
         channel = self._team_channel(item)
+        await self._refuse_if_shared(item.workspace, channel)
         link = await self.source_link(item)
         data = await self._call(
             item.workspace, "chat.postMessage",
@@ -111,6 +117,7 @@ class SlackChatPort:
     async def update_card(self, *, item: Item) -> None:
         if not (item.card_channel and item.card_ts):
             return
+        await self._refuse_if_shared(item.workspace, item.card_channel)
         link = await self.source_link(item)
         await self._call(
             item.workspace, "chat.update", channel=item.card_channel, ts=item.card_ts,
@@ -200,10 +207,12 @@ class SlackChatPort:
 
     async def send_ephemeral(self, *, workspace: str, channel: str, user: str,
                              text: str) -> None:
+        await self._refuse_if_shared(workspace, channel)
         await self._call(workspace, "chat.postEphemeral", channel=channel, user=user,
                          text=text)
 
     async def mark_card_moved(self, *, item: Item, channel: str, ts: str) -> None:
+        await self._refuse_if_shared(item.workspace, channel)
         link = None
         if item.card_channel and item.card_ts:
             link = await self.permalink(item.workspace, item.card_channel, item.card_ts)
@@ -216,9 +225,7 @@ class SlackChatPort:
 
     async def post_digest(self, *, workspace: str, data: DigestData, chart_png: bytes,
                           outbox_key: str, existing: Posted | None) -> Posted:
-        if await self.is_shared_channel(workspace=workspace, channel=data.channel):
-            raise ChatError(f"the digest channel {data.channel} is shared with another"
-                            " organisation; digests are never posted there", permanent=True)
+        await self._refuse_if_shared(workspace, data.channel)
         links = dict(data.links)
         for waiting in data.longest_waiting:
             item = waiting.item
