@@ -304,3 +304,23 @@ async def test_a_follower_gets_the_same_relays(tmp_path):
             and "looking into it" in c.args.get("text", "")
         ]
         assert len(relayed) == 1
+
+
+async def test_button_values_and_metadata_that_are_no_item_ids_get_a_plain_answer(tmp_path):
+    from bot.demo.payloads import view_submission
+
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        _, channel, card_ts = await forward_via_intake_channel(slack, running, "refund late")
+        for value in ("9" * 30, "abc", "-4"):
+            response = await running.slack.send_interaction(block_actions(
+                user_id="U0ALICE", action_id="fb_reopen", value=value, channel_id=channel,
+                message_ts=card_ts))
+            assert response.status == 200
+        for metadata in ('{"item": "abc"}', '{"item": 99999999999999999999999}', "not json"):
+            response = await running.slack.send_interaction(view_submission(
+                user_id="U0ALICE", callback_id="fb_resolve_submit",
+                private_metadata=metadata, values={}))
+            assert response.status == 200
+        await running.settle()
+        assert running.store.inbox_pending() == []
+        assert [item.status for item in running.store.list_items()] == ["routed"]

@@ -35,12 +35,22 @@ def _user(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id") or "")
 
 
-def _item_id(body: dict[str, Any]) -> int | None:
-    actions = body.get("actions") or [{}]
+MAX_ITEM_ID = 2**63 - 1  # the largest id a database row can have
+
+
+def parse_item_id(value: object) -> int | None:
+    """An item id from a button value or modal metadata, or None when it can't be one."""
     try:
-        return int(actions[0].get("value"))
+        item_id = int(str(value))
     except (TypeError, ValueError):
         return None
+    return item_id if 0 < item_id <= MAX_ITEM_ID else None
+
+
+def _item_id(body: dict[str, Any]) -> int | None:
+    actions = body.get("actions") or [{}]
+    first = actions[0] if isinstance(actions[0], dict) else {}
+    return parse_item_id(first.get("value"))
 
 
 def _where(body: dict[str, Any]) -> str | None:
@@ -197,7 +207,7 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
             "value") or {}
         await call.ack()
         outcome = await lifecycle.resolve(workspace=call.workspace,
-                                          item_id=int(meta.get("item") or 0),
+                                          item_id=parse_item_id(meta.get("item")) or 0,
                                           user=_user(call.body), note=note.get("value"))
         if outcome.message and not call.replay:
             tell(deps, call.workspace, _user(call.body), outcome.message)
@@ -215,7 +225,7 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
             return
         await call.ack()
         outcome = await lifecycle.reassign(workspace=call.workspace,
-                                           item_id=int(meta.get("item") or 0),
+                                           item_id=parse_item_id(meta.get("item")) or 0,
                                            user=_user(call.body), to_team=team)
         if outcome.message and not call.replay:
             tell(deps, call.workspace, _user(call.body), outcome.message)
