@@ -352,3 +352,30 @@ async def test_grid_colleague_from_a_sibling_workspace_counts_as_internal(tmp_pa
             [item] = running.store.list_items()
             assert item.forwarded_by == "U0SIBLING"
             assert item.workspace == "E0GRID:T0DEMO"
+
+
+async def test_an_allow_listed_bot_post_with_only_attachments_is_forwarded(tmp_path):
+    config = config_with(bots=["B0ZENDESK"])
+    async with (
+        make_fake_slack() as slack,
+        running_bot(slack, tmp_path / "bot.db", config=config) as running,
+    ):
+        event = message_event(
+            channel="C0INTAKE", user=None, bot_id="B0ZENDESK", subtype="bot_message", text="",
+            attachments=[{"title": "Ticket #812", "text": "Acme: refund never arrived",
+                          "fallback": "Ticket #812"}],
+        )
+        await send(running, event)
+        [item] = running.store.list_items()
+        assert item.text == "Ticket #812\nAcme: refund never arrived"
+        assert item.team == "payments"
+
+
+async def test_a_post_whose_words_are_only_in_blocks_is_forwarded(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        event = message_event(channel="C0INTAKE", user="U0SUPPORT", text="", blocks=[{
+            "type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+                {"type": "text", "text": "The android app crashes on start"}]}]}])
+        await send(running, event)
+        [item] = running.store.list_items()
+        assert item.text == "The android app crashes on start" and item.team == "mobile"

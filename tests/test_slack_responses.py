@@ -324,3 +324,15 @@ async def test_button_values_and_metadata_that_are_no_item_ids_get_a_plain_answe
         await running.settle()
         assert running.store.inbox_pending() == []
         assert [item.status for item in running.store.list_items()] == ["routed"]
+
+
+async def test_a_reply_that_is_only_a_file_is_relayed_as_such(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        _, channel, card_ts = await forward_via_intake_channel(slack, running, "invoice wrong")
+        await running.slack.send_event(event_callback(message_event(
+            channel=channel, user="U0ALICE", thread_ts=card_ts, text="", subtype="file_share",
+            files=[{"id": "F1", "name": "fix-proof.png", "title": "fix-proof.png"}])))
+        await running.settle()
+        relays = [c for c in _posts_to(slack, "C0INTAKE") if "replied about" in
+                  c.args.get("text", "")]
+        assert len(relays) == 1 and "fix-proof.png" in relays[0].args["text"]

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.lifecycle import Lifecycle
 from handlers.slack.deps import Deps, SlackCall, tracked
+from handlers.slack.messages import file_names
 from handlers.slack.mrkdwn import mentioned_users, slack_to_plain
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,9 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         if not user:
             return
         text, marked = split_mark(str(event.get("text") or ""))
+        if not text.strip():
+            # A screenshot or log file alone: say what was shared rather than nothing.
+            text = "(shared files: " + (", ".join(file_names(event)) or "a file") + ")"
         await lifecycle.reply(
             workspace=call.workspace, card_channel=channel,
             thread_ts=str(event.get("thread_ts")), user=user,

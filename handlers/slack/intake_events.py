@@ -181,6 +181,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except IntakeRejected as rejected:
             if user:
                 tell(deps, workspace, user, str(rejected))
+            else:
+                log.warning("a post by integration %s in %s was not forwarded: %s", bot_id,
+                            channel, rejected)
 
     app.event("reaction_added")(tracked(deps, on_reaction_added))
     app.event("message")(tracked(deps, on_message))

@@ -52,6 +52,40 @@ def _ts_text(value: Any) -> str | None:
     return text if TS_PATTERN.fullmatch(text) else None
 
 
+def attachment_text(message: dict[str, Any]) -> str:
+    """The words of a message's attachments, as integrations (ticketing, forms) post them."""
+    parts = []
+    for attachment in message.get("attachments") or []:
+        if isinstance(attachment, dict):
+            words = [str(attachment.get(key) or "").strip()
+                     for key in ("pretext", "title", "text")]
+            words = [word for word in words if word]
+            if not words and attachment.get("fallback"):
+                words = [str(attachment["fallback"]).strip()]
+            parts.append("\n".join(words))
+    return "\n\n".join(part for part in parts if part)
+
+
+def blocks_text(message: dict[str, Any]) -> str:
+    """The plain words in a message's section and rich-text blocks (when `text` is empty)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("text", "plain_text", "mrkdwn") and isinstance(
+                    node.get("text"), str):
+                found.append(node["text"])
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(message.get("blocks") or [])
+    return " ".join(" ".join(found).split())
+
+
 def words_of(message: dict[str, Any], *, channel: str | None) -> ForwardedWords:
     """Extract the customer's words from a message, following a shared original.
 
@@ -77,7 +111,7 @@ def words_of(message: dict[str, Any], *, channel: str | None) -> ForwardedWords:
             note=own_text or None,
             files=files,
         )
-    text = own_text
+    text = own_text or attachment_text(message) or blocks_text(message)
     if not text and files:
         text = "(shared files: " + ", ".join(files) + ")"
     return ForwardedWords(
