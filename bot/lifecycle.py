@@ -93,6 +93,12 @@ class Lifecycle:
                 entries.append(notice_entry(Notice(kind=notice_kind, user=user, data=data)))
         return entries
 
+    def _item_of_card(self, workspace: str, channel: str, ts: str) -> Item | None:
+        """The item whose card is (or was, before a reassignment) that message."""
+        return (self.store.find_item_by_card(workspace=workspace, channel=channel, ts=ts)
+                or self.store.find_item_by_past_card(workspace=workspace, channel=channel,
+                                                     ts=ts))
+
     def _get(self, workspace: str, item_id: int) -> Item | None:
         return self.store.get_item(workspace=workspace, item_id=item_id)
 
@@ -152,8 +158,7 @@ class Lifecycle:
 
         Replies to a message that is no card are ignored.
         """
-        item = self.store.find_item_by_card(workspace=workspace, channel=card_channel,
-                                            ts=thread_ts)
+        item = self._item_of_card(workspace, card_channel, thread_ts)
         if item is None:
             return Outcome(None, False)
         now = self.clock()
@@ -186,8 +191,7 @@ class Lifecycle:
     async def reply_changed(self, *, workspace: str, card_channel: str, thread_ts: str,
                             reply_ts: str, text: str | None) -> Outcome:
         """Make relays follow an edited reply, or withdraw them when `text` is None."""
-        item = self.store.find_item_by_card(workspace=workspace, channel=card_channel,
-                                            ts=thread_ts)
+        item = self._item_of_card(workspace, card_channel, thread_ts)
         if item is None:
             return Outcome(None, False)
         now = self.clock()

@@ -157,6 +157,10 @@ class Store(abc.ABC):
         """Return the item whose card is that message, or None."""
 
     @abc.abstractmethod
+    def find_item_by_past_card(self, *, workspace: str, channel: str, ts: str) -> Item | None:
+        """Return the item that once had its card at that message (before a reassignment)."""
+
+    @abc.abstractmethod
     def list_items(
         self, *, workspace: str | None = None, forwarded_since: datetime | None = None
     ) -> list[Item]:

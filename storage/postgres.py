@@ -264,6 +264,20 @@ class PostgresStore(Store):
         with self._tx() as conn:
             return self._find(conn, "card_channel = %s AND card_ts = %s", (workspace, channel, ts))
 
+    def find_item_by_past_card(self, *, workspace: str, channel: str, ts: str) -> Item | None:
+        # Every card ever posted is recorded by its "routed" event.
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT item_id FROM events WHERE workspace = %s AND kind = 'routed'"
+                " AND (data::json ->> 'channel') = %s AND (data::json ->> 'ts') = %s"
+                " ORDER BY id DESC LIMIT 1",
+                (workspace, channel, ts),
+            ).fetchone()
+        if row is None:
+            return None
+        item_id = row["item_id"] if isinstance(row, dict) else row[0]
+        return self.get_item(workspace=workspace, item_id=int(item_id))
+
     @staticmethod
     def _find(conn: Connection, condition: str, params: tuple[Any, ...]) -> Item | None:
         """One item of a workspace matching `condition` (a constant SQL fragment)."""

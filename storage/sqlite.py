@@ -223,6 +223,16 @@ class SqliteStore(Store):
         )
         return item_from_row(dict(row)) if row else None
 
+    def find_item_by_past_card(self, *, workspace: str, channel: str, ts: str) -> Item | None:
+        # Every card ever posted is recorded by its "routed" event.
+        row = self._one(
+            "SELECT item_id FROM events WHERE workspace = ? AND kind = 'routed'"
+            " AND json_extract(data, '$.channel') = ? AND json_extract(data, '$.ts') = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (workspace, channel, ts),
+        )
+        return self.get_item(workspace=workspace, item_id=int(row["item_id"])) if row else None
+
     def list_items(
         self, *, workspace: str | None = None, forwarded_since: datetime | None = None
     ) -> list[Item]:

@@ -336,3 +336,28 @@ async def test_a_reply_that_is_only_a_file_is_relayed_as_such(tmp_path):
         relays = [c for c in _posts_to(slack, "C0INTAKE") if "replied about" in
                   c.args.get("text", "")]
         assert len(relays) == 1 and "fix-proof.png" in relays[0].args["text"]
+
+
+async def test_edits_to_a_relayed_reply_follow_after_the_item_moved(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        item_id, channel, card_ts = await forward_via_intake_channel(
+            slack, running, "refund button does nothing in the app")
+        reply = message_event(channel=channel, user="U0ALICE", thread_ts=card_ts,
+                              text="looking at it")
+        await running.slack.send_event(event_callback(reply))
+        await running.settle()
+        (relay,) = [c for c in _posts_to(slack, "C0INTAKE") if "looking at it" in
+                    c.args.get("text", "")]
+        await click_and_submit(
+            slack, running, user="U0ALICE", action="fb_reassign", item_id=item_id,
+            channel=channel, card_ts=card_ts,
+            values={"team": {"value": {"type": "static_select",
+                                       "selected_option": {"value": "mobile"}}}})
+        await running.slack.send_event(event_callback({
+            "type": "message", "subtype": "message_changed", "channel": channel,
+            "hidden": True, "ts": "1.3", "event_ts": "1.3", "previous_message": reply,
+            "message": {**reply, "text": "actually this is the app's bug"}}))
+        await running.settle()
+        edits = [c for c in slack.calls_to("chat.update")
+                 if c.args.get("ts") == relay.response["ts"]]
+        assert edits and "actually this is the app" in edits[-1].args["text"]

@@ -904,3 +904,19 @@ def test_prune_items_deletes_old_items_with_everything_kept_about_them(store: St
     assert store.outbox_for_item(workspace="T0WORK", item_id=old.id) == []
     assert store.get_item(workspace="T0WORK", item_id=recent.id) is not None
     assert len(store.events_for(workspace="T0WORK", item_id=recent.id)) == 1
+
+
+def test_an_item_is_found_by_a_card_it_had_before_a_reassignment(store: Store) -> None:
+    item = create(store, workspace="T0WORK")
+    for channel, ts in (("C0OLD", "1714980000.000100"), ("C0NEW", "1714980100.000100")):
+        store.update_item(workspace="T0WORK", item_id=item.id,
+                          changes={"card_channel": channel, "card_ts": ts},
+                          event=Event(item.id, "routed", None, T0,
+                                      {"channel": channel, "ts": ts}))
+    found = store.find_item_by_past_card(workspace="T0WORK", channel="C0OLD",
+                                         ts="1714980000.000100")
+    assert found is not None and found.id == item.id
+    assert store.find_item_by_past_card(workspace="T0WORK", channel="C0OLD",
+                                        ts="1714980100.000100") is None
+    assert store.find_item_by_past_card(workspace="T0OTHER", channel="C0OLD",
+                                        ts="1714980000.000100") is None
