@@ -26,3 +26,14 @@ async def test_post_in_intake_channel_routes_card_and_confirms_in_thread(tmp_pat
         assert len(items) == 1
         assert items[0].team == "payments" and items[0].status == "routed"
         assert items[0].customer == "acme"
+
+
+async def test_the_confirmation_names_the_owners_without_pinging_them(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        await running.slack.send_event(event_callback(message_event(
+            channel="C0INTAKE", user="U0SUPPORT", text="refund never arrived")))
+        notices = await slack.wait_for("chat.postMessage", where=lambda c: c.args.get(
+            "channel") == "C0INTAKE")
+        text = notices[0].args["text"]
+        assert "will pick it up" in text and "<@U0ALICE>" not in text
+        assert "alice" in text.lower()

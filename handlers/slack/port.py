@@ -157,9 +157,10 @@ class SlackChatPort:
         if item is not None and item.card_channel and item.card_ts:
             card_link = await self.permalink(workspace, item.card_channel, item.card_ts)
         names = {}
-        by = notice.data.get("by")
-        if isinstance(by, str) and by:
-            names[by] = await self.display_name(workspace, by)
+        people = [notice.data.get("by"), *(notice.data.get("assignees") or [])]
+        for person in people:
+            if isinstance(person, str) and person and person not in names:
+                names[person] = await self.display_name(workspace, person)
         text = notice_text(notice, item, card_link=card_link, names=names)
         content: dict[str, Any] = {"text": text}
         if notice.kind == "routed" and item is not None:

@@ -211,7 +211,9 @@ def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
     link = f" <{card_link}|See the card>." if card_link else ""
     if notice.kind == "routed" and item is not None:
         owners = notice.data.get("assignees") or []
-        who = f" {mention_list(owners)} will pick it up." if owners else ""
+        # Names, not mentions: the owners were pinged on the card already.
+        named = ", ".join(f"*{escape(names.get(owner, owner))}*" for owner in owners)
+        who = f" {named} will pick it up." if owners else ""
         where = f" <{card_link}|See the card>." if card_link else ""
         return (f":inbox_tray: Feedback {ref} went to *{escape(item.team)}*.{who}{where}"
                 " I'll let you know when they respond.")
