@@ -80,8 +80,9 @@ class Reminders:
         team = self.config.teams[item.team]
         mentions = item.assignees or [owner for owner in team.owners
                                       if not owner.startswith("S")]
+        # Per team: a team that receives the item by reassignment is reminded too.
         return self.store.set_flag_once(
-            workspace=item.workspace, item_id=item.id, flag=REMINDED, now=now,
+            workspace=item.workspace, item_id=item.id, flag=f"{REMINDED}:{item.team}", now=now,
             event=Event(item_id=item.id, kind="reminded", actor=None, at=now,
                         data={"mentions": mentions}),
             outbox=[self._thread_notice(item, "reminder", mentions, now)])
@@ -90,7 +91,7 @@ class Reminders:
         team = self.config.teams[item.team]
         mentions = [team.escalate_to] if team.escalate_to else list(team.owners)
         return self.store.set_flag_once(
-            workspace=item.workspace, item_id=item.id, flag=ESCALATED, now=now,
+            workspace=item.workspace, item_id=item.id, flag=f"{ESCALATED}:{item.team}", now=now,
             changes={"escalated_at": now},
             event=Event(item_id=item.id, kind="escalated", actor=None, at=now,
                         data={"mentions": mentions}),

@@ -127,3 +127,16 @@ def test_answered_and_resolved_items_are_never_nagged(
     clock.advance(timedelta(days=3))
     nudges = reminders.check(workspace="T0WORK")
     assert (nudges.reminded, nudges.escalated) == (0, 0)
+
+
+def test_a_team_that_receives_an_item_by_reassignment_is_reminded_too(
+        fresh_store: SqliteStore, example_config: Config, clock: FrozenClock):
+    reminders = Reminders(store=fresh_store, config=example_config, clock=clock)
+    item_id = _routed(fresh_store, severity="urgent", forwarded_at=clock(), received_at=clock())
+    clock.advance(timedelta(minutes=31))
+    assert reminders.check(workspace="T0WORK").reminded == 1
+    fresh_store.update_item(workspace="T0WORK", item_id=item_id,
+                            changes={"team": "triage", "card_channel": "C0TRIAGE",
+                                     "assignees": ["U0DAN"]})
+    assert reminders.check(workspace="T0WORK").reminded == 1
+    assert reminders.check(workspace="T0WORK").reminded == 0
