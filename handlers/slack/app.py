@@ -40,7 +40,7 @@ from handlers.slack import (
     intake_modal,
     workspace_events,
 )
-from handlers.slack.context import workspace_key
+from handlers.slack.context import team_and_enterprise, workspace_key
 from handlers.slack.deps import Deps
 from handlers.slack.port import SlackChatPort
 from storage import open_store
@@ -197,11 +197,12 @@ class FeedbackApp:
         response = await self.bolt.async_dispatch(request)
         if response.status == 404:
             self.store.inbox_done(inbox_id, error="no listener")
-        elif self.auth is not None and self._authorized(
-                request.context.enterprise_id or _enterprise_of(request.body),
-                request.context.team_id or _team_of(request.body)) is None:
+            return response
+        team, enterprise = team_and_enterprise(request.body)
+        team = request.context.team_id or team
+        if self._authorized(request.context.enterprise_id or enterprise, team) is None:
             log.warning("ignored a request from workspace %s, which this deployment does not"
-                        " serve", _team_of(request.body))
+                        " serve", team)
             self.store.inbox_done(inbox_id, error="not a workspace this deployment serves")
         return response
 
@@ -318,20 +319,6 @@ def _is_command(body: str | dict[str, Any]) -> bool:
     if isinstance(body, dict):
         return "command" in body
     return "command" in parse_qs(body) if not body.lstrip().startswith("{") else False
-
-
-def _team_of(body: dict[str, Any]) -> str | None:
-    team = body.get("team_id")
-    if not team and isinstance(body.get("team"), dict):
-        team = body["team"].get("id")
-    return str(team) if team else None
-
-
-def _enterprise_of(body: dict[str, Any]) -> str | None:
-    enterprise = body.get("enterprise_id")
-    if not enterprise and isinstance(body.get("enterprise"), dict):
-        enterprise = body["enterprise"].get("id")
-    return str(enterprise) if enterprise else None
 
 
 def create_app(settings: Settings, *, config: Config | None = None, store: Store | None = None,

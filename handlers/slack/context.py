@@ -27,21 +27,25 @@ def workspace_key(*, team_id: str | None, enterprise_id: str | None) -> str:
     return team_id or ""
 
 
-def workspace_from_body(body: dict[str, Any]) -> str:
-    """Best-effort workspace key from a raw payload, before authorization has run."""
+def team_and_enterprise(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The (team ID, enterprise ID) a raw payload names, before authorization has run."""
     team = body.get("team_id")
     if not team and isinstance(body.get("team"), dict):
         team = body["team"].get("id")
-    enterprise = body.get("enterprise_id")
-    if isinstance(body.get("enterprise"), dict):
-        enterprise = body["enterprise"].get("id")
     if not team:
         authorizations = body.get("authorizations") or []
         if authorizations and isinstance(authorizations[0], dict):
             team = authorizations[0].get("team_id")
-    return workspace_key(
-        team_id=str(team) if team else None, enterprise_id=str(enterprise) if enterprise else None
-    )
+    enterprise = body.get("enterprise_id")
+    if isinstance(body.get("enterprise"), dict):
+        enterprise = body["enterprise"].get("id")
+    return (str(team) if team else None), (str(enterprise) if enterprise else None)
+
+
+def workspace_from_body(body: dict[str, Any]) -> str:
+    """Best-effort workspace key from a raw payload, before authorization has run."""
+    team, enterprise = team_and_enterprise(body)
+    return workspace_key(team_id=team, enterprise_id=enterprise)
 
 
 def dedupe_key(body: dict[str, Any]) -> str | None:
