@@ -14,7 +14,7 @@ from bot.outbox_kinds import EPHEMERAL
 from handlers.slack.card_events import plain_reply, split_mark
 from handlers.slack.chat_views import home_view
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
-from handlers.slack.intake_modal import TRY_AGAIN
+from handlers.slack.intake_modal import TRY_AGAIN, state_value
 from handlers.slack.render import (
     ACK_ACTION,
     FOLLOW_ACTION,
@@ -82,25 +82,32 @@ def _from_home(body: dict[str, Any]) -> bool:
     return (body.get("view") or {}).get("type") == "home"
 
 
-def resolve_modal(item_id: int, channel: str | None, *, from_home: bool = False
-                  ) -> dict[str, Any]:
-    """The modal asking for an optional resolution note."""
+def _item_modal(*, callback: str, verb: str, item_id: int, channel: str | None,
+                from_home: bool, block: dict[str, Any]) -> dict[str, Any]:
+    """A one-input modal about an item; its metadata says where it was opened from."""
     return {
-        "type": "modal", "callback_id": RESOLVE_CALLBACK,
-        "title": {"type": "plain_text", "text": f"Resolve #{item_id}"},
-        "submit": {"type": "plain_text", "text": "Resolve"},
+        "type": "modal", "callback_id": callback,
+        "title": {"type": "plain_text", "text": f"{verb} #{item_id}"},
+        "submit": {"type": "plain_text", "text": verb},
         "close": {"type": "plain_text", "text": "Cancel"},
         "private_metadata": json.dumps({"item": item_id, "channel": channel,
                                         "home": from_home}),
-        "blocks": [{
-            "type": "input", "block_id": "note", "optional": True,
-            "label": {"type": "plain_text", "text": "Resolution note"},
-            "hint": {"type": "plain_text",
-                     "text": "For example: fixed in 2.4.1, won't fix, answered."},
-            "element": {"type": "plain_text_input", "action_id": "value", "multiline": True,
-                        "max_length": 2000},
-        }],
+        "blocks": [block],
     }
+
+
+def resolve_modal(item_id: int, channel: str | None, *, from_home: bool = False
+                  ) -> dict[str, Any]:
+    """The modal asking for an optional resolution note."""
+    return _item_modal(callback=RESOLVE_CALLBACK, verb="Resolve", item_id=item_id,
+                       channel=channel, from_home=from_home, block={
+        "type": "input", "block_id": "note", "optional": True,
+        "label": {"type": "plain_text", "text": "Resolution note"},
+        "hint": {"type": "plain_text",
+                 "text": "For example: fixed in 2.4.1, won't fix, answered."},
+        "element": {"type": "plain_text_input", "action_id": "value", "multiline": True,
+                    "max_length": 2000},
+    })
 
 
 def reassign_modal(deps: Deps, item_id: int, current: str, channel: str | None, *,
@@ -108,19 +115,12 @@ def reassign_modal(deps: Deps, item_id: int, current: str, channel: str | None, 
     """The modal asking which team should own the item instead."""
     options = [{"text": {"type": "plain_text", "text": name[:75]}, "value": name[:150]}
                for name in deps.config.teams if name != current][:100]
-    return {
-        "type": "modal", "callback_id": REASSIGN_CALLBACK,
-        "title": {"type": "plain_text", "text": f"Reassign #{item_id}"},
-        "submit": {"type": "plain_text", "text": "Reassign"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": json.dumps({"item": item_id, "channel": channel,
-                                        "home": from_home}),
-        "blocks": [{
-            "type": "input", "block_id": "team",
-            "label": {"type": "plain_text", "text": f"Move from {current} to"},
-            "element": {"type": "static_select", "action_id": "value", "options": options},
-        }],
-    }
+    return _item_modal(callback=REASSIGN_CALLBACK, verb="Reassign", item_id=item_id,
+                       channel=channel, from_home=from_home, block={
+        "type": "input", "block_id": "team",
+        "label": {"type": "plain_text", "text": f"Move from {current} to"},
+        "element": {"type": "static_select", "action_id": "value", "options": options},
+    })
 
 
 def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
@@ -200,26 +200,26 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
                                          user=_user(call.body))
         _report(call, outcome)
 
-    async def on_resolve_submit(call: SlackCall) -> None:
-        view = call.body.get("view") or {}
-        meta = _metadata(view)
-        note = (((view.get("state") or {}).get("values") or {}).get("note") or {}).get(
-            "value") or {}
-        await call.ack()
-        outcome = await lifecycle.resolve(workspace=call.workspace,
-                                          item_id=parse_item_id(meta.get("item")) or 0,
-                                          user=_user(call.body), note=note.get("value"))
+    async def after_submit(call: SlackCall, meta: dict[str, Any], outcome: Outcome) -> None:
         if outcome.message and not call.replay:
             tell(deps, call.workspace, _user(call.body), outcome.message)
         if meta.get("home"):
             await refresh_home(call, _user(call.body))
 
+    async def on_resolve_submit(call: SlackCall) -> None:
+        view = call.body.get("view") or {}
+        meta = _metadata(view)
+        note = state_value((view.get("state") or {}).get("values") or {}, "note")
+        await call.ack()
+        outcome = await lifecycle.resolve(workspace=call.workspace,
+                                          item_id=parse_item_id(meta.get("item")) or 0,
+                                          user=_user(call.body), note=note)
+        await after_submit(call, meta, outcome)
+
     async def on_reassign_submit(call: SlackCall) -> None:
         view = call.body.get("view") or {}
         meta = _metadata(view)
-        selected = ((((view.get("state") or {}).get("values") or {}).get("team") or {}).get(
-            "value") or {}).get("selected_option") or {}
-        team = str(selected.get("value") or "")
+        team = state_value((view.get("state") or {}).get("values") or {}, "team") or ""
         if team not in deps.config.teams:
             await call.ack(response_action="errors", errors={"team": "Pick a team."})
             return
@@ -227,10 +227,7 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         outcome = await lifecycle.reassign(workspace=call.workspace,
                                            item_id=parse_item_id(meta.get("item")) or 0,
                                            user=_user(call.body), to_team=team)
-        if outcome.message and not call.replay:
-            tell(deps, call.workspace, _user(call.body), outcome.message)
-        if meta.get("home"):
-            await refresh_home(call, _user(call.body))
+        await after_submit(call, meta, outcome)
 
     async def on_reply_to_support(call: SlackCall) -> None:
         await call.ack()

@@ -128,9 +128,10 @@ async def open_view(deps: Deps, call: SlackCall, view: dict[str, Any]) -> None:
 
 
 
-def _value(state: dict[str, Any], block: str) -> str | None:
+def state_value(state: dict[str, Any], block: str) -> str | None:
+    """The value a modal's input block holds: typed text, or the chosen option."""
     element = (state.get(block) or {}).get("value") or {}
-    if element.get("type") == "static_select":
+    if element.get("type") == "static_select" or "selected_option" in element:
         option = element.get("selected_option") or {}
         return option.get("value")
     value = element.get("value")
@@ -170,7 +171,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except (ValueError, TypeError, AttributeError):
             draft_id = 0
         draft = deps.store.get_draft(workspace=workspace, draft_id=draft_id) or {}
-        submitted = (_value(state, "text") or "").strip()
+        submitted = (state_value(state, "text") or "").strip()
         if not submitted:
             await call.ack(response_action="errors",
                            errors={"text": "Add the customer's words to forward."})
@@ -178,7 +179,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         # An unedited prefill stands for the full text kept on the server.
         text = str(draft.get("text") or submitted) if submitted == str(
             draft.get("prefill") or "").strip() else submitted
-        note_parts = [part for part in (draft.get("note"), _value(state, "note")) if part]
+        note_parts = [part for part in (draft.get("note"), state_value(state, "note")) if part]
         said = draft.get("said_ts")
         now = deps.clock()
         request = IntakeRequest(
@@ -192,9 +193,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
                                  ts=draft.get("source_ts"), author=draft.get("author"),
                                  permalink=draft.get("permalink")),
             note="\n".join(str(part) for part in note_parts) or None,
-            team=_value(state, "team"),
-            customer=(_value(state, "customer") or "").strip() or None,
-            severity=_value(state, "severity"),
+            team=state_value(state, "team"),
+            customer=(state_value(state, "customer") or "").strip() or None,
+            severity=state_value(state, "severity"),
             files=tuple(draft.get("files") or ()),
             intake_key=f"view:{view.get('id')}",
         )
