@@ -191,3 +191,19 @@ async def test_requests_while_slack_is_down_at_start_up_are_kept_and_finished(tm
             told = [call for call in slack.calls_to("chat.postMessage")
                     if call.args.get("channel") in ("U0SUPPORT", dm)]
             assert len(told) == 1 and "went to" in told[0].args["text"]
+
+
+async def test_a_card_whose_channel_could_not_be_checked_during_an_outage_is_posted_after(
+        tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        # Sam is known from before; the team channel has never been looked up.
+        await running.bot.port.user_info("T0DEMO", "U0SUPPORT")
+        slack.set_outage(True)
+        await running.slack.send_event(event_callback(message_event(
+            channel="C0INTAKE", user="U0SUPPORT", text="refund missing again")))
+        await _quiet(running)
+        slack.set_outage(False)
+        await running.settle(timeout=20)
+        (item,) = running.store.list_items()
+        assert item.failed is None
+        assert cards_per_item(slack) == {item.id: 1}

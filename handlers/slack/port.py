@@ -90,8 +90,15 @@ class SlackChatPort:
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     async def _refuse_if_shared(self, workspace: str, channel: str) -> None:
-        """Raise a permanent error for a channel customers can read: we never post there."""
-        if await self.is_shared_channel(workspace=workspace, channel=channel):
+        """Raise a permanent error for a channel customers can read: we never post there.
+
+        When the answer can't be had right now, the ChatError of the lookup is raised,
+        so the post waits and is retried rather than sent blind or given up.
+        """
+        shared = self.store.get_channel_shared(workspace=workspace, channel=channel)
+        if shared is None:
+            shared = await self._look_up_shared(workspace, channel)
+        if shared:
             raise ChatError("channel_is_shared", permanent=True)
 
     async def post_card(self, *, item: Item, mentions: list[str], outbox_key: str) -> Posted:
@@ -359,13 +366,20 @@ class SlackChatPort:
         return await self.refresh_shared_channel(workspace=workspace, channel=channel)
 
     async def refresh_shared_channel(self, *, workspace: str, channel: str) -> bool:
-        """Look up whether a channel is shared, ignoring and then updating the cache."""
+        """Look up whether a channel is shared, ignoring and then updating the cache.
+
+        A failed lookup counts as shared (and is not cached).
+        """
         try:
-            data = await self._call(workspace, "conversations.info", channel=channel)
+            return await self._look_up_shared(workspace, channel)
         except ChatError as error:
             log.warning("could not check whether %s is shared (%s); treating it as shared",
                         channel, error.reason)
             return True
+
+    async def _look_up_shared(self, workspace: str, channel: str) -> bool:
+        """Ask Slack whether a channel is shared, and cache the answer; raises ChatError."""
+        data = await self._call(workspace, "conversations.info", channel=channel)
         info = data.get("channel") or {}
         shared = bool(info.get("is_ext_shared") or info.get("is_pending_ext_shared"))
         self.store.set_channel_shared(workspace=workspace, channel=channel, shared=shared,
