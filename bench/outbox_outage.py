@@ -26,7 +26,7 @@ from bot.demo.slack_server import FakeSlack
 from bot.demo.workspace import seed_workspace
 from bot.settings import Settings
 from handlers.slack.app import FeedbackApp, create_app
-from handlers.slack.http import build_web_app
+from handlers.slack.http import base_url, serve
 from handlers.slack.port import METADATA_EVENT
 
 SECRET = "bench-secret"
@@ -39,13 +39,8 @@ async def _start(slack: FakeSlack, db: Path) -> tuple[FeedbackApp, web.AppRunner
     bot = create_app(Settings(bot_token="xoxb-bench", signing_secret=SECRET,
                               api_url=slack.api_url, database_url=f"sqlite:///{db}"),
                      config=loaded.config)
-    runner = web.AppRunner(build_web_app(bot, signing_secret=SECRET), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    await bot.start(scheduler=False)
-    return bot, runner, f"http://{host}:{port}"
+    runner = await serve(bot, signing_secret=SECRET, host="127.0.0.1", port=0, scheduler=False)
+    return bot, runner, base_url(runner)
 
 
 def _cards(slack: FakeSlack) -> dict[int, list[float]]:

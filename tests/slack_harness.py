@@ -21,7 +21,7 @@ from bot.demo.workspace import seed_workspace
 from bot.models import utcnow
 from bot.settings import Settings
 from handlers.slack.app import FeedbackApp, create_app
-from handlers.slack.http import build_web_app
+from handlers.slack.http import base_url, serve
 from storage.sqlite import SqliteStore
 
 SIGNING_SECRET = "test-signing-secret"
@@ -100,15 +100,11 @@ async def running_bot(
     bot = create_app(
         settings, config=config or example_config(), api_timeout=api_timeout, clock=clock
     )
-    runner = web.AppRunner(build_web_app(bot, signing_secret=SIGNING_SECRET), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    url = f"http://{host}:{port}"
     # The scheduler stays off unless asked for: digests due at the wall-clock time the
     # tests run would otherwise post into them.
-    await bot.start(scheduler=scheduler)
+    runner = await serve(bot, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0,
+                         scheduler=scheduler)
+    url = base_url(runner)
     if wait:
         await bot.wait_ready()
     client = SignedSlackClient(url, SIGNING_SECRET)

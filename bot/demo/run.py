@@ -17,8 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from bot.config import load_config
 from bot.demo.payloads import (
     SignedSlackClient,
@@ -377,7 +375,7 @@ async def run_demo(*, db_path: str | None = None,
                    write: Callable[[str], None] = print) -> int:
     """Run the demo; keep its database at `db_path` when given. Returns an exit code."""
     from handlers.slack.app import create_app
-    from handlers.slack.http import build_web_app
+    from handlers.slack.http import base_url, serve
 
     logging.getLogger().setLevel(logging.WARNING)
     loaded = load_config(EXAMPLE_CONFIG)
@@ -397,15 +395,10 @@ async def run_demo(*, db_path: str | None = None,
         settings = Settings(bot_token="xoxb-demo", signing_secret=SIGNING_SECRET,
                             api_url=slack.api_url, database_url=f"sqlite:///{db_path}")
         bot = create_app(settings, config=loaded.config)
-        runner = web.AppRunner(build_web_app(bot, signing_secret=SIGNING_SECRET),
-                               access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        await bot.start(scheduler=False)
+        runner = await serve(bot, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0,
+                             scheduler=False)
         await bot.wait_ready()
-        client = SignedSlackClient(f"http://{host}:{port}", SIGNING_SECRET)
+        client = SignedSlackClient(base_url(runner), SIGNING_SECRET)
         demo = Demo(slack, client, bot, transcript)
         try:
             await demo.run()

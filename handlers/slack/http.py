@@ -145,6 +145,7 @@ async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int,
     """Start the HTTP server and the bot's workers; return the runner for cleanup.
 
     With `scheduler` false, digests and reminders are left to `feedbackbot clock`.
+    `port` 0 picks a free port; `base_url(runner)` says which.
     """
     runner = web.AppRunner(build_web_app(bot, signing_secret=signing_secret), access_log=None)
     await runner.setup()
@@ -152,3 +153,9 @@ async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int,
     await site.start()
     await bot.start(scheduler=scheduler)
     return runner
+
+
+def base_url(runner: web.AppRunner) -> str:
+    """The http://host:port a started runner listens on."""
+    host, port = runner.addresses[0][:2]
+    return f"http://{host}:{port}"
