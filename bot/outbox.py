@@ -26,6 +26,7 @@ from bot.outbox_kinds import (
     RELAY_EDIT,
 )
 from bot.ports import ChatError, ChatPort, Notice, Posted
+from bot.revocation import TokenChecks
 from storage.base import NewOutbox, OutboxEntry, Store
 
 POSTS = (CARD, NOTICE, DIGEST)  # kinds that create a message, so a retry may duplicate it
@@ -36,7 +37,9 @@ Clock = Callable[[], datetime]
 
 MAX_BACKOFF = timedelta(minutes=5)
 LEASE = timedelta(minutes=2)  # longer than any one attempt; a crashed holder's lease lapses
-REVOKED_RECHECK = timedelta(hours=1)
+# While a workspace refuses the bot's token its entries wait this long between looks;
+# a token that works again (see bot.revocation) makes them due at once.
+REVOKED_DEFER = timedelta(hours=1)
 
 _PLAIN_REASONS = {
     "channel_not_found": "the channel {channel} doesn't exist or the bot can't see it",
@@ -83,7 +86,9 @@ class OutboxWorker:
     """Sends due outbox entries through a ChatPort, one at a time, in order.
 
     Rate limits wait for Retry-After; 5xx and timeouts back off exponentially and
-    are retried forever; permanent errors flag the item and tell the forwarder.
+    are retried forever; permanent errors flag the item and tell the forwarder. A call
+    refused for the token stops a workspace only when its token itself is refused
+    (`tokens`); its entries then wait, kept, until the token works again.
     """
 
     def __init__(self, *, store: Store, port: ChatPort, config: Config,
@@ -97,6 +102,7 @@ class OutboxWorker:
         self._rate_limited = False
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.sent = 0
+        self.tokens = TokenChecks(store=store, port=port, clock=clock)
 
     def release_dead_leases(self) -> int:
         """Free entries leased by processes on this host that no longer exist (kill -9)."""
@@ -137,12 +143,17 @@ class OutboxWorker:
                 await asyncio.gather(waiter, stopper, return_exceptions=True)
 
     async def drain_once(self) -> int:
-        """Attempt every due entry once; return how many were delivered."""
+        """Attempt every due entry once; return how many were delivered.
+
+        Refused tokens whose re-check is due are tried first, so a workspace whose token
+        works again gets its waiting entries sent in this same pass.
+        """
         delivered = 0
+        await self.tokens.recheck_due()
         for entry in self.store.outbox_due(now=self.clock()):
-            if self.store.is_workspace_revoked(workspace=entry.workspace):
-                self.store.outbox_retry(entry.id, error="workspace uninstalled",
-                                        next_attempt_at=self.clock() + REVOKED_RECHECK,
+            if await self.tokens.held_back(entry.workspace):
+                self.store.outbox_retry(entry.id, error="the workspace refuses the app's token",
+                                        next_attempt_at=self.clock() + REVOKED_DEFER,
                                         unknown_fate=False)
                 continue
             if await self._attempt(entry):
@@ -163,7 +174,10 @@ class OutboxWorker:
         try:
             result = await self._deliver(entry)
         except ChatError as error:
-            self._failed(entry, error)
+            if error.workspace_gone:
+                await self._token_failed(entry, error)
+            else:
+                self._failed(entry, error)
             return False
         self.store.outbox_sent(entry.id, result=result, now=self.clock())
         return True
@@ -310,15 +324,24 @@ class OutboxWorker:
                                              notice=notice, outbox_key=entry.key)
         return {"channel": posted.channel, "ts": posted.ts}
 
+    async def _token_failed(self, entry: OutboxEntry, error: ChatError) -> None:
+        """A call was refused for the token: wait for the workspace only if the token is refused."""
+        try:
+            refusal = await self.tokens.confirm(entry.workspace)
+        except ChatError as check:
+            # The platform can't say now: retry the entry as after any passing failure.
+            self._failed(entry, ChatError(f"{error.reason} (token check: {check.reason})",
+                                          retry_after=check.retry_after))
+            return
+        if refusal is None:
+            # The token works, so that refusal was a glitch and not a revocation.
+            self._failed(entry, ChatError(f"{error.reason} although the token works"))
+            return
+        self.store.outbox_retry(entry.id, error=error.reason,
+                                next_attempt_at=self.clock() + REVOKED_DEFER, unknown_fate=False)
+
     def _failed(self, entry: OutboxEntry, error: ChatError) -> None:
         now = self.clock()
-        if error.workspace_gone:
-            log.error("workspace %s revoked the app's token (%s): sending stops, data is kept",
-                      entry.workspace, error.reason)
-            self.store.set_workspace_revoked(workspace=entry.workspace, revoked_at=now)
-            self.store.outbox_retry(entry.id, error=error.reason,
-                                    next_attempt_at=now + REVOKED_RECHECK, unknown_fate=False)
-            return
         if error.permanent:
             self._give_up(entry, error, now)
             return

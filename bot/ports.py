@@ -18,7 +18,8 @@ class ChatError(Exception):
     `permanent` errors (channel_not_found, not_in_channel, is_archived) are never
     retried; `retry_after` carries a rate limit's wait in seconds; `unknown_fate` means
     the request may have reached the platform (a timeout), so the post must be looked
-    up before it is sent again.
+    up before it is sent again; `workspace_gone` means the platform refused the bot's
+    credentials for this call (revoked, uninstalled, invalid_auth).
     """
 
     def __init__(
@@ -129,4 +130,12 @@ class ChatPort(Protocol):
 
     async def is_shared_channel(self, *, workspace: str, channel: str) -> bool:
         """Return True when `channel` is shared with another organisation, or unknown."""
+        ...
+
+    async def token_refusal(self, *, workspace: str) -> str | None:
+        """Ask the platform whether it accepts the bot's credentials for `workspace` now.
+
+        Returns None when it does, or its reason when it refuses them (e.g. invalid_auth).
+        Raises ChatError when it can't answer right now.
+        """
         ...

@@ -81,13 +81,15 @@ class RecordingChatPort:
     `team_channels[item.team]`; DMs land in "D-<user>". `find_post` answers from what
     landed, so a post of unknown fate that did land (`fail_next(..., landed=True)`) is
     found again. With a `clock`, posts remember when they landed and `find_post` honours
-    `since`; without one, `since` is ignored.
+    `since`; without one, `since` is ignored. `refused_tokens` maps a workspace to the
+    reason `token_refusal` gives for it; any other workspace's token works.
     """
 
     team_channels: dict[str, str] = field(default_factory=dict)
     groups: dict[str, list[str]] = field(default_factory=dict)
     internal_users: set[str] = field(default_factory=set)
     shared_channels: set[str] = field(default_factory=set)
+    refused_tokens: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], datetime] | None = None
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     cards: list[SentCard] = field(default_factory=list)
@@ -298,6 +300,11 @@ class RecordingChatPort:
         """Return True for channels listed in `shared_channels`."""
         self._record("is_shared_channel", {"workspace": workspace, "channel": channel})
         return channel in self.shared_channels
+
+    async def token_refusal(self, *, workspace: str) -> str | None:
+        """Return the reason `refused_tokens` gives for `workspace`, or None (the token works)."""
+        self._record("token_refusal", {"workspace": workspace})
+        return self.refused_tokens.get(workspace)
 
 
 if TYPE_CHECKING:

@@ -403,6 +403,7 @@ async def test_revoked_workspace_gets_nothing_further(
     await forwarded(intake, clock)
     other = await forwarded(intake, clock, workspace="T0OTHER")
     chat.fail_next("post_card", ChatError("token_revoked", workspace_gone=True))
+    chat.refused_tokens["T0WORK"] = "token_revoked"
 
     await worker.drain_once()
     assert fresh_store.is_workspace_revoked(workspace="T0WORK")
@@ -412,10 +413,12 @@ async def test_revoked_workspace_gets_nothing_further(
         clock.advance(timedelta(hours=2))
         await worker.drain_once()
 
+    # Only the token is tried again; nothing is sent while it is refused.
     revoked_calls = [
         (name, kwargs)
         for name, kwargs in chat.calls[calls_at_revocation:]
         if kwargs.get("workspace", getattr(kwargs.get("item"), "workspace", None)) == "T0WORK"
+        and name != "token_refusal"
     ]
     assert revoked_calls == []
     assert [card.item.workspace for card in chat.cards] == ["T0OTHER"]

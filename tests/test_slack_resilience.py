@@ -156,6 +156,9 @@ async def test_after_uninstall_nothing_is_sent_and_data_is_kept(tmp_path):
     from bot.demo.payloads import app_uninstalled_event
 
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        await running.bot.port.user_info("T0DEMO", "U0SUPPORT")  # Sam is known from before
+        # Uninstalling revokes the token: Slack refuses it from then on.
+        slack.revoked = True
         await running.slack.send_event(event_callback(app_uninstalled_event()))
         await running.settle()
         assert running.store.is_workspace_revoked(workspace="T0DEMO")

@@ -337,6 +337,10 @@ class FakeSlack(SocketModeServer):
         """While down, every call answers `status` and changes nothing."""
         self._plan.outage = status if down else None
 
+    def clear_faults(self) -> None:
+        """Forget every fault still queued by fail_next, rate_limit_next or delay_next."""
+        self._plan.faults.clear()
+
     # ---- HTTP ---------------------------------------------------------------------------
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:

@@ -54,6 +54,11 @@ INBOX_RETRY_EVERY = 15.0
 INBOX_KEEP = timedelta(days=2)  # event ids must be remembered for at least an hour
 STARTING_UP = ("feedbackbot is just starting and can't reach Slack yet. Your request is"
                " saved and will be handled as soon as it can; you'll get a message then.")
+TOKEN_REFUSED = ("feedbackbot can't sign in to Slack: its token was refused, and an admin"
+                 " needs to fix it. Your request is saved and will be handled once it"
+                 " works; you'll get a message then.")
+# A refused token is tried again after this many seconds, doubling up to the second.
+REFUSED_TOKEN_RETRY = (30.0, 300.0)
 
 
 class ConfigInvalid(Exception):
@@ -84,6 +89,8 @@ class FeedbackApp:
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1),
                             AsyncServerErrorRetryHandler(max_retry_count=2)])
         self.auth: AuthorizeResult | None = None
+        self.auth_refused: str | None = None  # Slack's reason while it refuses the token
+        self.refused_token_retry = REFUSED_TOKEN_RETRY
         self.api_timeout = api_timeout
         self._http: aiohttp.ClientSession | None = None
 
@@ -146,37 +153,85 @@ class FeedbackApp:
         return auth
 
     async def authenticate(self, *, attempts: int | None = None) -> AuthorizeResult:
-        """Call auth.test until it answers; retry with backoff while Slack is unreachable.
+        """Call auth.test until it answers, and clear a revoked mark once the token works.
 
-        Raises SlackApiError at once for a bad token (it will never start working).
+        Retries with backoff while Slack is unreachable. A token Slack refuses is logged
+        as an ERROR and tried again slowly (`refused_token_retry`): it can be fixed in
+        Slack meanwhile, and requests are stored until then. With `attempts`, raises
+        ConnectionError after that many tries, and SlackApiError at once for a refused
+        token.
         """
         delay = 1.0
+        refused_delay = self.refused_token_retry[0]
         attempt = 0
         while True:
             attempt += 1
             try:
                 response = await self.client.auth_test()
             except SlackApiError as error:
-                if error.response.status_code < 500 and error.response.status_code != 429:
-                    raise
-                failure: str = str(error.response.get("error") or error.response.status_code)
-            except (TimeoutError, OSError) as error:
+                status = error.response.status_code
+                failure: str = str(error.response.get("error") or status)
+                if status < 500 and status != 429:
+                    if attempts is not None:
+                        raise
+                    self._token_refused(failure, retry_in=refused_delay)
+                    await asyncio.sleep(refused_delay)
+                    refused_delay = min(refused_delay * 2, self.refused_token_retry[1])
+                    continue
+            except (TimeoutError, OSError, aiohttp.ClientError) as error:
                 failure = str(error) or type(error).__name__
             else:
-                self.auth = AuthorizeResult.from_auth_test_response(
-                    auth_test_response=response, bot_token=self.settings.bot_token)
-                workspace = workspace_key(team_id=self.auth.team_id,
-                                          enterprise_id=self.auth.enterprise_id)
-                self.deps.bot_user_id = self.auth.bot_user_id
-                self.deps.bot_id = self.auth.bot_id
-                self.deps.team_url = str(response.get("url") or "") or None
-                log.info("connected to workspace %s as %s", workspace, self.auth.bot_user_id)
-                return self.auth
+                return self._connected(response)
             if attempts is not None and attempt >= attempts:
                 raise ConnectionError(f"Slack's auth.test failed: {failure}")
             log.warning("auth.test failed (%s); retrying in %.0fs", failure, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 60)
+
+    def _token_refused(self, reason: str, *, retry_in: float) -> None:
+        """Remember Slack's refusal (for /healthz) and say it loudly."""
+        self.auth_refused = reason
+        log.error("Slack refuses SLACK_BOT_TOKEN (%s): feedbackbot can neither read nor send"
+                  " anything until that is fixed. Check that the app is installed and that"
+                  " SLACK_BOT_TOKEN is its Bot User OAuth Token (xoxb-...). Requests are"
+                  " stored meanwhile and handled once Slack accepts the token; trying again"
+                  " in %.0fs.", reason, retry_in)
+
+    def _connected(self, response: Any) -> AuthorizeResult:
+        """Take auth.test's answer: who the bot is, and that its workspace accepts it again."""
+        self.auth = AuthorizeResult.from_auth_test_response(
+            auth_test_response=response, bot_token=self.settings.bot_token)
+        workspace = workspace_key(team_id=self.auth.team_id,
+                                  enterprise_id=self.auth.enterprise_id)
+        self.deps.bot_user_id = self.auth.bot_user_id
+        self.deps.bot_id = self.auth.bot_id
+        self.deps.team_url = str(response.get("url") or "") or None
+        if self.auth_refused:
+            log.warning("Slack accepts SLACK_BOT_TOKEN now (it refused it before: %s)",
+                        self.auth_refused)
+            self.auth_refused = None
+        if self.store.is_workspace_revoked(workspace=workspace):
+            # Marked after an uninstall or a revoked token; a reinstall (a new token and a
+            # restart) or a token fixed in Slack ends that.
+            self.store.set_workspace_revoked(workspace=workspace, revoked_at=None)
+            log.warning("workspace %s had refused the app's token and accepts it again:"
+                        " sending resumes, and everything queued meanwhile is delivered",
+                        workspace)
+        log.info("connected to workspace %s as %s", workspace, self.auth.bot_user_id)
+        return self.auth
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """The /healthz status and body: 503 while Slack refuses the token, else 200.
+
+        `connected` says auth.test has answered; `error` is Slack's refusal (e.g.
+        invalid_auth), or null. Still connecting because Slack is unreachable is 200 with
+        `connected` false: requests are stored meanwhile.
+        """
+        refused = self.auth_refused
+        if refused is None and self.workspace is not None:
+            refused = self.outbox.tokens.reason(self.workspace)
+        body = {"ok": refused is None, "connected": self.auth is not None, "error": refused}
+        return (200 if refused is None else 503), body
 
     # --- inbound ----------------------------------------------------------------
     async def dispatch(self, *, inbox_id: int, body: str | dict[str, Any],
@@ -191,7 +246,8 @@ class FeedbackApp:
             # Not connected yet (Slack may be down): the request is stored and will be
             # finished once auth.test answers. Bolt would tell the person to install the
             # app, which is not what is wrong.
-            return BoltResponse(status=200, body=STARTING_UP if _is_command(body) else "")
+            waiting = TOKEN_REFUSED if self.auth_refused else STARTING_UP
+            return BoltResponse(status=200, body=waiting if _is_command(body) else "")
         request = AsyncBoltRequest(body=body, query=query, headers=dict(headers), mode=mode,
                                    context={"inbox_id": inbox_id, "replay": replay})
         response = await self.bolt.async_dispatch(request)
@@ -247,7 +303,11 @@ class FeedbackApp:
             self._tasks.append(asyncio.create_task(self._run_outbox()))
 
     async def _connect_and_replay(self, *, scheduler: bool, inbox: bool) -> None:
-        await self.authenticate()
+        try:
+            await self.authenticate()
+        except Exception:  # a background task's failure would otherwise go unseen
+            log.exception("could not connect to Slack; restart feedbackbot once that is fixed")
+            raise
         if scheduler:
             # Due periods come from the store: look once now, then at every wake-up.
             # A failing first look must not keep the bot from starting.

@@ -28,9 +28,13 @@ TRANSIENT_ERRORS = (ChatError, SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
 def is_transient(error: BaseException) -> bool:
-    """True for failures that go away by themselves: outages, rate limits, timeouts."""
+    """True for failures that go away: outages, rate limits, timeouts, a refused token.
+
+    A refused token is fixed in Slack or by a restart with a new one; until then the
+    request waits in the inbox rather than counting as a failure.
+    """
     if isinstance(error, ChatError):
-        return not (error.permanent or error.workspace_gone)
+        return not error.permanent
     if isinstance(error, SlackApiError):
         status = getattr(error.response, "status_code", 200)
         return status == 429 or status >= 500

@@ -126,12 +126,9 @@ def build_web_app(
         )
 
     async def healthz(request: web.Request) -> web.Response:
+        status, health = bot.health()
         return web.json_response(
-            {
-                "ok": True,
-                "connected": bot.auth is not None,
-                "outbox_pending": bot.store.outbox_pending_count(),
-            }
+            {**health, "outbox_pending": bot.store.outbox_pending_count()}, status=status
         )
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)

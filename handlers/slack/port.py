@@ -377,6 +377,15 @@ class SlackChatPort:
                         channel, error.reason)
             return True
 
+    async def token_refusal(self, *, workspace: str) -> str | None:
+        try:
+            await self._call(workspace, "auth.test")
+        except ChatError as error:
+            if error.workspace_gone:
+                return error.reason
+            raise
+        return None
+
     async def _look_up_shared(self, workspace: str, channel: str) -> bool:
         """Ask Slack whether a channel is shared, and cache the answer; raises ChatError."""
         data = await self._call(workspace, "conversations.info", channel=channel)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
@@ -53,20 +54,37 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     async def on_revoked(call: SlackCall) -> None:
         event = call.body.get("event") or {}
-        if event.get("type") == "tokens_revoked":
-            bots = ((event.get("tokens") or {}).get("bot")) or []
-            if deps.bot_user_id and deps.bot_user_id not in bots and bots:
-                log.info("user tokens revoked in %s; the bot token is unaffected",
-                         call.workspace)
-                return
+        if event.get("type") == "tokens_revoked" and not _names_our_bot(event, deps):
+            log.info("tokens of other users or bots were revoked in %s; the bot's own token"
+                     " is unaffected", call.workspace)
+            return
         deps.store.set_workspace_revoked(workspace=call.workspace, revoked_at=deps.clock())
+        # Trusted only until Slack is asked about the token itself, at the next outbox pass.
+        deps.outbox.tokens.check_soon(call.workspace, reason=str(event.get("type")))
         log.error("feedbackbot was uninstalled from (or lost its token for) workspace %s:"
-                  " it stops sending there and keeps every item", call.workspace)
+                  " it stops sending there and keeps every item; sending resumes once"
+                  " Slack accepts its token again (checked every few minutes, and at"
+                  " start-up)", call.workspace)
 
     app.event("channel_shared")(tracked(deps, on_channel_sharing))
     app.event("channel_unshared")(tracked(deps, on_channel_sharing))
     app.event("app_uninstalled")(tracked(deps, on_revoked))
     app.event("tokens_revoked")(tracked(deps, on_revoked))
+
+
+def _names_our_bot(event: dict[str, Any], deps: Deps) -> bool:
+    """True when a tokens_revoked event lists the bot's own token.
+
+    Slack keys revoked tokens by type, each a list of the user IDs they belonged to:
+    `{"oauth": ["U..."], "bot": ["U..."]}`. Users' (oauth) tokens don't matter here. A
+    `bot` list that can't be checked against the bot's identity counts as ours.
+    """
+    tokens = event.get("tokens")
+    bots = tokens.get("bot") if isinstance(tokens, dict) else None
+    if not isinstance(bots, list) or not bots:
+        return False
+    ours = {deps.bot_user_id, deps.bot_id} - {None}
+    return not ours or bool(ours & {str(bot) for bot in bots})
 
 
 def register_catch_alls(app: AsyncApp, deps: Deps) -> None:
