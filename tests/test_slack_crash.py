@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.demo.payloads import SignedSlackClient, event_callback, message_event
-from storage.sqlite import SqliteStore
+from storage import open_store
 from tests.slack_harness import EXAMPLE_CONFIG, SIGNING_SECRET, make_fake_slack
 from tests.test_slack_resilience import cards_per_item
 
@@ -112,7 +112,7 @@ async def test_kill_9_mid_burst_then_restart_gives_each_item_exactly_one_card(tm
             await client.close()
             process.send_signal(signal.SIGTERM)
             await process.wait()
-        store = SqliteStore(db)
+        store = open_store(f"sqlite:///{db}")
         items = store.list_items()
         store.close()
         assert sorted(item.text for item in items) == sorted(
