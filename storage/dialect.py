@@ -20,6 +20,7 @@ import abc
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ Params = Sequence[Any]
 
 # RETURNING arrived in SQLite 3.35.0.
 OLDEST_SQLITE = (3, 35, 0)
+# How long a SQLite writer waits for another process's write lock.
+BUSY_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -174,14 +177,28 @@ class SqliteDatabase(Database):
             )
         self.path = str(path)
         self._conn = sqlite3.connect(
-            self.path, timeout=30, isolation_level=None, check_same_thread=False
+            self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+            check_same_thread=False,
         )
         self.db = sqlite_utils.Database(self._conn)
         if self.path != ":memory:":
-            self.db.enable_wal()
-        self._conn.execute("PRAGMA busy_timeout = 30000")
+            self._enable_wal()
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._lock = threading.RLock()
+
+    def _enable_wal(self) -> None:
+        # Switching a new file to WAL does not wait on the busy timeout: when several
+        # processes open it at once, the others are told "locked" at once. Wait as long.
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                self.db.enable_wal()
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:

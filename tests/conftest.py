@@ -58,6 +58,25 @@ def fresh_store(request: pytest.FixtureRequest, store_backend: BackendChooser,
     store.close()
 
 
+@pytest.fixture(params=["sqlite-memory", "sqlite-file", "postgres"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_databases: PostgresDatabases
+) -> Iterator[Store]:
+    """An empty store of each backend, closed after the test (for the contract tests).
+
+    "postgres" gets an emptied database of this run (tests/store_backends.py), and skips
+    with the reason when no PostgreSQL server is available.
+    """
+    if request.param == "sqlite-memory":
+        opened = open_store("sqlite:///:memory:")
+    elif request.param == "sqlite-file":
+        opened = open_store(f"sqlite:///{tmp_path / 'feedback.db'}")
+    else:
+        opened = open_store(postgres_databases.take())
+    yield opened
+    opened.close()
+
+
 @pytest.fixture
 def example_config() -> Config:
     """The config from examples/feedbackbot.yml, which must load without errors."""

@@ -8,14 +8,17 @@ identities restarted), which is much cheaper than creating a database per test.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.store import Store
+from bot.models import Event, Item
+from bot.store import NewOutbox, Store
 from storage import open_store
 from storage.store import SqlStore
+from tests.fakes import DEFAULT_START, make_item
 from tests.postgres_server import PREFIX, database_url, server_url
 
 BACKENDS = ("sqlite", "postgres")
@@ -121,6 +124,25 @@ def table_rows(store: Store, table: str) -> list[dict[str, Any]]:
         return tx.all(f"SELECT * FROM {table} ORDER BY 1")
 
 
+def execute(store: Store, sql: str) -> None:
+    """Run one statement in a transaction of the store's own connection (to set up a test)."""
+    if not isinstance(store, SqlStore):
+        raise TypeError(f"{type(store).__name__} has no tables")
+    with store.database.write() as tx:
+        tx.execute(sql)
+
+
 def count_rows(store: Store, table: str) -> int:
     """How many rows one table holds."""
     return len(table_rows(store, table))
+
+
+def received(item_id: int = 0, at: datetime = DEFAULT_START) -> Event:
+    """The "received" event an item is created with."""
+    return Event(item_id=item_id, kind="received", actor="U0SUPPORT", at=at, data={"n": 1})
+
+
+def create(store: Store, outbox: list[NewOutbox] | None = None, **fields: object) -> Item:
+    """Create an item (with its received event) and return it as stored."""
+    item = make_item(**fields)
+    return store.create_item(item=item, event=received(at=item.forwarded_at), outbox=outbox or [])

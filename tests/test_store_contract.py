@@ -6,51 +6,17 @@ databases made by earlier releases in tests/test_store_upgrade.py.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from bot.models import Event, Item
 from bot.store import DuplicateSource, NewOutbox, Store
-from storage import open_store
 from tests.fakes import DEFAULT_START, make_item
-from tests.store_backends import PostgresDatabases
+from tests.store_backends import create, execute, received, table_rows
 
 T0 = DEFAULT_START
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite-memory", "sqlite-file", "postgres"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_databases: PostgresDatabases
-) -> Iterator[Store]:
-    """An empty store of each backend, closed after the test.
-
-    "postgres" gets an emptied database of this run (tests/store_backends.py), and skips
-    with the reason when no PostgreSQL server is available.
-    """
-    if request.param == "sqlite-memory":
-        opened = open_store("sqlite:///:memory:")
-    elif request.param == "sqlite-file":
-        opened = open_store(f"sqlite:///{tmp_path / 'feedback.db'}")
-    else:
-        opened = open_store(postgres_databases.take())
-    yield opened
-    opened.close()
-
-
-def received(item_id: int = 0, at: datetime = T0) -> Event:
-    """The "received" event an item is created with."""
-    return Event(item_id=item_id, kind="received", actor="U0SUPPORT", at=at, data={"n": 1})
-
-
-def create(store: Store, outbox: list[NewOutbox] | None = None, **fields: object) -> Item:
-    """Create an item (with its received event) and return it as stored."""
-    item = make_item(**fields)
-    return store.create_item(item=item, event=received(at=item.forwarded_at), outbox=outbox or [])
 
 
 # --- inbox -------------------------------------------------------------------------------
@@ -391,148 +357,42 @@ def test_events_are_append_only_and_ordered(store: Store) -> None:
     assert store.events_for(workspace="T0OTHER", item_id=item.id) == []
 
 
-# --- outbox ------------------------------------------------------------------------------
+def test_events_of_kind_lists_one_kind_in_one_workspace_in_written_order(store: Store) -> None:
+    first, second = create(store), create(store)
+    elsewhere = create(store, workspace="T0OTHER")
+    for item, minutes in ((second, 5), (first, 3), (elsewhere, 1), (first, 9)):
+        at = T0 + timedelta(minutes=minutes)
+        store.update_item(workspace=item.workspace, item_id=item.id, changes={},
+                          event=Event(item.id, "reassigned", "U0X", at,
+                                      {"from": "payments", "to": "mobile", "n": minutes}))
+    store.update_item(workspace="T0WORK", item_id=first.id, changes={},
+                      event=Event(first.id, "comment", "U0X", T0))
+
+    moved = store.events_of_kind(workspace="T0WORK", kind="reassigned")
+    assert [(e.item_id, e.data["n"]) for e in moved] == [(second.id, 5), (first.id, 3),
+                                                         (first.id, 9)]
+    assert moved[0] == Event(second.id, "reassigned", "U0X", T0 + timedelta(minutes=5),
+                             {"from": "payments", "to": "mobile", "n": 5})
+    assert [e.item_id for e in store.events_of_kind(workspace="T0OTHER", kind="reassigned")] == [
+        elsewhere.id]
+    assert store.events_of_kind(workspace="T0WORK", kind="escalated") == []
 
 
-def test_outbox_due_is_oldest_first_and_respects_next_attempt(store: Store) -> None:
-    a = create(store, outbox=[NewOutbox("card")])
-    b = create(store, outbox=[NewOutbox("card")])
-    c = create(store, outbox=[NewOutbox("card")])
-    entries = store.outbox_due(now=T0)
-    assert [e.item_id for e in entries] == [a.id, b.id, c.id]
-    assert all(e.next_attempt_at == T0 and e.status == "pending" for e in entries)
-    assert [e.item_id for e in store.outbox_due(now=T0, limit=2)] == [a.id, b.id]
-    # Entries become due at the event's time, not before.
-    assert store.outbox_due(now=T0 - timedelta(microseconds=1)) == []
-
-    store.outbox_retry(
-        entries[0].id,
-        error="ratelimited",
-        next_attempt_at=T0 + timedelta(seconds=30),
-        unknown_fate=False,
-    )
-    assert [e.item_id for e in store.outbox_due(now=T0)] == [b.id, c.id]
-    later = store.outbox_due(now=T0 + timedelta(seconds=30))
-    assert [e.item_id for e in later] == [a.id, b.id, c.id]
-
-
-def test_outbox_sent_retry_give_up_and_pending_count(store: Store) -> None:
-    create(store, outbox=[NewOutbox("card"), NewOutbox("notice"), NewOutbox("card_update")])
-    card, notice, update = store.outbox_due(now=T0)
-    assert store.outbox_pending_count() == 3
-
-    store.outbox_sent(card.id, result={"ts": "1.1"}, now=T0)
-    sent = store.outbox_get(card.id)
-    assert sent is not None and (sent.status, sent.attempts) == ("sent", 1)
-
-    store.outbox_retry(
-        notice.id, error="timeout", next_attempt_at=T0 + timedelta(seconds=2), unknown_fate=True
-    )
-    store.outbox_retry(
-        notice.id,
-        error="internal_error",
-        next_attempt_at=T0 + timedelta(seconds=4),
-        unknown_fate=False,
-    )
-    retried = store.outbox_get(notice.id)
-    assert retried is not None
-    assert (retried.status, retried.attempts, retried.last_error) == (
-        "pending",
-        2,
-        "internal_error",
-    )
-    assert retried.next_attempt_at == T0 + timedelta(seconds=4)
-    # Once a post may have landed, it must be looked up before every later attempt.
-    assert retried.unknown_fate is True
-
-    store.outbox_give_up(update.id, error="channel_not_found", now=T0)
-    gone = store.outbox_get(update.id)
-    assert gone is not None
-    assert (gone.status, gone.last_error) == ("failed", "channel_not_found")
-
-    assert store.outbox_pending_count() == 1
-    assert [e.id for e in store.outbox_due(now=FAR_FUTURE)] == [notice.id]
-    assert store.outbox_get(update.id + 100) is None
-
-
-def test_outbox_entry_key_names_the_entry(store: Store) -> None:
-    create(store, outbox=[NewOutbox("card"), NewOutbox("card")])
-    first, second = store.outbox_due(now=T0)
-    assert first.key != second.key
-    assert str(first.id) in first.key
-
-
-def test_outbox_enqueue_without_an_item(store: Store) -> None:
-    entry_id = store.outbox_enqueue(
-        workspace="T0WORK",
-        item_id=None,
-        entry=NewOutbox(kind="notice", payload={"kind": "rejected", "user": "U0X"}),
-    )
-    entry = store.outbox_get(entry_id)
-    assert entry is not None
-    assert (entry.item_id, entry.kind, entry.payload) == (
-        None,
-        "notice",
-        {"kind": "rejected", "user": "U0X"},
-    )
-    assert store.outbox_pending_count() == 1
-
-
-# --- small state -------------------------------------------------------------------------
-
-
-def test_next_rotation_counts_per_workspace_and_team(store: Store) -> None:
-    turns = [store.next_rotation(workspace="T0WORK", team="mobile") for _ in range(3)]
-    assert turns == [0, 1, 2]
-    assert store.next_rotation(workspace="T0WORK", team="payments") == 0
-    assert store.next_rotation(workspace="T0OTHER", team="mobile") == 0
-    assert store.next_rotation(workspace="T0WORK", team="mobile") == 3
-
-
-def test_next_rotation_is_atomic_across_threads(store: Store) -> None:
-    results: list[int] = []
-    lock = threading.Lock()
-
-    def take_turns() -> None:
-        for _ in range(25):
-            turn = store.next_rotation(workspace="T0WORK", team="mobile")
-            with lock:
-                results.append(turn)
-
-    threads = [threading.Thread(target=take_turns) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == list(range(200))
-
-
-def test_drafts_round_trip(store: Store) -> None:
-    text = ('é\u202e👩\u200d💻 \x01 "quoted", <b>&\n' * 6250)[:100_000]
-    data = {"text": text, "channel": "C0SUP", "ts": "1.000100", "nested": {"files": ["F1"]}}
-    draft_id = store.save_draft(workspace="T0WORK", data=data, now=T0)
-    assert store.get_draft(workspace="T0WORK", draft_id=draft_id) == data
-    assert store.get_draft(workspace="T0OTHER", draft_id=draft_id) is None
-    assert store.get_draft(workspace="T0WORK", draft_id=draft_id + 1) is None
-
-
-def test_channel_shared_cache(store: Store) -> None:
-    assert store.get_channel_shared(workspace="T0WORK", channel="C0X") is None
-    store.set_channel_shared(workspace="T0WORK", channel="C0X", shared=True, now=T0)
-    assert store.get_channel_shared(workspace="T0WORK", channel="C0X") is True
-    assert store.get_channel_shared(workspace="T0OTHER", channel="C0X") is None
-    store.set_channel_shared(workspace="T0WORK", channel="C0X", shared=False, now=T0)
-    assert store.get_channel_shared(workspace="T0WORK", channel="C0X") is False
-
-
-def test_workspace_revoked_flag(store: Store) -> None:
-    assert store.is_workspace_revoked(workspace="T0WORK") is False
-    store.set_workspace_revoked(workspace="T0WORK", revoked_at=T0)
-    assert store.is_workspace_revoked(workspace="T0WORK") is True
-    assert store.is_workspace_revoked(workspace="T0OTHER") is False
-    # Reinstalling clears the flag.
-    store.set_workspace_revoked(workspace="T0WORK", revoked_at=None)
-    assert store.is_workspace_revoked(workspace="T0WORK") is False
+def test_create_item_conflicting_with_a_row_it_cannot_find_raises_and_writes_nothing(
+    store: Store,
+) -> None:
+    # Neither the source nor the intake key finds the row a unique index refused (here
+    # an extra index; in life, a row deleted in between): a clear error, on every backend.
+    first = create(store, text="same words", outbox=[NewOutbox("card")])
+    execute(store, "CREATE UNIQUE INDEX items_test_text ON items (workspace, text)")
+    try:
+        with pytest.raises(RuntimeError, match="conflicted with a row that is not there"):
+            create(store, text="same words", outbox=[NewOutbox("card")])
+        assert [item.id for item in store.list_items()] == [first.id]
+        assert store.outbox_pending_count() == 1
+        assert len(table_rows(store, "events")) == 1
+    finally:
+        execute(store, "DROP INDEX items_test_text")
 
 
 def test_times_round_trip_as_aware_utc(store: Store) -> None:
