@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -124,12 +124,12 @@ class Database(abc.ABC):
     dialect: Dialect
 
     @abc.abstractmethod
-    def write(self) -> Any:
-        """A context manager: one transaction that may write; rolled back on any error."""
+    def write(self) -> AbstractContextManager[Transaction]:
+        """One transaction that may write; rolled back on any error, else committed."""
 
     @abc.abstractmethod
-    def read(self) -> Any:
-        """A context manager: a transaction (or, on SQLite, a locked connection) to read."""
+    def read(self) -> AbstractContextManager[Transaction]:
+        """A transaction (or, on SQLite, the locked connection) to read in."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -310,7 +310,7 @@ class PostgresDatabase(Database):
             with stack:
                 yield _PostgresTransaction(conn)
 
-    def read(self) -> Any:
+    def read(self) -> AbstractContextManager[Transaction]:
         return self.write()
 
     def close(self) -> None:
