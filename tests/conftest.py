@@ -20,9 +20,11 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "feedback
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run every test that starts the bot (tests/slack_harness.py) once per backend."""
     module = metafunc.module
-    if getattr(module, "running_bot", None) is slack_harness.running_bot and (
-        "tmp_path" in metafunc.fixturenames
-    ):
+    uses_harness = (
+        getattr(module, "running_bot", None) is slack_harness.running_bot
+        or getattr(module, "database_url_for", None) is slack_harness.database_url_for
+    )
+    if uses_harness and "tmp_path" in metafunc.fixturenames:
         metafunc.parametrize("store_backend", BACKENDS, indirect=True)
 
 

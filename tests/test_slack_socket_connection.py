@@ -22,7 +22,7 @@ from bot.store import Store
 from handlers.slack.app import FeedbackApp, create_app
 from handlers.slack.intake_command import help_text
 from handlers.slack.socket import connect_socket_mode
-from tests.slack_harness import example_config, past_ts
+from tests.slack_harness import database_url_for, example_config, past_ts
 from tests.store_backends import count_rows
 
 APP_TOKEN = "xapp-test"
@@ -59,7 +59,7 @@ async def connected(fake: FakeSlack, tmp_path: Path) -> AsyncIterator[Connected]
         app_token=APP_TOKEN,
         signing_secret="x",
         api_url=fake.api_url,
-        database_url=f"sqlite:///{tmp_path}/b.db",
+        database_url=database_url_for(tmp_path / "b.db"),
     )
     bot = create_app(settings, config=example_config())
     client = await connect_socket_mode(bot, app_token=APP_TOKEN)
