@@ -387,7 +387,8 @@ class FeedbackbotProbe(Probe):
         bot.dispatch = timed_dispatch  # type: ignore[method-assign]
 
     def _counts(self) -> tuple[int, int]:
-        return self.bot.store.db["items"].count, len(self.fake.calls_to("chat.postMessage"))
+        items = self.bot.store.database.db["items"].count  # sqlite-utils, on the bench's SQLite
+        return items, len(self.fake.calls_to("chat.postMessage"))
 
     async def settle(self) -> None:
         await settle(self.bot, timeout=self.timeout)
@@ -445,7 +446,7 @@ async def run_feedbackbot(
             )
             for kind in KINDS
         ]
-        failed = bot.store.db.execute(
+        failed = bot.store.database.db.execute(
             "SELECT COUNT(*) FROM inbox WHERE error IS NOT NULL"
         ).fetchone()[0]
         store_info["inbox rows with an error"] = failed
@@ -458,7 +459,7 @@ async def run_feedbackbot(
 
 def sqlite_info(bot: FeedbackApp, db_path: Path) -> dict[str, Any]:
     """The journal and sync modes of the store's own connection, and where the file is."""
-    db = bot.store.db  # type: ignore[attr-defined]
+    db = bot.store.database.db  # type: ignore[attr-defined]
     journal = db.execute("PRAGMA journal_mode").fetchone()[0]
     level = db.execute("PRAGMA synchronous").fetchone()[0]
     return {

@@ -18,7 +18,8 @@ from bot.chart import trend_chart_png
 from bot.config import load_config
 from bot.digest_service import DigestService
 from bot.models import Event, Item, Status
-from storage.sqlite import SqliteStore
+from bot.store import Store
+from storage import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = "T0DEMO"
@@ -37,7 +38,7 @@ LAG = {"payments": (20, 90), "mobile": (10, 240), "triage": (30, 600)}
 RESPONSE = {"payments": (15, 180), "mobile": (30, 480), "triage": (60, 1440)}
 
 
-def seed(store: SqliteStore, *, days: int, per_day: int, now: datetime,
+def seed(store: Store, *, days: int, per_day: int, now: datetime,
          rng: random.Random) -> int:
     """Write `days` of items ending at `now`; return how many. Prints progress."""
     teams = list(TEXTS)
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if Path(args.db).exists():
         parser.error(f"{args.db} exists; seed a new file")
     now = datetime.now(UTC).replace(microsecond=0)
-    store = SqliteStore(args.db)
+    store = open_store(f"sqlite:///{args.db}")
     count = seed(store, days=args.days, per_day=args.per_day, now=now,
                  rng=random.Random(args.seed))
     print(f"seeded {count} items over {args.days} days into {args.db}")

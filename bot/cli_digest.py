@@ -16,9 +16,9 @@ from bot.config import Config, load_config
 from bot.digest_service import DigestService
 from bot.models import utcnow
 from bot.settings import Settings
+from bot.store import Store
 from bot.suggestions import config_diff, suggest_rules
 from storage import open_existing_store
-from storage.base import Store
 
 POST_TIMEOUT_SECONDS = 120.0
 _DAY = timedelta(days=1)

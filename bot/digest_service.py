@@ -19,8 +19,8 @@ from bot.digest_schedule import (
 )
 from bot.models import Item
 from bot.outbox_kinds import DIGEST
+from bot.store import NewOutbox, Store
 from bot.suggestions import Reassignment
-from storage.base import NewOutbox, Store
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from bot.models import SEVERITIES, Event, IntakeKind, IntakeRequest, Item, Statu
 from bot.outbox_kinds import CARD
 from bot.ports import ChatPort
 from bot.routing import RouteDecision, Router
-from storage.base import DuplicateSource, NewOutbox, Store
+from bot.store import DuplicateSource, NewOutbox, Store
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from bot.models import Event, Item, Status
 from bot.outbox import forwarder_notice, notice_entry
 from bot.outbox_kinds import CARD, CARD_MOVED, CARD_UPDATE, NOTICE, RELAY_DELETE, RELAY_EDIT
 from bot.ports import ChatError, ChatPort, Notice
-from storage.base import NewOutbox, Store
+from bot.store import NewOutbox, Store
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from bot.outbox_kinds import (
 )
 from bot.ports import ChatError, ChatPort, Notice, Posted
 from bot.revocation import TokenChecks
-from storage.base import NewOutbox, OutboxEntry, Store
+from bot.store import NewOutbox, OutboxEntry, Store
 
 POSTS = (CARD, NOTICE, DIGEST)  # kinds that create a message, so a retry may duplicate it
 

@@ -14,7 +14,7 @@ from bot.models import Event, Item, Status
 from bot.outbox import notice_entry
 from bot.outbox_kinds import CARD_UPDATE
 from bot.ports import Notice
-from storage.base import NewOutbox, Store
+from bot.store import NewOutbox, Store
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.ports import ChatError, ChatPort
-from storage.base import Store
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.base import Store
+from bot.store import Store
 
 
 def open_existing_store(database_url: str) -> Store:
@@ -30,9 +30,10 @@ def open_store(database_url: str) -> Store:
     for a PostgreSQL server that cannot be reached (the message hides the password).
     """
     if database_url.startswith("sqlite:///"):
-        from storage.sqlite import SqliteStore
+        from storage.dialect import SqliteDatabase
+        from storage.store import SqlStore
 
-        return SqliteStore(database_url.removeprefix("sqlite:///") or ":memory:")
+        return SqlStore(SqliteDatabase(database_url.removeprefix("sqlite:///") or ":memory:"))
     if database_url.startswith(("postgres://", "postgresql://")):
         return _open_postgres(database_url)
     raise ValueError(
@@ -45,14 +46,15 @@ def _open_postgres(database_url: str) -> Store:
     try:
         import psycopg
 
-        from storage.postgres import PostgresStore, redact
+        from storage.dialect import PostgresDatabase, redact
+        from storage.store import SqlStore
     except ImportError as error:
         raise ValueError(
             f"DATABASE_URL names PostgreSQL but psycopg is not installed ({error});"
             ' install it with: pip install "psycopg[binary]>=3.1"'
         ) from None
     try:
-        return PostgresStore(database_url)
+        return SqlStore(PostgresDatabase(database_url))
     except psycopg.OperationalError as error:
         raise ValueError(
             f"cannot open PostgreSQL database {redact(database_url)}: {error}"

@@ -1,179 +1,200 @@
-"""Numbered schema migrations for the SQLite backend; each runs once, in order."""
+"""The one schema history both backends apply, in order, each version once.
+
+Statements are portable SQL; `$id`, `$time` and `$flag` stand for the column types of
+storage/dialect.py (SQLite keeps times as `…Z` text, PostgreSQL as `timestamptz`).
+Applied versions are recorded in `schema_migrations`. Append new versions at the end;
+never edit one that has shipped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
-import sqlite_utils
+from storage.dialect import Database, Transaction
 
+_V1_INITIAL = (
+    """
+    CREATE TABLE inbox (
+        id $id,
+        workspace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        dedupe_key TEXT UNIQUE,
+        body TEXT NOT NULL,
+        headers TEXT NOT NULL DEFAULT '{}',
+        received_at $time NOT NULL,
+        processed $flag NOT NULL DEFAULT FALSE,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT
+    )""",
+    "CREATE INDEX inbox_pending ON inbox (processed, id)",
+    """
+    CREATE TABLE items (
+        id $id,
+        workspace TEXT NOT NULL,
+        team TEXT NOT NULL,
+        status TEXT NOT NULL,
+        text TEXT NOT NULL,
+        customer TEXT,
+        severity TEXT NOT NULL,
+        source_channel TEXT,
+        source_ts TEXT,
+        forwarded_by TEXT NOT NULL,
+        received_at $time NOT NULL,
+        forwarded_at $time NOT NULL,
+        intake_kind TEXT NOT NULL,
+        source_author TEXT,
+        source_permalink TEXT,
+        note TEXT,
+        reply_channel TEXT,
+        reply_thread_ts TEXT,
+        assignees TEXT NOT NULL DEFAULT '[]',
+        card_channel TEXT,
+        card_ts TEXT,
+        first_response_at $time,
+        first_response_by TEXT,
+        first_response_kind TEXT,
+        resolved_at $time,
+        resolution_note TEXT,
+        reassignments INTEGER NOT NULL DEFAULT 0,
+        failed TEXT,
+        intake_key TEXT
+    )""",
+    # One item per source message. Unique indexes treat NULLs as distinct, so items
+    # without a source (/feedback <text>) or without an intake key never collide.
+    "CREATE UNIQUE INDEX items_source ON items (workspace, source_channel, source_ts)",
+    "CREATE UNIQUE INDEX items_intake_key ON items (workspace, intake_key)",
+    "CREATE INDEX items_card ON items (workspace, card_channel, card_ts)",
+    "CREATE INDEX items_forwarded ON items (forwarded_at)",
+    """
+    CREATE TABLE events (
+        id $id,
+        workspace TEXT NOT NULL,
+        item_id BIGINT NOT NULL REFERENCES items (id),
+        kind TEXT NOT NULL,
+        actor TEXT,
+        at $time NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX events_item ON events (workspace, item_id)",
+    # JSON stays text holding json.dumps output: PostgreSQL's jsonb would reject the
+    # \u0000 escape that customer text may contain.
+    """
+    CREATE TABLE outbox (
+        id $id,
+        workspace TEXT NOT NULL,
+        item_id BIGINT,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at $time NOT NULL,
+        unknown_fate $flag NOT NULL DEFAULT FALSE,
+        last_error TEXT,
+        result TEXT,
+        created_at $time NOT NULL,
+        sent_at $time
+    )""",
+    "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
+    "CREATE TABLE rotations (workspace TEXT NOT NULL, team TEXT NOT NULL,"
+    " counter BIGINT NOT NULL, PRIMARY KEY (workspace, team))",
+    "CREATE TABLE drafts (id $id, workspace TEXT NOT NULL, data TEXT NOT NULL,"
+    " created_at $time NOT NULL)",
+    "CREATE TABLE channels (workspace TEXT NOT NULL, channel TEXT NOT NULL,"
+    " shared $flag NOT NULL, checked_at $time NOT NULL, PRIMARY KEY (workspace, channel))",
+    "CREATE TABLE workspaces (workspace TEXT PRIMARY KEY, revoked_at $time)",
+)
 
-def _v1_initial(db: sqlite_utils.Database) -> None:
-    db.execute(
-        """
-        CREATE TABLE inbox (
-            id INTEGER PRIMARY KEY,
-            workspace TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            dedupe_key TEXT UNIQUE,
-            body TEXT NOT NULL,
-            headers TEXT NOT NULL DEFAULT '{}',
-            received_at TEXT NOT NULL,
-            processed INTEGER NOT NULL DEFAULT 0,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            error TEXT
-        )"""
-    )
-    db.execute("CREATE INDEX inbox_pending ON inbox (processed, id)")
-    db.execute(
-        """
-        CREATE TABLE items (
-            id INTEGER PRIMARY KEY,
-            workspace TEXT NOT NULL,
-            team TEXT NOT NULL,
-            status TEXT NOT NULL,
-            text TEXT NOT NULL,
-            customer TEXT,
-            severity TEXT NOT NULL,
-            source_channel TEXT,
-            source_ts TEXT,
-            forwarded_by TEXT NOT NULL,
-            received_at TEXT NOT NULL,
-            forwarded_at TEXT NOT NULL,
-            intake_kind TEXT NOT NULL,
-            source_author TEXT,
-            source_permalink TEXT,
-            note TEXT,
-            reply_channel TEXT,
-            reply_thread_ts TEXT,
-            assignees TEXT NOT NULL DEFAULT '[]',
-            card_channel TEXT,
-            card_ts TEXT,
-            first_response_at TEXT,
-            first_response_by TEXT,
-            first_response_kind TEXT,
-            resolved_at TEXT,
-            resolution_note TEXT,
-            reassignments INTEGER NOT NULL DEFAULT 0,
-            failed TEXT,
-            intake_key TEXT
-        )"""
-    )
-    # One item per source message; NULL sources (/feedback <text>) never collide.
-    db.execute(
-        "CREATE UNIQUE INDEX items_source ON items (workspace, source_channel, source_ts)"
-    )
-    db.execute("CREATE UNIQUE INDEX items_intake_key ON items (workspace, intake_key)")
-    db.execute("CREATE INDEX items_card ON items (workspace, card_channel, card_ts)")
-    db.execute("CREATE INDEX items_forwarded ON items (forwarded_at)")
-    db.execute(
-        """
-        CREATE TABLE events (
-            id INTEGER PRIMARY KEY,
-            workspace TEXT NOT NULL,
-            item_id INTEGER NOT NULL REFERENCES items (id),
-            kind TEXT NOT NULL,
-            actor TEXT,
-            at TEXT NOT NULL,
-            data TEXT NOT NULL DEFAULT '{}'
-        )"""
-    )
-    db.execute("CREATE INDEX events_item ON events (workspace, item_id)")
-    db.execute(
-        """
-        CREATE TABLE outbox (
-            id INTEGER PRIMARY KEY,
-            workspace TEXT NOT NULL,
-            item_id INTEGER,
-            kind TEXT NOT NULL,
-            payload TEXT NOT NULL DEFAULT '{}',
-            status TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT NOT NULL,
-            unknown_fate INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT,
-            result TEXT,
-            created_at TEXT NOT NULL,
-            sent_at TEXT
-        )"""
-    )
-    db.execute("CREATE INDEX outbox_due ON outbox (status, next_attempt_at)")
-    db.execute(
-        "CREATE TABLE rotations (workspace TEXT NOT NULL, team TEXT NOT NULL,"
-        " counter INTEGER NOT NULL, PRIMARY KEY (workspace, team))"
-    )
-    db.execute(
-        "CREATE TABLE drafts (id INTEGER PRIMARY KEY, workspace TEXT NOT NULL,"
-        " data TEXT NOT NULL, created_at TEXT NOT NULL)"
-    )
-    db.execute(
-        "CREATE TABLE channels (workspace TEXT NOT NULL, channel TEXT NOT NULL,"
-        " shared INTEGER NOT NULL, checked_at TEXT NOT NULL, PRIMARY KEY (workspace, channel))"
-    )
-    db.execute(
-        "CREATE TABLE workspaces (workspace TEXT PRIMARY KEY, revoked_at TEXT)"
-    )
+_V2_RESPONSES = (
+    "ALTER TABLE items ADD COLUMN resolved_by TEXT",
+    # "user" is a reserved word in PostgreSQL, so it is quoted everywhere.
+    'CREATE TABLE followers (workspace TEXT NOT NULL, item_id BIGINT NOT NULL,'
+    ' "user" TEXT NOT NULL, since $time NOT NULL, PRIMARY KEY (workspace, item_id, "user"))',
+    "CREATE INDEX outbox_item ON outbox (item_id, kind)",
+)
 
-
-def _v2_responses(db: sqlite_utils.Database) -> None:
-    db.execute("ALTER TABLE items ADD COLUMN resolved_by TEXT")
-    db.execute(
-        "CREATE TABLE followers (workspace TEXT NOT NULL, item_id INTEGER NOT NULL,"
-        " user TEXT NOT NULL, since TEXT NOT NULL, PRIMARY KEY (workspace, item_id, user))"
-    )
-    db.execute("CREATE INDEX outbox_item ON outbox (item_id, kind)")
-
-
-def _v3_digests_and_reminders(db: sqlite_utils.Database) -> None:
+_V3_DIGESTS_AND_REMINDERS = (
     # A lease lets several processes share one outbox without sending an entry twice.
-    db.execute("ALTER TABLE outbox ADD COLUMN lease_owner TEXT")
-    db.execute("ALTER TABLE outbox ADD COLUMN lease_until TEXT")
-    db.execute("ALTER TABLE items ADD COLUMN escalated_at TEXT")
-    db.execute(
-        "CREATE TABLE item_flags (workspace TEXT NOT NULL, item_id INTEGER NOT NULL,"
-        " flag TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (workspace, item_id, flag))"
-    )
-    db.execute(
-        "CREATE TABLE digest_claims (workspace TEXT NOT NULL, subscription TEXT NOT NULL,"
-        " period TEXT NOT NULL, claimed_at TEXT NOT NULL, late INTEGER NOT NULL DEFAULT 0,"
-        " PRIMARY KEY (workspace, subscription, period))"
-    )
+    "ALTER TABLE outbox ADD COLUMN lease_owner TEXT",
+    "ALTER TABLE outbox ADD COLUMN lease_until $time",
+    "ALTER TABLE items ADD COLUMN escalated_at $time",
+    "CREATE TABLE item_flags (workspace TEXT NOT NULL, item_id BIGINT NOT NULL,"
+    " flag TEXT NOT NULL, at $time NOT NULL, PRIMARY KEY (workspace, item_id, flag))",
+    "CREATE TABLE digest_claims (workspace TEXT NOT NULL, subscription TEXT NOT NULL,"
+    " period TEXT NOT NULL, claimed_at $time NOT NULL, late $flag NOT NULL DEFAULT FALSE,"
+    " PRIMARY KEY (workspace, subscription, period))",
+)
 
+_V4_EVENTS_BY_KIND = (
+    # PostgreSQL databases made before the histories were merged already have it.
+    "CREATE INDEX IF NOT EXISTS events_kind ON events (workspace, kind)",
+)
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
-    (1, _v1_initial),
-    (2, _v2_responses),
-    (3, _v3_digests_and_reminders),
+MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+    (1, _V1_INITIAL),
+    (2, _V2_RESPONSES),
+    (3, _V3_DIGESTS_AND_REMINDERS),
+    (4, _V4_EVENTS_BY_KIND),
 ]
 
+_CREATE_RECORD = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+    " applied_at $time NOT NULL)"
+)
 
-def apply_migrations(db: sqlite_utils.Database) -> list[int]:
+
+def applied_versions(database: Database) -> list[int]:
+    """Return the versions recorded in the database, oldest first (read-only)."""
+    with database.read() as tx:
+        if tx.one(database.dialect.table_exists, ("schema_migrations",)) is None:
+            return []
+        rows = tx.all("SELECT version FROM schema_migrations ORDER BY version")
+    return [int(row["version"]) for row in rows]
+
+
+def apply_migrations(database: Database) -> list[int]:
     """Apply every migration not yet recorded; return the versions applied.
 
-    Each migration runs in its own immediate transaction, so two processes starting
-    at once apply it once.
+    Each migration runs in its own transaction, holding SQLite's write lock or a
+    PostgreSQL advisory lock, so two processes starting at once apply it once: the
+    second waits, then finds it recorded. A database that is already up to date is
+    only read, so a role without CREATE rights can still open it.
     """
-    conn = db.conn
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-        " applied_at TEXT NOT NULL)"
-    )
+    if {version for version, _ in MIGRATIONS} <= set(applied_versions(database)):
+        return []
+    dialect = database.dialect
     applied = []
-    for version, migrate in MIGRATIONS:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            done = conn.execute(
-                "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
-            ).fetchone()
-            if not done:
-                migrate(db)
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (version, datetime.now(UTC).isoformat()),
-                )
-                applied.append(version)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    for version, statements in MIGRATIONS:
+        with database.write() as tx:
+            if dialect.migration_lock:
+                tx.execute(dialect.migration_lock)
+            tx.execute(dialect.ddl(_CREATE_RECORD))
+            _adopt_separate_postgres_history(tx, database)
+            if tx.one("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)):
+                continue
+            for statement in statements:
+                tx.execute(dialect.ddl(statement))
+            _record(tx, version)
+            applied.append(version)
     return applied
+
+
+def _adopt_separate_postgres_history(tx: Transaction, database: Database) -> None:
+    """Translate the history PostgreSQL databases had before it was merged with SQLite's.
+
+    Then, PostgreSQL's version 1 created the whole schema of SQLite's versions 1-3 at
+    once (and the events_kind index of version 4). Such a database is recognised by a
+    recorded version 1 without version 2, next to a table that only version 3 creates
+    (which cannot happen on a database that followed this history).
+    """
+    versions = {int(row["version"]) for row in tx.all("SELECT version FROM schema_migrations")}
+    if versions != {1} or tx.one(database.dialect.table_exists, ("item_flags",)) is None:
+        return
+    for version in (2, 3):
+        _record(tx, version)
+
+
+def _record(tx: Transaction, version: int) -> None:
+    tx.execute(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+        (version, datetime.now(UTC)),
+    )

@@ -20,13 +20,22 @@ from bot.demo.slack_server import FakeSlack
 from bot.demo.workspace import seed_workspace
 from bot.models import utcnow
 from bot.settings import Settings
+from bot.store import Store
 from handlers.slack.app import FeedbackApp, create_app
 from handlers.slack.http import base_url, serve
-from storage.sqlite import SqliteStore
+from tests.store_backends import BackendChooser, count_rows
 
 SIGNING_SECRET = "test-signing-secret"
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "examples" / "feedbackbot.yml"
+
+# Which backend running_bot opens; tests/conftest.py sets it for each test.
+BACKEND: BackendChooser | None = None
+
+
+def database_url_for(db_path: Path | str) -> str:
+    """The DATABASE_URL of the store a test names `db_path`, on this test's backend."""
+    return BACKEND.url_for(db_path) if BACKEND is not None else f"sqlite:///{db_path}"
 
 
 def example_config() -> Config:
@@ -46,8 +55,7 @@ class RunningBot:
     runner: web.AppRunner
 
     @property
-    def store(self) -> SqliteStore:
-        assert isinstance(self.bot.store, SqliteStore)
+    def store(self) -> Store:
         return self.bot.store
 
     async def settle(self, *, timeout: float = 5.0, due_only: bool = False) -> None:
@@ -95,7 +103,7 @@ async def running_bot(
         bot_token="xoxb-test",
         signing_secret=SIGNING_SECRET,
         api_url=fake.api_url,
-        database_url=f"sqlite:///{db_path}",
+        database_url=database_url_for(db_path),
     )
     bot = create_app(
         settings, config=config or example_config(), api_timeout=api_timeout, clock=clock
@@ -134,7 +142,7 @@ def past_ts(seconds_ago: float) -> str:
 
 def inbox_count(running: RunningBot) -> int:
     """Every inbox row, processed or not."""
-    return int(running.store.db["inbox"].count)
+    return count_rows(running.store, "inbox")
 
 
 def posts(fake: FakeSlack, channel: str) -> list[RecordedCall]:

@@ -17,7 +17,7 @@ from bot.demo.slack_server import FakeSlack
 from bot.demo.workspace import seed_workspace
 from bot.models import Event, Item
 from bot.settings import Settings, normalise_api_url
-from storage.sqlite import SqliteStore
+from storage import open_store
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "feedbackbot.yml"
 
@@ -128,7 +128,7 @@ async def _run_cli(args: list[str], *, env: dict[str, str]) -> subprocess.Comple
 
 
 def _seed_items(path: Path) -> None:
-    store = SqliteStore(path)
+    store = open_store(f"sqlite:///{path}")
     base = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     for index, text in enumerate(['refund, "quoted"\nsecond line', "crash on login"]):
         forwarded = base + timedelta(days=index * 10)
@@ -216,7 +216,7 @@ def test_demo_plays_every_intake_path_and_ends_with_a_table(tmp_path):
     assert "Not yours" in out and "was resolved by alice" in out
     assert "marked as moved" in out
     assert "Per team" in out
-    store = SqliteStore(db)
+    store = open_store(f"sqlite:///{db}")
     kinds = {item.intake_kind for item in store.list_items()}
     store.close()
     assert kinds == {"reaction", "channel", "command", "shortcut"}

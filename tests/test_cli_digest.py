@@ -13,7 +13,7 @@ from bot.cli import main
 from bot.demo.slack_server import FakeSlack
 from bot.demo.workspace import seed_workspace
 from bot.models import Event, utcnow
-from storage.sqlite import SqliteStore
+from storage import open_store
 from tests.fakes import make_item
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "feedbackbot.yml"
@@ -29,7 +29,7 @@ def _every_day_config(tmp_path: Path) -> Path:
 
 def test_digest_print_renders_without_touching_anything(tmp_path, monkeypatch, capsys):
     db = tmp_path / "bot.db"
-    store = SqliteStore(db)
+    store = open_store(f"sqlite:///{db}")
     now = utcnow()
     item = make_item(workspace="T0DEMO", team="payments", text="refund stuck for weeks",
                      received_at=now - timedelta(hours=3), forwarded_at=now - timedelta(hours=2))
@@ -62,7 +62,7 @@ def test_digest_post_needs_a_token(tmp_path, monkeypatch, capsys):
 
 def test_suggest_rules_prints_a_config_diff(tmp_path, monkeypatch, capsys):
     db = tmp_path / "bot.db"
-    store = SqliteStore(db)
+    store = open_store(f"sqlite:///{db}")
     now = utcnow()
     for text in ("receipt missing in the app", "the app receipt is wrong"):
         item = make_item(workspace="T0DEMO", team="payments", text=text, reassignments=1,

@@ -55,3 +55,21 @@ def test_importing_every_core_module_loads_no_chat_sdk():
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=CORE.parent, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# The CLI entry points are composition roots: they may ask storage/ to open the store
+# DATABASE_URL names, and nothing more.
+COMPOSITION_ROOTS = {"bot/cli.py": {"storage"}, "bot/cli_digest.py": {"storage"}}
+
+
+def test_the_core_never_imports_a_storage_backend():
+    offenders = {}
+    for path in CORE.rglob("*.py"):
+        name = str(path.relative_to(CORE.parent))
+        allowed = COMPOSITION_ROOTS.get(name, set())
+        storage = {
+            module for module in _imported_modules(path) if module.split(".")[0] == "storage"
+        }
+        if storage - allowed:
+            offenders[name] = sorted(storage - allowed)
+    assert offenders == {}

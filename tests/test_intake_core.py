@@ -10,7 +10,8 @@ from bot.config import Config
 from bot.intake import IntakeRejected, IntakeService
 from bot.models import IntakeKind, IntakeRequest, Item, SourceMessage
 from bot.outbox_kinds import CARD
-from storage.sqlite import SqliteStore
+from bot.store import Store
+from storage.store import SqlStore
 from tests.fakes import FrozenClock, RecordingChatPort, intake_request
 
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
@@ -26,13 +27,13 @@ def chat(example_config: Config, clock: FrozenClock) -> RecordingChatPort:
 
 @pytest.fixture
 def intake(
-    fresh_store: SqliteStore, example_config: Config, clock: FrozenClock, chat: RecordingChatPort
+    fresh_store: Store, example_config: Config, clock: FrozenClock, chat: RecordingChatPort
 ) -> IntakeService:
     """An intake service over an empty store, routing by the example config."""
     return IntakeService(store=fresh_store, config=example_config, clock=clock, port=chat)
 
 
-def assert_nothing_stored(store: SqliteStore) -> None:
+def assert_nothing_stored(store: Store) -> None:
     """No item, no event and no outbox entry was written."""
     assert store.list_items() == []
     assert store.outbox_pending_count() == 0
@@ -43,7 +44,7 @@ def assert_nothing_stored(store: SqliteStore) -> None:
 
 
 async def test_item_event_and_card_entry_are_stored_before_any_chat_call(
-    intake: IntakeService, fresh_store: SqliteStore, chat: RecordingChatPort, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, chat: RecordingChatPort, clock: FrozenClock
 ) -> None:
     result = await intake.forward(intake_request(at=clock()), port=chat)
 
@@ -62,7 +63,7 @@ async def test_item_event_and_card_entry_are_stored_before_any_chat_call(
 
 
 async def test_card_entry_is_due_at_once(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     await intake.forward(intake_request(at=clock()))
     assert [e.kind for e in fresh_store.outbox_due(now=clock())] == [CARD]
@@ -79,7 +80,7 @@ async def test_result_carries_the_route(intake: IntakeService, clock: FrozenCloc
 
 
 async def test_second_forward_of_the_same_source_returns_the_first_item(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     first = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
     # Someone else forwards the same message later, with other words and another team.
@@ -98,7 +99,7 @@ async def test_second_forward_of_the_same_source_returns_the_first_item(
     assert fresh_store.outbox_pending_count() == 1
 
 
-class RacingStore(SqliteStore):
+class RacingStore(SqlStore):
     """A store whose source lookup always misses, as when two deliveries race past it."""
 
     def find_item_by_source(self, *, workspace: str, channel: str, ts: str) -> Item | None:
@@ -106,22 +107,21 @@ class RacingStore(SqliteStore):
 
 
 async def test_delivery_that_loses_the_race_returns_the_winning_item(
-    example_config: Config, clock: FrozenClock, chat: RecordingChatPort
+    fresh_store: Store, example_config: Config, clock: FrozenClock, chat: RecordingChatPort
 ) -> None:
-    store = RacingStore(":memory:")
-    try:
-        intake = IntakeService(store=store, config=example_config, clock=clock, port=chat)
-        first = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
-        second = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
-        assert (first.created, second.created) == (True, False)
-        assert second.item == first.item
-        assert store.outbox_pending_count() == 1
-    finally:
-        store.close()
+    assert isinstance(fresh_store, SqlStore)
+    # The same database as fresh_store, which closes it after the test.
+    store = RacingStore(fresh_store.database)
+    intake = IntakeService(store=store, config=example_config, clock=clock, port=chat)
+    first = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
+    second = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
+    assert (first.created, second.created) == (True, False)
+    assert second.item == first.item
+    assert store.outbox_pending_count() == 1
 
 
 async def test_same_source_in_another_workspace_is_another_item(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     first = await intake.forward(intake_request(at=clock(), ts="1714980000.000100"))
     other = await intake.forward(
@@ -133,7 +133,7 @@ async def test_same_source_in_another_workspace_is_another_item(
 
 
 async def test_one_item_per_intake_key(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     def command(key: str) -> IntakeRequest:
         return intake_request(
@@ -152,7 +152,7 @@ async def test_one_item_per_intake_key(
 
 
 async def test_commands_without_source_or_key_are_separate_items(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     request = intake_request(at=clock(), kind=IntakeKind.COMMAND, channel=None, ts=None)
     first = await intake.forward(request)
@@ -167,7 +167,7 @@ async def test_commands_without_source_or_key_are_separate_items(
 @pytest.mark.parametrize("text", ["", "   ", "\n\t \u3000"])
 async def test_empty_text_is_rejected_and_nothing_stored(
     intake: IntakeService,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
     text: str,
@@ -179,7 +179,7 @@ async def test_empty_text_is_rejected_and_nothing_stored(
 
 
 async def test_unknown_team_is_rejected_and_nothing_stored(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     with pytest.raises(IntakeRejected, match="nope"):
         await intake.forward(intake_request(at=clock(), team="nope"))
@@ -188,7 +188,7 @@ async def test_unknown_team_is_rejected_and_nothing_stored(
 
 @pytest.mark.parametrize("severity", ["critical", "URGENT", " high"])
 async def test_unknown_severity_is_rejected_and_nothing_stored(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock, severity: str
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock, severity: str
 ) -> None:
     with pytest.raises(IntakeRejected, match="Severity"):
         await intake.forward(intake_request(at=clock(), severity=severity))
@@ -214,7 +214,7 @@ async def test_severity_defaults_to_the_config(
 @pytest.mark.parametrize("kind", [IntakeKind.REACTION, IntakeKind.CHANNEL])
 async def test_emoji_and_channel_intake_from_outsider_is_rejected(
     intake: IntakeService,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
     kind: IntakeKind,
@@ -240,7 +240,7 @@ async def test_emoji_and_channel_intake_from_member_is_stored(
 
 @pytest.mark.parametrize("kind", [IntakeKind.COMMAND, IntakeKind.SHORTCUT])
 async def test_a_guest_cannot_forward_with_the_command_or_shortcut_either(
-    intake: IntakeService, fresh_store: SqliteStore, chat: RecordingChatPort,
+    intake: IntakeService, fresh_store: Store, chat: RecordingChatPort,
     clock: FrozenClock, kind: IntakeKind
 ) -> None:
     # Guests and Slack Connect users can see /feedback and shortcuts in shared channels.
@@ -251,7 +251,7 @@ async def test_a_guest_cannot_forward_with_the_command_or_shortcut_either(
 
 
 async def test_emoji_intake_without_a_port_to_check_the_user_is_not_trusted(
-    example_config: Config, fresh_store: SqliteStore, clock: FrozenClock
+    example_config: Config, fresh_store: Store, clock: FrozenClock
 ) -> None:
     intake = IntakeService(store=fresh_store, config=example_config, clock=clock)
     request = intake_request(at=clock(), kind=IntakeKind.REACTION, forwarded_by="U0CUSTOMER")
@@ -264,7 +264,7 @@ async def test_emoji_intake_without_a_port_to_check_the_user_is_not_trusted(
 
 
 async def test_received_and_forwarded_times_are_kept_as_given(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     berlin_summer = timezone(timedelta(hours=2))
     received = datetime(2024, 5, 1, 23, 59, 58, 654321, tzinfo=berlin_summer)
@@ -282,7 +282,7 @@ async def test_received_and_forwarded_times_are_kept_as_given(
 
 
 async def test_source_and_reply_place_are_kept(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     request = intake_request(
         at=clock(),
@@ -323,7 +323,7 @@ async def test_customer_given_by_the_forwarder_wins_over_detection(
 
 
 async def test_huge_text_is_stored_in_full(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     text = ("refund " + "x" * 93 + "\n") * 2000
     assert len(text) >= 200_000
@@ -334,7 +334,7 @@ async def test_huge_text_is_stored_in_full(
 
 
 async def test_odd_unicode_is_stored_unchanged(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     text = (
         "refund \u202eevil\u202c ok "  # right-to-left override and pop
@@ -351,7 +351,7 @@ async def test_odd_unicode_is_stored_unchanged(
 
 
 async def test_nul_characters_are_dropped_and_the_rest_is_kept(
-    intake: IntakeService, fresh_store: SqliteStore, clock: FrozenClock
+    intake: IntakeService, fresh_store: Store, clock: FrozenClock
 ) -> None:
     result = await intake.forward(intake_request(at=clock(), text="refund\x00 missing\x00"))
     assert result.item.text == "refund missing"

@@ -13,14 +13,14 @@ from bot.intake import IntakeService
 from bot.models import IntakeKind, Item
 from bot.outbox import MAX_BACKOFF, OutboxWorker
 from bot.ports import ChatError, ChatPort
-from storage.sqlite import SqliteStore
+from bot.store import Store
 from tests.fakes import PORT_METHODS, FrozenClock, RecordingChatPort, intake_request, make_item
 
 MOBILE_GROUP = ["U0MOB1", "U0MOB2", "U0MOB3"]
 
 
 @pytest.fixture
-def intake(fresh_store: SqliteStore, example_config: Config, clock: FrozenClock) -> IntakeService:
+def intake(fresh_store: Store, example_config: Config, clock: FrozenClock) -> IntakeService:
     """An intake service over an empty store, routing by the example config."""
     return IntakeService(store=fresh_store, config=example_config, clock=clock,
                          port=RecordingChatPort(internal_users={"U0SUPPORT"}))
@@ -28,7 +28,7 @@ def intake(fresh_store: SqliteStore, example_config: Config, clock: FrozenClock)
 
 @pytest.fixture
 def worker(
-    fresh_store: SqliteStore, chat: RecordingChatPort, example_config: Config, clock: FrozenClock
+    fresh_store: Store, chat: RecordingChatPort, example_config: Config, clock: FrozenClock
 ) -> OutboxWorker:
     """An outbox worker sending through the recording port on the frozen clock."""
     chat.groups["S0MOBILEDEV"] = list(MOBILE_GROUP)
@@ -42,7 +42,7 @@ async def forwarded(intake: IntakeService, clock: FrozenClock, **fields: Any) ->
     return result.item
 
 
-def stored(store: SqliteStore, item: Item) -> Item:
+def stored(store: Store, item: Item) -> Item:
     """The item as the store has it now."""
     found = store.get_item(workspace=item.workspace, item_id=item.id)
     assert found is not None
@@ -113,7 +113,7 @@ async def test_round_robin_counts_per_workspace(
 async def test_failed_attempt_does_not_use_up_a_round_robin_turn(
     intake: IntakeService,
     worker: OutboxWorker,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
 ) -> None:
@@ -132,7 +132,7 @@ async def test_failed_attempt_does_not_use_up_a_round_robin_turn(
 async def test_card_marks_the_item_routed(
     intake: IntakeService,
     worker: OutboxWorker,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
 ) -> None:
@@ -227,7 +227,7 @@ async def test_routed_notice_goes_by_dm_when_the_thread_is_in_a_shared_channel(
 async def test_rate_limit_waits_for_retry_after(
     intake: IntakeService,
     worker: OutboxWorker,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
 ) -> None:
@@ -252,7 +252,7 @@ async def test_rate_limit_waits_for_retry_after(
 async def test_server_error_backs_off_then_succeeds_once(
     intake: IntakeService,
     worker: OutboxWorker,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
 ) -> None:
@@ -280,7 +280,7 @@ async def test_server_error_backs_off_then_succeeds_once(
 async def test_timeout_whose_post_landed_is_found_not_posted_again(
     intake: IntakeService,
     worker: OutboxWorker,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
 ) -> None:
@@ -322,7 +322,7 @@ async def test_timeout_whose_post_was_lost_is_posted_again(
 async def test_timeout_does_not_mistake_an_older_post_with_the_same_key(
     intake: IntakeService,
     worker: OutboxWorker,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
 ) -> None:
@@ -363,7 +363,7 @@ async def test_notice_timeout_whose_post_landed_is_not_sent_twice(
 async def test_permanent_error_flags_the_item_and_tells_the_forwarder(
     intake: IntakeService,
     worker: OutboxWorker,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
 ) -> None:
@@ -395,7 +395,7 @@ async def test_permanent_error_flags_the_item_and_tells_the_forwarder(
 async def test_revoked_workspace_gets_nothing_further(
     intake: IntakeService,
     worker: OutboxWorker,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
 ) -> None:
@@ -431,7 +431,7 @@ async def test_revoked_workspace_gets_nothing_further(
 async def test_drained_entries_are_not_sent_again(
     intake: IntakeService,
     worker: OutboxWorker,
-    fresh_store: SqliteStore,
+    fresh_store: Store,
     chat: RecordingChatPort,
     clock: FrozenClock,
 ) -> None:

@@ -9,13 +9,15 @@ from datetime import timedelta
 from bot.config import Config
 from bot.intake import IntakeService
 from bot.outbox import LEASE, OutboxWorker
-from storage.sqlite import SqliteStore
+from bot.store import Store
+from storage import open_store
 from tests.fakes import FrozenClock, RecordingChatPort, intake_request
 
 
 async def test_two_workers_on_one_store_post_each_card_once(tmp_path, example_config: Config):
     clock = FrozenClock()
-    store_a, store_b = SqliteStore(tmp_path / "shared.db"), SqliteStore(tmp_path / "shared.db")
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    store_a, store_b = open_store(shared), open_store(shared)
     intake = IntakeService(store=store_a, config=example_config, clock=clock,
                            port=RecordingChatPort(internal_users={"U0SUPPORT"}))
     for _ in range(3):
@@ -36,7 +38,7 @@ async def test_two_workers_on_one_store_post_each_card_once(tmp_path, example_co
     store_b.close()
 
 
-def test_a_lease_lapses_so_a_crashed_holder_does_not_block_forever(fresh_store: SqliteStore):
+def test_a_lease_lapses_so_a_crashed_holder_does_not_block_forever(fresh_store: Store):
     clock = FrozenClock()
     entry_id = fresh_store.outbox_enqueue(
         workspace="T1", item_id=None, now=clock(), entry=_notice()

@@ -14,14 +14,14 @@ from bot.models import Item
 from bot.outbox import OutboxWorker
 from bot.ports import ChatError
 from bot.revocation import RECHECK_FIRST, RECHECK_MAX
-from storage.sqlite import SqliteStore
+from bot.store import Store
 from tests.fakes import FrozenClock, RecordingChatPort, intake_request
 
 REVOKED = ChatError("invalid_auth", workspace_gone=True)
 
 
 @pytest.fixture
-def intake(fresh_store: SqliteStore, example_config: Config, clock: FrozenClock) -> IntakeService:
+def intake(fresh_store: Store, example_config: Config, clock: FrozenClock) -> IntakeService:
     """An intake service over an empty store, routing by the example config."""
     return IntakeService(store=fresh_store, config=example_config, clock=clock,
                          port=RecordingChatPort(internal_users={"U0SUPPORT"}))
@@ -29,7 +29,7 @@ def intake(fresh_store: SqliteStore, example_config: Config, clock: FrozenClock)
 
 @pytest.fixture
 def worker(
-    fresh_store: SqliteStore, chat: RecordingChatPort, example_config: Config, clock: FrozenClock
+    fresh_store: Store, chat: RecordingChatPort, example_config: Config, clock: FrozenClock
 ) -> OutboxWorker:
     """An outbox worker sending through the recording port on the frozen clock."""
     return OutboxWorker(store=fresh_store, port=chat, config=example_config, clock=clock)
@@ -48,7 +48,7 @@ def checks(chat: RecordingChatPort) -> int:
 
 
 async def test_one_refused_post_with_a_working_token_is_retried_not_revoked(
-    intake: IntakeService, worker: OutboxWorker, fresh_store: SqliteStore,
+    intake: IntakeService, worker: OutboxWorker, fresh_store: Store,
     chat: RecordingChatPort, clock: FrozenClock,
 ) -> None:
     await forwarded(intake, clock)
@@ -67,7 +67,7 @@ async def test_one_refused_post_with_a_working_token_is_retried_not_revoked(
 
 
 async def test_a_refused_post_whose_token_check_gets_no_answer_is_retried_not_revoked(
-    intake: IntakeService, worker: OutboxWorker, fresh_store: SqliteStore,
+    intake: IntakeService, worker: OutboxWorker, fresh_store: Store,
     chat: RecordingChatPort, clock: FrozenClock,
 ) -> None:
     await forwarded(intake, clock)
@@ -82,7 +82,7 @@ async def test_a_refused_post_whose_token_check_gets_no_answer_is_retried_not_re
 
 
 async def test_a_refused_token_is_tried_again_with_backoff_and_sending_resumes(
-    intake: IntakeService, worker: OutboxWorker, fresh_store: SqliteStore,
+    intake: IntakeService, worker: OutboxWorker, fresh_store: Store,
     chat: RecordingChatPort, clock: FrozenClock,
 ) -> None:
     first = await forwarded(intake, clock)
@@ -124,7 +124,7 @@ async def test_a_refused_token_is_tried_again_with_backoff_and_sending_resumes(
 
 
 async def test_a_revoked_mark_set_elsewhere_is_checked_before_it_holds_anything_back(
-    intake: IntakeService, worker: OutboxWorker, fresh_store: SqliteStore,
+    intake: IntakeService, worker: OutboxWorker, fresh_store: Store,
     chat: RecordingChatPort, clock: FrozenClock,
 ) -> None:
     # An uninstall event (or another process) marked the workspace; the token works now.

@@ -10,14 +10,14 @@ from bot.config import Config
 from bot.models import Event, Status
 from bot.outbox import OutboxWorker
 from bot.reminders import Reminders
-from storage.sqlite import SqliteStore
+from bot.store import Store
 from tests.fakes import FrozenClock, RecordingChatPort, make_item
 
 # Monday 2026-11-23 10:00 Berlin (09:00 UTC): inside payments' business hours.
 MONDAY_10_BERLIN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-def _routed(store: SqliteStore, **fields) -> int:
+def _routed(store: Store, **fields) -> int:
     values = {
         "workspace": "T0WORK",
         "status": Status.ROUTED.value,
@@ -43,7 +43,7 @@ def _thread_notices(chat: RecordingChatPort, kind: str) -> list:
 
 
 async def test_reminder_at_the_target_and_escalation_at_twice_it_fire_once_each(
-    fresh_store: SqliteStore, example_config: Config, clock: FrozenClock
+    fresh_store: Store, example_config: Config, clock: FrozenClock
 ):
     chat = RecordingChatPort(clock=clock)
     worker = OutboxWorker(store=fresh_store, port=chat, config=example_config, clock=clock)
@@ -82,7 +82,7 @@ async def test_reminder_at_the_target_and_escalation_at_twice_it_fire_once_each(
 
 
 def test_business_hours_pause_the_clock_for_normal_severity(
-    fresh_store: SqliteStore, example_config: Config
+    fresh_store: Store, example_config: Config
 ):
     # Friday 2026-11-27 15:00 Berlin: 2h of business time left that day, 8h target.
     friday_15 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -104,7 +104,7 @@ def test_business_hours_pause_the_clock_for_normal_severity(
 
 
 def test_answered_and_resolved_items_are_never_nagged(
-    fresh_store: SqliteStore, example_config: Config, clock: FrozenClock
+    fresh_store: Store, example_config: Config, clock: FrozenClock
 ):
     reminders = Reminders(store=fresh_store, config=example_config, clock=clock)
     _routed(
@@ -130,7 +130,7 @@ def test_answered_and_resolved_items_are_never_nagged(
 
 
 def test_a_team_that_receives_an_item_by_reassignment_is_reminded_too(
-        fresh_store: SqliteStore, example_config: Config, clock: FrozenClock):
+        fresh_store: Store, example_config: Config, clock: FrozenClock):
     reminders = Reminders(store=fresh_store, config=example_config, clock=clock)
     item_id = _routed(fresh_store, severity="urgent", forwarded_at=clock(), received_at=clock())
     clock.advance(timedelta(minutes=31))

@@ -12,8 +12,13 @@ from pathlib import Path
 import aiohttp
 
 from bot.demo.payloads import SignedSlackClient, event_callback, message_event
-from storage.sqlite import SqliteStore
-from tests.slack_harness import EXAMPLE_CONFIG, SIGNING_SECRET, make_fake_slack
+from storage import open_store
+from tests.slack_harness import (
+    EXAMPLE_CONFIG,
+    SIGNING_SECRET,
+    database_url_for,
+    make_fake_slack,
+)
 from tests.test_slack_resilience import cards_per_item
 
 BURST = 30
@@ -31,7 +36,7 @@ async def _start_server(api_url: str, db: Path, port: int) -> asyncio.subprocess
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": api_url,
-        "DATABASE_URL": f"sqlite:///{db}",
+        "DATABASE_URL": database_url_for(db),
         "FEEDBACKBOT_CONFIG": str(EXAMPLE_CONFIG),
     }
     process = await asyncio.create_subprocess_exec(
@@ -112,7 +117,7 @@ async def test_kill_9_mid_burst_then_restart_gives_each_item_exactly_one_card(tm
             await client.close()
             process.send_signal(signal.SIGTERM)
             await process.wait()
-        store = SqliteStore(db)
+        store = open_store(database_url_for(db))
         items = store.list_items()
         store.close()
         assert sorted(item.text for item in items) == sorted(

@@ -11,6 +11,7 @@ from bot.demo.payloads import block_actions
 from tests.fakes import FrozenClock
 from tests.slack_harness import (
     EXAMPLE_CONFIG,
+    database_url_for,
     forward_via_intake_channel,
     make_fake_slack,
     running_bot,
@@ -112,7 +113,7 @@ async def test_two_digest_post_runs_at_the_same_moment_post_once(tmp_path):
             **os.environ,
             "SLACK_BOT_TOKEN": "xoxb-test",
             "SLACK_API_URL": slack.api_url,
-            "DATABASE_URL": f"sqlite:///{db}",
+            "DATABASE_URL": database_url_for(db),
             "FEEDBACKBOT_CONFIG": str(config),
         }
         runs = [

@@ -24,6 +24,7 @@ from tests.slack_harness import (
     posts,
     running_bot,
 )
+from tests.store_backends import table_rows
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -273,7 +274,7 @@ async def test_request_is_stored_before_slack_gets_its_200(tmp_path):
         payload = intake_post()
         response = await running.slack.send_event(payload)
         assert response.status == 200
-        rows = list(running.store.db["inbox"].rows)
+        rows = table_rows(running.store, "inbox")
         assert len(rows) == 1
         assert rows[0]["dedupe_key"] == f"event:{payload['event_id']}"
         assert json.loads(rows[0]["body"])["event"]["text"] == payload["event"]["text"]

@@ -18,11 +18,12 @@ from bot.demo.slack_calls import RecordedCall
 from bot.demo.slack_server import FakeSlack
 from bot.demo.workspace import seed_workspace
 from bot.settings import Settings
+from bot.store import Store
 from handlers.slack.app import FeedbackApp, create_app
 from handlers.slack.intake_command import help_text
 from handlers.slack.socket import connect_socket_mode
-from storage.sqlite import SqliteStore
-from tests.slack_harness import example_config, past_ts
+from tests.slack_harness import database_url_for, example_config, past_ts
+from tests.store_backends import count_rows
 
 APP_TOKEN = "xapp-test"
 
@@ -44,12 +45,11 @@ class Connected:
     client: SocketModeClient
 
     @property
-    def store(self) -> SqliteStore:
-        assert isinstance(self.bot.store, SqliteStore)
+    def store(self) -> Store:
         return self.bot.store
 
     def inbox_rows(self) -> int:
-        return int(self.store.db["inbox"].count)
+        return count_rows(self.store, "inbox")
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ async def connected(fake: FakeSlack, tmp_path: Path) -> AsyncIterator[Connected]
         app_token=APP_TOKEN,
         signing_secret="x",
         api_url=fake.api_url,
-        database_url=f"sqlite:///{tmp_path}/b.db",
+        database_url=database_url_for(tmp_path / "b.db"),
     )
     bot = create_app(settings, config=example_config())
     client = await connect_socket_mode(bot, app_token=APP_TOKEN)

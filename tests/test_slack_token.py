@@ -30,6 +30,7 @@ from handlers.slack.socket import connect_socket_mode
 from tests.slack_harness import (
     SIGNING_SECRET,
     RunningBot,
+    database_url_for,
     example_config,
     make_fake_slack,
     posts,
@@ -53,7 +54,7 @@ class MovableClock:
 def settings_for(slack: FakeSlack, db: Path, **changes: Any) -> Settings:
     """Settings pointing the bot at `slack`, with a database at `db`."""
     return Settings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET, api_url=slack.api_url,
-                    database_url=f"sqlite:///{db}", **changes)
+                    database_url=database_url_for(db), **changes)
 
 
 @asynccontextmanager

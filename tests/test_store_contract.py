@@ -1,65 +1,22 @@
-"""Contract tests every Store backend must pass; SQLite-only, then PostgreSQL-only, at the end."""
+"""Contract tests every Store backend must pass, on SQLite (memory and file) and PostgreSQL.
+
+Several stores sharing one database are tested in tests/test_store_concurrency.py, and
+databases made by earlier releases in tests/test_store_upgrade.py.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
-from bot.config import Config
-from bot.intake import IntakeService
 from bot.models import Event, Item
-from bot.outbox import LEASE, OutboxWorker
-from storage import open_store
-from storage.base import DuplicateSource, NewOutbox, Store
-from storage.migrations import MIGRATIONS, apply_migrations
-from storage.sqlite import SqliteStore
-from tests.fakes import (
-    DEFAULT_START,
-    FrozenClock,
-    RecordingChatPort,
-    intake_request,
-    make_item,
-)
-from tests.postgres_server import throwaway_database
+from bot.store import DuplicateSource, NewOutbox, Store
+from tests.fakes import DEFAULT_START, make_item
+from tests.store_backends import create, execute, received, table_rows
 
 T0 = DEFAULT_START
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-T = TypeVar("T")
-
-
-@pytest.fixture(params=["sqlite-memory", "sqlite-file", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """An empty store of each backend, closed after the test.
-
-    "postgres" gets a database of its own (tests/postgres_server.py), dropped after the
-    test, and skips with the reason when no PostgreSQL server is available.
-    """
-    with ExitStack() as stack:
-        if request.param == "sqlite-memory":
-            opened: Store = SqliteStore(":memory:")
-        elif request.param == "sqlite-file":
-            opened = SqliteStore(tmp_path / "feedback.db")
-        else:
-            opened = open_store(stack.enter_context(throwaway_database()))
-        yield opened
-        opened.close()
-
-
-def received(item_id: int = 0, at: datetime = T0) -> Event:
-    """The "received" event an item is created with."""
-    return Event(item_id=item_id, kind="received", actor="U0SUPPORT", at=at, data={"n": 1})
-
-
-def create(store: Store, outbox: list[NewOutbox] | None = None, **fields: object) -> Item:
-    """Create an item (with its received event) and return it as stored."""
-    item = make_item(**fields)
-    return store.create_item(item=item, event=received(at=item.forwarded_at), outbox=outbox or [])
 
 
 # --- inbox -------------------------------------------------------------------------------
@@ -400,148 +357,42 @@ def test_events_are_append_only_and_ordered(store: Store) -> None:
     assert store.events_for(workspace="T0OTHER", item_id=item.id) == []
 
 
-# --- outbox ------------------------------------------------------------------------------
+def test_events_of_kind_lists_one_kind_in_one_workspace_in_written_order(store: Store) -> None:
+    first, second = create(store), create(store)
+    elsewhere = create(store, workspace="T0OTHER")
+    for item, minutes in ((second, 5), (first, 3), (elsewhere, 1), (first, 9)):
+        at = T0 + timedelta(minutes=minutes)
+        store.update_item(workspace=item.workspace, item_id=item.id, changes={},
+                          event=Event(item.id, "reassigned", "U0X", at,
+                                      {"from": "payments", "to": "mobile", "n": minutes}))
+    store.update_item(workspace="T0WORK", item_id=first.id, changes={},
+                      event=Event(first.id, "comment", "U0X", T0))
+
+    moved = store.events_of_kind(workspace="T0WORK", kind="reassigned")
+    assert [(e.item_id, e.data["n"]) for e in moved] == [(second.id, 5), (first.id, 3),
+                                                         (first.id, 9)]
+    assert moved[0] == Event(second.id, "reassigned", "U0X", T0 + timedelta(minutes=5),
+                             {"from": "payments", "to": "mobile", "n": 5})
+    assert [e.item_id for e in store.events_of_kind(workspace="T0OTHER", kind="reassigned")] == [
+        elsewhere.id]
+    assert store.events_of_kind(workspace="T0WORK", kind="escalated") == []
 
 
-def test_outbox_due_is_oldest_first_and_respects_next_attempt(store: Store) -> None:
-    a = create(store, outbox=[NewOutbox("card")])
-    b = create(store, outbox=[NewOutbox("card")])
-    c = create(store, outbox=[NewOutbox("card")])
-    entries = store.outbox_due(now=T0)
-    assert [e.item_id for e in entries] == [a.id, b.id, c.id]
-    assert all(e.next_attempt_at == T0 and e.status == "pending" for e in entries)
-    assert [e.item_id for e in store.outbox_due(now=T0, limit=2)] == [a.id, b.id]
-    # Entries become due at the event's time, not before.
-    assert store.outbox_due(now=T0 - timedelta(microseconds=1)) == []
-
-    store.outbox_retry(
-        entries[0].id,
-        error="ratelimited",
-        next_attempt_at=T0 + timedelta(seconds=30),
-        unknown_fate=False,
-    )
-    assert [e.item_id for e in store.outbox_due(now=T0)] == [b.id, c.id]
-    later = store.outbox_due(now=T0 + timedelta(seconds=30))
-    assert [e.item_id for e in later] == [a.id, b.id, c.id]
-
-
-def test_outbox_sent_retry_give_up_and_pending_count(store: Store) -> None:
-    create(store, outbox=[NewOutbox("card"), NewOutbox("notice"), NewOutbox("card_update")])
-    card, notice, update = store.outbox_due(now=T0)
-    assert store.outbox_pending_count() == 3
-
-    store.outbox_sent(card.id, result={"ts": "1.1"}, now=T0)
-    sent = store.outbox_get(card.id)
-    assert sent is not None and (sent.status, sent.attempts) == ("sent", 1)
-
-    store.outbox_retry(
-        notice.id, error="timeout", next_attempt_at=T0 + timedelta(seconds=2), unknown_fate=True
-    )
-    store.outbox_retry(
-        notice.id,
-        error="internal_error",
-        next_attempt_at=T0 + timedelta(seconds=4),
-        unknown_fate=False,
-    )
-    retried = store.outbox_get(notice.id)
-    assert retried is not None
-    assert (retried.status, retried.attempts, retried.last_error) == (
-        "pending",
-        2,
-        "internal_error",
-    )
-    assert retried.next_attempt_at == T0 + timedelta(seconds=4)
-    # Once a post may have landed, it must be looked up before every later attempt.
-    assert retried.unknown_fate is True
-
-    store.outbox_give_up(update.id, error="channel_not_found", now=T0)
-    gone = store.outbox_get(update.id)
-    assert gone is not None
-    assert (gone.status, gone.last_error) == ("failed", "channel_not_found")
-
-    assert store.outbox_pending_count() == 1
-    assert [e.id for e in store.outbox_due(now=FAR_FUTURE)] == [notice.id]
-    assert store.outbox_get(update.id + 100) is None
-
-
-def test_outbox_entry_key_names_the_entry(store: Store) -> None:
-    create(store, outbox=[NewOutbox("card"), NewOutbox("card")])
-    first, second = store.outbox_due(now=T0)
-    assert first.key != second.key
-    assert str(first.id) in first.key
-
-
-def test_outbox_enqueue_without_an_item(store: Store) -> None:
-    entry_id = store.outbox_enqueue(
-        workspace="T0WORK",
-        item_id=None,
-        entry=NewOutbox(kind="notice", payload={"kind": "rejected", "user": "U0X"}),
-    )
-    entry = store.outbox_get(entry_id)
-    assert entry is not None
-    assert (entry.item_id, entry.kind, entry.payload) == (
-        None,
-        "notice",
-        {"kind": "rejected", "user": "U0X"},
-    )
-    assert store.outbox_pending_count() == 1
-
-
-# --- small state -------------------------------------------------------------------------
-
-
-def test_next_rotation_counts_per_workspace_and_team(store: Store) -> None:
-    turns = [store.next_rotation(workspace="T0WORK", team="mobile") for _ in range(3)]
-    assert turns == [0, 1, 2]
-    assert store.next_rotation(workspace="T0WORK", team="payments") == 0
-    assert store.next_rotation(workspace="T0OTHER", team="mobile") == 0
-    assert store.next_rotation(workspace="T0WORK", team="mobile") == 3
-
-
-def test_next_rotation_is_atomic_across_threads(store: Store) -> None:
-    results: list[int] = []
-    lock = threading.Lock()
-
-    def take_turns() -> None:
-        for _ in range(25):
-            turn = store.next_rotation(workspace="T0WORK", team="mobile")
-            with lock:
-                results.append(turn)
-
-    threads = [threading.Thread(target=take_turns) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == list(range(200))
-
-
-def test_drafts_round_trip(store: Store) -> None:
-    text = ('é\u202e👩\u200d💻 \x01 "quoted", <b>&\n' * 6250)[:100_000]
-    data = {"text": text, "channel": "C0SUP", "ts": "1.000100", "nested": {"files": ["F1"]}}
-    draft_id = store.save_draft(workspace="T0WORK", data=data, now=T0)
-    assert store.get_draft(workspace="T0WORK", draft_id=draft_id) == data
-    assert store.get_draft(workspace="T0OTHER", draft_id=draft_id) is None
-    assert store.get_draft(workspace="T0WORK", draft_id=draft_id + 1) is None
-
-
-def test_channel_shared_cache(store: Store) -> None:
-    assert store.get_channel_shared(workspace="T0WORK", channel="C0X") is None
-    store.set_channel_shared(workspace="T0WORK", channel="C0X", shared=True, now=T0)
-    assert store.get_channel_shared(workspace="T0WORK", channel="C0X") is True
-    assert store.get_channel_shared(workspace="T0OTHER", channel="C0X") is None
-    store.set_channel_shared(workspace="T0WORK", channel="C0X", shared=False, now=T0)
-    assert store.get_channel_shared(workspace="T0WORK", channel="C0X") is False
-
-
-def test_workspace_revoked_flag(store: Store) -> None:
-    assert store.is_workspace_revoked(workspace="T0WORK") is False
-    store.set_workspace_revoked(workspace="T0WORK", revoked_at=T0)
-    assert store.is_workspace_revoked(workspace="T0WORK") is True
-    assert store.is_workspace_revoked(workspace="T0OTHER") is False
-    # Reinstalling clears the flag.
-    store.set_workspace_revoked(workspace="T0WORK", revoked_at=None)
-    assert store.is_workspace_revoked(workspace="T0WORK") is False
+def test_create_item_conflicting_with_a_row_it_cannot_find_raises_and_writes_nothing(
+    store: Store,
+) -> None:
+    # Neither the source nor the intake key finds the row a unique index refused (here
+    # an extra index; in life, a row deleted in between): a clear error, on every backend.
+    first = create(store, text="same words", outbox=[NewOutbox("card")])
+    execute(store, "CREATE UNIQUE INDEX items_test_text ON items (workspace, text)")
+    try:
+        with pytest.raises(RuntimeError, match="conflicted with a row that is not there"):
+            create(store, text="same words", outbox=[NewOutbox("card")])
+        assert [item.id for item in store.list_items()] == [first.id]
+        assert store.outbox_pending_count() == 1
+        assert len(table_rows(store, "events")) == 1
+    finally:
+        execute(store, "DROP INDEX items_test_text")
 
 
 def test_times_round_trip_as_aware_utc(store: Store) -> None:
@@ -568,288 +419,6 @@ def test_times_round_trip_as_aware_utc(store: Store) -> None:
     assert entry.created_at == T0 and entry.next_attempt_at.utcoffset() == timedelta(0)
 
 
-# --- SQLite files ------------------------------------------------------------------------
-
-
-def test_file_store_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "feedback.db"
-    before = SqliteStore(path)
-    item = create(before, outbox=[NewOutbox("card")])
-    before.next_rotation(workspace="T0WORK", team="mobile")
-    before.close()
-
-    after = SqliteStore(path)
-    try:
-        assert after.get_item(workspace="T0WORK", item_id=item.id) == item
-        assert after.outbox_pending_count() == 1
-        assert after.next_rotation(workspace="T0WORK", team="mobile") == 1
-        rows = after.db.execute("SELECT version FROM schema_migrations").fetchall()
-        assert [row[0] for row in rows] == [version for version, _ in MIGRATIONS]
-        assert apply_migrations(after.db) == []
-    finally:
-        after.close()
-
-
-def test_file_store_is_in_wal_mode(tmp_path: Path) -> None:
-    opened = SqliteStore(tmp_path / "feedback.db")
-    try:
-        mode = opened.db.execute("PRAGMA journal_mode").fetchone()[0]
-        assert mode.lower() == "wal"
-    finally:
-        opened.close()
-
-
-def test_two_connections_share_one_rotation(tmp_path: Path) -> None:
-    # Two processes on one file: the counter must not hand out the same turn twice.
-    first = SqliteStore(tmp_path / "feedback.db")
-    second = SqliteStore(tmp_path / "feedback.db")
-    try:
-        turns = []
-        for _ in range(5):
-            turns.append(first.next_rotation(workspace="T0WORK", team="mobile"))
-            turns.append(second.next_rotation(workspace="T0WORK", team="mobile"))
-        assert sorted(turns) == list(range(10))
-    finally:
-        first.close()
-        second.close()
-
-
-# --- PostgreSQL: several processes on one database ---------------------------------------
-# Each PostgresStore holds its own connection, as separate processes would, so these
-# races are decided by the server, not by the store's in-process lock.
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """The URL of an empty database of its own; skips when there is no server."""
-    with throwaway_database() as url:
-        yield url
-
-
-@pytest.fixture
-def postgres_stores(postgres_url: str) -> Iterator[Callable[[], Store]]:
-    """Open PostgresStores on one database; all are closed after the test."""
-    from storage.postgres import PostgresStore
-
-    opened: list[Store] = []
-
-    def open_one() -> Store:
-        store = PostgresStore(postgres_url)
-        opened.append(store)
-        return store
-
-    yield open_one
-    for store in opened:
-        store.close()
-
-
-def race(calls: list[Callable[[], T]]) -> list[T]:
-    """Run the calls at once, one thread each, released together; return their results."""
-    barrier = threading.Barrier(len(calls))
-    results: list[T | None] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = calls[index]()
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return [result for result in results if result is not None]
-
-
-def test_postgres_url_opens_a_postgres_store(postgres_url: str) -> None:
-    from storage import open_existing_store
-    from storage.postgres import PostgresStore
-
-    for url in (postgres_url, postgres_url.replace("postgresql://", "postgres://", 1)):
-        for opener in (open_store, open_existing_store):
-            opened = opener(url)
-            try:
-                assert isinstance(opened, PostgresStore)
-            finally:
-                opened.close()
-
-
-def test_postgres_unreachable_server_is_a_value_error_without_the_password() -> None:
-    pytest.importorskip("psycopg")
-    with pytest.raises(ValueError, match="cannot open PostgreSQL") as raised:
-        open_store("postgresql://feedbackbot:s3cret@127.0.0.1:1/feedbackbot?connect_timeout=2")
-    assert "s3cret" not in str(raised.value)
-
-
-def test_postgres_claim_digest_race_has_one_winner(
-    postgres_stores: Callable[[], Store],
-) -> None:
-    first, second = postgres_stores(), postgres_stores()
-    periods = [f"2024-05-{day:02d}" for day in range(1, 11)]
-    for period in periods:
-
-        def claim(store: Store, period: str = period) -> bool:
-            return None is not store.claim_digest(
-                workspace="T0WORK",
-                subscription="daily",
-                period=period,
-                now=T0,
-                late=False,
-                outbox=[NewOutbox(kind="digest", payload={"period": period})],
-            )
-
-        assert sorted(race([lambda: claim(first), lambda: claim(second)])) == [False, True]
-    assert first.digest_claims(workspace="T0WORK", subscription="daily") == periods[::-1]
-    # The loser wrote nothing: one posting per period.
-    entries = second.outbox_due(now=FAR_FUTURE)
-    assert sorted(entry.payload["period"] for entry in entries) == periods
-
-
-def test_postgres_outbox_lease_race_has_one_winner(
-    postgres_stores: Callable[[], Store],
-) -> None:
-    first, second = postgres_stores(), postgres_stores()
-    ids = [
-        first.outbox_enqueue(workspace="T0WORK", item_id=None, entry=NewOutbox("notice"), now=T0)
-        for _ in range(10)
-    ]
-    until = T0 + timedelta(minutes=5)
-    for entry_id in ids:
-
-        def lease(store: Store, owner: str, entry_id: int = entry_id) -> str | None:
-            won = store.outbox_lease(entry_id, owner=owner, now=T0, until=until, maybe_posts=True)
-            return owner if won else ""
-
-        winners = [
-            owner
-            for owner in race([lambda: lease(first, "host:1:a"), lambda: lease(second, "host:2:b")])
-            if owner
-        ]
-        assert len(winners) == 1
-        entry = second.outbox_get(entry_id)
-        assert entry is not None and entry.unknown_fate is True
-    assert len(first.outbox_leases()) == 10
-
-
-def test_postgres_next_rotation_across_stores_hands_out_each_turn_once(
-    postgres_stores: Callable[[], Store],
-) -> None:
-    stores = [postgres_stores() for _ in range(8)]
-
-    def take_turns(store: Store) -> list[int]:
-        return [store.next_rotation(workspace="T0WORK", team="mobile") for _ in range(25)]
-
-    turns = race([lambda store=store: take_turns(store) for store in stores])
-    assert sorted(turn for batch in turns for turn in batch) == list(range(200))
-
-
-def test_postgres_only_if_race_records_one_first_response(
-    postgres_stores: Callable[[], Store],
-) -> None:
-    first, second = postgres_stores(), postgres_stores()
-    item = create(first)
-
-    def respond(store: Store, by: str) -> str:
-        updated = store.update_item(
-            workspace="T0WORK",
-            item_id=item.id,
-            changes={"first_response_at": T0, "first_response_by": by, "status": "responded"},
-            event=Event(item_id=item.id, kind="responded", actor=by, at=T0),
-            outbox=[NewOutbox(kind="card_update")],
-            only_if={"first_response_at": None},
-        )
-        return by if updated is not None else ""
-
-    winners = [
-        by for by in race([lambda: respond(first, "U0A"), lambda: respond(second, "U0B")]) if by
-    ]
-    assert len(winners) == 1
-    stored = second.get_item(workspace="T0WORK", item_id=item.id)
-    assert stored is not None and stored.first_response_by == winners[0]
-    assert [e.kind for e in first.events_for(workspace="T0WORK", item_id=item.id)] == [
-        "received",
-        "responded",
-    ]
-    assert first.outbox_pending_count() == 1
-
-
-def test_postgres_duplicate_source_race_creates_one_item(
-    postgres_stores: Callable[[], Store],
-) -> None:
-    first, second = postgres_stores(), postgres_stores()
-
-    def forward(store: Store) -> int:
-        try:
-            return create(
-                store, source_channel="C0SUP", source_ts="1.000100", outbox=[NewOutbox("card")]
-            ).id
-        except DuplicateSource as duplicate:
-            return -duplicate.item.id
-
-    outcomes = race([lambda: forward(first), lambda: forward(second)])
-    assert len({abs(outcome) for outcome in outcomes}) == 1
-    assert sorted(outcome > 0 for outcome in outcomes) == [False, True]
-    assert len(first.list_items()) == 1
-    assert first.outbox_pending_count() == 1
-
-
-def test_postgres_migrations_apply_once_when_processes_start_together(
-    postgres_url: str,
-) -> None:
-    import psycopg
-
-    from storage.pg_schema import PG_MIGRATIONS, apply_pg_migrations
-    from storage.postgres import PostgresStore
-
-    stores = race([lambda: PostgresStore(postgres_url) for _ in range(4)])
-    try:
-        assert len(stores) == 4
-        with psycopg.connect(postgres_url) as conn:
-            versions = [
-                row[0]
-                for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")
-            ]
-            assert versions == [version for version, _ in PG_MIGRATIONS]
-            assert apply_pg_migrations(conn) == []
-    finally:
-        for store in stores:
-            store.close()
-
-
-def test_postgres_store_survives_a_restart(postgres_stores: Callable[[], Store]) -> None:
-    before = postgres_stores()
-    item = create(before, outbox=[NewOutbox("card")])
-    before.next_rotation(workspace="T0WORK", team="mobile")
-    before.close()
-
-    after = postgres_stores()
-    assert after.get_item(workspace="T0WORK", item_id=item.id) == item
-    assert after.outbox_pending_count() == 1
-    assert after.next_rotation(workspace="T0WORK", team="mobile") == 1
-
-
-def test_postgres_store_reconnects_when_the_server_drops_it(
-    postgres_url: str, postgres_stores: Callable[[], Store]
-) -> None:
-    import psycopg
-
-    store = postgres_stores()
-    item = create(store)
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        dropped = admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-    assert dropped == [(True,)]
-    # The next call finds the connection gone before it starts, and opens a new one.
-    assert store.get_item(workspace="T0WORK", item_id=item.id) == item
-    assert store.next_rotation(workspace="T0WORK", team="mobile") == 0
-
-
 def test_times_order_as_instants_not_as_text(store: Store) -> None:
     # Added with the PostgreSQL backend, but for every backend: offsets and microseconds
     # order as instants (ISO UTC text in SQLite, timestamptz in PostgreSQL).
@@ -859,31 +428,6 @@ def test_times_order_as_instants_not_as_text(store: Store) -> None:
     assert [i.id for i in store.list_items()] == [early.id, late.id]
     since = store.list_items(forwarded_since=datetime(2024, 5, 6, 9, 0, 0, 1, tzinfo=UTC))
     assert [i.id for i in since] == [late.id]
-
-
-async def test_postgres_two_outbox_workers_post_each_card_once(
-    postgres_stores: Callable[[], Store], example_config: Config
-) -> None:
-    # tests/test_outbox_leases.py's first test, with two processes on one PostgreSQL database.
-    clock = FrozenClock()
-    store_a, store_b = postgres_stores(), postgres_stores()
-    intake = IntakeService(store=store_a, config=example_config, clock=clock,
-                           port=RecordingChatPort(internal_users={"U0SUPPORT"}))
-    for _ in range(3):
-        await intake.forward(intake_request(at=clock()))
-    chat = RecordingChatPort(clock=clock)
-    worker_a = OutboxWorker(store=store_a, port=chat, config=example_config, clock=clock)
-    worker_b = OutboxWorker(store=store_b, port=chat, config=example_config, clock=clock)
-    due_for_b = store_b.outbox_due(now=clock())
-    assert due_for_b
-    await worker_a.drain_once()
-    for entry in due_for_b:
-        assert not store_b.outbox_lease(
-            entry.id, owner=worker_b.owner, now=clock(), until=clock() + LEASE, maybe_posts=True
-        )
-    await worker_b.drain_once()
-    assert len(chat.cards) == 3
-    assert store_b.outbox_pending_count() == 0
 
 
 def test_prune_items_deletes_old_items_with_everything_kept_about_them(store: Store) -> None:

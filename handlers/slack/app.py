@@ -31,6 +31,7 @@ from bot.outbox import OutboxWorker
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.store import InboxRow, Store
 from handlers.slack import (
     card_actions,
     card_events,
@@ -44,7 +45,6 @@ from handlers.slack.context import team_and_enterprise, workspace_key
 from handlers.slack.deps import Deps
 from handlers.slack.port import SlackChatPort
 from storage import open_store
-from storage.base import InboxRow, Store
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.lifecycle import Lifecycle, Outcome
 from bot.outbox_kinds import EPHEMERAL
+from bot.store import NewOutbox
 from handlers.slack.card_events import plain_reply, split_mark
 from handlers.slack.chat_views import home_view
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
@@ -22,7 +23,6 @@ from handlers.slack.render import (
     REOPEN_ACTION,
     RESOLVE_ACTION,
 )
-from storage.base import NewOutbox
 
 log = logging.getLogger(__name__)
 

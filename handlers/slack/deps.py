@@ -18,9 +18,9 @@ from bot.config import Config
 from bot.intake import Clock, IntakeService
 from bot.outbox import OutboxWorker, notice_entry
 from bot.ports import ChatError, Notice
+from bot.store import Store
 from handlers.slack.context import workspace_key
 from handlers.slack.port import SlackChatPort
-from storage.base import Store
 
 log = logging.getLogger(__name__)
 

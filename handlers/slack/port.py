@@ -17,9 +17,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.digest import DigestData
 from bot.models import Item, utcnow
 from bot.ports import ChatError, Notice, Posted
+from bot.store import Store
 from handlers.slack.digest_blocks import digest_blocks, digest_text
 from handlers.slack.render import card_blocks, card_text, follow_blocks, notice_text
-from storage.base import Store
 
 log = logging.getLogger(__name__)
 

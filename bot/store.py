@@ -1,4 +1,4 @@
-"""The one interface every storage backend implements."""
+"""The core's storage port: the one interface every storage backend implements (storage/)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,66 @@
+"""The inbox: every inbound request, stored before it is acknowledged."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from bot.store import InboxRow
+from storage.dialect import Database
+from storage.rows import inbox_from_row
+
+
+class InboxQueries:
+    """The inbox half of the Store."""
+
+    database: Database
+
+    def inbox_add(
+        self,
+        *,
+        workspace: str,
+        kind: str,
+        dedupe_key: str | None,
+        body: str,
+        headers: dict[str, str],
+        received_at: datetime,
+    ) -> int | None:
+        with self.database.write() as tx:
+            row = tx.one(
+                "INSERT INTO inbox (workspace, kind, dedupe_key, body, headers, received_at,"
+                " attempts) VALUES (?, ?, ?, ?, ?, ?, 0)"
+                " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+                (workspace, kind, dedupe_key, body, json.dumps(headers), received_at),
+            )
+        return int(row["id"]) if row else None
+
+    def inbox_set_workspace(self, inbox_id: int, workspace: str) -> None:
+        with self.database.write() as tx:
+            tx.execute("UPDATE inbox SET workspace = ? WHERE id = ?", (workspace, inbox_id))
+
+    def inbox_done(self, inbox_id: int, *, error: str | None = None) -> None:
+        with self.database.write() as tx:
+            tx.execute(
+                "UPDATE inbox SET processed = TRUE, error = ? WHERE id = ?", (error, inbox_id)
+            )
+
+    def inbox_failed_attempt(self, inbox_id: int, *, error: str) -> None:
+        with self.database.write() as tx:
+            tx.execute(
+                "UPDATE inbox SET attempts = attempts + 1, error = ? WHERE id = ?",
+                (error, inbox_id),
+            )
+
+    def inbox_pending(self, *, max_attempts: int = 5) -> list[InboxRow]:
+        with self.database.read() as tx:
+            rows = tx.all(
+                "SELECT * FROM inbox WHERE processed = FALSE AND attempts < ? ORDER BY id",
+                (max_attempts,),
+            )
+        return [inbox_from_row(row) for row in rows]
+
+    def inbox_prune(self, *, before: datetime) -> int:
+        with self.database.write() as tx:
+            return tx.execute(
+                "DELETE FROM inbox WHERE processed = TRUE AND received_at < ?", (before,)
+            )
