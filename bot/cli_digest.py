@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from datetime import timedelta
 
 from bot.config import Config, load_config
+from bot.digest_post import DEFAULT_WAIT_SECONDS, post_digests
 from bot.digest_service import DigestService
 from bot.models import utcnow
 from bot.settings import Settings
@@ -20,7 +20,6 @@ from bot.store import Store
 from bot.suggestions import config_diff, suggest_rules
 from storage import open_existing_store
 
-POST_TIMEOUT_SECONDS = 120.0
 _DAY = timedelta(days=1)
 
 
@@ -52,7 +51,9 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
         return _print_digests(config, settings)
     if not settings.bot_token:
         return _fail("--post needs SLACK_BOT_TOKEN (see the README's environment table)")
-    return asyncio.run(_post_digests(config, settings, force=args.force))
+    if args.wait < 0:
+        return _fail("--wait takes a number of seconds, 0 or more")
+    return asyncio.run(post_digests(config, settings, force=args.force, wait=args.wait))
 
 
 def _print_digests(config: Config, settings: Settings) -> int:
@@ -79,46 +80,6 @@ def _print_digests(config: Config, settings: Settings) -> int:
     finally:
         store.close()
     return 0
-
-
-async def _post_digests(config: Config, settings: Settings, *, force: bool) -> int:
-    from handlers.slack.app import create_app
-
-    bot = create_app(settings, config=config)
-    try:
-        await bot.authenticate(attempts=3)
-        workspace = bot.workspace or ""
-        claimed = bot.digests.claim_current(workspace=workspace, force=force)
-        if not claimed:
-            print("Nothing to post: each digest was already posted for today's period,"
-                  " or today is not one of its days. Use --force to post again.")
-            return 0
-        deadline = time.monotonic() + POST_TIMEOUT_SECONDS
-        entries = {}
-        while time.monotonic() < deadline:
-            await bot.outbox.drain_once()
-            entries = {done.entry_id: bot.store.outbox_get(done.entry_id) for done in claimed}
-            if all(entry is None or entry.status != "pending" for entry in entries.values()):
-                break
-            await asyncio.sleep(0.5)
-        failed = 0
-        for done in claimed:
-            entry = entries.get(done.entry_id)
-            where = f"{done.period.subscription.channel}, {done.period.local_date}"
-            note = " (forced)" if done.forced else ""
-            if entry is not None and entry.status == "sent":
-                print(f"Posted the digest for {where}{note}.")
-            elif entry is not None and entry.status == "pending":
-                print(f"The digest for {where} is still queued ({entry.last_error});"
-                      " `feedbackbot serve` will post it.")
-            else:
-                failed += 1
-                reason = entry.last_error if entry is not None else "unknown"
-                print(f"Could not post the digest for {where}: {reason}. Fix that, then run"
-                      " `feedbackbot digest --post --force`.", file=sys.stderr)
-        return 1 if failed else 0
-    finally:
-        await bot.stop()
 
 
 def cmd_clock(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,6 +146,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     mode.add_argument("--post", action="store_true",
                       help="post each digest for its current period (once per period)")
     digest.add_argument("--force", action="store_true", help="with --post: post again")
+    digest.add_argument("--wait", type=float, default=DEFAULT_WAIT_SECONDS, metavar="SECONDS",
+                        help="with --post: how long to keep trying to deliver"
+                        f" (default: {DEFAULT_WAIT_SECONDS:.0f})")
     digest.set_defaults(handler=cmd_digest)
 
     clock = commands.add_parser("clock", help="run only digests and reminders")

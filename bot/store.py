@@ -235,6 +235,11 @@ class Store(abc.ABC):
         """Return every outbox entry of an item, oldest first, with what was answered."""
 
     @abc.abstractmethod
+    def outbox_for_digest(self, *, workspace: str, subscription: str,
+                          period: str) -> list[OutboxEntry]:
+        """Return the outbox entries that post one digest period (forced ones too), oldest first."""
+
+    @abc.abstractmethod
     def outbox_cancel(self, entry_id: int, *, reason: str, now: datetime) -> bool:
         """Withdraw a pending entry; return False when it was no longer pending."""
 

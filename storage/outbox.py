@@ -62,6 +62,16 @@ class OutboxQueries:
             (workspace, item_id),
         )
 
+    def outbox_for_digest(self, *, workspace: str, subscription: str,
+                          period: str) -> list[OutboxEntry]:
+        dialect = self.database.dialect
+        return self._entries(
+            "SELECT * FROM outbox WHERE workspace = ? AND kind = 'digest'"
+            f" AND {dialect.json_text('payload', 'subscription')} = ?"
+            f" AND {dialect.json_text('payload', 'date')} = ? ORDER BY id",
+            (workspace, subscription, period),
+        )
+
     def _entries(self, sql: str, params: tuple[Any, ...]) -> list[OutboxEntry]:
         with self.database.read() as tx:
             rows = tx.all(sql, params)

@@ -117,3 +117,89 @@ async def test_digest_post_says_so_when_slack_refuses_the_post(tmp_path):
         assert process.returncode == 1
         assert b"Posted" not in out
         assert b"Could not post the digest for C0SECRET" in err and b"--force" in err
+
+
+async def _start_digest_post(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "digest", "--post", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def _digest_post(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await _start_digest_post(env, *args)
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+def _digest_posts(slack: FakeSlack) -> int:
+    """How many digests Slack has in the managers' channel."""
+    return len([call for call in slack.calls_to("chat.postMessage")
+                if call.args.get("channel") == "C0MANAGERS"])
+
+
+async def test_digest_post_killed_mid_post_is_delivered_by_the_next_run_not_called_posted(
+        tmp_path):
+    # A digest --post killed after claiming the period but before Slack had the post used
+    # to leave the next runs saying "already posted" while nothing was in Slack.
+    async with FakeSlack(team_id="T0DEMO") as slack:
+        seed_workspace(slack)
+        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api_url,
+               "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+               "FEEDBACKBOT_CONFIG": str(_every_day_config(tmp_path))}
+        # The shared-channel check comes before the post: hold it so the run dies first.
+        slack.delay_next("conversations.info", seconds=60)
+        process = await _start_digest_post(env)
+        await slack.wait_for("conversations.info", timeout=60)
+        process.kill()
+        await process.wait()
+        assert _digest_posts(slack) == 0
+
+        slack.fail_next("chat.postMessage", count=100, status=500)
+        code, out, err = await _digest_post(env, "--wait", "1")
+        assert code == 1
+        assert "queued, not yet delivered" in err and "C0MANAGERS" in err
+        assert "Posted" not in out and "already posted" not in out
+        assert _digest_posts(slack) == 0
+
+        slack.clear_faults()
+        code, out, err = await _digest_post(env)
+        assert code == 0, err
+        assert "Posted the digest for C0MANAGERS" in out and "earlier run" in out
+        assert _digest_posts(slack) == 1
+
+        code, out, _ = await _digest_post(env)
+        assert code == 0
+        assert "was already posted" in out
+        assert _digest_posts(slack) == 1
+
+
+async def test_digest_post_killed_while_slack_answers_finds_its_post_instead_of_posting_twice(
+        tmp_path):
+    async with FakeSlack(team_id="T0DEMO") as slack:
+        seed_workspace(slack)
+        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api_url,
+               "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+               "FEEDBACKBOT_CONFIG": str(_every_day_config(tmp_path))}
+        # Slack has the post, but the run is killed before the answer arrives.
+        slack.delay_next("chat.postMessage", seconds=60)
+        process = await _start_digest_post(env)
+        await slack.wait_for("chat.postMessage", timeout=60)
+        process.kill()
+        await process.wait()
+
+        code, out, err = await _digest_post(env)
+        assert code == 0, err
+        assert "Posted the digest for C0MANAGERS" in out and "earlier run" in out
+        assert _digest_posts(slack) == 1
+
+
+async def test_digest_post_with_a_refused_token_says_so_in_one_line(tmp_path):
+    async with FakeSlack(team_id="T0DEMO") as slack:
+        seed_workspace(slack)
+        env = {**os.environ, "SLACK_BOT_TOKEN": "not-a-slack-token",
+               "SLACK_API_URL": slack.api_url,
+               "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+               "FEEDBACKBOT_CONFIG": str(_every_day_config(tmp_path))}
+        code, _, err = await _digest_post(env)
+    assert code == 1
+    assert "Slack refuses SLACK_BOT_TOKEN" in err and "Traceback" not in err

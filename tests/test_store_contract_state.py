@@ -293,6 +293,26 @@ def test_claim_digest_claims_each_period_once_with_its_posting(store: Store) -> 
                               period="2026-02-27", now=T0, late=True, outbox=[]) == 0
 
 
+def test_outbox_for_digest_finds_the_posts_of_one_period(store: Store) -> None:
+    def claim(subscription: str, period: str, workspace: str = "T0WORK") -> int | None:
+        payload = {"subscription": subscription, "date": period, "forced": False}
+        return store.claim_digest(workspace=workspace, subscription=subscription,
+                                  period=period, now=T0, late=False,
+                                  outbox=[NewOutbox("digest", payload)])
+
+    wanted = claim("0:C0MANAGERS", "2026-02-27")
+    claim("0:C0MANAGERS", "2026-02-28")
+    claim("1:C0OTHER", "2026-02-27")
+    claim("0:C0MANAGERS", "2026-02-27", workspace="T0OTHER")
+    notice(store)
+    found = store.outbox_for_digest(workspace="T0WORK", subscription="0:C0MANAGERS",
+                                    period="2026-02-27")
+    assert [(entry.id, entry.kind, entry.status) for entry in found] == [
+        (wanted, "digest", "pending")]
+    assert store.outbox_for_digest(workspace="T0WORK", subscription="0:C0MANAGERS",
+                                   period="2026-03-01") == []
+
+
 def test_digest_claims_are_listed_newest_first_by_code_point(store: Store) -> None:
     for period in ("2026-W09", "2026-02-28", "2026-w10", "2026-W10"):
         store.claim_digest(workspace="T0WORK", subscription="weekly", period=period, now=T0,

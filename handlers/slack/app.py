@@ -158,8 +158,7 @@ class FeedbackApp:
         Retries with backoff while Slack is unreachable. A token Slack refuses is logged
         as an ERROR and tried again slowly (`refused_token_retry`): it can be fixed in
         Slack meanwhile, and requests are stored until then. With `attempts`, raises
-        ConnectionError after that many tries, and SlackApiError at once for a refused
-        token.
+        ConnectionError after that many tries, or at once for a refused token.
         """
         delay = 1.0
         refused_delay = self.refused_token_retry[0]
@@ -173,7 +172,10 @@ class FeedbackApp:
                 failure: str = str(error.response.get("error") or status)
                 if status < 500 and status != 429:
                     if attempts is not None:
-                        raise
+                        raise ConnectionError(
+                            f"Slack refuses SLACK_BOT_TOKEN ({failure}): check that the app is"
+                            " installed and that the token is its Bot User OAuth Token"
+                        ) from None
                     self._token_refused(failure, retry_in=refused_delay)
                     await asyncio.sleep(refused_delay)
                     refused_delay = min(refused_delay * 2, self.refused_token_retry[1])
