@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -139,13 +140,27 @@ def cmd_manifest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# Items can't predate the product, and a year past the next is a typo.
+EARLIEST_SINCE_YEAR = 2000
+ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|[T ])")
+
+
 def _parse_since(text: str) -> datetime:
+    """Read --since as an ISO 8601 date or time (UTC unless it says otherwise)."""
+    usage = f"--since takes a date like 2026-01-31 (UTC) or 2026-01-31T09:00Z, not {text!r}"
+    if not ISO_DATE_START.match(text.strip()):
+        raise argparse.ArgumentTypeError(usage)
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
+        raise argparse.ArgumentTypeError(usage) from None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    latest = datetime.now(UTC).year + 1
+    if not EARLIEST_SINCE_YEAR <= moment.year <= latest:
         raise argparse.ArgumentTypeError(
-            f"--since takes a date like 2026-01-31 (UTC), not {text!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+            f"--since {text!r} is not a plausible date: give one between"
+            f" {EARLIEST_SINCE_YEAR} and {latest}")
+    return moment
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:

@@ -48,12 +48,28 @@ def export_json(items: Iterable[Item]) -> str:
     return json.dumps([export_record(item) for item in items], ensure_ascii=False, indent=2)
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Prefix text a spreadsheet would run as a formula with a quote; leave the rest."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export_csv(items: Iterable[Item]) -> str:
-    """Render items as CSV with a header row; empty cells stand for null."""
+    """Render items as CSV with a header row; empty cells stand for null.
+
+    Every text cell that a spreadsheet would run as a formula starts with a quote
+    instead; the JSON export keeps the text exactly.
+    """
     buffer = io.StringIO()
     # The default \r\n terminator (RFC 4180) makes csv quote a bare \r inside text too.
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     for item in items:
-        writer.writerow(export_record(item))
+        record = export_record(item)
+        writer.writerow({field: spreadsheet_safe(value) for field, value in record.items()})
     return buffer.getvalue()

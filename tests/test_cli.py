@@ -220,3 +220,28 @@ def test_demo_plays_every_intake_path_and_ends_with_a_table(tmp_path):
     kinds = {item.intake_kind for item in store.list_items()}
     store.close()
     assert kinds == {"reaction", "channel", "command", "shortcut"}
+
+
+@pytest.mark.parametrize("since", [
+    "111111111111111", "11111111", "1111-11-11", "2026-13-01", "9999-01-01", "20260301",
+    "2026-03-01junk", "",
+])
+def test_export_rejects_an_implausible_since(since, tmp_path, monkeypatch, capsys):
+    # 111111111111111 used to be read as 1111-11-11 and export everything.
+    db = tmp_path / "bot.db"
+    _seed_items(db)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--since", since])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert "--since" in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("since", ["2026-03-05", "2026-03-05T00:00Z", "2026-03-05 01:00+01:00"])
+def test_export_since_takes_dates_and_times(since, tmp_path, monkeypatch, capsys):
+    db = tmp_path / "bot.db"
+    _seed_items(db)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    assert main(["export", "--format", "json", "--since", since]) == 0
+    assert [row["id"] for row in json.loads(capsys.readouterr().out)] == [2]

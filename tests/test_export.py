@@ -170,3 +170,23 @@ def test_csv_round_trips_a_bare_carriage_return() -> None:
     item = make_item(id=1, text="old Mac line\rnext line")
     rows = read_csv(export_csv([item]))
     assert [row["text"] for row in rows] == ["old Mac line\rnext line"]
+
+
+@pytest.mark.parametrize("hostile", [
+    '=HYPERLINK("https://evil.example","x")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+])
+def test_csv_neutralises_formulas_in_every_text_column(hostile: str) -> None:
+    item = make_item(id=7, text=hostile, customer=hostile, resolution_note=hostile,
+                     forwarded_by=hostile, first_response_by=hostile)
+    row = next(csv.DictReader(io.StringIO(export_csv([item]))))
+    for field in ("text", "customer", "resolution_note", "forwarded_by", "first_response_by"):
+        assert row[field] == "'" + hostile, field
+    # JSON is data, not a spreadsheet: it keeps the words exactly.
+    record = json.loads(export_json([item]))[0]
+    assert record["text"] == hostile and record["customer"] == hostile
+
