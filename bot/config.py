@@ -20,6 +20,7 @@ from pydantic import (
 
 from bot.config_problems import ConfigProblem, LoadedConfig
 from bot.durations import parse_duration
+from bot.safe_regex import UnsafePattern, compile_pattern
 
 Severity = Literal["urgent", "high", "normal", "low"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -85,13 +86,17 @@ def _check_keyword(value: str) -> str:
 
 
 def _check_regex(value: str) -> str:
-    """Compile the pattern the way routing will, so a bad one fails at load time."""
+    """Compile the pattern the way routing will, so a bad or unsafe one fails at load time."""
+    if not value:
+        raise ValueError("pattern is empty")
     try:
         re.compile(value, re.IGNORECASE)
     except re.error as exc:
         raise ValueError(f"bad regex {value!r}: {exc.msg}") from None
-    if not value:
-        raise ValueError("pattern is empty")
+    try:
+        compile_pattern(value)
+    except UnsafePattern as exc:
+        raise ValueError(f"regex {value!r} can't be run safely on customer text: {exc}") from None
     return value
 
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.safe_regex import CompiledPattern, compile_pattern
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,12 @@ class Router:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._rules: list[tuple[str, list[tuple[str, re.Pattern[str]]]]] = []
+        self._rules: list[tuple[str, list[tuple[str, CompiledPattern]]]] = []
         for name, team in config.teams.items():
-            rules = [(keyword, _word_start(keyword)) for keyword in team.keywords if keyword]
-            rules += [(pattern, re.compile(pattern, re.IGNORECASE)) for pattern in team.patterns]
+            rules: list[tuple[str, CompiledPattern]] = [
+                (keyword, _word_start(keyword)) for keyword in team.keywords if keyword]
+            # Customer text never meets a backtracking engine: patterns run on RE2.
+            rules += [(pattern, compile_pattern(pattern)) for pattern in team.patterns]
             self._rules.append((name, rules))
         self._customer_owner = {
             customer.casefold(): name

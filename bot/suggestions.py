@@ -17,6 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bot.config import Config
 from bot.models import Item
+from bot.safe_regex import compile_pattern
 
 MIN_WORD_LENGTH = 4
 
@@ -83,7 +84,7 @@ def _matched_by_team(word: str, *, keywords: Sequence[str], patterns: Sequence[s
     # Routing matches keywords at a word's start, so "refund" already covers "refunds".
     if any(word.startswith(keyword.casefold()) for keyword in keywords):
         return True
-    return any(re.search(pattern, word, re.IGNORECASE) for pattern in patterns)
+    return any(compile_pattern(pattern).search(word) for pattern in patterns)
 
 
 def _blocked(word: str, *, config: Config) -> bool:

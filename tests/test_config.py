@@ -473,3 +473,13 @@ def test_an_unknown_key_arriving_through_a_merge_key_is_reported_not_a_crash() -
     merged_only = parse_config_text(
         "teams:\n  triage:\n    <<: {channel: C0TRIAGE, owners: [U0DAN], bogus: 1}\n")
     assert "teams.triage.bogus" in {problem.key for problem in merged_only.errors}
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?<!pre)fund", r"refund(?=s)"])
+def test_a_pattern_that_needs_backtracking_is_an_error(tmp_path: Path, pattern: str) -> None:
+    # Such patterns can take minutes on one customer message; the bot must not start.
+    text = BASE.replace("patterns: ['double[- ]charg']", f"patterns: ['{pattern}']")
+    found = problem(load(tmp_path, text), "teams.payments.patterns[0]")
+    assert found.severity == "error"
+    assert "can't be run safely" in found.message and "RE2" in found.message
+    assert found.line == line_of(text, "patterns:")
