@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from bot.cli_digest import add_commands
 from bot.config import load_config
 from bot.settings import Settings
+from bot.store import INBOX_MAX_ATTEMPTS, StoreUnavailable
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -53,9 +54,29 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{settings.config_path}: {online_problem}")
         if any(problem.severity == "error" for problem in problems):
             return 1
-    count = len(loaded.warnings)
+    count = len(loaded.warnings) + _warn_about_given_up_requests(settings)
     print(f"{settings.config_path}: OK" + (f" ({count} warning(s))" if count else ""))
     return 0
+
+
+def _warn_about_given_up_requests(settings: Settings) -> int:
+    """Say how many stored requests failed too often to be retried; return 1 if any did."""
+    from storage import open_existing_store
+
+    try:
+        store = open_existing_store(settings.database_url)
+    except ValueError:
+        return 0  # no database yet, or none reachable: nothing to report on
+    try:
+        given_up = store.inbox_given_up_count()
+    finally:
+        store.close()
+    if not given_up:
+        return 0
+    print(f"DATABASE_URL: warning: {given_up} stored Slack request(s) failed"
+          f" {INBOX_MAX_ATTEMPTS} times and are no longer retried. The log says why (look"
+          " for 'gave up on stored request'); they are kept in the inbox table.")
+    return 1
 
 
 def _require(settings: Settings, *names: str) -> str | None:
@@ -250,8 +271,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error))
     if args.config:
         settings = settings.with_changes(config_path=args.config)
-    code: int = args.handler(args, settings)
+    try:
+        code: int = args.handler(args, settings)
+    except StoreUnavailable as error:
+        return _expected_failure(error, str(error), 1)
+    except OSError as error:
+        if error.filename is None:
+            raise
+        # A file named on the command line or in the environment: say which and why.
+        return _expected_failure(error, f"{error.filename}: {error.strerror or error}", 1)
     return code
+
+
+def _expected_failure(error: Exception, message: str, code: int) -> int:
+    """One line for a failure the user can fix; the traceback only with -v."""
+    logging.getLogger(__name__).debug("details", exc_info=error)
+    return _fail(message, code)
 
 
 if __name__ == "__main__":

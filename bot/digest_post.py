@@ -58,10 +58,12 @@ async def post_digests(config: Config, settings: Settings, *, force: bool,
             return 0
         before = {posting.entry_id: bot.store.outbox_get(posting.entry_id)
                   for posting in postings}
+        delivered_here: set[int] = set()
         if any(entry is not None and entry.status == "pending" for entry in before.values()):
             bot.store.outbox_retry_now(now=bot.clock())
-        after = await _deliver(bot, [posting.entry_id for posting in postings], wait=wait)
-        return _report(postings, before, after)
+        after = await _deliver(bot, [posting.entry_id for posting in postings], wait=wait,
+                               delivered_here=delivered_here)
+        return _report(postings, before, after, delivered_here=delivered_here)
     finally:
         await bot.stop()
 
@@ -88,12 +90,15 @@ def _postings(bot: FeedbackApp, *, force: bool) -> list[Posting]:
     return postings
 
 
-async def _deliver(bot: FeedbackApp, entry_ids: list[int], *,
-                   wait: float) -> dict[int, OutboxEntry | None]:
-    """Drain the outbox until these entries are settled or `wait` seconds have passed."""
+async def _deliver(bot: FeedbackApp, entry_ids: list[int], *, wait: float,
+                   delivered_here: set[int]) -> dict[int, OutboxEntry | None]:
+    """Drain the outbox until these entries are settled or `wait` seconds have passed.
+
+    Adds to `delivered_here` the entries this process delivered (not another run).
+    """
     deadline = time.monotonic() + wait
     while True:
-        await bot.outbox.drain_once()
+        await bot.outbox.drain_once(delivered_ids=delivered_here)
         entries = {entry_id: bot.store.outbox_get(entry_id) for entry_id in entry_ids}
         settled = all(entry is None or entry.status != "pending" for entry in entries.values())
         if settled or time.monotonic() >= deadline:
@@ -102,7 +107,7 @@ async def _deliver(bot: FeedbackApp, entry_ids: list[int], *,
 
 
 def _report(postings: list[Posting], before: dict[int, OutboxEntry | None],
-            after: dict[int, OutboxEntry | None]) -> int:
+            after: dict[int, OutboxEntry | None], *, delivered_here: set[int]) -> int:
     """Print one line per digest, in words that match what Slack has; return the exit code."""
     unfinished = 0
     for posting in postings:
@@ -111,14 +116,17 @@ def _report(postings: list[Posting], before: dict[int, OutboxEntry | None],
         was_pending = earlier is not None and earlier.status == "pending"
         note = " (forced)" if posting.forced else ""
         status = entry.status if entry is not None else "missing"
+        here = posting.entry_id in delivered_here
         if status == "sent" and posting.claimed_now:
             print(f"Posted the digest for {posting.where}{note}.")
+        elif status == "sent" and was_pending and not here:
+            print(f"Nothing to post for {posting.where}: another run has just posted it.")
         elif status == "sent" and was_pending:
             print(f"Posted the digest for {posting.where}, which an earlier run had queued"
                   " but not delivered.")
         elif status == "sent":
-            print(f"The digest for {posting.where} was already posted. Use --force to post"
-                  " it again.")
+            print(f"Nothing to post for {posting.where}: it was already posted for this"
+                  " period. Use --force to post it again.")
         elif status == "pending" and entry is not None:
             unfinished += 1
             print(f"The digest for {posting.where} is queued, not yet delivered"

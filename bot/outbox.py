@@ -142,8 +142,10 @@ class OutboxWorker:
                 stopper.cancel()
                 await asyncio.gather(waiter, stopper, return_exceptions=True)
 
-    async def drain_once(self) -> int:
+    async def drain_once(self, *, delivered_ids: set[int] | None = None) -> int:
         """Attempt every due entry once; return how many were delivered.
+
+        `delivered_ids`, when given, collects the ids of the entries this pass delivered.
 
         Refused tokens whose re-check is due are tried first, so a workspace whose token
         works again gets its waiting entries sent in this same pass.
@@ -158,6 +160,8 @@ class OutboxWorker:
                 continue
             if await self._attempt(entry):
                 delivered += 1
+                if delivered_ids is not None:
+                    delivered_ids.add(entry.id)
             elif self._rate_limited:
                 # Slack asked us to slow down: the rest waits for the next pass.
                 break

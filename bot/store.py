@@ -9,6 +9,12 @@ from typing import Any
 
 from bot.models import Event, Item
 
+# A request that failed this often is given up: kept, but never replayed again.
+INBOX_MAX_ATTEMPTS = 5
+
+
+class StoreUnavailable(ValueError):
+    """The database can't be opened or used; the message says which and what to do."""
 
 class DuplicateSource(Exception):
     """An item already exists for this source message; carries the existing item."""
@@ -93,12 +99,19 @@ class Store(abc.ABC):
         """Mark an inbox row processed; `error` is kept for the log of what failed."""
 
     @abc.abstractmethod
-    def inbox_failed_attempt(self, inbox_id: int, *, error: str) -> None:
-        """Count a failed processing attempt; the row stays pending."""
+    def inbox_failed_attempt(self, inbox_id: int, *, error: str) -> int:
+        """Count a failed processing attempt and return the count; the row stays unprocessed.
+
+        At INBOX_MAX_ATTEMPTS the row is given up: no longer pending, but kept.
+        """
 
     @abc.abstractmethod
-    def inbox_pending(self, *, max_attempts: int = 5) -> list[InboxRow]:
-        """Return rows not yet processed, oldest first."""
+    def inbox_pending(self, *, max_attempts: int = INBOX_MAX_ATTEMPTS) -> list[InboxRow]:
+        """Return rows not yet processed and not given up, oldest first."""
+
+    @abc.abstractmethod
+    def inbox_given_up_count(self, *, max_attempts: int = INBOX_MAX_ATTEMPTS) -> int:
+        """Return how many rows failed `max_attempts` times and are no longer retried."""
 
     @abc.abstractmethod
     def inbox_prune(self, *, before: datetime) -> int:

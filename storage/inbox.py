@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from bot.store import InboxRow
+from bot.store import INBOX_MAX_ATTEMPTS, InboxRow
 from storage.dialect import Database
 from storage.rows import inbox_from_row
 
@@ -44,14 +44,24 @@ class InboxQueries:
                 "UPDATE inbox SET processed = TRUE, error = ? WHERE id = ?", (error, inbox_id)
             )
 
-    def inbox_failed_attempt(self, inbox_id: int, *, error: str) -> None:
+    def inbox_failed_attempt(self, inbox_id: int, *, error: str) -> int:
         with self.database.write() as tx:
-            tx.execute(
-                "UPDATE inbox SET attempts = attempts + 1, error = ? WHERE id = ?",
+            row = tx.one(
+                "UPDATE inbox SET attempts = attempts + 1, error = ? WHERE id = ?"
+                " RETURNING attempts",
                 (error, inbox_id),
             )
+        return int(row["attempts"]) if row else 0
 
-    def inbox_pending(self, *, max_attempts: int = 5) -> list[InboxRow]:
+    def inbox_given_up_count(self, *, max_attempts: int = INBOX_MAX_ATTEMPTS) -> int:
+        with self.database.read() as tx:
+            row = tx.one(
+                "SELECT COUNT(*) AS n FROM inbox WHERE processed = FALSE AND attempts >= ?",
+                (max_attempts,),
+            )
+        return int(row["n"]) if row else 0
+
+    def inbox_pending(self, *, max_attempts: int = INBOX_MAX_ATTEMPTS) -> list[InboxRow]:
         with self.database.read() as tx:
             rows = tx.all(
                 "SELECT * FROM inbox WHERE processed = FALSE AND attempts < ? ORDER BY id",

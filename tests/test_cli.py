@@ -17,6 +17,7 @@ from bot.demo.slack_server import FakeSlack
 from bot.demo.workspace import seed_workspace
 from bot.models import Event, Item
 from bot.settings import Settings, normalise_api_url
+from bot.store import INBOX_MAX_ATTEMPTS
 from storage import open_store
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "feedbackbot.yml"
@@ -245,3 +246,54 @@ def test_export_since_takes_dates_and_times(since, tmp_path, monkeypatch, capsys
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
     assert main(["export", "--format", "json", "--since", since]) == 0
     assert [row["id"] for row in json.loads(capsys.readouterr().out)] == [2]
+
+
+def test_check_config_counts_requests_that_were_given_up(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "bot.db"
+    store = open_store(f"sqlite:///{db}")
+    row = store.inbox_add(workspace="T0DEMO", kind="event_callback", dedupe_key="event:x",
+                          body="{}", headers={}, received_at=datetime.now(UTC))
+    assert row is not None
+    for _ in range(INBOX_MAX_ATTEMPTS):
+        store.inbox_failed_attempt(row, error="TypeError('odd shape')")
+    store.close()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    assert main(["--config", str(EXAMPLE), "check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "1 stored Slack request(s) failed" in out and "gave up on stored request" in out
+    assert "OK (1 warning(s))" in out
+
+
+def _corrupt_database(tmp_path: Path) -> Path:
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"this is not a database, just bytes " * 200)
+    return path
+
+
+@pytest.mark.parametrize("case", ["corrupt-export", "corrupt-digest", "corrupt-serve",
+                                  "missing-output-folder", "postgres-refuses"])
+async def test_expected_failures_get_one_line_not_a_traceback(case, tmp_path):
+    env = {"FEEDBACKBOT_CONFIG": str(EXAMPLE), "SLACK_BOT_TOKEN": "xoxb-test",
+           "SLACK_SIGNING_SECRET": "secret",
+           "DATABASE_URL": f"sqlite:///{_corrupt_database(tmp_path)}"}
+    args, expected = {
+        "corrupt-export": (["export"], "file is not a database"),
+        "corrupt-digest": (["digest", "--print"], "file is not a database"),
+        "corrupt-serve": (["serve", "--port", "0", "--host", "127.0.0.1"],
+                          "file is not a database"),
+        "missing-output-folder": (["export", "--output", str(tmp_path / "no" / "such.csv")],
+                                  "No such file or directory"),
+        "postgres-refuses": (["export"], "cannot open PostgreSQL database"),
+    }[case]
+    if case == "missing-output-folder":
+        _seed_items(tmp_path / "ok.db")
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'ok.db'}"
+    if case == "postgres-refuses":
+        # Port 1 on loopback: nothing listens there.
+        env["DATABASE_URL"] = "postgresql://feedbackbot:secret@127.0.0.1:1/feedbackbot"
+    result = await _run_cli(args, env=env)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("feedbackbot:")]
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert "secret@" not in result.stderr

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from bot.models import Event, Item
-from bot.store import DuplicateSource, NewOutbox, Store
+from bot.store import INBOX_MAX_ATTEMPTS, DuplicateSource, NewOutbox, Store
 from tests.fakes import DEFAULT_START, make_item
 from tests.store_backends import create, execute, received, table_rows
 
@@ -88,6 +88,21 @@ def test_inbox_failed_attempts_count_up_to_the_limit(store: Store) -> None:
     store.inbox_failed_attempt(row_id, error="boom again")
     assert store.inbox_pending(max_attempts=2) == []
     assert [row.attempts for row in store.inbox_pending(max_attempts=3)] == [2]
+
+
+def test_inbox_rows_failing_too_often_are_given_up_and_kept(store: Store) -> None:
+    row_id = add_inbox(store, "a")
+    other = add_inbox(store, "b")
+    assert row_id is not None and other is not None
+    counts = [store.inbox_failed_attempt(row_id, error=f"boom {n}")
+              for n in range(INBOX_MAX_ATTEMPTS)]
+    assert counts == list(range(1, INBOX_MAX_ATTEMPTS + 1))
+    assert [row.id for row in store.inbox_pending()] == [other]
+    assert store.inbox_given_up_count() == 1
+    # Given up is not done: pruning keeps it for whoever looks into it.
+    assert store.inbox_prune(before=T0 + timedelta(days=365)) == 0
+    assert store.inbox_given_up_count() == 1
+    assert store.inbox_failed_attempt(999_999, error="no such row") == 0
 
 
 def test_inbox_prune_deletes_only_old_processed_rows(store: Store) -> None:

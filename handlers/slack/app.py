@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config, LoadedConfig, load_config
 from bot.digest_service import DigestService
+from bot.inbox import record_failed_attempt
 from bot.intake import IntakeService
 from bot.lifecycle import Lifecycle
 from bot.models import utcnow
@@ -42,7 +43,7 @@ from handlers.slack import (
     workspace_events,
 )
 from handlers.slack.context import team_and_enterprise, workspace_key
-from handlers.slack.deps import Deps
+from handlers.slack.deps import FAILURE_RECORDED, Deps
 from handlers.slack.port import SlackChatPort
 from storage import open_store
 
@@ -250,9 +251,22 @@ class FeedbackApp:
             # app, which is not what is wrong.
             waiting = TOKEN_REFUSED if self.auth_refused else STARTING_UP
             return BoltResponse(status=200, body=waiting if _is_command(body) else "")
-        request = AsyncBoltRequest(body=body, query=query, headers=dict(headers), mode=mode,
-                                   context={"inbox_id": inbox_id, "replay": replay})
-        response = await self.bolt.async_dispatch(request)
+        try:
+            # Bolt reads the payload's ids while building the request: odd shapes raise here.
+            request = AsyncBoltRequest(body=body, query=query, headers=dict(headers),
+                                       mode=mode, context={"inbox_id": inbox_id,
+                                                           "replay": replay})
+            response = await self.bolt.async_dispatch(request)
+        except Exception as error:  # counted, so that it is retried a few times, not forever
+            log.exception("handling stored request %s failed", inbox_id)
+            record_failed_attempt(self.store, inbox_id, kind=_kind(body), error=repr(error))
+            return BoltResponse(status=500, body="")
+        if response.status >= 500 and not request.context.get(FAILURE_RECORDED):
+            # Bolt answers 500 for what raised before any listener ran (a payload shape it
+            # could not read); a listener's own failure is counted where it happened.
+            record_failed_attempt(self.store, inbox_id, kind=_kind(request.body),
+                                  error=f"HTTP {response.status} before any listener ran")
+            return response
         if response.status == 404:
             self.store.inbox_done(inbox_id, error="no listener")
             return response
@@ -286,8 +300,8 @@ class FeedbackApp:
             await self.dispatch(inbox_id=row.id, body=body, headers=row.headers, mode=mode,
                                 replay=True)
         except Exception as error:  # one broken row must not block the rest
-            self.store.inbox_failed_attempt(row.id, error=repr(error)[:500])
             log.exception("could not replay inbox row %s", row.id)
+            record_failed_attempt(self.store, row.id, kind=row.kind, error=repr(error))
 
     # --- lifecycle --------------------------------------------------------------
     async def start(self, *, outbox: bool = True, scheduler: bool = True,
@@ -375,6 +389,12 @@ class FeedbackApp:
         if self.auth is None:
             return None
         return workspace_key(team_id=self.auth.team_id, enterprise_id=self.auth.enterprise_id)
+
+
+def _kind(body: str | dict[str, Any]) -> str:
+    if isinstance(body, dict):
+        return str(body.get("type") or body.get("command") or "unknown")
+    return "request"
 
 
 def _is_command(body: str | dict[str, Any]) -> bool:

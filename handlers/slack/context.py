@@ -19,6 +19,10 @@ _INTERACTIONS = frozenset(
     }
 )
 
+# Event fields that Bolt and the listeners read as text (ids, timestamps, words).
+# (`user` is left out: user_change and team_join carry a whole user object there.)
+_EVENT_TEXT_FIELDS = ("type", "subtype", "channel", "ts", "thread_ts", "text", "event_ts")
+
 
 def workspace_key(*, team_id: str | None, enterprise_id: str | None) -> str:
     """Key rows by workspace: the team ID, or "enterprise:team" on Enterprise Grid."""
@@ -86,12 +90,21 @@ def shape_problem(body: dict[str, Any]) -> str | None:
             return "an event_callback needs an event with a type"
         if not isinstance(body.get("event_id"), str) or not body["event_id"]:
             return "an event_callback needs an event_id"
+        for key in _EVENT_TEXT_FIELDS:
+            if event.get(key) is not None and not isinstance(event[key], str):
+                return f"an event's {key} must be text"
     elif kind in _INTERACTIONS:
         user = body.get("user")
         if not isinstance(user, dict) or not isinstance(user.get("id"), str):
             return f"a {kind} payload needs a user"
-        if kind in ("view_submission", "view_closed") and not isinstance(body.get("view"), dict):
-            return f"a {kind} payload needs a view"
+        if kind in ("view_submission", "view_closed"):
+            problem = _view_problem(body.get("view"))
+            if problem:
+                return f"a {kind} payload needs {problem}"
+        elif "view" in body and body["view"] is not None:
+            problem = _view_problem(body["view"])
+            if problem:
+                return f"a {kind} payload's view needs {problem}"
         actions = body.get("actions")
         if kind == "block_actions" and not (
             isinstance(actions, list)
@@ -99,4 +112,29 @@ def shape_problem(body: dict[str, Any]) -> str | None:
             and all(isinstance(action, dict) for action in actions)
         ):
             return "a block_actions payload needs actions"
+    return None
+
+
+def _view_problem(view: Any) -> str | None:
+    """Say what a view lacks that Bolt and the listeners read, or return None.
+
+    Slack's shape: {"type": "modal", "state": {"values": {block_id: {action_id: {...}}}}}.
+    """
+    if not isinstance(view, dict):
+        return "a view"
+    if not isinstance(view.get("type"), str) or not view["type"]:
+        return "a view with a type"
+    for key in ("callback_id", "private_metadata"):
+        if key in view and not isinstance(view[key], str | None):
+            return f"a view whose {key} is text"
+    state = view.get("state")
+    if state is None:
+        return None
+    values = state.get("values") if isinstance(state, dict) else None
+    if not isinstance(state, dict) or not isinstance(values, dict | None):
+        return "a view whose state.values maps blocks to inputs"
+    for inputs in (values or {}).values():
+        if not isinstance(inputs, dict) or not all(
+                isinstance(value, dict) for value in inputs.values()):
+            return "a view whose state.values maps blocks to inputs"
     return None

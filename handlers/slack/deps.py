@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config
+from bot.inbox import record_failed_attempt
 from bot.intake import Clock, IntakeService
 from bot.outbox import OutboxWorker, notice_entry
 from bot.ports import ChatError, Notice
@@ -82,6 +83,9 @@ class SlackCall:
 Handler = Callable[[SlackCall], Awaitable[None]]
 
 
+# Set in a request's context once its failure is counted, so that it is counted once.
+FAILURE_RECORDED = "feedbackbot_failure_recorded"
+
 def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
     """Wrap `handler` as a Bolt listener that marks its inbox row done when it finishes.
 
@@ -111,7 +115,9 @@ def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
             return
         except Exception as error:
             if inbox_id is not None:
-                deps.store.inbox_failed_attempt(inbox_id, error=repr(error)[:500])
+                record_failed_attempt(deps.store, inbox_id, kind=str(body.get("type")),
+                                      error=repr(error))
+                context[FAILURE_RECORDED] = True
             log.exception("handling %s failed; it stays in the inbox for a retry",
                           body.get("type"))
             raise
