@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from bot.cli_digest import add_commands
 from bot.config import load_config
+from bot.log_setup import configure_logging
 from bot.settings import Settings
 from bot.store import INBOX_MAX_ATTEMPTS, StoreUnavailable
 
@@ -222,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="config file (default: $FEEDBACKBOT_CONFIG or"
                         " feedbackbot.yml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument("--log-payloads", action="store_true",
+                        help="with -v, also log the chat libraries' request and response"
+                        " bodies, customer words included (for debugging only)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve Slack over HTTP (/slack/events, /healthz)")
@@ -261,10 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose=args.verbose, log_payloads=args.log_payloads)
     try:
         settings = Settings.from_env()
     except ValueError as error:
