@@ -143,8 +143,25 @@ def _sqlite_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
     return {column[0]: value for column, value in zip(cursor.description, values, strict=True)}
 
 
+# JSON may carry a lone UTF-16 surrogate ("\\ud800"); no database can store one as text.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(value: str) -> str:
+    """`value` with each lone surrogate replaced by U+FFFD, so that it can be stored."""
+    if value.isascii():  # the common case, and O(1): no surrogate can be there
+        return value
+    return _LONE_SURROGATE.sub("\ufffd", value)
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable_text(value)
+    return iso(value) if isinstance(value, datetime) else value
+
+
 def _sqlite_params(params: Params) -> tuple[Any, ...]:
-    return tuple(iso(value) if isinstance(value, datetime) else value for value in params)
+    return tuple(_sqlite_value(value) for value in params)
 
 
 class _SqliteTransaction(Transaction):
@@ -232,11 +249,16 @@ def _pyformat(sql: str) -> str:
     return _QUESTION_MARK.sub("%s", sql.replace("%", "%%"))
 
 
-def _postgres_params(params: Params) -> tuple[Any, ...]:
+def _postgres_value(value: Any) -> Any:
+    if isinstance(value, str):
+        # PostgreSQL text can't hold NUL either.
+        return storable_text(value).replace("\x00", "")
     # A naive datetime is taken as local time, as `iso` does for SQLite.
-    return tuple(
-        value.astimezone(UTC) if isinstance(value, datetime) else value for value in params
-    )
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+
+def _postgres_params(params: Params) -> tuple[Any, ...]:
+    return tuple(_postgres_value(value) for value in params)
 
 
 class _PostgresTransaction(Transaction):

@@ -55,3 +55,18 @@ async def test_the_issue_text_routes_at_once_with_the_pattern_in_place(tmp_path)
                              where=lambda call: call.args.get("channel") == "C0MOBILE")
         [item] = running.store.list_items()
         assert item.team == "mobile"  # the pattern still matches where it should
+
+
+async def test_a_lone_surrogate_is_stored_replaced_and_the_item_routed(tmp_path):
+    # JSON allows "\ud800" on its own; it used to fail every insert and the item was lost.
+    text = "refund for Acme \ud800 never arrived"
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        response = await running.slack.send_event(event_callback(message_event(
+            channel="C0INTAKE", user="U0SUPPORT", text=text)))
+        assert response.status == 200
+        cards = await slack.wait_for("chat.postMessage",
+                                     where=lambda call: call.args.get("channel") == "C0PAYMENTS")
+        [item] = running.store.list_items()
+        assert item.text == "refund for Acme \ufffd never arrived"
+        assert "never arrived" in str(cards[0].args["blocks"])
+        assert running.store.inbox_pending() == []

@@ -479,3 +479,16 @@ def test_an_item_is_found_by_a_card_it_had_before_a_reassignment(store: Store) -
                                         ts="1714980100.000100") is None
     assert store.find_item_by_past_card(workspace="T0OTHER", channel="C0OLD",
                                         ts="1714980000.000100") is None
+
+
+def test_lone_surrogates_are_stored_as_replacement_characters(store: Store) -> None:
+    item = store.create_item(
+        item=make_item(workspace="T0WORK", text="lost \ud800 words", customer="Ac\udfffme",
+                       source_ts="1.5"),
+        event=Event(0, "received", "U0\ud83d", T0, {"note": "odd \udc00"}),
+        outbox=[NewOutbox("card", {"text": "card \ud800"})])
+    assert (item.text, item.customer) == ("lost \ufffd words", "Ac\ufffdme")
+    [event] = store.events_for(workspace="T0WORK", item_id=item.id)
+    assert event.actor == "U0\ufffd" and event.data == {"note": "odd \ufffd"}
+    [entry] = store.outbox_for_item(workspace="T0WORK", item_id=item.id)
+    assert entry.payload == {"text": "card \ufffd"}
