@@ -188,12 +188,27 @@ class Lifecycle:
                 if entry.kind == NOTICE and entry.payload.get("kind") == "relay"
                 and (entry.payload.get("data") or {}).get("reply_ts") == reply_ts]
 
+    def _last_relayed_text(self, item: Item, reply_ts: str) -> str | None:
+        """The words support last got (or will get) for one reply, or None."""
+        latest = None
+        for entry in self.store.outbox_for_item(workspace=item.workspace, item_id=item.id):
+            notice = entry.payload.get("notice") if entry.kind == RELAY_EDIT else entry.payload
+            if entry.kind not in (NOTICE, RELAY_EDIT) or entry.status == "cancelled":
+                continue
+            data = (notice or {}).get("data") or {}
+            if (notice or {}).get("kind") == "relay" and data.get("reply_ts") == reply_ts:
+                latest = data.get("text")
+        return latest
+
     async def reply_changed(self, *, workspace: str, card_channel: str, thread_ts: str,
                             reply_ts: str, text: str | None) -> Outcome:
         """Make relays follow an edited reply, or withdraw them when `text` is None."""
         item = self._item_of_card(workspace, card_channel, thread_ts)
         if item is None:
             return Outcome(None, False)
+        if text is not None and text == self._last_relayed_text(item, reply_ts):
+            # Slack reports an unfurl or a pin as an edit with the same words.
+            return Outcome(item, False)
         now = self.clock()
         follow_ups: list[NewOutbox] = []
         for entry in self._relays_of(item, reply_ts):

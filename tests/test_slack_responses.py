@@ -361,3 +361,48 @@ async def test_edits_to_a_relayed_reply_follow_after_the_item_moved(tmp_path):
         edits = [c for c in slack.calls_to("chat.update")
                  if c.args.get("ts") == relay.response["ts"]]
         assert edits and "actually this is the app" in edits[-1].args["text"]
+
+
+def _changed(channel: str, message: dict, *, previous: dict | None, ts: str) -> dict:
+    """A message_changed event as Slack sends it for an edit, an unfurl or a pin."""
+    event = {"type": "message", "subtype": "message_changed", "channel": channel,
+             "hidden": True, "ts": ts, "message": message, "event_ts": ts}
+    if previous is not None:
+        event["previous_message"] = previous
+    return event_callback(event)
+
+
+async def test_an_unfurl_on_a_reply_edits_no_relay_but_a_real_edit_does(tmp_path):
+    # Slack attaches link previews with message_changed and the same words; each one
+    # used to re-send the relay as an edit.
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        _, channel, card_ts = await forward_via_intake_channel(slack, running,
+                                                               "billing page is blank")
+        reply = message_event(channel=channel, user="U0ALICE", thread_ts=card_ts,
+                              text="See https://status.example.com for the fix")
+        await running.slack.send_event(event_callback(reply))
+        await running.settle()
+        unfurl = {"id": 1, "from_url": "https://status.example.com", "title": "Status"}
+        with_preview = {**reply, "attachments": [unfurl]}
+        await running.slack.send_event(_changed(channel, with_preview, previous=reply,
+                                                ts="9.1"))
+        # Some deliveries carry no previous_message: what was relayed decides then.
+        await running.slack.send_event(_changed(channel, with_preview, previous=None,
+                                                ts="9.2"))
+        await running.settle()
+
+        def relay_edits() -> list:
+            return [call for call in slack.calls_to("chat.update")
+                    if call.args.get("channel") != channel]  # the card itself is updated too
+
+        assert relay_edits() == []
+
+        edited = {**with_preview, "text": "Fixed in 2.4.1, see https://status.example.com",
+                  "edited": {"user": "U0ALICE", "ts": "9.3"}}
+        await running.slack.send_event(_changed(channel, edited, previous=with_preview,
+                                                ts="9.3"))
+        await running.settle()
+        await running.slack.send_event(_changed(channel, edited, previous=None, ts="9.4"))
+        await running.settle()
+        updates = relay_edits()
+        assert len(updates) == 1 and "Fixed in 2.4.1" in updates[0].args["text"]

@@ -100,8 +100,11 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         subtype = event.get("subtype")
         if subtype == "message_changed":
             message = event.get("message") or {}
+            previous = event.get("previous_message")
             if _is_bot(deps, message):
                 return
+            if isinstance(previous, dict) and previous.get("text") == message.get("text"):
+                return  # an unfurl, a pin or a reaction summary: the words did not change
             text, _ = split_mark(str(message.get("text") or ""))
             await lifecycle.reply_changed(
                 workspace=call.workspace, card_channel=channel,
