@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.demo.payloads import event_callback, message_event
-from tests.slack_harness import make_fake_slack, running_bot
+from tests.slack_harness import forward_via_intake_channel, make_fake_slack, running_bot
 
 
 async def test_post_in_intake_channel_routes_card_and_confirms_in_thread(tmp_path):
@@ -37,3 +37,31 @@ async def test_the_confirmation_names_the_owners_without_pinging_them(tmp_path):
         text = notices[0].args["text"]
         assert "will pick it up" in text and "<@U0ALICE>" not in text
         assert "alice" in text.lower()
+
+
+async def test_a_me_post_in_the_intake_channel_is_forwarded(tmp_path):
+    # `/me` posts arrive with subtype me_message; they are a person's words like any post.
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        event = message_event(channel="C0INTAKE", user="U0SUPPORT", subtype="me_message",
+                              text="is passing on: Acme's refund never arrived")
+        await running.slack.send_event(event_callback(event))
+        await slack.wait_for("chat.postMessage",
+                             where=lambda call: call.args.get("channel") == "C0PAYMENTS")
+        [item] = running.store.list_items()
+        assert item.text == "is passing on: Acme's refund never arrived"
+        assert item.source_ts == event["ts"] and item.team == "payments"
+
+
+async def test_a_me_reply_in_a_card_thread_is_the_teams_response(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        item_id, channel, card_ts = await forward_via_intake_channel(slack, running,
+                                                                     "refund never arrived")
+        await running.slack.send_event(event_callback(message_event(
+            channel=channel, user="U0ALICE", thread_ts=card_ts, subtype="me_message",
+            text="is looking into the refund now")))
+        await running.settle()
+        item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
+        assert (item.first_response_by, item.first_response_kind) == ("U0ALICE", "reply")
+        relays = [call for call in slack.calls_to("chat.postMessage")
+                  if "looking into the refund" in call.args.get("text", "")]
+        assert len(relays) == 1 and relays[0].args["channel"] == "C0INTAKE"

@@ -118,7 +118,8 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
                 thread_ts=str(previous.get("thread_ts")),
                 reply_ts=str(previous.get("ts") or event.get("deleted_ts")), text=None)
             return
-        if subtype not in (None, "file_share", "thread_broadcast") or _is_bot(deps, event):
+        if subtype not in (None, "file_share", "me_message", "thread_broadcast") or _is_bot(
+                deps, event):
             return
         user = str(event.get("user") or "")
         if not user:

@@ -10,7 +10,8 @@ from typing import Any
 TS_PATTERN = re.compile(r"\d{1,12}(\.\d{1,9})?")
 
 # Subtypes that are a person (or an allowed bot) saying something new.
-NEW_MESSAGE_SUBTYPES = frozenset({None, "file_share", "bot_message"})
+# A person's new words: plain posts, posts with files, `/me` posts, and integrations' posts.
+NEW_MESSAGE_SUBTYPES = frozenset({None, "file_share", "me_message", "bot_message"})
 
 
 @dataclass(frozen=True)
