@@ -262,3 +262,19 @@ async def test_stats_and_mine_answer_the_caller_alone(tmp_path):
         response, _ = await command(running, "mine", user="U0SUPPORT")
         assert "You forwarded, still waiting* (2)" in ack_text(response)
         assert len(running.store.list_items()) == 2
+
+
+async def test_a_command_from_an_org_wide_grid_install_gets_a_clear_answer(tmp_path):
+    # Org-wide installs are not supported yet; they used to be forwarded under another
+    # workspace's key (or, on real Slack, refused by Bolt with "installation not found").
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        form = slash_command(text="refund never arrived", user_id="U0SUPPORT",
+                             channel_id="C0GENERAL", enterprise_id="E0ORG")
+        form["is_enterprise_install"] = "true"
+        response = await running.slack.send_command(form)
+        assert response.status == 200
+        assert "org-wide" in ack_text(response) and "nothing was forwarded" in ack_text(response)
+        await running.settle()
+        assert running.store.list_items() == []
+        assert running.store.inbox_pending() == []
+        assert slack.calls_to("chat.postMessage") == []

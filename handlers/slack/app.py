@@ -53,6 +53,9 @@ SOCKET_MODE_HEADER = "x-feedbackbot-mode"
 INBOX_RETRY_AFTER = timedelta(seconds=30)
 INBOX_RETRY_EVERY = 15.0
 INBOX_KEEP = timedelta(days=2)  # event ids must be remembered for at least an hour
+ORG_WIDE_INSTALL = ("feedbackbot is installed org-wide on Enterprise Grid here, which it does"
+                    " not support yet: nothing was forwarded. Ask an admin to install it in"
+                    " this workspace instead.")
 STARTING_UP = ("feedbackbot is just starting and can't reach Slack yet. Your request is"
                " saved and will be handled as soon as it can; you'll get a message then.")
 TOKEN_REFUSED = ("feedbackbot can't sign in to Slack: its token was refused, and an admin"
@@ -256,6 +259,8 @@ class FeedbackApp:
             request = AsyncBoltRequest(body=body, query=query, headers=dict(headers),
                                        mode=mode, context={"inbox_id": inbox_id,
                                                            "replay": replay})
+            if _org_wide(request.body):
+                return self._refuse_org_wide(inbox_id, request.body)
             response = await self.bolt.async_dispatch(request)
         except Exception as error:  # counted, so that it is retried a few times, not forever
             log.exception("handling stored request %s failed", inbox_id)
@@ -277,6 +282,14 @@ class FeedbackApp:
                         " serve", team)
             self.store.inbox_done(inbox_id, error="not a workspace this deployment serves")
         return response
+
+    def _refuse_org_wide(self, inbox_id: int, body: dict[str, Any]) -> BoltResponse:
+        """Answer a request from an org-wide Enterprise Grid install: not supported yet."""
+        log.warning("ignored a %s from an org-wide Enterprise Grid install (enterprise %s),"
+                    " which feedbackbot does not support yet", _kind(body),
+                    team_and_enterprise(body)[1])
+        self.store.inbox_done(inbox_id, error="org-wide Enterprise Grid install")
+        return BoltResponse(status=200, body=ORG_WIDE_INSTALL if "command" in body else "")
 
     async def replay_inbox(self, *, older_than: timedelta = timedelta(0)) -> int:
         """Finish requests that were acknowledged but not processed; return how many."""
@@ -389,6 +402,11 @@ class FeedbackApp:
         if self.auth is None:
             return None
         return workspace_key(team_id=self.auth.team_id, enterprise_id=self.auth.enterprise_id)
+
+
+def _org_wide(body: dict[str, Any]) -> bool:
+    # Commands send the flag as form text, events and interactions as JSON.
+    return body.get("is_enterprise_install") in (True, "true")
 
 
 def _kind(body: str | dict[str, Any]) -> str:
