@@ -10,6 +10,7 @@ from bot.demo.payloads import slash_command, view_submission
 from tests.slack_harness import (
     card_header,
     config_with,
+    forward_via_intake_channel,
     inbox_count,
     make_fake_slack,
     modal_values,
@@ -240,7 +241,7 @@ async def test_help_names_only_the_intake_ways_that_are_switched_on(tmp_path):
 
 
 async def test_stats_and_mine_answer_the_caller_alone(tmp_path):
-    from tests.slack_harness import forward_via_intake_channel
+
 
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
         await forward_via_intake_channel(slack, running, "refund missing for acme")
@@ -278,3 +279,18 @@ async def test_a_command_from_an_org_wide_grid_install_gets_a_clear_answer(tmp_p
         assert running.store.list_items() == []
         assert running.store.inbox_pending() == []
         assert slack.calls_to("chat.postMessage") == []
+
+
+@pytest.mark.parametrize("who", ["U0GUEST", "U0CUSTOMER"])
+@pytest.mark.parametrize("subcommand", ["stats", "stats payments 30d", "mine"])
+async def test_guests_and_other_organisations_see_no_internal_figures(tmp_path, who,
+                                                                      subcommand):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        await forward_via_intake_channel(slack, running, "refund never arrived")
+        response, _ = await command(running, subcommand, user=who)
+        text = ack_text(response)
+        assert "members of this workspace only" in text
+        assert "payments" not in text and "refund" not in text
+        # An employee still gets them.
+        response, _ = await command(running, subcommand, user="U0SUPPORT")
+        assert "members of this workspace only" not in ack_text(response)

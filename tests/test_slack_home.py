@@ -80,3 +80,13 @@ async def test_acknowledging_from_the_home_tab_refreshes_it(tmp_path):
         assert "Nothing is waiting for your response" in refreshed
         # No ephemeral can go to a home tab: nothing was posted into a channel for it.
         assert slack.calls_to("chat.postEphemeral") == []
+
+
+async def test_home_shows_a_guest_no_items_and_no_figures(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        await forward_via_intake_channel(slack, running, "refund not received")
+        await running.slack.send_event(event_callback(app_home_opened("U0GUEST")))
+        (call,) = await slack.wait_for("views.publish")
+        text = str(call.args["view"]["blocks"])
+        assert "members of this workspace only" in text
+        assert "refund" not in text and "payments" not in text

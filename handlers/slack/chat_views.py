@@ -135,9 +135,28 @@ async def mine_text(deps: Deps, lifecycle: Lifecycle, *, workspace: str, user: s
     return "\n\n".join(parts)
 
 
+STAFF_ONLY = ("Feedback figures and items are for members of this workspace only, not for"
+              " guests or people from other organisations.")
+CANT_CHECK = "I couldn't check your account with Slack just now. Please try again in a minute."
+
+
+async def staff_only(deps: Deps, *, workspace: str, user: str) -> str | None:
+    """Why `user` may not see internal figures (a guest, another organisation), or None."""
+    try:
+        internal = await deps.port.is_internal_user(workspace=workspace, user=user)
+    except ChatError:
+        return CANT_CHECK
+    return None if internal else STAFF_ONLY
+
+
 async def home_view(deps: Deps, lifecycle: Lifecycle, *, workspace: str, user: str
                     ) -> dict[str, Any]:
     """The App Home tab: the user's waiting items with their buttons, and their teams' figures."""
+    refusal = await staff_only(deps, workspace=workspace, user=user)
+    if refusal:
+        return {"type": "home", "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "Customer feedback"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": refusal}}]}
     now = deps.clock()
     mine, forwarded = await waiting_for(deps, lifecycle, workspace=workspace, user=user)
     blocks: list[dict[str, Any]] = [

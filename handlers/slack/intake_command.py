@@ -8,7 +8,7 @@ from bot.config import Config
 from bot.intake import IntakeRejected
 from bot.lifecycle import Lifecycle
 from bot.models import IntakeKind, IntakeRequest, SourceMessage, iso
-from handlers.slack.chat_views import MINE, mine_text, parse_stats, stats_text
+from handlers.slack.chat_views import MINE, mine_text, parse_stats, staff_only, stats_text
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
 from handlers.slack.intake_modal import open_forward_modal
 from handlers.slack.render import escape
@@ -47,6 +47,13 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         # Subcommands count only when they are the whole text: "mine keeps crashing"
         # is feedback, and so is "stats broken" (no team is called "broken").
         stats = parse_stats(text, deps.config)
+        if stats is not None or MINE.match(text):
+            # Figures and item lists are internal: never for guests or other organisations.
+            refusal = await staff_only(deps, workspace=call.workspace,
+                                       user=str(body.get("user_id") or ""))
+            if refusal:
+                await call.ack(text=refusal)
+                return
         if stats is not None:
             team, days = stats
             await call.ack(text=stats_text(deps, workspace=call.workspace, team=team,
