@@ -143,6 +143,39 @@ async def test_the_same_original_forwarded_twice_gives_one_item(tmp_path):
         assert len(posts(slack, "C0MOBILE") + posts(slack, "C0PAYMENTS")) == 1
 
 
+def _current_forward(event: dict, *, keep: tuple[str, ...] = ()) -> dict:
+    """The forward as Slack sends it now: `is_msg_unfurl` only, and only the fields in `keep`
+    besides the link, blocks and fallback that every such attachment has."""
+    [original] = event["attachments"]
+    always = ("id", "is_msg_unfurl", "message_blocks", "from_url", "original_url", "fallback",
+              "author_subname", "footer", "color")
+    event["attachments"] = [{key: value for key, value in original.items()
+                             if key in always or key in keep}]
+    event["attachments"][0].setdefault("original_url", original.get("from_url"))
+    return event
+
+
+@pytest.mark.parametrize("keep", [("ts", "channel_id", "text", "author_id"), ("author_id",), ()])
+async def test_the_current_forward_shape_takes_the_customers_words_and_time_once(tmp_path, keep):
+    # Slack's current "Forward message" marks the original is_msg_unfurl and may leave
+    # out is_share, the top-level ts and channel, and even the text.
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        original_ts = past_ts(2 * 3600)
+        for forwarder in ("U0SUPPORT", "U0SUPPORT2"):
+            await send(running, _current_forward(forwarded_message_event(
+                channel="C0INTAKE", user=forwarder, text="From Acme, urgent",
+                original_text="We were double charged again", original_author="U0CUSTOMER",
+                original_ts=original_ts, original_channel="C0ACMESHARED"), keep=keep))
+        [item] = running.store.list_items()
+        assert item.text == "We were double charged again"
+        assert item.note == "From Acme, urgent"
+        assert item.received_at == ts_to_datetime(original_ts)
+        assert (item.source_channel, item.source_ts) == ("C0ACMESHARED", original_ts)
+        if "author_id" in keep:
+            assert item.source_author == "U0CUSTOMER"
+        assert len(posts(slack, "C0PAYMENTS")) == 1
+
+
 def _changed(channel: str) -> dict:
     ts = past_ts(60)
     event = message_event(channel=channel, user=None, text="", subtype="message_changed")

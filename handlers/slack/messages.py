@@ -28,12 +28,49 @@ class ForwardedWords:
     files: tuple[str, ...]
 
 
+# A message link: https://team.slack.com/archives/C0123/p1700000000000100
+_MESSAGE_URL = re.compile(r"/archives/([A-Z0-9]+)/p(\d{10})(\d{6})\b")
+
+
 def shared_original(message: dict[str, Any]) -> dict[str, Any] | None:
-    """Return the attachment holding a message shared with Slack's "Forward message"."""
+    """Return the attachment holding a message shared with Slack's "Forward message".
+
+    Older shares mark it `is_share`; current forwards and pasted message links mark it
+    `is_msg_unfurl`, with the original also in `message_blocks`.
+    """
     for attachment in message.get("attachments") or []:
-        if isinstance(attachment, dict) and attachment.get("is_share"):
+        if isinstance(attachment, dict) and (
+                attachment.get("is_share") or attachment.get("is_msg_unfurl")):
             return attachment
     return None
+
+
+def _original_source(original: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The (channel, ts) of a shared original, from its fields, blocks or link."""
+    block = next((entry for entry in original.get("message_blocks") or []
+                  if isinstance(entry, dict)), {})
+    channel = original.get("channel_id") or block.get("channel")
+    ts = _ts_text(original.get("ts")) or _ts_text(block.get("ts"))
+    for key in ("from_url", "original_url"):
+        link = _MESSAGE_URL.search(str(original.get(key) or ""))
+        if link:
+            channel = channel or link.group(1)
+            ts = ts or f"{link.group(2)}.{link.group(3)}"
+    return (str(channel) if isinstance(channel, str) and channel else None), ts
+
+
+def _original_text(original: dict[str, Any]) -> str:
+    """The original's words: its text, else its blocks, else Slack's fallback line."""
+    text = str(original.get("text") or "").strip()
+    if text:
+        return text
+    for entry in original.get("message_blocks") or []:
+        message = entry.get("message") if isinstance(entry, dict) else None
+        if isinstance(message, dict):
+            text = blocks_text(message)
+            if text:
+                return text
+    return str(original.get("fallback") or "").strip()
 
 
 def file_names(message: dict[str, Any]) -> tuple[str, ...]:
@@ -97,9 +134,8 @@ def words_of(message: dict[str, Any], *, channel: str | None) -> ForwardedWords:
     files = file_names(message)
     original = shared_original(message)
     if original is not None:
-        original_text = str(original.get("text") or original.get("fallback") or "").strip()
-        original_ts = _ts_text(original.get("ts"))
-        original_channel = original.get("channel_id")
+        original_text = _original_text(original)
+        original_channel, original_ts = _original_source(original)
         # One item per customer message: key by the original when Slack names it.
         keyed_by_original = bool(original_ts and original_channel)
         return ForwardedWords(
@@ -108,7 +144,7 @@ def words_of(message: dict[str, Any], *, channel: str | None) -> ForwardedWords:
             source_channel=str(original_channel) if keyed_by_original else channel,
             source_ts=str(original_ts) if keyed_by_original else str(message.get("ts")),
             said_ts=original_ts or str(message.get("ts")),
-            permalink=original.get("from_url"),
+            permalink=original.get("from_url") or original.get("original_url"),
             note=own_text or None,
             files=files,
         )
