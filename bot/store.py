@@ -13,6 +13,10 @@ from bot.models import Event, Item
 INBOX_MAX_ATTEMPTS = 5
 
 
+class StoreBusy(Exception):
+    """The store did not answer in time (a lock held elsewhere); nothing was decided."""
+
+
 class StoreUnavailable(ValueError):
     """The database can't be opened or used; the message says which and what to do."""
 

@@ -33,6 +33,7 @@ from bot.reminders import Reminders
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import InboxRow, Store
+from bot.store_wait import OffLoopStore
 from handlers.slack import (
     card_actions,
     card_events,
@@ -77,10 +78,13 @@ class FeedbackApp:
     """The running bot: Bolt app, store, outbox worker and inbox replay."""
 
     def __init__(self, *, settings: Settings, config: Config, store: Store,
-                 clock: Callable[[], datetime], api_timeout: float = 10.0) -> None:
+                 clock: Callable[[], datetime], api_timeout: float = 10.0,
+                 open_side_store: Callable[[], Store] | None = None) -> None:
         self.settings = settings
         self.config = config
         self.store = store
+        # Acknowledgements and /healthz reach the store through here, never blocking.
+        self.off_loop = OffLoopStore(store, open_side=open_side_store)
         self.clock = clock
         # No automatic retries for posts: the outbox owns them, and a blind retry after
         # a broken connection could post twice.
@@ -140,6 +144,7 @@ class FeedbackApp:
         workspace_events.register_catch_alls(self.bolt, self.deps)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._late_replays: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
 
     # --- authorization -----------------------------------------------------------
@@ -291,6 +296,21 @@ class FeedbackApp:
         self.store.inbox_done(inbox_id, error="org-wide Enterprise Grid install")
         return BoltResponse(status=200, body=ORG_WIDE_INSTALL if "command" in body else "")
 
+    def replay_soon(self, inbox_id: int | None) -> None:
+        """Handle a request whose insert landed after Slack was asked to retry it."""
+        if inbox_id is None or self.auth is None:
+            return  # a redelivery stored it first, or start-up replays it anyway
+
+        async def replay() -> None:
+            for row in self.store.inbox_pending():
+                if row.id == inbox_id:
+                    log.info("a %s request was stored late; handling it now", row.kind)
+                    await self._replay(row)
+
+        task = asyncio.create_task(replay())
+        self._late_replays.add(task)
+        task.add_done_callback(self._late_replays.discard)
+
     async def replay_inbox(self, *, older_than: timedelta = timedelta(0)) -> int:
         """Finish requests that were acknowledged but not processed; return how many."""
         if self.auth is None:
@@ -387,13 +407,14 @@ class FeedbackApp:
         """Stop the workers and close the store."""
         self.scheduler.shutdown()
         self._stop.set()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._late_replays]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._late_replays, return_exceptions=True)
         self._tasks.clear()
         if self._http is not None:
             await self._http.close()
             self._http = None
+        self.off_loop.close()
         self.store.close()
 
     @property
@@ -436,9 +457,14 @@ def create_app(settings: Settings, *, config: Config | None = None, store: Store
         for warning in loaded.warnings:
             log.warning("%s", warning)
         config = loaded.config
+    open_side_store = None
     if store is None:
         store = open_store(settings.database_url)
+        if settings.database_url not in ("sqlite:///", "sqlite:///:memory:"):
+            # A second connection, so that a call stuck behind a lock holds up no other.
+            def open_side_store() -> Store:
+                return open_store(settings.database_url)
     return FeedbackApp(settings=settings, config=config, store=store, clock=clock,
-                       api_timeout=api_timeout)
+                       api_timeout=api_timeout, open_side_store=open_side_store)
 
 

@@ -18,6 +18,8 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from bot.store import StoreBusy
+from bot.store_wait import ACK_WAIT
 from handlers.slack.app import FeedbackApp
 from handlers.slack.context import dedupe_key, shape_problem, workspace_from_body
 
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_SIGNATURE_AGE_SECONDS = 5 * 60
+RETRY_AFTER_SECONDS = 5
 
 
 class BadRequest(ValueError):
@@ -105,14 +108,22 @@ def build_web_app(
             )
             return web.Response(status=200)
         headers = {key.lower(): value for key, value in request.headers.items()}
-        inbox_id = bot.store.inbox_add(
-            workspace=workspace_from_body(body),
-            kind=str(body.get("type") or body.get("command") or "unknown"),
-            dedupe_key=dedupe_key(body),
-            body=text,
-            headers={"content-type": headers.get("content-type", "")},
-            received_at=bot.clock(),
-        )
+        workspace = workspace_from_body(body)
+        kind = str(body.get("type") or body.get("command") or "unknown")
+        received_at = bot.clock()
+        try:
+            inbox_id = await bot.off_loop.call(
+                lambda store: store.inbox_add(
+                    workspace=workspace, kind=kind, dedupe_key=dedupe_key(body), body=text,
+                    headers={"content-type": headers.get("content-type", "")},
+                    received_at=received_at),
+                wait=ACK_WAIT, what=f"storing a {kind} request", late=bot.replay_soon)
+        except StoreBusy as busy:
+            # Nothing is acknowledged, so Slack delivers it again; if the insert lands
+            # after all, it is handled then, and the redelivery finds it stored.
+            log.warning("asked Slack to retry a %s request: %s", kind, busy)
+            return web.json_response({"error": "busy; please retry"}, status=503,
+                                     headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         if inbox_id is None:
             # A redelivery of something already stored: nothing changes.
             return web.Response(status=200)
@@ -127,9 +138,8 @@ def build_web_app(
 
     async def healthz(request: web.Request) -> web.Response:
         status, health = bot.health()
-        return web.json_response(
-            {**health, "outbox_pending": bot.store.outbox_pending_count()}, status=status
-        )
+        # Never waits on the store's locks: a busy store is reported, not waited for.
+        return web.json_response({**health, **await bot.off_loop.health()}, status=status)
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_post("/slack/events", slack_events)
