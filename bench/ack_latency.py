@@ -366,12 +366,13 @@ class FeedbackbotProbe(Probe):
         self.dispatches: list[float] = []
         self._items = self._posts = 0
         # Wrap this instance's methods; the HTTP handler looks them up on every request.
-        insert, dispatch = bot.store.inbox_add, bot.dispatch
+        # The ack path stores through the off-loop store: time it whole, fallback included.
+        insert, dispatch = bot.off_loop.add_to_inbox, bot.dispatch
 
-        def timed_insert(**kwargs: Any) -> int | None:
+        async def timed_insert(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                return insert(**kwargs)
+                return await insert(*args, **kwargs)
             finally:
                 self.inserts.append(time.perf_counter() - started)
 
@@ -383,7 +384,7 @@ class FeedbackbotProbe(Probe):
                 if not kwargs.get("replay"):
                     self.dispatches.append(time.perf_counter() - started)
 
-        bot.store.inbox_add = timed_insert  # type: ignore[method-assign]
+        bot.off_loop.add_to_inbox = timed_insert  # type: ignore[method-assign]
         bot.dispatch = timed_dispatch  # type: ignore[method-assign]
 
     def _counts(self) -> tuple[int, int]:

@@ -91,8 +91,12 @@ class Store(abc.ABC):
         body: str,
         headers: dict[str, str],
         received_at: datetime,
+        nowait: bool = False,
     ) -> int | None:
-        """Store an inbound request; return its id, or None when `dedupe_key` was seen."""
+        """Store an inbound request; return its id, or None when `dedupe_key` was seen.
+
+        With `nowait`, raises StoreBusy at once instead of waiting for a lock.
+        """
 
     @abc.abstractmethod
     def inbox_set_workspace(self, inbox_id: int, workspace: str) -> None:

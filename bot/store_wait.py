@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.store import Store, StoreBusy
@@ -101,6 +102,27 @@ class OffLoopStore:
                         future.exception())
         elif late is not None:
             late(future.result())
+
+    async def add_to_inbox(self, *, workspace: str, kind: str, dedupe_key: str | None,
+                           body: str, headers: dict[str, str], received_at: datetime,
+                           late: Callable[[int | None], None] | None = None) -> int | None:
+        """Store a request before it is acknowledged; return its row id, or None if seen.
+
+        When the store is free this is one insert, here and now. When a lock is held
+        elsewhere it is retried off the loop for at most ACK_WAIT seconds, then raises
+        StoreBusy; if that insert lands later, `late` gets the new row's id.
+        """
+        def insert(store: Store, *, nowait: bool = False) -> int | None:
+            return store.inbox_add(workspace=workspace, kind=kind, dedupe_key=dedupe_key,
+                                   body=body, headers=headers, received_at=received_at,
+                                   nowait=nowait)
+
+        try:
+            # A thread hop costs milliseconds on a busy loop: only pay it when blocked.
+            return insert(self._main, nowait=True)
+        except StoreBusy:
+            return await self.call(insert, wait=ACK_WAIT, what=f"storing a {kind} request",
+                                   late=late)
 
     async def health(self) -> dict[str, Any]:
         """The outbox backlog and whether the store answers, never waiting on its locks.

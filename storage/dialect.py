@@ -17,6 +17,7 @@ parameters. This module holds the rest:
 from __future__ import annotations
 
 import abc
+import os
 import re
 import sqlite3
 import threading
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 import sqlite_utils
 
 from bot.models import iso
+from bot.store import StoreBusy
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -124,8 +126,11 @@ class Database(abc.ABC):
     dialect: Dialect
 
     @abc.abstractmethod
-    def write(self) -> AbstractContextManager[Transaction]:
-        """One transaction that may write; rolled back on any error, else committed."""
+    def write(self, *, nowait: bool = False) -> AbstractContextManager[Transaction]:
+        """One transaction that may write; rolled back on any error, else committed.
+
+        With `nowait`, raises StoreBusy at once rather than wait for a lock held elsewhere.
+        """
 
     @abc.abstractmethod
     def read(self) -> AbstractContextManager[Transaction]:
@@ -177,6 +182,32 @@ class _SqliteTransaction(Transaction):
         return cursor.execute(sql, _sqlite_params(params)).fetchall()
 
 
+# How long a write that must not wait may still wait for a row or table lock (PostgreSQL).
+NOWAIT_LOCK_MS = 50
+
+
+@contextmanager
+def _locked(lock: threading.RLock, nowait: bool) -> Iterator[None]:
+    """Hold `lock`; with `nowait`, raise StoreBusy instead of waiting for it."""
+    if not lock.acquire(blocking=not nowait):
+        raise StoreBusy("another thread of this process is writing")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _process_write_lock(path: str) -> threading.RLock:
+    """The lock every connection of this process to the SQLite file `path` writes under."""
+    key = path if path == ":memory:" else os.path.realpath(path)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
 class SqliteDatabase(Database):
     """One SQLite file (or ":memory:") in WAL mode, set up by sqlite-utils.
 
@@ -218,15 +249,31 @@ class SqliteDatabase(Database):
             time.sleep(0.01)
 
     @contextmanager
-    def write(self) -> Iterator[Transaction]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+    def write(self, *, nowait: bool = False) -> Iterator[Transaction]:
+        # Writers in this process take turns here, so that they never meet in SQLite's
+        # busy handler, which polls with sleeps of up to 100 ms; only other processes do.
+        with _locked(self._lock, nowait), _locked(_process_write_lock(self.path), nowait):
+            self._begin_immediate(nowait)
             try:
                 yield _SqliteTransaction(self._conn)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def _begin_immediate(self, nowait: bool) -> None:
+        if not nowait:
+            self._conn.execute("BEGIN IMMEDIATE")
+            return
+        self._conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            raise StoreBusy(f"the database {self.path} is locked") from error
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:
@@ -316,8 +363,8 @@ class PostgresDatabase(Database):
         return self._conn
 
     @contextmanager
-    def write(self) -> Iterator[Transaction]:
-        with self._lock:
+    def write(self, *, nowait: bool = False) -> Iterator[Transaction]:
+        with _locked(self._lock, nowait):
             stack = ExitStack()
             conn = self._live()
             try:
@@ -329,8 +376,13 @@ class PostgresDatabase(Database):
                 # timeout, pg_terminate_backend). Nothing ran yet: retry once, anew.
                 conn = self._live()
                 stack.enter_context(conn.transaction())
-            with stack:
-                yield _PostgresTransaction(conn)
+            try:
+                with stack:
+                    if nowait:
+                        conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
+                    yield _PostgresTransaction(conn)
+            except self._psycopg.errors.LockNotAvailable as error:
+                raise StoreBusy("a table the write needs is locked") from error
 
     def read(self) -> AbstractContextManager[Transaction]:
         return self.write()

@@ -24,8 +24,9 @@ class InboxQueries:
         body: str,
         headers: dict[str, str],
         received_at: datetime,
+        nowait: bool = False,
     ) -> int | None:
-        with self.database.write() as tx:
+        with self.database.write(nowait=nowait) as tx:
             row = tx.one(
                 "INSERT INTO inbox (workspace, kind, dedupe_key, body, headers, received_at,"
                 " attempts) VALUES (?, ?, ?, ?, ?, ?, 0)"

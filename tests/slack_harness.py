@@ -22,6 +22,7 @@ from bot.models import utcnow
 from bot.settings import Settings
 from bot.store import Store
 from handlers.slack.app import FeedbackApp, create_app
+from handlers.slack.body import BodyReader
 from handlers.slack.http import base_url, serve
 from tests.store_backends import BackendChooser, count_rows
 
@@ -97,6 +98,7 @@ async def running_bot(
     api_timeout: float = 10.0,
     scheduler: bool = False,
     clock: Callable[[], datetime] = utcnow,
+    bodies: BodyReader | None = None,
 ) -> AsyncIterator[RunningBot]:
     """Start the bot against `fake` on an ephemeral loopback port; stop it afterwards."""
     settings = Settings(
@@ -111,7 +113,7 @@ async def running_bot(
     # The scheduler stays off unless asked for: digests due at the wall-clock time the
     # tests run would otherwise post into them.
     runner = await serve(bot, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0,
-                         scheduler=scheduler)
+                         scheduler=scheduler, bodies=bodies)
     url = base_url(runner)
     if wait:
         await bot.wait_ready()

@@ -19,14 +19,17 @@ from urllib.parse import parse_qs
 from aiohttp import web
 
 from bot.store import StoreBusy
-from bot.store_wait import ACK_WAIT
 from handlers.slack.app import FeedbackApp
+from handlers.slack.body import (
+    MAX_BODY_BYTES,
+    MAX_SIGNATURE_AGE_SECONDS,
+    BodyReader,
+    BodyRefused,
+)
 from handlers.slack.context import dedupe_key, shape_problem, workspace_from_body
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 2 * 1024 * 1024
-MAX_SIGNATURE_AGE_SECONDS = 5 * 60
 RETRY_AFTER_SECONDS = 5
 
 
@@ -68,14 +71,19 @@ def signature_is_valid(
 
 
 def build_web_app(
-    bot: FeedbackApp, *, signing_secret: str, wall_clock: Callable[[], float] = time.time
+    bot: FeedbackApp, *, signing_secret: str, wall_clock: Callable[[], float] = time.time,
+    bodies: BodyReader | None = None,
 ) -> web.Application:
     """Return the aiohttp application serving Slack's requests for `bot`."""
     if not signing_secret.strip():
         raise ValueError("the signing secret must not be empty")
+    bodies = bodies or BodyReader()
 
     async def slack_events(request: web.Request) -> web.Response:
-        raw = await request.read()
+        try:
+            raw = await bodies.read(request, now=wall_clock())
+        except BodyRefused as refused:
+            return refused.response
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         if not signature_is_valid(
@@ -112,12 +120,10 @@ def build_web_app(
         kind = str(body.get("type") or body.get("command") or "unknown")
         received_at = bot.clock()
         try:
-            inbox_id = await bot.off_loop.call(
-                lambda store: store.inbox_add(
-                    workspace=workspace, kind=kind, dedupe_key=dedupe_key(body), body=text,
-                    headers={"content-type": headers.get("content-type", "")},
-                    received_at=received_at),
-                wait=ACK_WAIT, what=f"storing a {kind} request", late=bot.replay_soon)
+            inbox_id = await bot.off_loop.add_to_inbox(
+                workspace=workspace, kind=kind, dedupe_key=dedupe_key(body), body=text,
+                headers={"content-type": headers.get("content-type", "")},
+                received_at=received_at, late=bot.replay_soon)
         except StoreBusy as busy:
             # Nothing is acknowledged, so Slack delivers it again; if the insert lands
             # after all, it is handled then, and the redelivery finds it stored.
@@ -148,13 +154,14 @@ def build_web_app(
 
 
 async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int,
-                scheduler: bool = True) -> web.AppRunner:
+                scheduler: bool = True, bodies: BodyReader | None = None) -> web.AppRunner:
     """Start the HTTP server and the bot's workers; return the runner for cleanup.
 
     With `scheduler` false, digests and reminders are left to `feedbackbot clock`.
     `port` 0 picks a free port; `base_url(runner)` says which.
     """
-    runner = web.AppRunner(build_web_app(bot, signing_secret=signing_secret), access_log=None)
+    runner = web.AppRunner(build_web_app(bot, signing_secret=signing_secret, bodies=bodies),
+                           access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

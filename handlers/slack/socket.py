@@ -15,7 +15,6 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.store import StoreBusy
-from bot.store_wait import ACK_WAIT
 from handlers.slack.app import SOCKET_MODE_HEADER, FeedbackApp
 from handlers.slack.context import dedupe_key, shape_problem, workspace_from_body
 
@@ -41,12 +40,11 @@ async def handle_socket_request(
     kind = str(payload.get("type") or payload.get("command") or request.type)
     received_at = bot.clock()
     try:
-        inbox_id = await bot.off_loop.call(
-            lambda store: store.inbox_add(
-                workspace=workspace_from_body(payload), kind=kind,
-                dedupe_key=dedupe_key(payload), body=json.dumps(payload),
-                headers={SOCKET_MODE_HEADER: "socket_mode"}, received_at=received_at),
-            wait=ACK_WAIT, what=f"storing a {kind} envelope", late=bot.replay_soon)
+        inbox_id = await bot.off_loop.add_to_inbox(
+            workspace=workspace_from_body(payload), kind=kind,
+            dedupe_key=dedupe_key(payload), body=json.dumps(payload),
+            headers={SOCKET_MODE_HEADER: "socket_mode"}, received_at=received_at,
+            late=bot.replay_soon)
     except StoreBusy as busy:
         # Unacknowledged, the envelope is delivered again (retry_attempt + 1).
         log.warning("left Socket Mode envelope %s unacknowledged: %s", request.envelope_id,
