@@ -294,3 +294,15 @@ async def test_guests_and_other_organisations_see_no_internal_figures(tmp_path, 
         # An employee still gets them.
         response, _ = await command(running, subcommand, user="U0SUPPORT")
         assert "members of this workspace only" not in ack_text(response)
+
+
+async def test_feedback_mentioning_payload_is_forwarded_not_dropped(tmp_path):
+    # Bolt reads a form body containing the word "payload" as an interaction and finds
+    # nothing; the command used to be acknowledged and silently dropped.
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        response, _ = await command(running, "the payload endpoint returns 500 on refunds")
+        assert "Forwarding to *payments*" in ack_text(response)
+        await running.settle()
+        [item] = running.store.list_items()
+        assert item.text == "the payload endpoint returns 500 on refunds"
+        assert len(posts(slack, "C0PAYMENTS")) == 1

@@ -43,7 +43,7 @@ from handlers.slack import (
     intake_modal,
     workspace_events,
 )
-from handlers.slack.context import team_and_enterprise, workspace_key
+from handlers.slack.context import body_for_bolt, team_and_enterprise, workspace_key
 from handlers.slack.deps import FAILURE_RECORDED, Deps
 from handlers.slack.port import SlackChatPort
 from storage import open_store
@@ -261,6 +261,8 @@ class FeedbackApp:
             return BoltResponse(status=200, body=waiting if _is_command(body) else "")
         try:
             # Bolt reads the payload's ids while building the request: odd shapes raise here.
+            if isinstance(body, str):
+                body, headers = body_for_bolt(body, headers)
             request = AsyncBoltRequest(body=body, query=query, headers=dict(headers),
                                        mode=mode, context={"inbox_id": inbox_id,
                                                            "replay": replay})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qs
 
 # Interaction payloads name the person acting; Bolt and the listeners rely on it.
 _INTERACTIONS = frozenset(
@@ -138,3 +141,30 @@ def _view_problem(view: Any) -> str | None:
                 isinstance(value, dict) for value in inputs.values()):
             return "a view whose state.values maps blocks to inputs"
     return None
+
+
+def body_for_bolt(body: str, headers: Mapping[str, str | Sequence[str]]
+                  ) -> tuple[str, dict[str, str | Sequence[str]]]:
+    """A form body (a slash command) re-encoded as JSON, so Bolt reads it as Slack sent it.
+
+    Bolt reads any form body that merely contains the word "payload" as an interactive
+    payload, and finds nothing: "/feedback the payload page is blank" would be dropped.
+    Interactive payloads (a `payload` field) and JSON bodies pass through unchanged.
+    """
+    content_type = str(_header(headers, "content-type")).lower()
+    if content_type.startswith("application/json"):
+        return body, dict(headers)
+    form = parse_qs(body, keep_blank_values=True)
+    if "payload" in form or not form:
+        return body, dict(headers)
+    fields = {key: values[-1] for key, values in form.items()}
+    changed = {key: value for key, value in headers.items() if key.lower() != "content-type"}
+    changed["content-type"] = "application/json"
+    return json.dumps(fields), changed
+
+
+def _header(headers: Mapping[str, str | Sequence[str]], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value if isinstance(value, str) else (value[0] if value else "")
+    return ""
