@@ -17,7 +17,6 @@ parameters. This module holds the rest:
 from __future__ import annotations
 
 import abc
-import os
 import re
 import sqlite3
 import threading
@@ -36,6 +35,7 @@ import sqlite_utils
 
 from bot.models import iso
 from bot.store import StoreBusy
+from storage.locks import NOWAIT_LOCK_MS, locked, process_write_lock
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -182,32 +182,6 @@ class _SqliteTransaction(Transaction):
         return cursor.execute(sql, _sqlite_params(params)).fetchall()
 
 
-# How long a write that must not wait may still wait for a row or table lock (PostgreSQL).
-NOWAIT_LOCK_MS = 50
-
-
-@contextmanager
-def _locked(lock: threading.RLock, nowait: bool) -> Iterator[None]:
-    """Hold `lock`; with `nowait`, raise StoreBusy instead of waiting for it."""
-    if not lock.acquire(blocking=not nowait):
-        raise StoreBusy("another thread of this process is writing")
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-_WRITE_LOCKS: dict[str, threading.RLock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
-
-
-def _process_write_lock(path: str) -> threading.RLock:
-    """The lock every connection of this process to the SQLite file `path` writes under."""
-    key = path if path == ":memory:" else os.path.realpath(path)
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.RLock())
-
-
 class SqliteDatabase(Database):
     """One SQLite file (or ":memory:") in WAL mode, set up by sqlite-utils.
 
@@ -252,7 +226,7 @@ class SqliteDatabase(Database):
     def write(self, *, nowait: bool = False) -> Iterator[Transaction]:
         # Writers in this process take turns here, so that they never meet in SQLite's
         # busy handler, which polls with sleeps of up to 100 ms; only other processes do.
-        with _locked(self._lock, nowait), _locked(_process_write_lock(self.path), nowait):
+        with locked(self._lock, nowait), locked(process_write_lock(self.path), nowait):
             self._begin_immediate(nowait)
             try:
                 yield _SqliteTransaction(self._conn)
@@ -364,7 +338,7 @@ class PostgresDatabase(Database):
 
     @contextmanager
     def write(self, *, nowait: bool = False) -> Iterator[Transaction]:
-        with _locked(self._lock, nowait):
+        with locked(self._lock, nowait):
             stack = ExitStack()
             conn = self._live()
             try:
