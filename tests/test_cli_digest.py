@@ -83,9 +83,7 @@ def test_suggest_rules_prints_a_config_diff(tmp_path, monkeypatch, capsys):
 async def test_clock_warns_about_sqlite_and_stops_on_sigterm(tmp_path):
     async with FakeSlack(team_id="T0DEMO") as slack:
         seed_workspace(slack)
-        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api_url,
-               "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-               "FEEDBACKBOT_CONFIG": str(_every_day_config(tmp_path))}
+        env = _cli_env(slack, tmp_path)
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "clock", env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -137,21 +135,31 @@ def _digest_posts(slack: FakeSlack) -> int:
                 if call.args.get("channel") == "C0MANAGERS"])
 
 
+def _cli_env(slack: FakeSlack, tmp_path: Path, *, token: str = "xoxb-test") -> dict[str, str]:
+    """The environment of a CLI run against `slack`, with every day a digest day."""
+    return {**os.environ, "SLACK_BOT_TOKEN": token, "SLACK_API_URL": slack.api_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+            "FEEDBACKBOT_CONFIG": str(_every_day_config(tmp_path))}
+
+
+async def _kill_when_called(env: dict[str, str], slack: FakeSlack, method: str) -> None:
+    """Start digest --post and kill -9 it once `method` reaches Slack (held there)."""
+    slack.delay_next(method, seconds=60)
+    process = await _start_digest_post(env)
+    await slack.wait_for(method, timeout=60)
+    process.kill()
+    await process.wait()
+
+
 async def test_digest_post_killed_mid_post_is_delivered_by_the_next_run_not_called_posted(
         tmp_path):
     # A digest --post killed after claiming the period but before Slack had the post used
     # to leave the next runs saying "already posted" while nothing was in Slack.
     async with FakeSlack(team_id="T0DEMO") as slack:
         seed_workspace(slack)
-        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api_url,
-               "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-               "FEEDBACKBOT_CONFIG": str(_every_day_config(tmp_path))}
+        env = _cli_env(slack, tmp_path)
         # The shared-channel check comes before the post: hold it so the run dies first.
-        slack.delay_next("conversations.info", seconds=60)
-        process = await _start_digest_post(env)
-        await slack.wait_for("conversations.info", timeout=60)
-        process.kill()
-        await process.wait()
+        await _kill_when_called(env, slack, "conversations.info")
         assert _digest_posts(slack) == 0
 
         slack.fail_next("chat.postMessage", count=100, status=500)
@@ -177,15 +185,9 @@ async def test_digest_post_killed_while_slack_answers_finds_its_post_instead_of_
         tmp_path):
     async with FakeSlack(team_id="T0DEMO") as slack:
         seed_workspace(slack)
-        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api_url,
-               "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-               "FEEDBACKBOT_CONFIG": str(_every_day_config(tmp_path))}
+        env = _cli_env(slack, tmp_path)
         # Slack has the post, but the run is killed before the answer arrives.
-        slack.delay_next("chat.postMessage", seconds=60)
-        process = await _start_digest_post(env)
-        await slack.wait_for("chat.postMessage", timeout=60)
-        process.kill()
-        await process.wait()
+        await _kill_when_called(env, slack, "chat.postMessage")
 
         code, out, err = await _digest_post(env)
         assert code == 0, err
@@ -196,10 +198,7 @@ async def test_digest_post_killed_while_slack_answers_finds_its_post_instead_of_
 async def test_digest_post_with_a_refused_token_says_so_in_one_line(tmp_path):
     async with FakeSlack(team_id="T0DEMO") as slack:
         seed_workspace(slack)
-        env = {**os.environ, "SLACK_BOT_TOKEN": "not-a-slack-token",
-               "SLACK_API_URL": slack.api_url,
-               "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-               "FEEDBACKBOT_CONFIG": str(_every_day_config(tmp_path))}
+        env = _cli_env(slack, tmp_path, token="not-a-slack-token")
         code, _, err = await _digest_post(env)
     assert code == 1
     assert "Slack refuses SLACK_BOT_TOKEN" in err and "Traceback" not in err
