@@ -11,13 +11,13 @@ from tests.fakes import make_item
 
 pytest.importorskip("microsoft_agents.hosting.core", reason="needs the teams extra")
 
-from microsoft_agents.activity import (  # noqa: E402
+from microsoft_agents.activity import (
     Activity,
     Attachment,
     ChannelAccount,
     ConversationParameters,
 )
-from microsoft_agents.hosting.core.connector.client import ConnectorClient  # noqa: E402
+from microsoft_agents.hosting.core.connector.client import ConnectorClient
 
 CHANNEL = "19:5f0c2d8a1b3e4c6d9e7f@thread.tacv2"
 TEAM = "19:team0general@thread.tacv2"
