@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.cli_digest import add_commands
+from bot.cli_teams import add_commands as add_teams_commands
 from bot.config import load_config
 from bot.log_setup import configure_logging
 from bot.settings import Settings
@@ -255,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=cmd_export)
 
     add_commands(commands)
+    add_teams_commands(commands)
 
     demo = commands.add_parser("demo", help="play a scripted half-day locally, no Slack needed")
     demo.add_argument("--db", help="keep the demo's database in this file")

@@ -1,0 +1,1 @@
+"""Microsoft Teams adapter (in progress): app package, cards, message text, a fake connector."""

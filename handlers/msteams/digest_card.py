@@ -1,0 +1,136 @@
+"""The digest as an Adaptive Card (1.5): the same figures as on Slack, chart as an image."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from bot.digest import (
+    DigestData,
+    assignee_phrase,
+    date_label,
+    headlines,
+    human_duration,
+    reassignment_line,
+    snippet,
+    time_split,
+    window_label,
+)
+from bot.metrics import TeamFigures
+from handlers.msteams.cards import CARD_BYTE_LIMIT, CARD_SCHEMA, CARD_VERSION, card_size
+from handlers.msteams.text import escape_markdown
+
+COLUMNS = ("team", "new", "median", "p90", "fwd lag", "dev resp", "breach", "waiting")
+MAX_TABLE_ROWS = 60
+CHART_ALT = "Median time to response per team, last 14 days"
+FOOTNOTE = ("Time to response runs from the customer's message to the owning team's first"
+            " response; SLA timers start when support forwards it.")
+
+
+def _text(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+
+
+def _cell(text: str, *, bold: bool = False) -> dict[str, Any]:
+    return {"type": "TableCell",
+            "items": [_text(text, weight="Bolder" if bold else "Default", spacing="None")]}
+
+
+def team_values(row: TeamFigures) -> tuple[str, ...]:
+    """One table row: the same columns as the Slack digest's table."""
+    ttr = row.time_to_response
+    return (
+        row.team, str(row.new), human_duration(ttr.median), human_duration(ttr.p90),
+        human_duration(row.forwarding_lag.median), human_duration(row.developer_response.median),
+        str(row.sla_breaches), str(row.waiting),
+    )
+
+
+def _table(data: DigestData) -> list[dict[str, Any]]:
+    rows = data.figures.teams[:MAX_TABLE_ROWS]
+    values = [team_values(row) for row in rows]
+    if len(data.figures.teams) != 1:
+        values.append(team_values(data.figures.overall))
+    table_rows = [{"type": "TableRow", "cells": [_cell(name, bold=True) for name in COLUMNS]}]
+    table_rows += [{"type": "TableRow",
+                    "cells": [_cell(escape_markdown(value)) for value in row]} for row in values]
+    blocks: list[dict[str, Any]] = [{
+        "type": "Table", "firstRowAsHeader": True, "showGridLines": False,
+        "columns": [{"width": 3}, *({"width": 2} for _ in COLUMNS[1:])], "rows": table_rows,
+    }]
+    hidden = len(data.figures.teams) - len(rows)
+    if hidden > 0:
+        blocks.append(_text(f"… and {hidden} more teams; `stats` shows any team",
+                            isSubtle=True))
+    return blocks
+
+
+def _waiting(data: DigestData) -> list[dict[str, Any]]:
+    total = len(data.figures.waiting)
+    if not total:
+        return [_text("**Still waiting:** nothing. 🎉")]
+    lines = [f"**Still waiting: {total}** ({data.overdue} overdue), the longest first"]
+    for waiting in data.longest_waiting:
+        item = waiting.item
+        link = data.links.get(item.id)
+        ref = f"[#{item.id}]({link})" if link and link.startswith("https://") else f"#{item.id}"
+        overdue = " 🔴 overdue" if waiting.overdue else ""
+        lines.append(f"- **{ref}** · **{escape_markdown(item.team)}** · waited"
+                     f" {human_duration(waiting.age)}{overdue} · {assignee_phrase(item)}:"
+                     f" {escape_markdown(snippet(item.text))}")
+    if total > len(data.longest_waiting):
+        lines.append(f"_…and {total - len(data.longest_waiting)} more._")
+    return [_text("\n".join(lines))]
+
+
+def _chart(png: bytes | None, url: str | None, card: dict[str, Any],
+           byte_limit: int) -> dict[str, Any] | None:
+    if png is not None:
+        inline = {"type": "Image", "altText": CHART_ALT, "size": "Stretch",
+                  "url": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}
+        if card_size({**card, "body": [*card["body"], inline]}) <= byte_limit:
+            return inline
+    if url and url.startswith("https://"):
+        return {"type": "Image", "altText": CHART_ALT, "size": "Stretch", "url": url}
+    return None
+
+
+def digest_card(
+    data: DigestData,
+    *,
+    chart_png: bytes | None = None,
+    chart_url: str | None = None,
+    byte_limit: int = CARD_BYTE_LIMIT,
+) -> dict[str, Any]:
+    """The digest card; the chart inline when the card stays within `byte_limit`, else `chart_url`.
+
+    Without a chart that fits and no https `chart_url`, the card says the chart is left out.
+    """
+    about = f"{window_label(data)} ({escape_markdown(data.timezone)})"
+    if data.late:
+        about = "**⌛ posted late** · " + about
+    facts = [
+        {"title": h.label,
+         "value": h.value + (f"  {h.arrow} prev. 7 days: {h.previous}" if h.previous else "")}
+        for h in headlines(data)
+    ]
+    overall = data.figures.overall
+    body: list[dict[str, Any]] = [
+        _text(f"Feedback digest · {date_label(data.local_date)}", size="Large",
+              weight="Bolder"),
+        _text(about, isSubtle=True, spacing="None"),
+        {"type": "FactSet", "facts": facts},
+        _text(f"**Where the time goes:** {time_split(overall)}"),
+        *_table(data),
+        *_waiting(data),
+        _text(f"**Reassignments:** {reassignment_line(overall)}"),
+    ]
+    body += [_text("- " + escape_markdown(s.sentence())) for s in data.suggestions]
+    card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": CARD_SCHEMA,
+                            "version": CARD_VERSION, "body": body,
+                            "msteams": {"width": "Full"}}
+    body.append(_text(FOOTNOTE, isSubtle=True, size="Small"))
+    image = _chart(chart_png, chart_url, card, byte_limit)
+    body.insert(-1, image if image else _text("(The 14-day chart did not fit in this card.)",
+                                              isSubtle=True))
+    return card
