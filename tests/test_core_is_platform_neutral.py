@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parent.parent / "bot"
-FORBIDDEN = ("slack_bolt", "slack_sdk", "botbuilder", "botframework", "msteams")
+FORBIDDEN = ("slack_bolt", "slack_sdk", "botbuilder", "botframework", "msteams",
+             "microsoft_agents", "microsoft_teams")
 
 
 def _imported_modules(path: Path) -> set[str]:
