@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config, load_config
+from bot.intake import IntakeService
 from bot.store import Store
 from storage import open_store
 from tests import slack_harness
@@ -98,3 +99,10 @@ def clock() -> FrozenClock:
 def chat(example_config: Config, clock: FrozenClock) -> RecordingChatPort:
     """A recording chat port on the test's clock; cards land in the example config's channels."""
     return RecordingChatPort.for_config(example_config, clock=clock)
+
+
+@pytest.fixture
+def intake(fresh_store: Store, example_config: Config, clock: FrozenClock) -> IntakeService:
+    """An intake service over an empty store, routing by the example config (U0SUPPORT is staff)."""
+    return IntakeService(store=fresh_store, config=example_config, clock=clock,
+                         port=RecordingChatPort(internal_users={"U0SUPPORT"}))
