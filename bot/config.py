@@ -167,6 +167,11 @@ class TeamConfig(_Strict):
         return [owner.strip() for owner in value]
 
     @property
+    def platforms(self) -> tuple[str, ...]:
+        """The chat platforms this team's cards can go to."""
+        return ("slack",)
+
+    @property
     def owner_group(self) -> str | None:
         """The user group ID when the owners are exactly one user group."""
         if len(self.owners) == 1 and self.owners[0].startswith("S"):

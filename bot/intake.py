@@ -12,7 +12,7 @@ from bot.config import Config
 from bot.models import SEVERITIES, Event, IntakeKind, IntakeRequest, Item, Status, utcnow
 from bot.outbox_kinds import CARD
 from bot.ports import ChatPort
-from bot.routing import RouteDecision, Router
+from bot.routing import RouteDecision, Router, card_platform
 from bot.store import DuplicateSource, NewOutbox, Store
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,8 @@ class IntakeService:
             reply_channel=request.reply_channel,
             reply_thread_ts=request.reply_thread_ts,
             intake_key=request.intake_key,
+            platform=request.platform,
+            card_platform=card_platform(self.config.teams[route.team], request.platform),
         )
         event = Event(
             item_id=0,

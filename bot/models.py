@@ -21,6 +21,7 @@ class IntakeKind(StrEnum):
     COMMAND = "command"
     REACTION = "reaction"
     CHANNEL = "channel"
+    DIRECT = "direct"  # a message to the bot in a 1:1 chat
 
 
 SEVERITIES = ("urgent", "high", "normal", "low")
@@ -65,6 +66,7 @@ class IntakeRequest:
     """Everything the core needs to turn forwarded words into an item.
 
     `received_at` is the customer's own time; `forwarded_at` the forwarding time.
+    `platform` is where it was forwarded ("slack", "msteams"); ids are that platform's.
     `reply_channel`/`reply_thread_ts` say where confirmations go (an intake thread);
     when they are None the forwarder is told in a DM. `intake_key` makes intake without
     a source message (a slash command, a modal) happen at most once.
@@ -85,6 +87,7 @@ class IntakeRequest:
     reply_thread_ts: str | None = None
     files: tuple[str, ...] = ()
     intake_key: str | None = None
+    platform: str = "slack"
 
 
 @dataclass
@@ -122,6 +125,8 @@ class Item:
     failed: str | None = None
     intake_key: str | None = None
     escalated_at: datetime | None = None
+    platform: str = "slack"  # where it was forwarded; its notices go back there
+    card_platform: str | None = None  # where its card was posted, once it was
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.config import Config
+from bot.config import Config, TeamConfig
 from bot.safe_regex import CompiledPattern, compile_pattern
 
 
@@ -94,3 +94,9 @@ class Router:
         if self.config.fallback and self.config.fallback in self.config.teams:
             return RouteDecision(team=self.config.fallback, reason="fallback")
         return RouteDecision(team=next(iter(self.config.teams)), reason="default")
+
+
+def card_platform(team: TeamConfig, forwarded_on: str) -> str:
+    """Where `team`'s card for an item goes: the forwarder's platform when the team is there too."""
+    platforms = team.platforms
+    return forwarded_on if forwarded_on in platforms else platforms[0]

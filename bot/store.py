@@ -40,6 +40,30 @@ class InboxRow:
     headers: dict[str, str]
     received_at: datetime
     attempts: int
+    platform: str = "slack"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation the bot was added to, as its platform described it.
+
+    Teams gives the `service_url` and conversation reference needed to send there only
+    in its install activities, so they are kept. `kind` is channel, personal or
+    groupChat; `user` names the person of a personal chat; `team_id` is the team of a
+    channel (the id of its General channel).
+    """
+
+    platform: str
+    conversation_id: str
+    workspace: str
+    kind: str
+    service_url: str
+    reference: dict[str, Any]
+    tenant: str | None = None
+    team_id: str | None = None
+    user: str | None = None
+    updated_at: datetime | None = None
+    removed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,7 @@ class Store(abc.ABC):
         headers: dict[str, str],
         received_at: datetime,
         nowait: bool = False,
+        platform: str = "slack",
     ) -> int | None:
         """Store an inbound request; return its id, or None when `dedupe_key` was seen.
 
@@ -331,6 +356,29 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def is_workspace_revoked(self, *, workspace: str) -> bool:
         """Return True when the app may no longer send to that workspace."""
+
+    # --- conversations the bot was added to ---------------------------------------
+    @abc.abstractmethod
+    def save_conversation(self, conversation: Conversation, *, now: datetime) -> None:
+        """Remember (or refresh) a conversation; a removed one counts as added again."""
+
+    @abc.abstractmethod
+    def remove_conversation(self, *, platform: str, conversation_id: str,
+                            now: datetime) -> None:
+        """Mark a conversation as one the bot was removed from (kept for the record)."""
+
+    @abc.abstractmethod
+    def get_conversation(self, *, platform: str, conversation_id: str) -> Conversation | None:
+        """The conversation with this id, removed or not; None when never seen."""
+
+    @abc.abstractmethod
+    def list_conversations(self, *, platform: str, kind: str | None = None,
+                           include_removed: bool = False) -> list[Conversation]:
+        """Conversations the bot is in on `platform` (of `kind`), oldest first."""
+
+    @abc.abstractmethod
+    def personal_conversation(self, *, platform: str, user: str) -> Conversation | None:
+        """The bot's current 1:1 chat with `user`, if it has one."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -105,6 +105,7 @@ class OffLoopStore:
 
     async def add_to_inbox(self, *, workspace: str, kind: str, dedupe_key: str | None,
                            body: str, headers: dict[str, str], received_at: datetime,
+                           platform: str = "slack",
                            late: Callable[[int | None], None] | None = None) -> int | None:
         """Store a request before it is acknowledged; return its row id, or None if seen.
 
@@ -115,6 +116,7 @@ class OffLoopStore:
         def insert(store: Store, *, nowait: bool = False) -> int | None:
             return store.inbox_add(workspace=workspace, kind=kind, dedupe_key=dedupe_key,
                                    body=body, headers=headers, received_at=received_at,
+                                   platform=platform,
                                    nowait=nowait)
 
         try:

@@ -25,13 +25,15 @@ class InboxQueries:
         headers: dict[str, str],
         received_at: datetime,
         nowait: bool = False,
+        platform: str = "slack",
     ) -> int | None:
         with self.database.write(nowait=nowait) as tx:
             row = tx.one(
                 "INSERT INTO inbox (workspace, kind, dedupe_key, body, headers, received_at,"
-                " attempts) VALUES (?, ?, ?, ?, ?, ?, 0)"
+                " attempts, platform) VALUES (?, ?, ?, ?, ?, ?, 0, ?)"
                 " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-                (workspace, kind, dedupe_key, body, json.dumps(headers), received_at),
+                (workspace, kind, dedupe_key, body, json.dumps(headers), received_at,
+                 platform),
             )
         return int(row["id"]) if row else None
 

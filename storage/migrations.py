@@ -129,11 +129,26 @@ _V4_EVENTS_BY_KIND = (
     "CREATE INDEX IF NOT EXISTS events_kind ON events (workspace, kind)",
 )
 
+_V5_PLATFORMS = (
+    # Where the item was forwarded (its notices go back there) and where its card is.
+    "ALTER TABLE items ADD COLUMN platform TEXT NOT NULL DEFAULT 'slack'",
+    "ALTER TABLE items ADD COLUMN card_platform TEXT",
+    "ALTER TABLE inbox ADD COLUMN platform TEXT NOT NULL DEFAULT 'slack'",
+    # What a platform told the bot about a conversation it was added to (Teams sends
+    # its service URL and reference only then), so proactive sends survive a restart.
+    "CREATE TABLE conversations (platform TEXT NOT NULL, conversation_id TEXT NOT NULL,"
+    " workspace TEXT NOT NULL, kind TEXT NOT NULL, tenant TEXT, service_url TEXT NOT NULL,"
+    ' reference TEXT NOT NULL, team_id TEXT, "user" TEXT, updated_at $time NOT NULL,'
+    " removed_at $time, PRIMARY KEY (platform, conversation_id))",
+    'CREATE INDEX conversations_user ON conversations (platform, "user")',
+)
+
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (1, _V1_INITIAL),
     (2, _V2_RESPONSES),
     (3, _V3_DIGESTS_AND_REMINDERS),
     (4, _V4_EVENTS_BY_KIND),
+    (5, _V5_PLATFORMS),
 ]
 
 _CREATE_RECORD = (

@@ -80,6 +80,7 @@ def inbox_from_row(row: dict[str, Any]) -> InboxRow:
         headers=json.loads(row["headers"] or "{}"),
         received_at=read_required_time(row["received_at"], "received_at"),
         attempts=row["attempts"],
+        platform=row.get("platform") or "slack",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.store import Store
 from storage.claims import ClaimQueries
+from storage.conversations import ConversationQueries
 from storage.dialect import Database
 from storage.inbox import InboxQueries
 from storage.items import ItemQueries
@@ -12,7 +13,8 @@ from storage.outbox import OutboxQueries
 from storage.workspace import WorkspaceQueries
 
 
-class SqlStore(InboxQueries, ItemQueries, OutboxQueries, ClaimQueries, WorkspaceQueries, Store):
+class SqlStore(InboxQueries, ItemQueries, OutboxQueries, ClaimQueries, WorkspaceQueries,
+               ConversationQueries, Store):
     """Store over one database connection; brings its schema up to date on opening.
 
     Every method is one transaction. Raises what the database driver raises when the

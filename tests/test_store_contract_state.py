@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.models import Event
-from bot.store import NewOutbox, Store
+from bot.store import Conversation, NewOutbox, Store
 from tests.fakes import DEFAULT_START
 from tests.store_backends import create
 
@@ -379,3 +379,65 @@ def test_workspace_revoked_flag(store: Store) -> None:
     store.set_workspace_revoked(workspace="T0WORK", revoked_at=None)
     assert store.is_workspace_revoked(workspace="T0WORK") is False
 
+
+
+# --- conversations the bot was added to ------------------------------------------------
+
+
+def _conversation(conversation_id: str, **changes: object) -> Conversation:
+    values: dict = {"platform": "msteams", "conversation_id": conversation_id,
+                    "workspace": "msteams:tenant-1", "kind": "channel",
+                    "service_url": "https://smba.example/emea/",
+                    "reference": {"conversation": {"id": conversation_id}, "é": "\u202e"},
+                    "tenant": "tenant-1", "team_id": "19:general@thread.tacv2"}
+    values.update(changes)
+    return Conversation(**values)
+
+
+def test_conversations_are_saved_refreshed_and_removed(store: Store) -> None:
+    store.save_conversation(_conversation("19:mobile@thread.tacv2"), now=T0)
+    saved = store.get_conversation(platform="msteams", conversation_id="19:mobile@thread.tacv2")
+    assert saved is not None
+    assert (saved.kind, saved.service_url, saved.reference, saved.updated_at) == (
+        "channel", "https://smba.example/emea/",
+        {"conversation": {"id": "19:mobile@thread.tacv2"}, "é": "\u202e"}, T0)
+    # A later install activity from another region moves it; a missing team id is kept.
+    store.save_conversation(_conversation("19:mobile@thread.tacv2", team_id=None,
+                                          service_url="https://smba.example/amer/"),
+                            now=T0 + LEASE)
+    moved = store.get_conversation(platform="msteams", conversation_id="19:mobile@thread.tacv2")
+    assert moved is not None
+    assert (moved.service_url, moved.team_id) == ("https://smba.example/amer/",
+                                                  "19:general@thread.tacv2")
+    assert store.get_conversation(platform="slack",
+                                  conversation_id="19:mobile@thread.tacv2") is None
+
+    store.remove_conversation(platform="msteams", conversation_id="19:mobile@thread.tacv2",
+                              now=T0 + 2 * LEASE)
+    assert store.list_conversations(platform="msteams") == []
+    (kept,) = store.list_conversations(platform="msteams", include_removed=True)
+    assert kept.removed_at == T0 + 2 * LEASE
+    store.save_conversation(_conversation("19:mobile@thread.tacv2"), now=T0 + 3 * LEASE)
+    assert [c.removed_at for c in store.list_conversations(platform="msteams")] == [None]
+
+
+def test_personal_conversations_are_found_by_person(store: Store) -> None:
+    store.save_conversation(_conversation("a:1carol", kind="personal", team_id=None,
+                                          user="carol@example.com"), now=T0)
+    store.save_conversation(_conversation("19:ch@thread.tacv2"), now=T0)
+    found = store.personal_conversation(platform="msteams", user="carol@example.com")
+    assert found is not None and found.conversation_id == "a:1carol"
+    assert store.personal_conversation(platform="msteams", user="dan@example.com") is None
+    assert [c.conversation_id for c in store.list_conversations(
+        platform="msteams", kind="personal")] == ["a:1carol"]
+    store.remove_conversation(platform="msteams", conversation_id="a:1carol", now=T0)
+    assert store.personal_conversation(platform="msteams", user="carol@example.com") is None
+
+
+def test_inbox_rows_keep_their_platform(store: Store) -> None:
+    slack = store.inbox_add(workspace="T0WORK", kind="event_callback", dedupe_key="Ev1",
+                            body="{}", headers={}, received_at=T0)
+    teams = store.inbox_add(workspace="msteams:tenant-1", kind="message", dedupe_key="act-1",
+                            body="{}", headers={}, received_at=T0, platform="msteams")
+    assert {row.id: row.platform for row in store.inbox_pending()} == {slack: "slack",
+                                                                       teams: "msteams"}

@@ -32,6 +32,9 @@ NEW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 LATER = datetime(2026, 3, 2, 8, 15, 5, 999999, tzinfo=UTC)
 TABLES = ("inbox", "items", "events", "outbox", "rotations", "drafts", "channels",
           "workspaces", "followers", "item_flags", "digest_claims")
+# Columns added after release 0.1.0, with what an old row must read as.
+ADDED_COLUMNS = {"items": {"platform": "slack", "card_platform": None},
+                 "inbox": {"platform": "slack"}}
 
 
 def _sqlite_rows(path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -89,6 +92,9 @@ def test_sqlite_database_of_release_0_1_0_is_upgraded_with_every_row_kept(
         after = {table: table_rows(store, table) for table in TABLES}
     finally:
         store.close()
+    for table, added in ADDED_COLUMNS.items():
+        for row in after[table]:
+            assert {column: row.pop(column) for column in added} == added
     assert after == before
     assert sum(len(rows) for rows in before.values()) > 25
 
