@@ -22,11 +22,12 @@ pytest.importorskip("microsoft_agents.hosting.core", reason="needs the teams ext
 
 from bot.models import Status
 from bot.ports import ChatError, Notice
+from bot.settings import Settings
 from bot.store import Conversation, Store
 from handlers.msteams.charts import ChartShelf
 from handlers.msteams.connector import ConnectorAccess, retry_after_seconds, token_provider
 from handlers.msteams.connector_fake import TENANT_ID, FakeConnector
-from handlers.msteams.port import TeamsChatPort
+from handlers.msteams.port import TeamsChatPort, create_teams_port
 from storage import open_store
 from tests.fakes import make_item
 from tests.test_digest import build
@@ -318,14 +319,27 @@ async def test_anonymous_mode_sends_no_token():
     store = open_store("sqlite:///:memory:")
     async with FakeConnector() as fake:
         _install(store, fake, CHANNEL)
-        connector = ConnectorAccess(tokens=token_provider(app_id=None, password=None,
-                                                          tenant_id=None))
-        port = TeamsChatPort(config=_config(), store=store, connector=connector)
+        port = create_teams_port(config=_config(), store=store, app_id=None, password=None,
+                                 tenant_id=None, public_url=None)
         await port.post_card(item=_card_item(), mentions=[], outbox_key="card:12")
         await port.close()
     (send,) = fake.calls_to("send_to_conversation")
     assert send.authorization is None
+    assert port.charts is None
     store.close()
+
+
+def test_an_app_id_gets_tokens_from_entra_through_msal():
+    from microsoft_agents.authentication.msal import MsalAuth
+
+    tokens = token_provider(app_id="app-id", password="secret", tenant_id=TENANT_ID)
+    assert isinstance(tokens, MsalAuth)
+
+
+def test_the_public_url_comes_from_the_environment():
+    settings = Settings.from_env({"FEEDBACKBOT_PUBLIC_URL": " https://feedback.example.com/ "})
+    assert settings.public_url == "https://feedback.example.com"
+    assert Settings.from_env({}).public_url is None
 
 
 def _chart_image(body: dict[str, Any]) -> dict[str, Any]:

@@ -63,8 +63,10 @@ def _marked_shared(conversation: Conversation) -> bool:
     """Whether the install activity said this is a shared channel (or a cross-tenant chat)."""
     reference = conversation.reference or {}
     channel_data = reference.get("channelData") or {}
-    channel = channel_data.get("channel") or reference.get("channel") or {}
-    return str(channel.get("membershipType", "")).lower() == "shared"
+    places = (channel_data.get("channel"), reference.get("channel"),
+              reference.get("conversation"))
+    return any(isinstance(place, dict) and
+               str(place.get("membershipType", "")).lower() == "shared" for place in places)
 
 
 class TeamsDirectory:

@@ -24,7 +24,7 @@ from bot.ports import ChatError, Notice, Posted
 from bot.store import Conversation, Store
 from handlers.msteams.cards import Person, item_card
 from handlers.msteams.charts import ChartShelf
-from handlers.msteams.connector import ConnectorAccess, ConnectorError
+from handlers.msteams.connector import ConnectorAccess, ConnectorError, token_provider
 from handlers.msteams.digest_card import digest_card
 from handlers.msteams.directory import PLATFORM, TeamsDirectory, thread_root
 from handlers.msteams.notices import (
@@ -263,6 +263,21 @@ class TeamsChatPort:
                 return None  # the token was accepted; the conversation itself is gone
             raise
         return None
+
+
+def create_teams_port(*, config: Config, store: Store, app_id: str | None,
+                      password: str | None, tenant_id: str | None, public_url: str | None,
+                      clock: Callable[[], datetime] = utcnow) -> TeamsChatPort:
+    """The Teams port for these credentials (MSAL with an app id, no token without).
+
+    With `public_url`, charts too big to inline are served under it: mount
+    `port.charts.add_routes(app)` on the web app.
+    """
+    connector = ConnectorAccess(tokens=token_provider(app_id=app_id, password=password,
+                                                      tenant_id=tenant_id))
+    charts = ChartShelf(base_url=public_url) if public_url else None
+    return TeamsChatPort(config=config, store=store, connector=connector, app_id=app_id,
+                         tenant_id=tenant_id, charts=charts, clock=clock)
 
 
 def _status(error: ChatError) -> int | None:
