@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from types import SimpleNamespace
@@ -67,10 +67,19 @@ class Clock:
         return self.now
 
 
+@dataclass
+class TeamOn:
+    """A team's places by platform, as TeamConfig.channel_on answers them."""
+
+    channels: dict[str, str]
+
+    def channel_on(self, platform: str) -> str | None:
+        return self.channels.get(platform)
+
+
 def _config() -> Any:
-    place = SimpleNamespace(channel=CHANNEL, owners=["carol@example.com"])
-    return SimpleNamespace(teams={"mobile": SimpleNamespace(msteams=place),
-                                  "payments": SimpleNamespace(msteams=None)})
+    return SimpleNamespace(teams={"mobile": TeamOn({"msteams": CHANNEL}),
+                                  "payments": TeamOn({"slack": "C0PAYMENTS"})})
 
 
 def _install(store: Store, fake: FakeConnector, conversation: str, *, kind: str = "channel",
@@ -254,8 +263,7 @@ async def test_a_missing_activity_is_a_permanent_error(teams):
 
 
 async def test_a_channel_the_app_was_never_added_to_is_a_permanent_error(teams):
-    place = SimpleNamespace(channel=UNKNOWN, owners=[])
-    teams.port.config.teams["mobile"].msteams = place
+    teams.port.config.teams["mobile"].channels["msteams"] = UNKNOWN
     with pytest.raises(ChatError) as raised:
         await teams.port.post_card(item=_card_item(), mentions=[], outbox_key="card:12")
     assert raised.value.permanent

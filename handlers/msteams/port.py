@@ -107,8 +107,7 @@ class TeamsChatPort:
 
     def _team_channel(self, item: Item) -> str:
         team = self.config.teams.get(item.team)
-        place = getattr(team, "msteams", None) if team else None
-        channel = getattr(place, "channel", None)
+        channel = team.channel_on(PLATFORM) if team else None
         if not channel:
             raise ChatError(f"team {item.team} has no Teams channel", permanent=True)
         return str(channel)
