@@ -290,7 +290,7 @@ async def test_guests_strangers_and_people_of_other_tenants_are_not_internal(tea
         await internal("someone-new@example.com")
 
 
-async def test_conversations_with_guests_or_unknown_ones_count_as_shared(teams):
+async def test_conversations_with_guests_count_as_shared_and_unknown_ones_are_refused(teams):
     _install(teams.store, teams.fake, "19:withguest@thread.tacv2", team=None, kind="groupChat")
     teams.fake.add_member("19:withguest@thread.tacv2", entra_id=GINA, name="Gina Guest",
                           guest=True)
@@ -308,9 +308,14 @@ async def test_conversations_with_guests_or_unknown_ones_count_as_shared(teams):
     assert await shared("19:internal@thread.tacv2") is False
     assert await shared("19:withguest@thread.tacv2") is True
     assert await shared("19:sharedchannel@thread.tacv2") is True
-    assert await shared(UNKNOWN) is True
+    with pytest.raises(ChatError) as raised:
+        await shared(UNKNOWN)
+    assert raised.value.permanent and "isn't installed" in raised.value.reason
     teams.fake.fail_next("get_conversation_paged_members", status=502)
-    assert await shared("19:down@thread.tacv2") is True
+    with pytest.raises(ChatError) as raised:  # the core treats it as shared
+        await shared("19:down@thread.tacv2")
+    assert not raised.value.permanent
+    assert await shared("19:down@thread.tacv2") is False  # the failure was not cached
 
 
 async def test_a_refused_token_means_the_workspace_is_gone(teams):

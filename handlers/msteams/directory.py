@@ -226,10 +226,13 @@ class TeamsDirectory:
         return chat
 
     async def is_shared(self, conversation_id: str) -> bool:
-        """True when guests or people of another tenant can read it, or when unknown."""
-        stored = self.store.get_conversation(platform=PLATFORM,
-                                             conversation_id=thread_root(conversation_id))
-        if stored is None or stored.removed_at is not None or _marked_shared(stored):
+        """True when guests or people of another tenant can read the conversation.
+
+        Raises ChatError: permanent for a conversation the bot was never added to, and
+        transient when Teams can't say now (the core then treats it as shared).
+        """
+        stored = self.conversation(conversation_id)
+        if _marked_shared(stored):
             return True
 
         async def look_up() -> bool:
@@ -238,12 +241,7 @@ class TeamsDirectory:
                 return not self.is_internal(await self.member(str(person)) if person else None)
             return await self._has_outsiders(stored)
 
-        try:
-            shared: bool = await self._shared.get(stored.conversation_id, look_up)
-        except ChatError as error:
-            log.warning("could not tell whether a Teams conversation is shared (%s);"
-                        " treating it as shared", error.reason)
-            return True
+        shared: bool = await self._shared.get(stored.conversation_id, look_up)
         return shared
 
     async def _has_outsiders(self, conversation: Conversation) -> bool:
@@ -267,7 +265,8 @@ class TeamsDirectory:
             token = page.continuation_token
             if not token:
                 return False
-        return True  # too many to check: assume the worst
+        raise ChatError(f"{conversation.conversation_id} has more than"
+                        f" {MEMBER_PAGE_SIZE * MAX_MEMBER_PAGES} members to check")
 
 
 def _fields(account: ChannelAccount) -> dict[str, Any]:
