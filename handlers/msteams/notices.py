@@ -14,9 +14,9 @@ from bot.models import Item
 from bot.ports import Notice
 from handlers.msteams.cards import CARD_SCHEMA, CARD_VERSION, VERB_FOLLOW, Person
 from handlers.msteams.text import cut, escape_markdown, plain_name
+from handlers.notice_words import Wording, notice_sentence
 
 RELAY_LIMIT = 3000
-NOTE_LIMIT = 1000
 ICONS = {"routed": "📥", "acknowledged": "👀", "relay": "💬", "resolved": "🏁",
          "reopened": "↩️", "reassigned": "➡️", "failed": "⚠️", "rejected": "⛔",
          "reminder": "⏰", "escalation": "🚨"}
@@ -38,56 +38,18 @@ def _mention(person: Person) -> tuple[str, dict[str, Any]]:
                  "mentioned": {"id": person.entra_id, "name": person.name}}
 
 
-def _name(ident: object, names: Mapping[str, str]) -> str:
-    text = str(ident or "")
-    return f"**{plain_name(names.get(text, text))}**" if text else "Someone"
+def _quote(text: str) -> str:
+    said = cut(escape_markdown(text), RELAY_LIMIT)[0]
+    return "\n" + "\n".join(f"> {line}" for line in said.split("\n"))
 
 
-def notice_markdown(notice: Notice, item: Item | None, *, names: Mapping[str, str],
-                    mention_tags: str = "") -> str:
-    """The words of a notice (Adaptive Card markdown); `names` maps ids to display names."""
-    data = notice.data
-    ref = f"#{item.id}" if item else ""
-    who = _name(data.get("by"), names)
-    team = f"**{escape_markdown(item.team)}**" if item else "the team"
-    icon = ICONS.get(notice.kind, "")
-    if notice.kind == "routed" and item is not None:
-        owners = [_name(owner, names) for owner in data.get("assignees") or []]
-        pick = f" {', '.join(owners)} will pick it up." if owners else ""
-        return (f"{icon} Feedback {ref} went to {team}.{pick} I'll let you know when they"
-                " respond.")
-    if notice.kind == "failed":
-        reason = escape_markdown(str(data.get("reason") or "an unknown error"))
-        subject = f"feedback {ref}" if item else "your feedback"
-        return (f"{icon} I couldn't deliver {subject}: {reason}. It is stored and will not be"
-                " lost; please ask an admin to fix this.")
-    if notice.kind == "acknowledged" and item is not None:
-        return f"{icon} {who} on {team} is on feedback {ref}."
-    if notice.kind == "relay":
-        said = cut(escape_markdown(str(data.get("text") or "")), RELAY_LIMIT)[0]
-        quoted = "\n".join(f"> {line}" for line in said.split("\n"))
-        return f"{icon} {who} on {team} replied about feedback {ref}:\n\n{quoted}"
-    if notice.kind == "resolved":
-        note = data.get("note")
-        said = f": {cut(escape_markdown(str(note)), NOTE_LIMIT)[0]}." if note else "."
-        return f"{icon} Feedback {ref} was resolved by {who}{said}"
-    if notice.kind == "reopened":
-        return f"{icon} Feedback {ref} was reopened by {who}."
-    if notice.kind == "reassigned":
-        old = escape_markdown(str(data.get("from") or ""))
-        new = escape_markdown(str(data.get("to") or ""))
-        return f"{icon} Feedback {ref} was moved from **{old}** to **{new}** by {who}."
-    if notice.kind == "reminder" and item is not None:
-        return (f"{icon} {mention_tags} feedback {ref} has waited {data.get('waited')} since"
-                " it was forwarded; the first-response target for"
-                f" {escape_markdown(str(data.get('severity')))} is {data.get('sla')}.")
-    if notice.kind == "escalation" and item is not None:
-        return (f"{icon} Escalating to {mention_tags}: feedback {ref} has waited"
-                f" {data.get('waited')} with no response, twice its {data.get('sla')}"
-                " target.")
-    if notice.kind == "rejected":
-        return f"{icon} {escape_markdown(str(data.get('reason') or 'Not forwarded.'))}"
-    return escape_markdown(str(data.get("text") or ""))
+TEAMS_WORDING = Wording(
+    icons=ICONS,
+    escape=escape_markdown,
+    strong=lambda text: f"**{plain_name(text)}**",
+    quote=_quote,
+    clip=lambda text, limit: cut(text, limit)[0],
+)
 
 
 def notice_summary(notice: Notice, item: Item | None) -> str:
@@ -106,8 +68,8 @@ def notice_card(notice: Notice, item: Item | None, *, names: Mapping[str, str],
                 mentions: Sequence[Person] = ()) -> dict[str, Any]:
     """A notice as an Adaptive Card: its words, a link to the item's card, Follow when routed."""
     tagged = [_mention(person) for person in mentions]
-    text = notice_markdown(notice, item, names=names,
-                           mention_tags=", ".join(tag for tag, _ in tagged))
+    text = notice_sentence(notice, item, TEAMS_WORDING, names=names,
+                           mentions=", ".join(tag for tag, _ in tagged))
     actions: list[dict[str, Any]] = []
     if card_link:
         actions.append({"type": "Action.OpenUrl", "title": "See the card", "url": card_link})

@@ -9,6 +9,7 @@ from typing import Any
 from bot.durations import format_duration
 from bot.models import Item, Status
 from bot.ports import Notice
+from handlers.notice_words import Wording, notice_sentence
 
 SECTION_LIMIT = 3000  # Block Kit's limit for a section's text
 FALLBACK_LIMIT = 3000  # keep notification text short; the blocks carry the rest
@@ -196,6 +197,19 @@ def follow_blocks(text: str, item: Item) -> list[dict[str, Any]]:
              "elements": [_button(FOLLOW_ACTION, item, "Follow")]}]
 
 
+SLACK_WORDING = Wording(
+    icons={"routed": ":inbox_tray:", "failed": ":warning:", "acknowledged": ":eyes:",
+           "relay": ":speech_balloon:", "resolved": ":checkered_flag:",
+           "reopened": ":leftwards_arrow_with_hook:", "reassigned": ":arrow_right:",
+           "reminder": ":alarm_clock:", "escalation": ":rotating_light:",
+           "rejected": ":no_entry:"},
+    escape=escape,
+    strong=lambda text: f"*{escape(text)}*",
+    quote=lambda text: cut(quote(escape(text)), SECTION_LIMIT - 200)[0],
+    clip=lambda text, limit: cut(text, limit)[0],
+)
+
+
 def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
                 names: dict[str, str] | None = None) -> str:
     """The words of a notice to a forwarder or follower.
@@ -203,51 +217,7 @@ def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
     `names` maps user IDs to display names, so that relays name people without
     mentioning (and so pinging) them.
     """
-    names = names or {}
-    ref = f"#{item.id}" if item else ""
-    by = str(notice.data.get("by") or "")
-    who = f"*{escape(names.get(by, by))}*" if by else "Someone"
-    team = f"*{escape(item.team)}*" if item else "the team"
     link = f" <{card_link}|See the card>." if card_link else ""
-    if notice.kind == "routed" and item is not None:
-        owners = notice.data.get("assignees") or []
-        # Names, not mentions: the owners were pinged on the card already.
-        named = ", ".join(f"*{escape(names.get(owner, owner))}*" for owner in owners)
-        who = f" {named} will pick it up." if owners else ""
-        where = f" <{card_link}|See the card>." if card_link else ""
-        return (f":inbox_tray: Feedback {ref} went to *{escape(item.team)}*.{who}{where}"
-                " I'll let you know when they respond.")
-    if notice.kind == "failed":
-        reason = escape(str(notice.data.get("reason", "an unknown error")))
-        subject = f"feedback {ref}" if item else "your feedback"
-        return (f":warning: I couldn't deliver {subject}: {reason}. It is stored and will"
-                " not be lost; please ask an admin to fix this.")
-    if notice.kind == "acknowledged" and item is not None:
-        return f":eyes: {who} on {team} is on feedback {ref}.{link}"
-    if notice.kind == "relay":
-        body, _ = cut(quote(escape(str(notice.data.get("text") or ""))), SECTION_LIMIT - 200)
-        return f":speech_balloon: {who} on {team} replied about feedback {ref}:\n{body}"
-    if notice.kind == "resolved":
-        note = notice.data.get("note")
-        said = f": {cut(escape(str(note)), 1000)[0]}." if note else "."
-        return f":checkered_flag: Feedback {ref} was resolved by {who}{said}{link}"
-    if notice.kind == "reopened":
-        return f":leftwards_arrow_with_hook: Feedback {ref} was reopened by {who}.{link}"
-    if notice.kind == "reassigned":
-        to = escape(str(notice.data.get("to") or ""))
-        return (f":arrow_right: Feedback {ref} was moved from"
-                f" *{escape(str(notice.data.get('from') or ''))}* to *{to}* by {who}.")
-    if notice.kind == "reminder" and item is not None:
-        mentions = mention_list(list(notice.data.get("mentions") or []))
-        return (f":alarm_clock: {mentions} feedback {ref} has waited"
-                f" {notice.data.get('waited')} since it was forwarded; the first-response"
-                f" target for {escape(str(notice.data.get('severity')))} is"
-                f" {notice.data.get('sla')}.")
-    if notice.kind == "escalation" and item is not None:
-        mentions = mention_list(list(notice.data.get("mentions") or []))
-        return (f":rotating_light: Escalating to {mentions}: feedback {ref} has waited"
-                f" {notice.data.get('waited')} with no response, twice its"
-                f" {notice.data.get('sla')} target.")
-    if notice.kind == "rejected":
-        return f":no_entry: {escape(str(notice.data.get('reason', 'Not forwarded.')))}"
-    return escape(str(notice.data.get("text", "")))
+    mentions = mention_list(list(notice.data.get("mentions") or []))
+    return notice_sentence(notice, item, SLACK_WORDING, names=names or {}, card_link=link,
+                           mentions=mentions)
