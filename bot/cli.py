@@ -211,7 +211,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Play a scripted half-day against a local stand-in for Slack."""
-    from bot.demo.run import run_demo
+    from handlers.slack.standin.demo import run_demo
 
     return asyncio.run(run_demo(db_path=args.db))
 

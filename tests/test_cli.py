@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.demo.slack_server import FakeSlack
-from bot.demo.workspace import seed_workspace
 from bot.models import Event, Item
 from bot.settings import Settings, normalise_api_url
 from bot.store import INBOX_MAX_ATTEMPTS
+from handlers.slack.standin.slack_server import FakeSlack
+from handlers.slack.standin.workspace import seed_workspace
 from storage import open_store
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "feedbackbot.yml"

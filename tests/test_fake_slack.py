@@ -16,8 +16,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.demo import payloads
-from bot.demo.slack_server import FakeSlack
+from handlers.slack.standin import payloads
+from handlers.slack.standin.slack_server import FakeSlack
 
 SECRET = "test-signing-secret"
 

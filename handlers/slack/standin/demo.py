@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import load_config
-from bot.demo.payloads import (
+from bot.models import Item
+from bot.settings import Settings
+from handlers.slack.standin.payloads import (
     SignedSlackClient,
     block_actions,
     event_callback,
@@ -29,10 +31,8 @@ from bot.demo.payloads import (
     slash_command,
     view_submission,
 )
-from bot.demo.slack_server import FakeSlack
-from bot.demo.workspace import CUSTOMER, PEOPLE, seed_workspace
-from bot.models import Item
-from bot.settings import Settings
+from handlers.slack.standin.slack_server import FakeSlack
+from handlers.slack.standin.workspace import CUSTOMER, PEOPLE, seed_workspace
 
 SIGNING_SECRET = "demo-signing-secret"
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "feedbackbot.yml"

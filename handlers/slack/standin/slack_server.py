@@ -19,8 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.demo import slack_directory, slack_messages, slack_views
-from bot.demo.slack_calls import (
+from handlers.slack.standin import slack_directory, slack_messages, slack_views
+from handlers.slack.standin.slack_calls import (
     BadRequest,
     Fault,
     FaultPlan,
@@ -29,8 +29,8 @@ from bot.demo.slack_calls import (
     read_args,
     read_upload,
 )
-from bot.demo.slack_socket import SocketModeServer
-from bot.demo.slack_state import SlackError, Workspace
+from handlers.slack.standin.slack_socket import SocketModeServer
+from handlers.slack.standin.slack_state import SlackError, Workspace
 
 METHODS = {**slack_directory.METHODS, **slack_messages.METHODS, **slack_views.METHODS}
 
