@@ -48,7 +48,9 @@ class FakeSlack(SocketModeServer):
         enterprise_id: str | None = None,
         domain: str = "demo",
         app_id: str = "A0DEMO",
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock` gives POSIX seconds for the ts of messages the server creates."""
         self.workspace = Workspace(
             team_id=team_id,
             team_name=team_name,
@@ -57,6 +59,7 @@ class FakeSlack(SocketModeServer):
             bot_id=bot_id,
             app_id=app_id,
             enterprise_id=enterprise_id,
+            clock=clock,
         )
         self.team_id = team_id
         self.bot_user_id = bot_user_id
