@@ -200,29 +200,6 @@ def test_a_non_numeric_port_is_a_clear_error(monkeypatch, capsys):
     assert "PORT" in capsys.readouterr().err
 
 
-def test_demo_plays_every_intake_path_and_ends_with_a_table(tmp_path):
-    db = tmp_path / "demo.db"
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "demo", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "card in #payments-dev" in out and "card in #mobile-dev" in out
-    assert "card in #triage" in out
-    assert "ignored" in out and "nothing new" in out
-    assert "is on feedback #1" in out and "replied about feedback #2" in out
-    assert "Not yours" in out and "was resolved by alice" in out
-    assert "marked as moved" in out
-    assert "Per team" in out
-    store = open_store(f"sqlite:///{db}")
-    kinds = {item.intake_kind for item in store.list_items()}
-    store.close()
-    assert kinds == {"reaction", "channel", "command", "shortcut"}
-
-
 @pytest.mark.parametrize("since", [
     "111111111111111", "11111111", "1111-11-11", "2026-13-01", "9999-01-01", "20260301",
     "2026-03-01junk", "",

@@ -1,7 +1,9 @@
-"""`feedbackbot demo`: a scripted half-day of feedback against a local stand-in for Slack.
+"""`feedbackbot demo` on Slack: the neutral script, acted out against a local stand-in.
 
 Everything runs in this process on loopback: a fake Slack workspace, the real bot
-serving HTTP, and a script that sends signed requests exactly as Slack would.
+serving HTTP, and a stage that turns each step of `bot.demo.script` into the signed
+requests Slack would send. Both the bot and the fake workspace run on the script's
+simulated clock, so message timestamps, cards and the digest tell the story's times.
 """
 
 from __future__ import annotations
@@ -10,14 +12,26 @@ import html
 import logging
 import re
 import tempfile
-import time
-from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.config import load_config
+from bot.demo.clock import SimulatedClock
+from bot.demo.play import play
+from bot.demo.report import team_table
+from bot.demo.script import (
+    CUSTOMER_PEOPLE,
+    SCRIPT,
+    STAFF,
+    Digest,
+    Forward,
+    Respond,
+    Says,
+    at,
+    clock_face,
+)
 from bot.models import Item
 from bot.settings import Settings
 from handlers.slack.standin.payloads import (
@@ -35,13 +49,20 @@ from handlers.slack.standin.slack_server import FakeSlack
 from handlers.slack.standin.workspace import CUSTOMER, PEOPLE, seed_workspace
 
 SIGNING_SECRET = "demo-signing-secret"
-EXAMPLE_CONFIG = Path(__file__).resolve().parent / "feedbackbot.yml"
+DEMO_CONFIG = Path(__file__).resolve().parent / "feedbackbot.yml"
+# The script's people and places, as the demo workspace names them.
+SLACK_USERS = {label.split(" ")[0]: user_id for user_id, label in PEOPLE.items()}
+SLACK_USERS.update({name: CUSTOMER for name in CUSTOMER_PEOPLE})
+SLACK_CHANNELS = {"shared-acme": "C0ACMESHARED", "shared-globex": "C0GLOBEXSHARED",
+                  "customer-feedback": "C0INTAKE", "general": "C0GENERAL"}
 CHANNEL_NAMES = {
     "C0MANAGERS": "#eng-managers",
     "C0PAYMENTS": "#payments-dev", "C0MOBILE": "#mobile-dev", "C0TRIAGE": "#triage",
     "C0INTAKE": "#customer-feedback", "C0ACMESHARED": "#shared-acme",
     "C0GLOBEXSHARED": "#shared-globex", "C0GENERAL": "#general",
 }
+TEAM_CHANNELS = ("C0PAYMENTS", "C0MOBILE", "C0TRIAGE")
+CARD_BUTTONS = {"acknowledge": "fb_ack", "resolve": "fb_resolve", "reassign": "fb_reassign"}
 
 
 def _name(user: str) -> str:
@@ -49,8 +70,14 @@ def _name(user: str) -> str:
     return "@" + label.split(" ")[0] if label else user
 
 
-def _ago_ts(minutes: float) -> str:
-    return f"{time.time() - minutes * 60:.6f}"
+def _who(person: str) -> str:
+    customer = CUSTOMER_PEOPLE.get(person)
+    return f"the customer ({customer})" if customer else f"@{person} ({STAFF[person]})"
+
+
+def _slack_words(text: str) -> str:
+    # Typed in Slack, "@channel" reaches the bot as the special mention <!channel>.
+    return text.replace("@channel", "<!channel>")
 
 
 class Transcript:
@@ -58,28 +85,38 @@ class Transcript:
 
     def __init__(self, write: Callable[[str], None]) -> None:
         self.write = write
-        self.started = time.monotonic()
 
-    def step(self, clock: str, text: str) -> None:
-        self.write(f"\n{clock}  {text}")
+    def step(self, moment: datetime, text: str) -> None:
+        self.write(f"\n{clock_face(moment)}  {text[:1].upper()}{text[1:]}")
 
     def detail(self, text: str) -> None:
         self.write(f"         {text}")
 
 
-class Demo:
-    """The fake workspace, the bot, and the script that drives them."""
+class SlackStage:
+    """Acts the script's steps out in the fake workspace, against the real bot."""
 
     def __init__(self, slack: FakeSlack, client: SignedSlackClient, bot: Any,
-                 transcript: Transcript) -> None:
+                 clock: SimulatedClock, transcript: Transcript) -> None:
         self.slack = slack
         self.client = client
         self.bot = bot
+        self.clock = clock
         self.out = transcript
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.message_channels: dict[str, str] = {}
+        self.views_opened = 0
+
+    def _ts(self) -> str:
+        return f"{self.clock.timestamp():.6f}"
+
+    def _envelope(self, event: dict[str, Any]) -> dict[str, Any]:
+        return event_callback(event, event_time=int(self.clock.timestamp()))
 
     async def settle(self) -> None:
         """Wait until the bot has processed everything and sent what it had to."""
         import asyncio
+        import time
 
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -90,172 +127,206 @@ class Demo:
             self.bot.outbox.wake()
             await asyncio.sleep(0.02)
 
-    async def show_routing(self, before: int) -> None:
-        """Print the cards and confirmations the bot posted since call number `before`."""
+    async def _next_view(self) -> dict[str, Any]:
+        self.views_opened += 1
+        opened = await self.slack.wait_for("views.open", count=self.views_opened)
+        return dict(opened[-1].args["view"])
+
+    def _opened_views(self) -> int:
+        return sum(1 for call in self.slack.calls if call.method == "views.open" and call.ok)
+
+    # ---- the steps ----------------------------------------------------------------------
+
+    async def says(self, step: Says) -> None:
+        channel = SLACK_CHANNELS[step.place]
+        self.messages[step.key] = self.slack.add_message(
+            channel, user=SLACK_USERS[step.by], text=_slack_words(step.text), ts=self._ts())
+        self.message_channels[step.key] = channel
+        where = CHANNEL_NAMES[channel] + (f" ({step.aside})" if step.aside else "")
+        self.out.step(step.at, f"In {where}, {_who(step.by)} writes: “{step.text}”")
+
+    async def forward(self, step: Forward) -> None:
+        before = len(self.slack.calls)
+        user = SLACK_USERS[step.by]
+        channel = SLACK_CHANNELS[step.place]
+        source = self.messages[step.message] if step.message else None
+        event: dict[str, Any] | None = None
+        if step.how == "reaction" and source is not None:
+            reaction = str(self.bot.config.intake.reaction)
+            whose = "their own message" if step.by in CUSTOMER_PEOPLE else "it"
+            self.out.step(step.at, f"{_who(step.by)} adds :{reaction}: to {whose}.")
+            await self.client.send_event(self._envelope(reaction_added_event(
+                user=user, reaction=reaction, channel=channel, ts=source["ts"],
+                event_ts=self._ts())))
+        elif step.how == "intake_post":
+            self.out.step(step.at, f"@{step.by} posts in {CHANNEL_NAMES[channel]}:"
+                          f" “{step.text}”")
+            event = self._envelope(message_event(channel=channel, user=user,
+                                                 text=str(step.text), ts=self._ts()))
+            await self.client.send_event(event)
+        elif step.how == "command":
+            self.out.step(step.at, f"@{step.by} types `/feedback {step.text}`")
+            await self.client.send_command(slash_command(
+                text=str(step.text), user_id=user, channel_id=channel))
+        elif step.how == "shortcut" and source is not None:
+            await self._shortcut(step, user, channel, source)
+        elif step.how == "share" and source is not None:
+            origin = self.message_channels[str(step.message)]
+            self.out.step(step.at, f"@{step.by} uses Slack's *Forward message* to share a"
+                          f" message from {CHANNEL_NAMES[origin]} into"
+                          f" {CHANNEL_NAMES[channel]}, adding “{step.text}”.")
+            if step.aside:
+                self.out.detail(step.aside[0].upper() + step.aside[1:] + " (`<!channel>`).")
+            await self.client.send_event(self._envelope(forwarded_message_event(
+                channel=channel, user=user, text=str(step.text or ""),
+                original_text=source["text"], original_author=source["user"],
+                original_ts=source["ts"], original_channel=origin, ts=self._ts())))
+        else:
+            raise ValueError(f"the Slack stage cannot forward {step!r}")
+        if not await self.show_routing(before) and step.aside:
+            self.out.detail(f"→ ignored: {step.aside}.")
+        if step.delivered_twice and event is not None:
+            await self._redeliver(event)
+
+    async def _redeliver(self, event: dict[str, Any]) -> None:
+        again = len(self.slack.calls)
+        await self.client.send_event(event, retry_num=1, retry_reason="http_timeout")
         await self.settle()
+        new = [call.method for call in self.slack.calls[again:] if call.ok]
+        self.out.detail("Slack re-delivers the same event (X-Slack-Retry-Num: 1) → "
+                        + ("nothing new." if not new else f"it called {', '.join(new)}!"))
+
+    async def _shortcut(self, step: Forward, user: str, channel: str,
+                        source: dict[str, Any]) -> None:
+        self.out.step(step.at, f"@{step.by} uses *Forward to feedback* on a message in"
+                      f" {CHANNEL_NAMES[channel]}.")
+        await self.client.send_interaction(message_shortcut(
+            callback_id="forward_feedback", user_id=user, channel_id=channel,
+            message=source))
+        view = await self._next_view()
+        team, customer = _initial(view, "team"), _initial(view, "customer")
+        self.out.detail(f"→ a form opens with the text prefilled, team “{team}” suggested,"
+                        f" customer “{customer}”.")
+        severity = step.severity or "normal"
+        self.out.detail(f"@{step.by} sets severity to {severity}"
+                        + (f", notes “{step.note}”" if step.note else "") + " and submits.")
+        await self.client.send_interaction(view_submission(
+            user_id=user, callback_id=view["callback_id"],
+            private_metadata=view["private_metadata"], values={
+                "text": {"value": {"type": "plain_text_input", "value": source["text"]}},
+                "team": {"value": {"type": "static_select",
+                                   "selected_option": {"value": team}}},
+                "customer": {"value": {"type": "plain_text_input", "value": customer}},
+                "severity": {"value": {"type": "static_select",
+                                       "selected_option": {"value": severity}}},
+                "note": {"value": {"type": "plain_text_input", "value": step.note or ""}},
+            }))
+
+    async def respond(self, step: Respond) -> None:
+        before = len(self.slack.calls)
+        user = SLACK_USERS[step.by]
+        item = self._item(step.item)
+        role = f" ({STAFF[step.by]})" if step.by in STAFF else ""
+        aside = f": {step.aside}" if step.aside else ""
+        if step.how == "acknowledge":
+            self.out.step(step.at, f"@{step.by} clicks *Acknowledge* on feedback #{item.id}.")
+            await self._click(user, "acknowledge", item)
+        elif step.how == "reply":
+            self.out.step(step.at, f"@{step.by} replies in the thread of feedback"
+                          f" #{item.id}'s card: “{step.text}”")
+            await self.client.send_event(self._envelope(message_event(
+                channel=str(item.card_channel), user=user, text=str(step.text),
+                thread_ts=item.card_ts, ts=self._ts())))
+        elif step.how == "react":
+            reaction = self.bot.config.acknowledge.reactions[0]
+            self.out.step(step.at, f"@{step.by} adds :{reaction}: to the card for"
+                          f" feedback #{item.id}.")
+            await self.client.send_event(self._envelope(reaction_added_event(
+                user=user, reaction=reaction, channel=str(item.card_channel),
+                ts=str(item.card_ts), event_ts=self._ts())))
+        elif step.how == "resolve":
+            if step.text:
+                self.out.step(step.at, f"@{step.by} resolves feedback #{item.id}:"
+                              f" “{step.text}”.")
+            else:
+                self.out.step(step.at, f"@{step.by}{role} clicks *Resolve* on feedback"
+                              f" #{item.id}{aside}.")
+            await self._click(user, "resolve", item, values={"note": {"value": {
+                "type": "plain_text_input", "value": step.text or ""}}})
+        elif step.how == "reassign":
+            self.out.step(step.at, f"@{step.by}{role} reassigns feedback #{item.id} to"
+                          f" {step.team}{aside}.")
+            await self._click(user, "reassign", item, values={"team": {"value": {
+                "type": "static_select", "selected_option": {"value": step.team}}}})
+        await self.show_updates(before)
+
+    def _item(self, number: int) -> Item:
+        items = {item.id: item for item in self.bot.store.list_items()}
+        return items[number]
+
+    async def _click(self, user: str, button: str, item: Item,
+                     values: dict[str, Any] | None = None) -> None:
+        """Click a card button; fill in and submit the form it opens, if it opens one."""
+        await self.client.send_interaction(block_actions(
+            user_id=user, action_id=CARD_BUTTONS[button], value=str(item.id),
+            channel_id=item.card_channel, message_ts=item.card_ts))
+        await self.settle()
+        if values is None or self._opened_views() == self.views_opened:
+            return
+        view = await self._next_view()
+        await self.client.send_interaction(view_submission(
+            user_id=user, callback_id=view["callback_id"],
+            private_metadata=view["private_metadata"], values=values))
+
+    async def digest(self, step: Digest) -> None:
+        """End the day with the per-team table and the managers' digest."""
+        from bot.digest_text import digest_table
+
+        self.out.write("")
+        for line in team_table(self.bot.store.list_items(), self.bot.config.teams):
+            self.out.write(line)
+        before = len(self.slack.calls)
+        workspace = self.bot.workspace or ""
+        start = self.clock.now() - timedelta(days=1)
+        claimed = self.bot.digests.claim_window(workspace=workspace, index=0, start=start)
+        self.out.step(step.at, "The managers' digest goes out"
+                      + (f" ({step.aside})." if step.aside else "."))
+        await self.settle()
+        for call in self.slack.calls[before:]:
+            if call.method == "chat.postMessage" and call.ok:
+                channel = str(call.args.get("channel"))
+                self.out.detail(f"→ digest posted in {CHANNEL_NAMES.get(channel, channel)}")
+            elif call.method == "files.completeUploadExternal" and call.ok:
+                self.out.detail("→ the 14-day trend chart is uploaded into its thread")
+        if claimed is not None:
+            data = self.bot.digests.build(
+                workspace=workspace, index=0, local_date=claimed.period.local_date,
+                late=False, window_start=start, window_end=self.clock.now())
+            self.out.write("\n" + digest_table(data))
+
+    # ---- what the bot did, in words -----------------------------------------------------
+
+    async def show_routing(self, before: int) -> int:
+        """Print the cards and confirmations posted since call `before`; return how many."""
+        await self.settle()
+        shown = 0
         for call in self.slack.calls[before:]:
             if call.method != "chat.postMessage" or not call.ok:
                 continue
+            shown += 1
             channel = str(call.args.get("channel"))
-            if channel in ("C0PAYMENTS", "C0MOBILE", "C0TRIAGE"):
+            if channel in TEAM_CHANNELS:
                 mentions = sorted(set(_mentions(call.args.get("blocks"))))
                 self.out.detail(f"→ card in {CHANNEL_NAMES[channel]} for "
                                 f"{', '.join(_name(user) for user in mentions) or 'the team'}")
+                if "&lt;!channel&gt;" in str(call.args.get("blocks")):
+                    self.out.detail("  (its text shows `<!channel>` escaped: nobody is pinged)")
             elif channel == "C0INTAKE":
                 self.out.detail("→ confirmation in the intake thread: "
                                 f"{_plain(call.args.get('text'))}")
             else:
                 self.out.detail(f"→ DM to {_name(channel)}: {_plain(call.args.get('text'))}")
-
-    async def run(self) -> None:
-        """Play the script."""
-        out = self.out
-        slack = self.slack
-
-        shared = slack.add_message("C0ACMESHARED", user=CUSTOMER, ts=_ago_ts(95),
-                                   text="We were double charged on invoice 4411 this month!")
-        out.step("09:05", "In #shared-acme (shared with Acme), the customer writes: "
-                 f"“{shared['text']}”")
-        before = len(slack.calls)
-        await self.client.send_event(event_callback(reaction_added_event(
-            user=CUSTOMER, reaction="inbox_tray", channel="C0ACMESHARED", ts=shared["ts"])))
-        await self.settle()
-        out.detail("The customer adds :inbox_tray: themself → ignored: intake is for staff only.")
-        await self.client.send_event(event_callback(reaction_added_event(
-            user="U0SUPPORT", reaction="inbox_tray", channel="C0ACMESHARED",
-            ts=shared["ts"])))
-        out.step("09:12", "@sam (support) adds :inbox_tray: to it.")
-        await self.show_routing(before)
-
-        before = len(slack.calls)
-        event = event_callback(message_event(
-            channel="C0INTAKE", user="U0SUPPORT2",
-            text="Globex: the iOS app crashes on login since 5.2, every time."))
-        await self.client.send_event(event)
-        out.step("09:31", "@priya posts in #customer-feedback: "
-                 "“Globex: the iOS app crashes on login since 5.2, every time.”")
-        await self.show_routing(before)
-        await self.client.send_event(event, retry_num=1, retry_reason="http_timeout")
-        await self.settle()
-        out.detail("Slack re-delivers the same event (X-Slack-Retry-Num: 1) → nothing new.")
-
-        before = len(slack.calls)
-        await self.client.send_command(slash_command(
-            text="Customer asks whether the Enterprise plan includes SAML single sign-on",
-            user_id="U0SUPPORT", channel_id="C0GENERAL"))
-        out.step("09:48", "@sam types `/feedback Customer asks whether the Enterprise plan"
-                 " includes SAML single sign-on`")
-        await self.show_routing(before)
-
-        globex = slack.add_message("C0GLOBEXSHARED", user="U0SUPPORT2", ts=_ago_ts(40),
-                                   text="Globex reports the Android app logs them out hourly")
-        before = len(slack.calls)
-        await self.client.send_interaction(message_shortcut(
-            callback_id="forward_feedback", user_id="U0SUPPORT2",
-            channel_id="C0GLOBEXSHARED", message=globex))
-        opened = await slack.wait_for("views.open")
-        view = opened[-1].args["view"]
-        out.step("10:20", "@priya uses *Forward to feedback* on a message in #shared-globex.")
-        out.detail(f"→ a form opens with the text prefilled, team "
-                   f"“{_initial(view, 'team')}” suggested, customer "
-                   f"“{_initial(view, 'customer')}”.")
-        out.detail("She sets severity to high and submits.")
-        await self.client.send_interaction(view_submission(
-            user_id="U0SUPPORT2", callback_id=view["callback_id"],
-            private_metadata=view["private_metadata"], values={
-                "text": {"value": {"type": "plain_text_input", "value": globex["text"]}},
-                "team": {"value": {"type": "static_select",
-                                   "selected_option": {"value": _initial(view, "team")}}},
-                "customer": {"value": {"type": "plain_text_input", "value": "globex"}},
-                "severity": {"value": {"type": "static_select",
-                                       "selected_option": {"value": "high"}}},
-                "note": {"value": {"type": "plain_text_input",
-                                   "value": "Their admins are blocked"}},
-            }))
-        await self.show_routing(before)
-
-        original = slack.add_message("C0ACMESHARED", user=CUSTOMER, ts=_ago_ts(30),
-                                     text="Refunds page shows a 500 error <!channel>")
-        before = len(slack.calls)
-        await self.client.send_event(event_callback(forwarded_message_event(
-            channel="C0INTAKE", user="U0SUPPORT", text="Second time this week",
-            original_text=original["text"], original_author=CUSTOMER,
-            original_ts=original["ts"], original_channel="C0ACMESHARED")))
-        out.step("10:41", "@sam uses Slack's *Forward message* to share an Acme message"
-                 " into #customer-feedback, adding “Second time this week”.")
-        out.detail("The customer's text tries to ping `<!channel>`; the card shows it escaped.")
-        await self.show_routing(before)
-
-    async def respond(self) -> None:
-        """Developers answer in their channels; support hears back."""
-        out = self.out
-        items = {item.id: item for item in self.bot.store.list_items()}
-
-        before = len(self.slack.calls)
-        await self._click("U0ALICE", "fb_ack", items[1])
-        out.step("10:55", "@alice clicks *Acknowledge* on feedback #1.")
-        await self.show_updates(before)
-
-        before = len(self.slack.calls)
-        await self._reply(items[2], "U0CAROL", "Reproduced. The fix ships in 5.2.1 today.")
-        out.step("11:02", "@carol replies in the card's thread: “Reproduced. The fix ships"
-                 " in 5.2.1 today.”")
-        await self.show_updates(before)
-
-        before = len(self.slack.calls)
-        await self._click("U0CAROL", "fb_resolve", items[1])
-        out.step("11:10", "@carol (mobile) tries to resolve feedback #1, which belongs to"
-                 " payments.")
-        await self.show_updates(before)
-
-        before = len(self.slack.calls)
-        await self._click("U0DAN", "fb_reassign", items[3])
-        view = (await self.slack.wait_for("views.open", count=2))[-1].args["view"]
-        await self.client.send_interaction(view_submission(
-            user_id="U0DAN", callback_id=view["callback_id"],
-            private_metadata=view["private_metadata"],
-            values={"team": {"value": {"type": "static_select",
-                                       "selected_option": {"value": "payments"}}}}))
-        out.step("11:30", "@dan (triage) reassigns feedback #3 to payments: plans are theirs.")
-        await self.show_updates(before)
-
-        before = len(self.slack.calls)
-        await self._react(items[5], "U0BOB", "eyes")
-        out.step("11:45", "@bob adds :eyes: to the card for feedback #5.")
-        await self.show_updates(before)
-
-        before = len(self.slack.calls)
-        await self._reply(items[4], "U0ERIN", "Found it: the token refresh races. Fix in review.")
-        out.step("12:05", "@erin replies on feedback #4: “Found it: the token refresh races."
-                 " Fix in review.”")
-        await self.show_updates(before)
-
-        before = len(self.slack.calls)
-        await self._click("U0ALICE", "fb_resolve", items[1])
-        view = (await self.slack.wait_for("views.open", count=3))[-1].args["view"]
-        await self.client.send_interaction(view_submission(
-            user_id="U0ALICE", callback_id=view["callback_id"],
-            private_metadata=view["private_metadata"],
-            values={"note": {"value": {"type": "plain_text_input",
-                                       "value": "Refunded the duplicate; fixed in 2.4.1"}}}))
-        out.step("12:30", "@alice resolves feedback #1: “Refunded the duplicate; fixed in"
-                 " 2.4.1”.")
-        await self.show_updates(before)
-
-    async def _click(self, user: str, action: str, item: Item) -> None:
-        latest = self.bot.store.get_item(workspace=item.workspace, item_id=item.id)
-        await self.client.send_interaction(block_actions(
-            user_id=user, action_id=action, value=str(item.id),
-            channel_id=latest.card_channel, message_ts=latest.card_ts))
-
-    async def _reply(self, item: Item, user: str, text: str) -> None:
-        await self.client.send_event(event_callback(message_event(
-            channel=str(item.card_channel), user=user, text=text, thread_ts=item.card_ts)))
-
-    async def _react(self, item: Item, user: str, reaction: str) -> None:
-        await self.client.send_event(event_callback(reaction_added_event(
-            user=user, reaction=reaction, channel=str(item.card_channel),
-            ts=str(item.card_ts))))
+        return shown
 
     async def show_updates(self, before: int) -> None:
         """Print what the bot did since call number `before`, in words."""
@@ -277,66 +348,12 @@ class Demo:
                                 f"{_plain(call.args.get('text'))}")
             elif call.method == "chat.postMessage":
                 text = _plain(call.args.get("text")).replace("\n", " ")
-                if channel in ("C0PAYMENTS", "C0MOBILE", "C0TRIAGE"):
+                if channel in TEAM_CHANNELS:
                     self.out.detail(f"→ new card in {CHANNEL_NAMES[channel]}")
                 elif channel == "C0INTAKE":
                     self.out.detail(f"→ in the intake thread: {text}")
                 else:
                     self.out.detail(f"→ DM to {_name(channel)}: {text}")
-
-    async def digest(self) -> None:
-        """End the day as a manager starts the next: with the digest."""
-        from bot.digest_text import digest_table
-
-        before = len(self.slack.calls)
-        workspace = self.bot.workspace or ""
-        start = self.bot.clock() - timedelta(days=1)
-        claimed = self.bot.digests.claim_window(workspace=workspace, index=0, start=start)
-        self.out.step("17:00", "The managers' digest goes out (it normally runs at 09:00).")
-        await self.settle()
-        for call in self.slack.calls[before:]:
-            if call.method == "chat.postMessage" and call.ok:
-                channel = str(call.args.get("channel"))
-                self.out.detail(f"→ digest posted in {CHANNEL_NAMES.get(channel, channel)}")
-            elif call.method == "files.completeUploadExternal" and call.ok:
-                self.out.detail("→ the 14-day trend chart is uploaded into its thread")
-        if claimed is not None:
-            data = self.bot.digests.build(
-                workspace=workspace, index=0, local_date=claimed.period.local_date,
-                late=False, window_start=start, window_end=self.bot.clock())
-            self.out.write("\n" + digest_table(data))
-
-    def summary(self) -> list[Item]:
-        """Print the per-team table; return the items."""
-        items = self.bot.store.list_items()
-        self.out.write("\nPer team")
-        header = (f"  {'team':<10} {'items':>5} {'answered':>8} {'waiting':>7}"
-                  f"  {'time to response':>16} {'forwarding lag':>14}")
-        self.out.write(header)
-        self.out.write("  " + "-" * (len(header) - 2))
-        by_team: dict[str, list[Item]] = {}
-        for item in items:
-            by_team.setdefault(item.team, []).append(item)
-        for team in self.bot.config.teams:
-            team_items = by_team.get(team, [])
-            answered = [item for item in team_items if item.first_response_at is not None]
-            waiting = len(team_items) - len(answered)
-            lags = sorted(item.forwarded_at - item.received_at for item in team_items)
-            lag = _minutes(lags[len(lags) // 2]) if lags else "-"
-            waits = sorted(item.first_response_at - item.received_at  # type: ignore[operator]
-                           for item in answered)
-            wait = _minutes(waits[len(waits) // 2]) if waits else "-"
-            self.out.write(f"  {team:<10} {len(team_items):>5} {len(answered):>8} {waiting:>7}"
-                           f"  {wait:>16} {lag:>14}")
-        statuses = Counter(item.status for item in items)
-        self.out.write(f"\n{len(items)} items: " + ", ".join(
-            f"{count} {status}" for status, count in sorted(statuses.items())))
-        return items
-
-
-def _minutes(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
 def _mentions(blocks: Any) -> list[str]:
@@ -378,7 +395,7 @@ async def run_demo(*, db_path: str | None = None,
     from handlers.slack.http import base_url, serve
 
     logging.getLogger().setLevel(logging.WARNING)
-    loaded = load_config(EXAMPLE_CONFIG)
+    loaded = load_config(DEMO_CONFIG)
     if loaded.config is None:
         for problem in loaded.problems:
             write(str(problem))
@@ -387,24 +404,23 @@ async def run_demo(*, db_path: str | None = None,
     if db_path is None:
         temp = tempfile.TemporaryDirectory(prefix="feedbackbot-demo-")
         db_path = str(Path(temp.name) / "demo.db")
-    transcript = Transcript(write)
+    # The story starts at nine; its clock moves only from step to step.
+    clock = SimulatedClock(at("09:00"))
     write("feedbackbot demo: a half-day of customer feedback in a local stand-in for Slack")
-    write("(no network, no Slack account; every request is signed and sent over HTTP)")
-    async with FakeSlack(team_id="T0DEMO", team_name="Demo Co") as slack:
+    write("(no network, no Slack account; every request is signed and sent over HTTP;"
+          " the story runs on a simulated clock)")
+    async with FakeSlack(team_id="T0DEMO", team_name="Demo Co", clock=clock.timestamp) as slack:
         seed_workspace(slack)
         settings = Settings(bot_token="xoxb-demo", signing_secret=SIGNING_SECRET,
                             api_url=slack.api_url, database_url=f"sqlite:///{db_path}")
-        bot = create_app(settings, config=loaded.config)
+        bot = create_app(settings, config=loaded.config, clock=clock.now)
         runner = await serve(bot, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0,
                              scheduler=False)
         await bot.wait_ready()
         client = SignedSlackClient(base_url(runner), SIGNING_SECRET)
-        demo = Demo(slack, client, bot, transcript)
         try:
-            await demo.run()
-            await demo.respond()
-            demo.summary()
-            await demo.digest()
+            await play(SCRIPT, stage=SlackStage(slack, client, bot, clock, Transcript(write)),
+                       clock=clock)
         finally:
             await client.close()
             await bot.stop()
