@@ -4,14 +4,17 @@ Everything runs in this process on loopback: a fake Slack workspace, the real bo
 serving HTTP, and a stage that turns each step of `bot.demo.script` into the signed
 requests Slack would send. Both the bot and the fake workspace run on the script's
 simulated clock, so message timestamps, cards and the digest tell the story's times.
+Another platform plays the same script with its own `bot.demo.play.Stage`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -115,9 +118,6 @@ class SlackStage:
 
     async def settle(self) -> None:
         """Wait until the bot has processed everything and sent what it had to."""
-        import asyncio
-        import time
-
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             busy = (self.bot.store.inbox_pending() or self.bot.deps.in_flight
