@@ -33,11 +33,9 @@ from microsoft_agents.hosting.core import (
 from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
 
 _UNAVAILABLE = playground_driver.unavailable_reason()
-pytestmark = [
-    pytest.mark.skipif(_UNAVAILABLE is not None, reason=_UNAVAILABLE or ""),
-    # The SDK keys its aiohttp app and request state with strings.
-    pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning"),
-]
+needs_playground = pytest.mark.skipif(_UNAVAILABLE is not None, reason=_UNAVAILABLE or "")
+# The SDK keys its aiohttp app and request state with strings.
+pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
 CONFIRMATION = "Thanks, forwarded to the developers: "
 
@@ -98,6 +96,7 @@ async def bot_endpoint(bot_reply: Reply) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+@needs_playground
 async def test_a_personal_message_gets_its_confirmation_back(bot_endpoint: str) -> None:
     feedback = "The export button does nothing on Safari 17"
     async with running_playground(bot_endpoint) as playground:
@@ -110,6 +109,7 @@ async def test_a_personal_message_gets_its_confirmation_back(bot_endpoint: str) 
         assert playground.refused_connections() == []
 
 
+@needs_playground
 @pytest.mark.parametrize("bot_reply", [stay_silent])
 async def test_a_bot_that_does_not_answer_fails_the_round_trip(bot_endpoint: str) -> None:
     async with running_playground(bot_endpoint) as playground:
