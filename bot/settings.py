@@ -27,6 +27,12 @@ class Settings:
     database_url: str = "sqlite:///feedback.db"
     config_path: str = "feedbackbot.yml"
     port: int = 3000
+    # Microsoft Teams (Azure Bot / Entra app registration).
+    microsoft_app_id: str | None = None
+    microsoft_app_password: str | None = None
+    microsoft_app_tenant_id: str | None = None
+    teams_anonymous: bool = False  # local testing only: no JWT check
+    public_url: str | None = None  # https://bot.example.com, for links Teams must fetch
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +55,11 @@ class Settings:
             database_url=env.get("DATABASE_URL") or "sqlite:///feedback.db",
             config_path=env.get("FEEDBACKBOT_CONFIG") or "feedbackbot.yml",
             port=port,
+            microsoft_app_id=env.get("MICROSOFT_APP_ID") or None,
+            microsoft_app_password=env.get("MICROSOFT_APP_PASSWORD") or None,
+            microsoft_app_tenant_id=env.get("MICROSOFT_APP_TENANT_ID") or None,
+            teams_anonymous=env.get("FEEDBACKBOT_TEAMS_ANONYMOUS", "").strip() == "1",
+            public_url=(env.get("FEEDBACKBOT_PUBLIC_URL") or "").strip().rstrip("/") or None,
         )
 
     def with_changes(self, **changes: object) -> Settings:
