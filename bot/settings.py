@@ -23,7 +23,6 @@ class Settings:
     signing_secret: str | None = None
     app_token: str | None = None
     api_url: str = SLACK_DEFAULT_API_URL
-    public_url: str | None = None  # FEEDBACKBOT_PUBLIC_URL: where Teams fetches digest charts
     database_url: str = "sqlite:///feedback.db"
     config_path: str = "feedbackbot.yml"
     port: int = 3000
@@ -51,7 +50,6 @@ class Settings:
             signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             app_token=env.get("SLACK_APP_TOKEN") or None,
             api_url=normalise_api_url(env.get("SLACK_API_URL")),
-            public_url=(env.get("FEEDBACKBOT_PUBLIC_URL") or "").strip().rstrip("/") or None,
             database_url=env.get("DATABASE_URL") or "sqlite:///feedback.db",
             config_path=env.get("FEEDBACKBOT_CONFIG") or "feedbackbot.yml",
             port=port,

@@ -332,8 +332,8 @@ async def test_anonymous_mode_sends_no_token():
     store = open_store("sqlite:///:memory:")
     async with FakeConnector() as fake:
         _install(store, fake, CHANNEL)
-        port = create_teams_port(config=_config(), store=store, app_id=None, password=None,
-                                 tenant_id=None, public_url=None)
+        port = create_teams_port(config=_config(), store=store,
+                                 settings=Settings.from_env({"FEEDBACKBOT_TEAMS_ANONYMOUS": "1"}))
         await port.post_card(item=_card_item(), mentions=[], outbox_key="card:12")
         await port.close()
     (send,) = fake.calls_to("send_to_conversation")
@@ -345,8 +345,18 @@ async def test_anonymous_mode_sends_no_token():
 def test_an_app_id_gets_tokens_from_entra_through_msal():
     from microsoft_agents.authentication.msal import MsalAuth
 
-    tokens = token_provider(app_id="app-id", password="secret", tenant_id=TENANT_ID)
-    assert isinstance(tokens, MsalAuth)
+    settings = Settings.from_env({
+        "MICROSOFT_APP_ID": "app-id", "MICROSOFT_APP_PASSWORD": "secret",
+        "MICROSOFT_APP_TENANT_ID": TENANT_ID,
+        "FEEDBACKBOT_PUBLIC_URL": "https://feedback.example.com"})
+    store = open_store("sqlite:///:memory:")
+    port = create_teams_port(config=_config(), store=store, settings=settings)
+    store.close()
+    assert isinstance(port.connector.tokens, MsalAuth)
+    assert port.connector.tokens.configuration.CLIENT_ID == "app-id"
+    assert port.charts is not None and port.charts.base_url == "https://feedback.example.com"
+    assert isinstance(token_provider(app_id="app-id", password="secret",
+                                     tenant_id=TENANT_ID), MsalAuth)
 
 
 def test_the_public_url_comes_from_the_environment():

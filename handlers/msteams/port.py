@@ -21,6 +21,7 @@ from bot.config import Config
 from bot.digest import DigestData
 from bot.models import Item, utcnow
 from bot.ports import ChatError, Notice, Posted
+from bot.settings import Settings
 from bot.store import Conversation, Store
 from handlers.msteams.cards import Person, item_card
 from handlers.msteams.charts import ChartShelf
@@ -264,17 +265,17 @@ class TeamsChatPort:
         return None
 
 
-def create_teams_port(*, config: Config, store: Store, app_id: str | None,
-                      password: str | None, tenant_id: str | None, public_url: str | None,
+def create_teams_port(*, config: Config, store: Store, settings: Settings,
                       clock: Callable[[], datetime] = utcnow) -> TeamsChatPort:
-    """The Teams port for these credentials (MSAL with an app id, no token without).
+    """The Teams port for the environment's app registration (no token without an app id).
 
-    With `public_url`, charts too big to inline are served under it: mount
-    `port.charts.add_routes(app)` on the web app.
+    With FEEDBACKBOT_PUBLIC_URL, charts too big to inline are served under it: mount
+    `port.charts.add_routes(app)` on the web app. Close the port on stop.
     """
-    connector = ConnectorAccess(tokens=token_provider(app_id=app_id, password=password,
-                                                      tenant_id=tenant_id))
-    charts = ChartShelf(base_url=public_url) if public_url else None
+    app_id, tenant_id = settings.microsoft_app_id, settings.microsoft_app_tenant_id
+    connector = ConnectorAccess(tokens=token_provider(
+        app_id=app_id, password=settings.microsoft_app_password, tenant_id=tenant_id))
+    charts = ChartShelf(base_url=settings.public_url) if settings.public_url else None
     return TeamsChatPort(config=config, store=store, connector=connector, app_id=app_id,
                          tenant_id=tenant_id, charts=charts, clock=clock)
 
