@@ -113,9 +113,11 @@ async def teams() -> AsyncIterator[SimpleNamespace]:
 
 
 def _card_item(**changes: Any) -> Any:
-    return make_item(id=12, team="mobile", workspace=WORKSPACE, platform="msteams",
-                     card_platform="msteams", forwarded_by="dave@example.com",
-                     assignees=["carol@example.com"], **changes)
+    values: dict[str, Any] = {
+        "id": 12, "team": "mobile", "workspace": WORKSPACE, "platform": "msteams",
+        "card_platform": "msteams", "forwarded_by": "dave@example.com",
+        "assignees": ["carol@example.com"]}
+    return make_item(**{**values, **changes})
 
 
 async def test_a_card_goes_to_the_team_channel_mentioning_owners_looked_up_by_email(teams):

@@ -1,0 +1,133 @@
+"""The outbox sends Teams cards and notices through the Teams port, to a fake Bot Connector.
+
+A 429 with Retry-After or a 5xx delays the send; it is made once when Teams takes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+pytest.importorskip("microsoft_agents.hosting.core", reason="needs the teams extra")
+
+from bot.models import Event
+from bot.outbox import OutboxWorker
+from bot.ports import Ports
+from bot.store import NewOutbox
+from handlers.msteams.connector import ConnectorAccess
+from handlers.msteams.connector_fake import FakeConnector
+from handlers.msteams.port import TeamsChatPort
+from storage import open_store
+from tests.fakes import FrozenClock
+from tests.test_msteams_port import (
+    CAROL,
+    CHANNEL,
+    DAVE,
+    DIGESTS,
+    TEAM,
+    TENANT_ID,
+    TOKEN,
+    WORKSPACE,
+    FixedToken,
+    _card_item,
+    _install,
+)
+from tests.test_msteams_port import (
+    _config as _port_config,
+)
+
+
+@dataclass
+class TeamsTeam:
+    """A team living on Teams only, as the config's TeamConfig answers the outbox."""
+
+    channel: str
+    owners: list[str]
+    assign: str = "all"
+    owner_group: str | None = None
+    keywords: list[str] = field(default_factory=list)
+
+    def channel_on(self, platform: str) -> str | None:
+        return self.channel if platform == "msteams" else None
+
+    def owners_on(self, platform: str) -> list[str]:
+        return list(self.owners) if platform == "msteams" else []
+
+
+@pytest.fixture
+async def outbox() -> AsyncIterator[SimpleNamespace]:
+    """An outbox worker whose Teams port talks to a fake connector, on a frozen clock."""
+    store = open_store("sqlite:///:memory:")
+    clock = FrozenClock()
+    async with FakeConnector() as fake:
+        fake.require_token(TOKEN)
+        for conversation in (TEAM, CHANNEL, DIGESTS):
+            _install(store, fake, conversation)
+        fake.add_member(TEAM, entra_id=CAROL, name="Carol Ng", email="carol@example.com")
+        fake.add_member(TEAM, entra_id=DAVE, name="Dave Support", email="dave@example.com")
+        config: Any = SimpleNamespace(
+            teams={"mobile": TeamsTeam(CHANNEL, ["carol@example.com"])}, digests=[])
+        port = TeamsChatPort(config=_port_config(), store=store,
+                             connector=ConnectorAccess(tokens=FixedToken()),
+                             tenant_id=TENANT_ID, clock=clock)
+        worker = OutboxWorker(store=store, port=Ports({"msteams": port}), config=config,
+                              clock=clock)
+        item = store.create_item(
+            item=_card_item(assignees=[], forwarded_at=clock(), received_at=clock()),
+            event=Event(item_id=0, kind="received", actor="dave@example.com", at=clock()),
+            outbox=[NewOutbox(kind="card")])
+        yield SimpleNamespace(fake=fake, store=store, worker=worker, clock=clock, item=item)
+        await port.close()
+    store.close()
+
+
+async def _drain(worker: OutboxWorker) -> int:
+    delivered = 0
+    while (sent := await worker.drain_once()):
+        delivered += sent
+    return delivered
+
+
+async def test_a_rate_limited_card_waits_as_asked_and_is_posted_once(outbox):
+    outbox.fake.rate_limit_next("send_to_conversation", retry_after=30)
+    assert await _drain(outbox.worker) == 0
+    (entry,) = outbox.store.outbox_for_item(workspace=WORKSPACE, item_id=outbox.item.id)
+    assert entry.status == "pending" and "ratelimited" in (entry.last_error or "")
+    assert entry.next_attempt_at == outbox.clock() + timedelta(seconds=30)
+
+    outbox.clock.advance(timedelta(seconds=29))
+    assert await _drain(outbox.worker) == 0
+    assert len(outbox.fake.calls_to("send_to_conversation")) == 1
+
+    outbox.clock.advance(timedelta(seconds=2))
+    assert await _drain(outbox.worker) == 2  # the card, then the forwarder's notice
+    item = outbox.store.get_item(workspace=WORKSPACE, item_id=outbox.item.id)
+    assert item.card_channel == CHANNEL and item.card_platform == "msteams"
+    assert list(outbox.fake.activities[CHANNEL]) == [item.card_ts]  # posted once
+    card = outbox.fake.activities[CHANNEL][item.card_ts]["attachments"][0]["content"]
+    assert card["msteams"]["entities"][0]["mentioned"]["id"] == CAROL
+
+    chat = outbox.store.personal_conversation(platform="msteams", user="dave@example.com")
+    assert chat is not None
+    (notice,) = outbox.fake.activities[chat.conversation_id].values()
+    assert "went to **mobile**" in str(notice["attachments"])
+
+
+async def test_a_connector_outage_is_retried_later_and_nothing_is_lost(outbox):
+    outbox.fake.fail_next("send_to_conversation", status=503, count=2)
+    assert await _drain(outbox.worker) == 0
+    (entry,) = outbox.store.outbox_for_item(workspace=WORKSPACE, item_id=outbox.item.id)
+    assert entry.status == "pending" and entry.next_attempt_at > outbox.clock()
+    for _ in range(2):
+        outbox.clock.now = entry.next_attempt_at
+        await _drain(outbox.worker)
+        (entry,) = [e for e in outbox.store.outbox_for_item(
+            workspace=WORKSPACE, item_id=outbox.item.id) if e.kind == "card"]
+    assert entry.status == "sent"
+    assert len(outbox.fake.activities[CHANNEL]) == 1
+    assert len(outbox.fake.calls_to("send_to_conversation")) == 4  # 2 refused, card, notice
