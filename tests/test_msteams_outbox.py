@@ -6,10 +6,8 @@ A 429 with Retry-After or a 5xx delays the send; it is made once when Teams take
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -24,39 +22,16 @@ from handlers.msteams.connector_fake import FakeConnector
 from handlers.msteams.port import TeamsChatPort
 from storage import open_store
 from tests.fakes import FrozenClock
-from tests.test_msteams_port import (
+from tests.msteams_world import (
     CAROL,
     CHANNEL,
-    DAVE,
-    DIGESTS,
-    TEAM,
     TENANT_ID,
-    TOKEN,
     WORKSPACE,
     FixedToken,
-    _card_item,
-    _install,
+    card_item,
+    install_team,
+    teams_config,
 )
-from tests.test_msteams_port import (
-    _config as _port_config,
-)
-
-
-@dataclass
-class TeamsTeam:
-    """A team living on Teams only, as the config's TeamConfig answers the outbox."""
-
-    channel: str
-    owners: list[str]
-    assign: str = "all"
-    owner_group: str | None = None
-    keywords: list[str] = field(default_factory=list)
-
-    def channel_on(self, platform: str) -> str | None:
-        return self.channel if platform == "msteams" else None
-
-    def owners_on(self, platform: str) -> list[str]:
-        return list(self.owners) if platform == "msteams" else []
 
 
 @pytest.fixture
@@ -65,20 +40,15 @@ async def outbox() -> AsyncIterator[SimpleNamespace]:
     store = open_store("sqlite:///:memory:")
     clock = FrozenClock()
     async with FakeConnector() as fake:
-        fake.require_token(TOKEN)
-        for conversation in (TEAM, CHANNEL, DIGESTS):
-            _install(store, fake, conversation)
-        fake.add_member(TEAM, entra_id=CAROL, name="Carol Ng", email="carol@example.com")
-        fake.add_member(TEAM, entra_id=DAVE, name="Dave Support", email="dave@example.com")
-        config: Any = SimpleNamespace(
-            teams={"mobile": TeamsTeam(CHANNEL, ["carol@example.com"])}, digests=[])
-        port = TeamsChatPort(config=_port_config(), store=store,
+        install_team(store, fake)
+        config = teams_config()
+        port = TeamsChatPort(config=config, store=store,
                              connector=ConnectorAccess(tokens=FixedToken()),
                              tenant_id=TENANT_ID, clock=clock)
         worker = OutboxWorker(store=store, port=Ports({"msteams": port}), config=config,
                               clock=clock)
         item = store.create_item(
-            item=_card_item(assignees=[], forwarded_at=clock(), received_at=clock()),
+            item=card_item(assignees=[], forwarded_at=clock(), received_at=clock()),
             event=Event(item_id=0, kind="received", actor="dave@example.com", at=clock()),
             outbox=[NewOutbox(kind="card")])
         yield SimpleNamespace(fake=fake, store=store, worker=worker, clock=clock, item=item)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from types import SimpleNamespace
@@ -23,38 +23,31 @@ pytest.importorskip("microsoft_agents.hosting.core", reason="needs the teams ext
 from bot.models import Status
 from bot.ports import ChatError, Notice
 from bot.settings import Settings
-from bot.store import Conversation, Store
 from handlers.msteams.charts import ChartShelf
 from handlers.msteams.connector import ConnectorAccess, retry_after_seconds, token_provider
 from handlers.msteams.connector_fake import TENANT_ID, FakeConnector
 from handlers.msteams.port import TeamsChatPort, create_teams_port
 from storage import open_store
-from tests.fakes import make_item
+from tests.msteams_world import (
+    CAROL,
+    CHANNEL,
+    DAVE,
+    DIGESTS,
+    EVE,
+    GINA,
+    NOW,
+    OTHER_TENANT,
+    TEAM,
+    TOKEN,
+    UNKNOWN,
+    WORKSPACE,
+    FixedToken,
+    card_item,
+    install,
+    install_team,
+    teams_config,
+)
 from tests.test_digest import build
-
-TEAM = "19:team0general@thread.tacv2"
-CHANNEL = "19:mobile0cards@thread.tacv2"
-DIGESTS = "19:managers0digest@thread.tacv2"
-UNKNOWN = "19:never0installed@thread.tacv2"
-CAROL = "a1b2c3d4-0000-4000-8000-000000000001"
-DAVE = "a1b2c3d4-0000-4000-8000-000000000002"
-GINA = "a1b2c3d4-0000-4000-8000-000000000003"
-EVE = "a1b2c3d4-0000-4000-8000-000000000004"
-OTHER_TENANT = "0ther000-0000-4000-8000-000000000000"
-TOKEN = "token-from-entra"
-WORKSPACE = f"msteams:{TENANT_ID}"
-NOW = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
-
-
-class FixedToken:
-    """A token provider that hands out one token, as MSAL would after acquiring it."""
-
-    def __init__(self, token: str = TOKEN) -> None:
-        self.token = token
-
-    async def get_access_token(self, resource_url: str, scopes: list[str],
-                               force_refresh: bool = False) -> str:
-        return self.token
 
 
 class Clock:
@@ -67,61 +60,24 @@ class Clock:
         return self.now
 
 
-@dataclass
-class TeamOn:
-    """A team's places by platform, as TeamConfig.channel_on answers them."""
-
-    channels: dict[str, str]
-
-    def channel_on(self, platform: str) -> str | None:
-        return self.channels.get(platform)
-
-
-def _config() -> Any:
-    return SimpleNamespace(teams={"mobile": TeamOn({"msteams": CHANNEL}),
-                                  "payments": TeamOn({"slack": "C0PAYMENTS"})})
-
-
-def _install(store: Store, fake: FakeConnector, conversation: str, *, kind: str = "channel",
-             team: str | None = TEAM, **reference: Any) -> None:
-    store.save_conversation(Conversation(
-        platform="msteams", conversation_id=conversation, workspace=WORKSPACE, kind=kind,
-        service_url=fake.url, tenant=TENANT_ID, team_id=team,
-        reference={"bot": {"id": "28:bot-app-id"}, "serviceUrl": fake.url,
-                   "conversation": {"id": conversation, "tenantId": TENANT_ID},
-                   **reference}), now=NOW)
-
-
 @pytest.fixture
 async def teams() -> AsyncIterator[SimpleNamespace]:
     """A fake connector with one installed team (General, a card channel, a digest channel)."""
     store = open_store("sqlite:///:memory:")
     async with FakeConnector() as fake:
-        fake.require_token(TOKEN)
-        for conversation in (TEAM, CHANNEL, DIGESTS):
-            _install(store, fake, conversation)
-        fake.add_member(TEAM, entra_id=CAROL, name="Carol Ng", email="carol@example.com")
-        fake.add_member(TEAM, entra_id=DAVE, name="Dave Support", email="dave@example.com")
+        install_team(store, fake)
         clock = Clock()
         shelf = ChartShelf(base_url="https://bot.example.com/", clock=clock)
         connector = ConnectorAccess(tokens=FixedToken())
-        port = TeamsChatPort(config=_config(), store=store, connector=connector,
+        port = TeamsChatPort(config=teams_config(), store=store, connector=connector,
                              tenant_id=TENANT_ID, charts=shelf, clock=lambda: NOW)
         yield SimpleNamespace(fake=fake, store=store, port=port, shelf=shelf, clock=clock)
         await port.close()
     store.close()
 
 
-def _card_item(**changes: Any) -> Any:
-    values: dict[str, Any] = {
-        "id": 12, "team": "mobile", "workspace": WORKSPACE, "platform": "msteams",
-        "card_platform": "msteams", "forwarded_by": "dave@example.com",
-        "assignees": ["carol@example.com"]}
-    return make_item(**{**values, **changes})
-
-
 async def test_a_card_goes_to_the_team_channel_mentioning_owners_looked_up_by_email(teams):
-    posted = await teams.port.post_card(item=_card_item(), mentions=["carol@example.com"],
+    posted = await teams.port.post_card(item=card_item(), mentions=["carol@example.com"],
                                         outbox_key="card:12")
 
     (lookup,) = [c for c in teams.fake.calls_to("get_conversation_member")
@@ -143,7 +99,7 @@ async def test_people_are_looked_up_once_even_when_asked_at_the_same_time(teams)
     lookups = [teams.port.is_internal_user(workspace=WORKSPACE, user="carol@example.com")
                for _ in range(5)]
     assert await asyncio.gather(*lookups) == [True] * 5
-    await teams.port.post_card(item=_card_item(), mentions=["carol@example.com"],
+    await teams.port.post_card(item=card_item(), mentions=["carol@example.com"],
                                outbox_key="card:12")
     carol = [c for c in teams.fake.calls_to("get_conversation_member")
              if c.path.endswith("carol@example.com")]
@@ -151,9 +107,9 @@ async def test_people_are_looked_up_once_even_when_asked_at_the_same_time(teams)
 
 
 async def test_an_update_puts_the_same_activity_with_the_new_card(teams):
-    posted = await teams.port.post_card(item=_card_item(), mentions=["carol@example.com"],
+    posted = await teams.port.post_card(item=card_item(), mentions=["carol@example.com"],
                                         outbox_key="card:12")
-    resolved = _card_item(card_channel=posted.conversation, card_ts=posted.message,
+    resolved = card_item(card_channel=posted.conversation, card_ts=posted.message,
                           status=Status.RESOLVED.value, resolved_by="carol@example.com",
                           resolved_at=NOW, resolution_note="fixed in 2.3")
 
@@ -167,7 +123,7 @@ async def test_an_update_puts_the_same_activity_with_the_new_card(teams):
 
 
 async def test_a_notice_opens_a_1on1_chat_once_and_reuses_it(teams):
-    item = _card_item()
+    item = card_item()
     notice = Notice(kind="acknowledged", user="dave@example.com",
                     data={"by": "carol@example.com"})
 
@@ -195,7 +151,7 @@ async def test_a_notice_opens_a_1on1_chat_once_and_reuses_it(teams):
 
 async def test_a_notice_to_someone_known_by_entra_id_reaches_them(teams):
     notice = Notice(kind="relay", user=DAVE, data={"by": CAROL, "text": "<at>x</at> *hi*"})
-    await teams.port.send_notice(workspace=WORKSPACE, item=_card_item(), notice=notice,
+    await teams.port.send_notice(workspace=WORKSPACE, item=card_item(), notice=notice,
                                  outbox_key="n:3")
     (create,) = teams.fake.calls_to("create_conversation")
     assert create.body["members"] == [{"id": DAVE}]
@@ -207,7 +163,7 @@ async def test_a_notice_to_someone_known_by_entra_id_reaches_them(teams):
 
 async def test_a_notice_in_an_intake_thread_is_a_reply_in_that_thread(teams):
     await teams.port.send_notice(
-        workspace=WORKSPACE, item=_card_item(), outbox_key="n:4",
+        workspace=WORKSPACE, item=card_item(), outbox_key="n:4",
         notice=Notice(kind="routed", user="dave@example.com", conversation=CHANNEL,
                       thread="1700000000000", data={"assignees": ["carol@example.com"]}))
     (send,) = teams.fake.calls_to("send_to_conversation")
@@ -218,7 +174,7 @@ async def test_a_notice_in_an_intake_thread_is_a_reply_in_that_thread(teams):
 async def test_a_rate_limit_gives_its_retry_after_and_is_not_retried(teams):
     teams.fake.rate_limit_next("send_to_conversation", retry_after=7)
     with pytest.raises(ChatError) as raised:
-        await teams.port.post_card(item=_card_item(), mentions=[], outbox_key="card:12")
+        await teams.port.post_card(item=card_item(), mentions=[], outbox_key="card:12")
     assert raised.value.retry_after == 7
     assert len(teams.fake.calls_to("send_to_conversation")) == 1
 
@@ -226,7 +182,7 @@ async def test_a_rate_limit_gives_its_retry_after_and_is_not_retried(teams):
     teams.fake.rate_limit_next("send_to_conversation", retry_after=format_datetime(
         later, usegmt=True))
     with pytest.raises(ChatError) as raised:
-        await teams.port.post_card(item=_card_item(), mentions=[], outbox_key="card:12")
+        await teams.port.post_card(item=card_item(), mentions=[], outbox_key="card:12")
     assert 100 < (raised.value.retry_after or 0) <= 120
 
 
@@ -241,7 +197,7 @@ def test_retry_after_reads_seconds_and_http_dates():
 async def test_a_server_error_is_transient_and_not_retried(teams):
     teams.fake.fail_next("send_to_conversation", status=500)
     with pytest.raises(ChatError) as raised:
-        await teams.port.post_card(item=_card_item(), mentions=[], outbox_key="card:12")
+        await teams.port.post_card(item=card_item(), mentions=[], outbox_key="card:12")
     error = raised.value
     assert not (error.permanent or error.workspace_gone or error.unknown_fate)
     assert error.retry_after is None
@@ -252,7 +208,7 @@ async def test_a_timeout_after_sending_leaves_the_post_of_unknown_fate(teams):
     teams.port.connector.timeout = aiohttp.ClientTimeout(total=0.3)
     teams.fake.delay("send_to_conversation", 2)
     with pytest.raises(ChatError) as raised:
-        await teams.port.post_card(item=_card_item(), mentions=[], outbox_key="card:12")
+        await teams.port.post_card(item=card_item(), mentions=[], outbox_key="card:12")
     assert raised.value.unknown_fate and not raised.value.permanent
     assert await teams.port.find_post(workspace=WORKSPACE, conversation=CHANNEL, user=None,
                                       outbox_key="card:12") is None
@@ -260,14 +216,14 @@ async def test_a_timeout_after_sending_leaves_the_post_of_unknown_fate(teams):
 
 async def test_a_missing_activity_is_a_permanent_error(teams):
     with pytest.raises(ChatError) as raised:
-        await teams.port.update_card(item=_card_item(card_channel=CHANNEL, card_ts="404404"))
+        await teams.port.update_card(item=card_item(card_channel=CHANNEL, card_ts="404404"))
     assert raised.value.permanent and "404" in raised.value.reason
 
 
 async def test_a_channel_the_app_was_never_added_to_is_a_permanent_error(teams):
     teams.port.config.teams["mobile"].channels["msteams"] = UNKNOWN
     with pytest.raises(ChatError) as raised:
-        await teams.port.post_card(item=_card_item(), mentions=[], outbox_key="card:12")
+        await teams.port.post_card(item=card_item(), mentions=[], outbox_key="card:12")
     assert raised.value.permanent
     assert "isn't installed" in raised.value.reason
     assert not teams.fake.calls_to("send_to_conversation")
@@ -293,14 +249,14 @@ async def test_guests_strangers_and_people_of_other_tenants_are_not_internal(tea
 
 
 async def test_conversations_with_guests_count_as_shared_and_unknown_ones_are_refused(teams):
-    _install(teams.store, teams.fake, "19:withguest@thread.tacv2", team=None, kind="groupChat")
+    install(teams.store, teams.fake, "19:withguest@thread.tacv2", team=None, kind="groupChat")
     teams.fake.add_member("19:withguest@thread.tacv2", entra_id=GINA, name="Gina Guest",
                           guest=True)
-    _install(teams.store, teams.fake, "19:sharedchannel@thread.tacv2",
+    install(teams.store, teams.fake, "19:sharedchannel@thread.tacv2",
              channelData={"channel": {"id": "19:sharedchannel@thread.tacv2",
                                       "membershipType": "shared"}})
     for conversation in ("19:internal@thread.tacv2", "19:down@thread.tacv2"):
-        _install(teams.store, teams.fake, conversation, team=None, kind="groupChat")
+        install(teams.store, teams.fake, conversation, team=None, kind="groupChat")
         teams.fake.add_member(conversation, entra_id=DAVE, name="Dave Support")
 
     async def shared(conversation: str) -> bool:
@@ -326,17 +282,17 @@ async def test_a_refused_token_means_the_workspace_is_gone(teams):
     reason = await teams.port.token_refusal(workspace=WORKSPACE)
     assert reason and "401" in reason
     with pytest.raises(ChatError) as raised:
-        await teams.port.post_card(item=_card_item(), mentions=[], outbox_key="card:12")
+        await teams.port.post_card(item=card_item(), mentions=[], outbox_key="card:12")
     assert raised.value.workspace_gone
 
 
 async def test_anonymous_mode_sends_no_token():
     store = open_store("sqlite:///:memory:")
     async with FakeConnector() as fake:
-        _install(store, fake, CHANNEL)
-        port = create_teams_port(config=_config(), store=store,
+        install(store, fake, CHANNEL)
+        port = create_teams_port(config=teams_config(), store=store,
                                  settings=Settings.from_env({"FEEDBACKBOT_TEAMS_ANONYMOUS": "1"}))
-        await port.post_card(item=_card_item(), mentions=[], outbox_key="card:12")
+        await port.post_card(item=card_item(), mentions=[], outbox_key="card:12")
         await port.close()
     (send,) = fake.calls_to("send_to_conversation")
     assert send.authorization is None
@@ -352,7 +308,7 @@ def test_an_app_id_gets_tokens_from_entra_through_msal():
         "MICROSOFT_APP_TENANT_ID": TENANT_ID,
         "FEEDBACKBOT_PUBLIC_URL": "https://feedback.example.com"})
     store = open_store("sqlite:///:memory:")
-    port = create_teams_port(config=_config(), store=store, settings=settings)
+    port = create_teams_port(config=teams_config(), store=store, settings=settings)
     store.close()
     assert isinstance(port.connector.tokens, MsalAuth)
     assert port.connector.tokens.configuration.CLIENT_ID == "app-id"
