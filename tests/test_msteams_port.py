@@ -171,6 +171,25 @@ async def test_a_notice_in_an_intake_thread_is_a_reply_in_that_thread(teams):
     assert not teams.fake.calls_to("create_conversation")
 
 
+async def test_a_reminder_in_the_card_thread_mentions_the_owners(teams):
+    posted = await teams.port.post_card(item=card_item(), mentions=["carol@example.com"],
+                                        outbox_key="card:12")
+    notice = Notice(kind="reminder", user="carol@example.com", platform="msteams",
+                    conversation=posted.conversation, thread=posted.message,
+                    data={"mentions": ["carol@example.com"], "waited": "9h", "sla": "8h",
+                          "severity": "normal"})
+    await teams.port.send_notice(workspace=WORKSPACE, item=card_item(), notice=notice,
+                                 outbox_key="r:12")
+    reminder = teams.fake.calls_to("send_to_conversation")[-1]
+    assert reminder.path == (f"/v3/conversations/{CHANNEL};messageid={posted.message}"
+                             "/activities")
+    card = reminder.body["attachments"][0]["content"]
+    assert card["msteams"]["entities"] == [{
+        "type": "mention", "text": "<at>Carol Ng</at>",
+        "mentioned": {"id": CAROL, "name": "Carol Ng"}}]
+    assert card["body"][0]["text"].startswith("⏰ <at>Carol Ng</at> feedback #12 has waited 9h")
+
+
 async def test_a_rate_limit_gives_its_retry_after_and_is_not_retried(teams):
     teams.fake.rate_limit_next("send_to_conversation", retry_after=7)
     with pytest.raises(ChatError) as raised:

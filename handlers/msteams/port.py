@@ -96,6 +96,8 @@ class TeamsChatPort:
             lambda client: client.conversations.send_to_conversation(target, activity),
             sending=True)
         if not sent.id:
+            # Teams has been seen answering 202 without a body (MicrosoftDocs/bot-docs#2263):
+            # the post probably landed, but nothing can be updated without its id.
             raise ChatError("Teams accepted the message but gave no id", unknown_fate=True)
         return Posted(conversation=target, message=str(sent.id))
 
