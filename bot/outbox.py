@@ -274,7 +274,7 @@ class OutboxWorker:
         if index >= len(self.config.digests):
             raise ChatError("the digest subscription was removed from the config",
                             permanent=True)
-        channel = self.config.digests[index].channel
+        channel = self.config.digests[index].target
         existing = None
         if entry.unknown_fate:
             existing = await self.port.find_post(workspace=entry.workspace, channel=channel,

@@ -121,7 +121,8 @@ class FeedbackApp:
         )
         self.port = SlackChatPort(
             client_for=lambda workspace: self.client, store=store,
-            team_channels={name: team.channel for name, team in config.teams.items()})
+            team_channels={name: team.channel for name, team in config.teams.items()
+                           if team.channel is not None})
         self.intake = IntakeService(store=store, config=config, clock=clock, port=self.port)
         self.digests = DigestService(store=store, config=config, clock=clock)
         self.reminders = Reminders(store=store, config=config, clock=clock)
