@@ -10,7 +10,7 @@ _SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 # Channel (and team: a team's id is its General channel's) conversation ids.
 TEAMS_CHANNEL_ID = re.compile(r"^19:[^\s@]+@thread\.(?:tacv2|skype)$")
 _TEAMS_CONVERSATION = re.compile(r"^(?:19|8|28|29|a):\S+$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+EMAIL = re.compile(r"^[^@\s:]+@[^@\s]+\.[^@\s.]+$")
 ENTRA_OBJECT_ID = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
