@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config, parse_config_text
+from bot.demo.payloads import event_callback, message_event
 from handlers.slack.online_check import check_online
 from tests.fakes import FrozenClock
 from tests.slack_harness import (
@@ -28,7 +29,7 @@ def mixed_config() -> Config:
         .replace("admins: [U0LEAD]", "admins: [U0LEAD, lead@example.com]")
         .replace("  triage:\n", "  web:\n    msteams:\n"
                  '      channel: "19:web@thread.tacv2"\n'
-                 "      owners: [dan@example.com]\n  triage:\n")
+                 "      owners: [dan@example.com]\n    keywords: [checkout]\n  triage:\n")
     )
     text += f'  - msteams_channel: "{TEAMS_DIGEST}"\n    at: "09:00"\n'
     text += "    timezone: Europe/Berlin\n"
@@ -65,3 +66,20 @@ async def test_check_config_online_asks_slack_only_about_slack_ids(tmp_path):
         asked = str(slack.calls)
         assert "lead@example.com" not in asked and "dan@example.com" not in asked
         assert "19:" not in asked
+
+
+async def test_feedback_for_a_team_only_on_teams_fails_with_a_reason_on_slack(tmp_path):
+    async with (
+        make_fake_slack() as slack,
+        running_bot(slack, tmp_path / "b.db", config=mixed_config()) as running,
+    ):
+        await running.slack.send_event(event_callback(
+            message_event(channel="C0INTAKE", user="U0SUPPORT", text="checkout is broken")))
+        await running.settle()
+        (item,) = running.bot.store.list_items()
+        assert item.team == "web" and item.card_ts is None
+        assert item.failed and "team web has no Slack channel" in item.failed
+        (told,) = [call for call in slack.calls_to("chat.postMessage")
+                   if call.args.get("channel") == "C0INTAKE"]
+        assert "feedback #1" in told.args["text"]
+        assert "team web has no Slack channel" in told.args["text"]
