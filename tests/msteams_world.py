@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
+from bot.config import Config
+from bot.config_loader import parse_config_text
 from bot.models import Item
 from bot.store import Conversation, Store
 from handlers.msteams.connector_fake import TENANT_ID, FakeConnector
@@ -37,28 +37,29 @@ class FixedToken:
         return self.token
 
 
-@dataclass
-class TeamOn:
-    """A team's channels and owners by platform, as the config's TeamConfig answers them."""
+CONFIG = f"""
+teams:
+  mobile:
+    msteams:
+      channel: "{CHANNEL}"
+      owners: [carol@example.com]
+    keywords: [app]
+  payments:
+    channel: C0PAYMENTS
+    owners: [U0ALICE]
+fallback: payments
+digests:
+  - msteams_channel: "{DIGESTS}"
+    at: "09:00"
+    timezone: Europe/Berlin
+"""
 
-    channels: dict[str, str]
-    owners: dict[str, list[str]] = field(default_factory=dict)
-    assign: str = "all"
-    owner_group: str | None = None
 
-    def channel_on(self, platform: str) -> str | None:
-        return self.channels.get(platform)
-
-    def owners_on(self, platform: str) -> list[str]:
-        return list(self.owners.get(platform, []))
-
-
-def teams_config() -> Any:
-    """Team mobile lives on Teams (owner Carol by email), payments on Slack."""
-    return SimpleNamespace(
-        teams={"mobile": TeamOn({"msteams": CHANNEL}, {"msteams": ["carol@example.com"]}),
-               "payments": TeamOn({"slack": "C0PAYMENTS"}, {"slack": ["U0ALICE"]})},
-        digests=[])
+def teams_config() -> Config:
+    """Team mobile lives on Teams (owner Carol, by email), payments on Slack."""
+    loaded = parse_config_text(CONFIG)
+    assert loaded.config is not None, loaded.errors
+    return loaded.config
 
 
 def install(store: Store, fake: FakeConnector, conversation: str, *, kind: str = "channel",

@@ -20,6 +20,7 @@ from aiohttp import web
 
 pytest.importorskip("microsoft_agents.hosting.core", reason="needs the teams extra")
 
+from bot.config_loader import parse_config_text
 from bot.models import Status
 from bot.ports import ChatError, Notice
 from bot.settings import Settings
@@ -31,6 +32,7 @@ from storage import open_store
 from tests.msteams_world import (
     CAROL,
     CHANNEL,
+    CONFIG,
     DAVE,
     DIGESTS,
     EVE,
@@ -240,7 +242,7 @@ async def test_a_missing_activity_is_a_permanent_error(teams):
 
 
 async def test_a_channel_the_app_was_never_added_to_is_a_permanent_error(teams):
-    teams.port.config.teams["mobile"].channels["msteams"] = UNKNOWN
+    teams.port.config = parse_config_text(CONFIG.replace(CHANNEL, UNKNOWN)).config
     with pytest.raises(ChatError) as raised:
         await teams.port.post_card(item=card_item(), mentions=[], outbox_key="card:12")
     assert raised.value.permanent
