@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.config import Config
 from bot.models import SEVERITIES, Event, IntakeKind, IntakeRequest, Item, Status, utcnow
@@ -64,6 +65,41 @@ class IntakeService:
         customer = self.router.detect_customer(text=text, channel=channel)
         return self.router.route(text=text, customer=customer), customer
 
+    async def may_forward(self, *, workspace: str, user: str, platform: str = "slack",
+                          from_outside: bool = False, port: ChatPort | None = None) -> bool:
+        """True when `user` (a person, or a bot listed in `intake.bots`) may forward feedback.
+
+        Only people of the organisation may: never a guest or someone from another one.
+        `from_outside` says the platform already knows the person is from another
+        organisation. Raises ChatError when the platform can't tell now, and ValueError
+        when no port of `platform` can check the person.
+        """
+        if user in self.config.intake.bots:
+            return True
+        if from_outside:
+            return False
+        if port is None and platform in self.ports:
+            port = self.ports.on(platform)
+        if port is None:
+            # Trusting by default would let customers in: refuse to guess.
+            raise ValueError(f"intake on {platform} needs a ChatPort to check that the"
+                             " person is a member of the workspace")
+        return await port.is_internal_user(workspace=workspace, user=user)
+
+    def already_forwarded(self, *, workspace: str, conversation: str, message: str
+                          ) -> Item | None:
+        """The item already made from the message `message` in `conversation`, or None."""
+        return self.store.find_item_by_source(workspace=workspace, channel=conversation,
+                                              ts=message)
+
+    def keep_draft(self, *, workspace: str, data: dict[str, Any]) -> int:
+        """Keep what a person is about to forward (while a form is open); return its id."""
+        return self.store.save_draft(workspace=workspace, data=data, now=self.clock())
+
+    def draft(self, *, workspace: str, draft_id: int) -> dict[str, Any] | None:
+        """A draft kept by `keep_draft`, or None when it is gone."""
+        return self.store.get_draft(workspace=workspace, draft_id=draft_id)
+
     async def forward(
         self, request: IntakeRequest, *, port: ChatPort | None = None
     ) -> IntakeResult:
@@ -98,16 +134,10 @@ class IntakeService:
         severity = request.severity or self.config.severity_default
         if port is None and request.platform in self.ports:
             port = self.ports.on(request.platform)
-        if request.kind in _CHECKED_KINDS and request.forwarded_by not in self.config.intake.bots:
-            if port is None:
-                # Trusting by default would let customers in: refuse to guess.
-                raise ValueError(f"{request.kind.value} intake needs a ChatPort to check"
-                                 " that the person is a member of the workspace")
-            internal = await port.is_internal_user(
-                workspace=request.workspace, user=request.forwarded_by
-            )
-            if not internal:
-                raise IntakeRejected("Only members of this workspace can forward feedback.")
+        if request.kind in _CHECKED_KINDS and not await self.may_forward(
+                workspace=request.workspace, user=request.forwarded_by,
+                platform=request.platform, port=port):
+            raise IntakeRejected("Only members of this workspace can forward feedback.")
         customer = request.customer or self.router.detect_customer(
             text=request.text, channel=source.channel
         )

@@ -109,7 +109,30 @@ class Lifecycle:
     def _get(self, workspace: str, item_id: int) -> Item | None:
         return self.store.get_item(workspace=workspace, item_id=item_id)
 
+    def item(self, *, workspace: str, item_id: int) -> Item | None:
+        """The item numbered `item_id`, or None."""
+        return self._get(workspace, item_id)
+
+    async def check_manage(self, *, workspace: str, item_id: int, user: str) -> Outcome:
+        """Whether `user` may resolve or reassign an item; `message` says why not, if not."""
+        item = self._get(workspace, item_id)
+        if item is None:
+            return Outcome(None, False, "That feedback item no longer exists.")
+        if not await self.may_manage(item, user):
+            return Outcome(item, False, self.not_yours(item))
+        return Outcome(item, False)
+
     # --- first response -----------------------------------------------------------
+    async def acknowledge_card(self, *, workspace: str, conversation: str, message: str,
+                               user: str, kind: str) -> Outcome:
+        """Acknowledge the item whose card is `message`; a message that is no card is ignored."""
+        item = self.store.find_item_by_card(workspace=workspace, channel=conversation,
+                                            ts=message)
+        if item is None:
+            return Outcome(None, False)
+        return await self.acknowledge(workspace=workspace, item_id=item.id, user=user,
+                                      kind=kind)
+
     async def acknowledge(self, *, workspace: str, item_id: int, user: str, kind: str,
                           ) -> Outcome:
         """Record a button or emoji acknowledgement; the first from the team is the response."""

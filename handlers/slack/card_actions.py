@@ -10,8 +10,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.lifecycle import Lifecycle, Outcome
-from bot.outbox_kinds import EPHEMERAL
-from bot.store import NewOutbox
 from handlers.slack.card_events import plain_reply, split_mark
 from handlers.slack.chat_views import home_view
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
@@ -63,9 +61,8 @@ def answer(deps: Deps, call: SlackCall, text: str) -> None:
     """Tell the person who clicked, and only them: ephemeral in the channel, else by DM."""
     channel, user = _where(call.body), _user(call.body)
     if channel and not channel.startswith("D"):
-        deps.store.outbox_enqueue(workspace=call.workspace, item_id=None, now=deps.clock(),
-                                  entry=NewOutbox(kind=EPHEMERAL, payload={
-                                      "channel": channel, "user": user, "text": text}))
+        deps.runtime.replies.answer_in(workspace=call.workspace, conversation=channel,
+                                       user=user, text=text)
     else:
         tell(deps, call.workspace, user, text)
 
@@ -134,7 +131,7 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         """Show the change on the App Home tab the person clicked from."""
         if call.replay:
             return
-        view = await home_view(deps, lifecycle, workspace=call.workspace, user=user)
+        view = await home_view(deps, workspace=call.workspace, user=user)
         await call.client.views_publish(user_id=user, view=view)
 
     async def on_ack(call: SlackCall) -> None:
@@ -151,13 +148,12 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
     async def open_modal(call: SlackCall, build: Any) -> None:
         await call.ack()
         item_id = _item_id(call.body)
-        item = deps.store.get_item(workspace=call.workspace, item_id=item_id or 0)
         user = _user(call.body)
-        if item is None:
-            answer(deps, call, "That feedback item no longer exists.")
-            return
-        if not await lifecycle.may_manage(item, user):
-            answer(deps, call, lifecycle.not_yours(item))
+        allowed = await lifecycle.check_manage(workspace=call.workspace,
+                                               item_id=item_id or 0, user=user)
+        item = allowed.item
+        if item is None or allowed.message:
+            answer(deps, call, allowed.message or "That feedback item no longer exists.")
             return
         if call.replay:
             tell(deps, call.workspace, user, TRY_AGAIN)

@@ -60,7 +60,7 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
                                            days=days))
             return
         if MINE.match(text):
-            await call.ack(text=await mine_text(deps, lifecycle, workspace=call.workspace,
+            await call.ack(text=await mine_text(deps, workspace=call.workspace,
                                                 user=str(body.get("user_id") or "")))
             return
         if not text:

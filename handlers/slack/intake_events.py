@@ -92,9 +92,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return  # not a message Slack could name
         ts = str(raw_ts)
         workspace = call.workspace
-        if deps.store.find_item_by_source(workspace=workspace, channel=channel, ts=ts):
+        if deps.intake.already_forwarded(workspace=workspace, conversation=channel, message=ts):
             return  # a second person reacting: the item already exists
-        if not await deps.port.is_internal_user(workspace=workspace, user=user):
+        if not await deps.intake.may_forward(workspace=workspace, user=user):
             log.info("ignored intake emoji from %s, who is not a member of %s", user, workspace)
             return
         try:
@@ -163,9 +163,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         # On Enterprise Grid, people from sibling workspaces of the same organisation are
         # internal too: there only the users.info check below can tell.
         external = bool(not own_enterprise and user_team and own_team and user_team != own_team)
-        if not bot_id and (
-            external or not await deps.port.is_internal_user(workspace=workspace, user=user)
-        ):
+        # A listed integration forwards as itself; a person is checked by the core.
+        poster = str(bot_id) if bot_id else user
+        if not await deps.intake.may_forward(workspace=workspace, user=poster,
+                                             from_outside=external):
             log.info(
                 "ignored a post in intake channel %s by %s, who is not internal", channel, user
             )
