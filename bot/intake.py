@@ -26,7 +26,17 @@ _CHECKED_KINDS = set(IntakeKind)
 
 
 class IntakeRejected(Exception):
-    """Forwarding was refused; the message says why in words for the person."""
+    """Forwarding was refused: `code` (with `data`) says why; str() is plain words.
+
+    Codes: no_text, no_such_team (data: team), bad_severity (data: severities),
+    not_internal (a guest, or someone from another organisation).
+    """
+
+    def __init__(self, message: str, *, code: str = "rejected",
+                 data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data or {}
 
 
 @dataclass(frozen=True)
@@ -50,15 +60,22 @@ class IntakeService:
         # Used to check forwarders when `forward` is given no port.
         self.ports = Ports.of(port) if port is not None else Ports()
 
-    def check(self, request: IntakeRequest) -> str | None:
+    def problem(self, request: IntakeRequest) -> IntakeRejected | None:
         """What is wrong with a request that needs no platform to tell, or None."""
         if not request.text.strip() and not request.files:
-            return "There is no text to forward."
+            return IntakeRejected("There is no text to forward.", code="no_text")
         if request.team and request.team not in self.config.teams:
-            return f"There is no team called {request.team!r}."
+            return IntakeRejected(f"There is no team called {request.team!r}.",
+                                  code="no_such_team", data={"team": request.team})
         if (request.severity or self.config.severity_default) not in SEVERITIES:
-            return f"Severity must be one of {', '.join(SEVERITIES)}."
+            return IntakeRejected(f"Severity must be one of {', '.join(SEVERITIES)}.",
+                                  code="bad_severity", data={"severities": list(SEVERITIES)})
         return None
+
+    def check(self, request: IntakeRequest) -> str | None:
+        """What is wrong with a request that needs no platform to tell, in plain words, or None."""
+        problem = self.problem(request)
+        return str(problem) if problem is not None else None
 
     def suggest(self, *, text: str, channel: str | None) -> tuple[RouteDecision, str | None]:
         """Return the team and customer the modal should preselect."""
@@ -128,16 +145,17 @@ class IntakeService:
             )
             if existing is not None:
                 return IntakeResult(item=existing, created=False, route=None)
-        problem = self.check(request)
-        if problem:
-            raise IntakeRejected(problem)
+        problem = self.problem(request)
+        if problem is not None:
+            raise problem
         severity = request.severity or self.config.severity_default
         if port is None and request.platform in self.ports:
             port = self.ports.on(request.platform)
         if request.kind in _CHECKED_KINDS and not await self.may_forward(
                 workspace=request.workspace, user=request.forwarded_by,
                 platform=request.platform, port=port):
-            raise IntakeRejected("Only members of this workspace can forward feedback.")
+            raise IntakeRejected("Only members of this workspace can forward feedback.",
+                                 code="not_internal")
         customer = request.customer or self.router.detect_customer(
             text=request.text, channel=source.channel
         )

@@ -21,6 +21,7 @@ from handlers.slack.render import (
     REOPEN_ACTION,
     RESOLVE_ACTION,
 )
+from handlers.slack.words import OUTCOMES, outcome_text
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,9 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
     """Add the button, modal and "Reply to support" listeners."""
 
     def _report(call: SlackCall, outcome: Outcome) -> None:
-        if outcome.message and not call.replay:
-            answer(deps, call, outcome.message)
+        text = outcome_text(outcome)
+        if text and not call.replay:
+            answer(deps, call, text)
 
     async def refresh_home(call: SlackCall, user: str) -> None:
         """Show the change on the App Home tab the person clicked from."""
@@ -152,8 +154,8 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         allowed = await lifecycle.check_manage(workspace=call.workspace,
                                                item_id=item_id or 0, user=user)
         item = allowed.item
-        if item is None or allowed.message:
-            answer(deps, call, allowed.message or "That feedback item no longer exists.")
+        if item is None or allowed.code:
+            answer(deps, call, outcome_text(allowed) or OUTCOMES["not_found"])
             return
         if call.replay:
             tell(deps, call.workspace, user, TRY_AGAIN)
@@ -197,8 +199,9 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         _report(call, outcome)
 
     async def after_submit(call: SlackCall, meta: dict[str, Any], outcome: Outcome) -> None:
-        if outcome.message and not call.replay:
-            tell(deps, call.workspace, _user(call.body), outcome.message)
+        text = outcome_text(outcome)
+        if text and not call.replay:
+            tell(deps, call.workspace, _user(call.body), text)
         if meta.get("home"):
             await refresh_home(call, _user(call.body))
 

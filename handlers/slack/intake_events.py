@@ -13,6 +13,7 @@ from bot.intake import IntakeRejected
 from bot.models import IntakeKind, IntakeRequest, SourceMessage, ts_to_datetime
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
 from handlers.slack.messages import NEW_MESSAGE_SUBTYPES, TS_PATTERN, ForwardedWords, words_of
+from handlers.slack.words import rejection_text
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
-            tell(deps, workspace, user, str(rejected))
+            tell(deps, workspace, user, rejection_text(rejected))
 
     async def on_message(call: SlackCall) -> None:
         event = call.body.get("event") or {}
@@ -181,7 +182,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
             if user:
-                tell(deps, workspace, user, str(rejected))
+                tell(deps, workspace, user, rejection_text(rejected))
             else:
                 log.warning("a post by integration %s in %s was not forwarded: %s", bot_id,
                             channel, rejected)

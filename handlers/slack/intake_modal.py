@@ -22,6 +22,7 @@ from bot.models import (
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
 from handlers.slack.messages import words_of
 from handlers.slack.render import MODAL_INPUT_LIMIT, escape
+from handlers.slack.words import rejection_text
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             result = await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
-            await call.ack(response_action="errors", errors={"text": str(rejected)})
+            await call.ack(response_action="errors", errors={"text": rejection_text(rejected)})
             return
         if not result.created and result.item.intake_key != request.intake_key:
             await call.ack(response_action="update",

@@ -218,7 +218,7 @@ def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
         return (f":inbox_tray: Feedback {ref} went to *{escape(item.team)}*.{who}{where}"
                 " I'll let you know when they respond.")
     if notice.kind == "failed":
-        reason = escape(str(notice.data.get("reason", "an unknown error")))
+        reason = failure_text(notice.data)
         subject = f"feedback {ref}" if item else "your feedback"
         return (f":warning: I couldn't deliver {subject}: {reason}. It is stored and will"
                 " not be lost; please ask an admin to fix this.")
@@ -251,3 +251,29 @@ def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
     if notice.kind == "rejected":
         return f":no_entry: {escape(str(notice.data.get('reason', 'Not forwarded.')))}"
     return escape(str(notice.data.get("text", "")))
+
+
+FAILURES = {
+    "channel_not_found": "the channel {channel} doesn't exist or the bot can't see it",
+    "not_in_channel": "the bot isn't a member of {channel}; invite it with /invite",
+    "is_archived": "the channel {channel} is archived",
+    "user_not_found": "the person could not be found",
+    "cannot_dm_bot": "the person is a bot and can't get messages",
+    "channel_is_shared": ("the channel {channel} is shared with another organisation, and"
+                          " the bot never posts where customers can read"),
+}
+
+
+def failure_text(data: dict[str, Any]) -> str:
+    """Why something could not be delivered, as escaped mrkdwn linking the channel.
+
+    `data` is a failed notice's: the platform's `error` and the `channel`, or (for
+    notices queued before those were kept) only the `reason` in words.
+    """
+    error = data.get("error")
+    if not error:
+        return escape(str(data.get("reason") or "an unknown error"))
+    channel = data.get("channel")
+    template = FAILURES.get(str(error), "the chat platform refused the message ({error})")
+    return template.format(channel=f"<#{escape(str(channel))}>" if channel else "the channel",
+                           error=escape(str(error)))
