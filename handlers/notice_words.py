@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.models import Item
 from bot.ports import Notice
@@ -20,7 +21,8 @@ class Wording:
     """A platform's markup for notices.
 
     `escape` makes text safe to show; `strong` escapes and emphasises a name or team;
-    `quote` escapes, quotes and shortens a relayed reply; `clip` shortens escaped text.
+    `quote` escapes, quotes and shortens a relayed reply; `clip` shortens escaped text;
+    `failure` words why a delivery failed from a failed notice's data (None: its reason).
     """
 
     icons: Mapping[str, str]
@@ -28,6 +30,7 @@ class Wording:
     strong: Callable[[str], str]
     quote: Callable[[str], str]
     clip: Callable[[str, int], str]
+    failure: Callable[[Mapping[str, Any]], str] | None = None
 
 
 def notice_sentence(notice: Notice, item: Item | None, wording: Wording, *,
@@ -52,7 +55,8 @@ def notice_sentence(notice: Notice, item: Item | None, wording: Wording, *,
         return (f"{icon} Feedback {ref} went to {team}.{pick}{card_link} I'll let you know"
                 " when they respond.")
     if notice.kind == "failed":
-        reason = wording.escape(str(data.get("reason") or "an unknown error"))
+        reason = (wording.failure(data) if wording.failure is not None
+                  else wording.escape(str(data.get("reason") or "an unknown error")))
         subject = f"feedback {ref}" if item else "your feedback"
         return (f"{icon} I couldn't deliver {subject}: {reason}. It is stored and will not"
                 " be lost; please ask an admin to fix this.")

@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("microsoft_agents.hosting.core", reason="needs the teams extra")
 
+from bot.conversations import ConversationBook
 from bot.models import Event
 from bot.outbox import OutboxWorker
 from bot.ports import Ports
@@ -42,7 +43,9 @@ async def outbox() -> AsyncIterator[SimpleNamespace]:
     async with FakeConnector() as fake:
         install_team(store, fake)
         config = teams_config()
-        port = TeamsChatPort(config=config, store=store,
+        port = TeamsChatPort(config=config,
+                             conversations=ConversationBook(store=store, platform="msteams",
+                                                            clock=clock),
                              connector=ConnectorAccess(tokens=FixedToken()),
                              tenant_id=TENANT_ID, clock=clock)
         worker = OutboxWorker(store=store, port=Ports({"msteams": port}), config=config,

@@ -21,6 +21,7 @@ from aiohttp import web
 pytest.importorskip("microsoft_agents.hosting.core", reason="needs the teams extra")
 
 from bot.config_loader import parse_config_text
+from bot.conversations import ConversationBook
 from bot.models import Status
 from bot.ports import ChatError, Notice
 from bot.settings import Settings
@@ -71,7 +72,8 @@ async def teams() -> AsyncIterator[SimpleNamespace]:
         clock = Clock()
         shelf = ChartShelf(base_url="https://bot.example.com/", clock=clock)
         connector = ConnectorAccess(tokens=FixedToken())
-        port = TeamsChatPort(config=teams_config(), store=store, connector=connector,
+        book = ConversationBook(store=store, platform="msteams", clock=lambda: NOW)
+        port = TeamsChatPort(config=teams_config(), conversations=book, connector=connector,
                              tenant_id=TENANT_ID, charts=shelf, clock=lambda: NOW)
         yield SimpleNamespace(fake=fake, store=store, port=port, shelf=shelf, clock=clock)
         await port.close()

@@ -1,7 +1,8 @@
 """Who is who on Teams: members by email/UPN or Entra id, 1:1 chats, shared conversations.
 
 Teams only answers member lookups within a conversation the bot is in, so a person is
-looked up in the rosters of the teams and chats the bot was installed in (from the store).
+looked up in the rosters of the teams and chats the bot was installed in (which the
+core's ConversationBook keeps).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 from microsoft_agents.activity import ChannelAccount, ConversationParameters, PagedMembersResult
 
+from bot.conversations import ConversationBook
 from bot.ports import ChatError
-from bot.store import Conversation, Store
+from bot.store import Conversation
 from handlers.msteams.connector import ConnectorAccess, SharedLookups
 
 log = logging.getLogger(__name__)
@@ -72,9 +74,10 @@ def _marked_shared(conversation: Conversation) -> bool:
 class TeamsDirectory:
     """Member lookups (cached; concurrent misses share one call), 1:1 chats, shared checks."""
 
-    def __init__(self, *, store: Store, connector: ConnectorAccess, app_id: str | None,
-                 tenant_id: str | None, clock: Callable[[], datetime]) -> None:
-        self.store = store
+    def __init__(self, *, conversations: ConversationBook, connector: ConnectorAccess,
+                 app_id: str | None, tenant_id: str | None,
+                 clock: Callable[[], datetime]) -> None:
+        self.conversations = conversations
         self.connector = connector
         self.app_id = app_id
         self.tenant_id = tenant_id
@@ -86,8 +89,7 @@ class TeamsDirectory:
 
     def conversation(self, conversation_id: str) -> Conversation:
         """The stored conversation (thread suffix ignored); ChatError "not installed" if none."""
-        found = self.store.get_conversation(platform=PLATFORM,
-                                            conversation_id=thread_root(conversation_id))
+        found = self.conversations.find(thread_root(conversation_id))
         if found is None or found.removed_at is not None:
             raise not_installed(thread_root(conversation_id))
         return found
@@ -96,8 +98,8 @@ class TeamsDirectory:
         """Conversations to look people up in: `prefer`'s team first, then every team/chat."""
         rosters: dict[str, Conversation] = {}
         candidates = [prefer] if prefer else []
-        candidates += self.store.list_conversations(platform=PLATFORM, kind="channel")
-        candidates += self.store.list_conversations(platform=PLATFORM, kind="groupChat")
+        candidates += self.conversations.current(kind="channel")
+        candidates += self.conversations.current(kind="groupChat")
         for conversation in candidates:
             if conversation is None:
                 continue
@@ -112,7 +114,7 @@ class TeamsDirectory:
         """
         async def look_up() -> Member | None:
             rosters = self._rosters(prefer)
-            personal = self.store.personal_conversation(platform=PLATFORM, user=user)
+            personal = self.conversations.with_person(user)
             if personal is not None and personal.removed_at is None:
                 rosters.append(personal)
             for roster in rosters:
@@ -175,7 +177,7 @@ class TeamsDirectory:
 
         Raises ChatError: permanent when Teams doesn't know the person.
         """
-        stored = self.store.personal_conversation(platform=PLATFORM, user=user)
+        stored = self.conversations.with_person(user)
         if stored is not None and stored.removed_at is None:
             return stored
 
@@ -185,7 +187,7 @@ class TeamsDirectory:
                 raise ChatError(f"Teams doesn't know {user} in any team or chat the app is"
                                 " installed in", permanent=True)
             for key in (member.upn, member.entra_id):
-                known = key and self.store.personal_conversation(platform=PLATFORM, user=key)
+                known = key and self.conversations.with_person(key)
                 if known and known.removed_at is None:
                     return known
             return await self._create_chat(workspace, user, member)
@@ -222,7 +224,7 @@ class TeamsDirectory:
                                         "tenantId": tenant},
                        "user": {"id": member.id, "aadObjectId": member.entra_id,
                                 "name": member.name}})
-        self.store.save_conversation(chat, now=self.clock())
+        self.conversations.remember(chat)
         return chat
 
     async def is_shared(self, conversation_id: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from microsoft_agents.activity import Activity
 
 from bot.config import Config
+from bot.conversations import ConversationBook
 from bot.digest import DigestData
 from bot.models import Item, utcnow
 from bot.ports import ChatError, Notice, Posted
@@ -72,16 +73,16 @@ class TeamsChatPort:
     too big to inline (without it they are left out of the card).
     """
 
-    def __init__(self, *, config: Config, store: Store, connector: ConnectorAccess,
-                 app_id: str | None = None, tenant_id: str | None = None,
-                 charts: ChartShelf | None = None,
+    def __init__(self, *, config: Config, conversations: ConversationBook,
+                 connector: ConnectorAccess, app_id: str | None = None,
+                 tenant_id: str | None = None, charts: ChartShelf | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.config = config
-        self.store = store
+        self.conversations = conversations
         self.connector = connector
         self.charts = charts
-        self.directory = TeamsDirectory(store=store, connector=connector, app_id=app_id,
-                                        tenant_id=tenant_id, clock=clock)
+        self.directory = TeamsDirectory(conversations=conversations, connector=connector,
+                                        app_id=app_id, tenant_id=tenant_id, clock=clock)
 
     async def close(self) -> None:
         """Close the connector sessions."""
@@ -153,8 +154,7 @@ class TeamsChatPort:
             return None
         if (item.card_platform or PLATFORM) != PLATFORM:
             return None
-        stored = self.store.get_conversation(platform=PLATFORM,
-                                             conversation_id=thread_root(item.card_channel))
+        stored = self.conversations.find(thread_root(item.card_channel))
         return message_link(item.card_channel, item.card_ts,
                             tenant=stored.tenant if stored else None)
 
@@ -247,8 +247,8 @@ class TeamsChatPort:
     async def token_refusal(self, *, workspace: str) -> str | None:
         try:
             await self.connector.token()
-            known = (self.store.list_conversations(platform=PLATFORM, kind="channel")
-                     or self.store.list_conversations(platform=PLATFORM))
+            known = (self.conversations.current(kind="channel")
+                     or self.conversations.current())
             if not known:
                 return None  # nothing to ask the connector about yet
             probe = known[0]
@@ -278,8 +278,9 @@ def create_teams_port(*, config: Config, store: Store, settings: Settings,
     connector = ConnectorAccess(tokens=token_provider(
         app_id=app_id, password=settings.microsoft_app_password, tenant_id=tenant_id))
     charts = ChartShelf(base_url=settings.public_url) if settings.public_url else None
-    return TeamsChatPort(config=config, store=store, connector=connector, app_id=app_id,
-                         tenant_id=tenant_id, charts=charts, clock=clock)
+    conversations = ConversationBook(store=store, platform=PLATFORM, clock=clock)
+    return TeamsChatPort(config=config, conversations=conversations, connector=connector,
+                         app_id=app_id, tenant_id=tenant_id, charts=charts, clock=clock)
 
 
 def _status(error: ChatError) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -197,6 +198,32 @@ def follow_blocks(text: str, item: Item) -> list[dict[str, Any]]:
              "elements": [_button(FOLLOW_ACTION, item, "Follow")]}]
 
 
+FAILURES = {
+    "channel_not_found": "the channel {channel} doesn't exist or the bot can't see it",
+    "not_in_channel": "the bot isn't a member of {channel}; invite it with /invite",
+    "is_archived": "the channel {channel} is archived",
+    "user_not_found": "the person could not be found",
+    "cannot_dm_bot": "the person is a bot and can't get messages",
+    "channel_is_shared": ("the channel {channel} is shared with another organisation, and"
+                          " the bot never posts where customers can read"),
+}
+
+
+def failure_text(data: Mapping[str, Any]) -> str:
+    """Why something could not be delivered, as escaped mrkdwn linking the channel.
+
+    `data` is a failed notice's: the platform's `error` and the `channel`, or (for
+    notices queued before those were kept) only the `reason` in words.
+    """
+    error = data.get("error")
+    if not error:
+        return escape(str(data.get("reason") or "an unknown error"))
+    channel = data.get("channel")
+    template = FAILURES.get(str(error), "the chat platform refused the message ({error})")
+    return template.format(channel=f"<#{escape(str(channel))}>" if channel else "the channel",
+                           error=escape(str(error)))
+
+
 SLACK_WORDING = Wording(
     icons={"routed": ":inbox_tray:", "failed": ":warning:", "acknowledged": ":eyes:",
            "relay": ":speech_balloon:", "resolved": ":checkered_flag:",
@@ -207,6 +234,7 @@ SLACK_WORDING = Wording(
     strong=lambda text: f"*{escape(text)}*",
     quote=lambda text: cut(quote(escape(text)), SECTION_LIMIT - 200)[0],
     clip=lambda text, limit: cut(text, limit)[0],
+    failure=failure_text,
 )
 
 
@@ -221,3 +249,4 @@ def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
     mentions = mention_list(list(notice.data.get("mentions") or []))
     return notice_sentence(notice, item, SLACK_WORDING, names=names or {}, card_link=link,
                            mentions=mentions)
+
