@@ -107,8 +107,12 @@ def _report(postings: list[Posting], before: dict[int, OutboxEntry | None],
         note = " (forced)" if posting.forced else ""
         status = entry.status if entry is not None else "missing"
         here = posting.entry_id in delivered_here
-        if status == "sent" and posting.claimed_now:
+        if status == "sent" and posting.claimed_now and here:
             print(f"Posted the digest for {posting.where}{note}.")
+        elif status == "sent" and posting.claimed_now:
+            # Another run started at the same moment took this run's claim and sent it.
+            print(f"The digest for {posting.where}{note} is posted: another run sent it at"
+                  " the same moment.")
         elif status == "sent" and was_pending and not here:
             print(f"Nothing to post for {posting.where}: another run has just posted it.")
         elif status == "sent" and was_pending:

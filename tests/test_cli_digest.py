@@ -202,3 +202,24 @@ async def test_digest_post_with_a_refused_token_says_so_in_one_line(tmp_path):
         code, _, err = await _digest_post(env)
     assert code == 1
     assert "Slack refuses SLACK_BOT_TOKEN" in err and "Traceback" not in err
+
+
+def test_a_run_whose_claim_another_run_sent_does_not_say_it_posted(capsys):
+    from bot.digest_post import Posting, _report
+    from bot.store import OutboxEntry
+
+    now = utcnow()
+
+    def entry(status: str) -> OutboxEntry:
+        return OutboxEntry(id=7, workspace="T0DEMO", item_id=None, kind="digest",
+                           payload={}, status=status, attempts=0, next_attempt_at=now,
+                           unknown_fate=False, last_error=None, created_at=now)
+
+    posting = Posting(where="C0MANAGERS, 2026-11-29", entry_id=7, forced=False,
+                      claimed_now=True)
+    code = _report([posting], {7: entry("pending")}, {7: entry("sent")}, delivered_here=set())
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Posted the digest" not in out and "another run sent it" in out
+    _report([posting], {7: entry("pending")}, {7: entry("sent")}, delivered_here={7})
+    assert "Posted the digest for C0MANAGERS" in capsys.readouterr().out

@@ -133,7 +133,10 @@ async def test_two_digest_post_runs_at_the_same_moment_post_once(tmp_path):
         assert [run.returncode for run in runs] == [0, 0], outputs
         texts = [out.decode() for out, _ in outputs]
         assert sum("Posted the digest" in text for text in texts) == 1, texts
-        assert sum("Nothing to post" in text for text in texts) == 1, texts
+        # The other run says it had nothing to post, or (when it claimed the period but
+        # the first run sent it) that another run sent it: never that it posted.
+        assert sum("Nothing to post" in text or "another run sent it" in text
+                   for text in texts) == 1, texts
         assert len(_digest_posts(slack)) == 1
         forced = await asyncio.create_subprocess_exec(
             sys.executable,
