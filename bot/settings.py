@@ -26,6 +26,21 @@ class Settings:
     database_url: str = "sqlite:///feedback.db"
     config_path: str = "feedbackbot.yml"
     port: int = 3000
+    teams_app_id: str | None = None
+    teams_app_password: str | None = None
+    teams_tenant_id: str | None = None
+    teams_anonymous: bool = False  # FEEDBACKBOT_TEAMS_ANONYMOUS=1: local testing only
+
+    @property
+    def teams_auth_mode(self) -> str:
+        """How /api/messages checks callers: "jwt", "anonymous" or "refuse".
+
+        Anonymous needs the app id unset *and* the explicit switch, so a deployment that
+        forgot its app id refuses everyone instead of trusting everyone.
+        """
+        if self.teams_app_id:
+            return "jwt"
+        return "anonymous" if self.teams_anonymous else "refuse"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +62,10 @@ class Settings:
             database_url=env.get("DATABASE_URL") or "sqlite:///feedback.db",
             config_path=env.get("FEEDBACKBOT_CONFIG") or "feedbackbot.yml",
             port=port,
+            teams_app_id=(env.get("MICROSOFT_APP_ID") or "").strip() or None,
+            teams_app_password=env.get("MICROSOFT_APP_PASSWORD") or None,
+            teams_tenant_id=(env.get("MICROSOFT_APP_TENANT_ID") or "").strip() or None,
+            teams_anonymous=(env.get("FEEDBACKBOT_TEAMS_ANONYMOUS") or "").strip() == "1",
         )
 
     def with_changes(self, **changes: object) -> Settings:
