@@ -195,7 +195,10 @@ async def running_teams_bot(tmp_path: Path, *, settings: Settings = ANONYMOUS,
     clock = FrozenClock(start) if start else FrozenClock()
     store = open_store(f"sqlite:///{tmp_path / 'teams.db'}")
     off_loop = OffLoopStore(store, open_side=None)
+    # The lifecycle asks its port whether a follower is internal; the Teams port answers
+    # that from member lookups, stood in for here by the internal people of the fake.
     core_port = RecordingChatPort.for_config(config, clock=clock)
+    core_port.internal_users = {SUPPORT["email"], DEV["email"], "olga@example.com"}
     services = TeamsServices(
         store=store, config=config, clock=clock,
         intake=IntakeService(store=store, config=config, clock=clock),
