@@ -137,3 +137,19 @@ async def test_a_channel_the_bot_hears_from_is_remembered(tmp_path: Path) -> Non
         await bot.post(bot.channel_post("just chatting", mention=False))
 
         assert channel_ids(bot) == [INTAKE_CHANNEL]
+
+
+async def test_check_config_names_configured_channels_the_bot_is_not_in(
+        tmp_path: Path) -> None:
+    from bot.install_check import missing_installs
+
+    async with running_teams_bot(tmp_path) as bot:
+        config = bot.inbound.services.config
+        [before] = missing_installs(config, bot.store)
+        assert "intake.msteams_channels[0]" in before and INTAKE_CHANNEL in before
+        assert missing_installs(config, None) == [before]  # no database yet: none known
+
+        bot.connector.add_channel(TEAM_ID, INTAKE_CHANNEL, "support-intake")
+        await bot.post(team_update(bot, "teamMemberAdded", membersAdded=[{"id": BOT_ID}]))
+
+        assert missing_installs(config, bot.store) == []

@@ -1,0 +1,38 @@
+"""Which configured Teams channels the bot has not been added to yet (for check-config)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.config import Config
+from bot.store import Store
+
+
+def configured_teams_channels(config: Config) -> list[tuple[str, str]]:
+    """(config key, channel id) for every Teams channel the config names, in file order."""
+    found: list[tuple[str, str]] = []
+    for name, team in config.teams.items():
+        channel = getattr(getattr(team, "msteams", None), "channel", None)
+        if channel:
+            found.append((f"teams.{name}.msteams.channel", str(channel)))
+    for index, channel in enumerate(getattr(config.intake, "msteams_channels", None) or []):
+        found.append((f"intake.msteams_channels[{index}]", str(channel)))
+    for index, digest in enumerate(config.digests):
+        channel = getattr(digest, "msteams_channel", None)
+        if channel:
+            found.append((f"digests[{index}].msteams_channel", str(channel)))
+    return found
+
+
+def missing_installs(config: Config, store: Store | None) -> list[str]:
+    """One line per configured Teams channel the bot was never added to (or was removed from).
+
+    Without a store nothing is known yet, so every configured channel is listed.
+    """
+    known: set[Any] = set()
+    if store is not None:
+        known = {conversation.conversation_id for conversation in
+                 store.list_conversations(platform="msteams", kind="channel")}
+    return [f"warning: {key}: the bot is not in Teams channel {channel} yet; add the app to"
+            " that channel's team (docs/teams.md, step 6), then run check-config again"
+            for key, channel in configured_teams_channels(config) if channel not in known]
