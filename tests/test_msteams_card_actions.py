@@ -95,12 +95,12 @@ async def test_an_acknowledgement_from_outside_the_team_does_not_count(tmp_path:
 async def test_a_guest_clicking_changes_nothing(tmp_path: Path) -> None:
     async with running_teams_bot(tmp_path) as bot:
         item = await routed_item(bot)
+        events_before = bot.store.events_for(workspace=WORKSPACE, item_id=item.id)
 
-        _, body = await bot.post(bot.card_click("resolve", item.id, sender=GUEST))
+        _, body = await bot.post(bot.card_click("acknowledge", item.id, sender=GUEST))
 
-        assert body["type"] == MESSAGE
-        latest = bot.store.get_item(workspace=WORKSPACE, item_id=item.id)
-        assert latest is not None and latest.status == "routed"
+        assert body["value"] == "Only members of this organisation can act on feedback."
+        assert bot.store.events_for(workspace=WORKSPACE, item_id=item.id) == events_before
 
 
 async def test_resolve_with_a_note_refreshes_the_card(tmp_path: Path) -> None:
@@ -134,11 +134,12 @@ async def test_reassign_moves_the_item_to_the_chosen_team(tmp_path: Path) -> Non
         assert {CARD, CARD_MOVED} <= set(new_entries(bot, item))
 
 
-async def test_reassign_without_a_team_asks_for_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("inputs", [{}, {"team": "   "}, {"team": ["mobile"]}])
+async def test_reassign_without_a_team_asks_for_one(tmp_path: Path, inputs: dict) -> None:
     async with running_teams_bot(tmp_path) as bot:
         item = await routed_item(bot)
 
-        _, body = await bot.post(bot.card_click("reassign", item.id, sender=DEV))
+        _, body = await bot.post(bot.card_click("reassign", item.id, sender=DEV, **inputs))
 
         assert body["type"] == MESSAGE and "Choose the team" in body["value"]
 

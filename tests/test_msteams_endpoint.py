@@ -139,6 +139,26 @@ async def test_a_huge_body_is_refused_with_413(tmp_path: Path) -> None:
         assert_nothing_stored(bot)
 
 
+async def test_a_body_declared_too_big_is_refused_before_it_is_read() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from handlers.msteams.inbound_body import BodyReader, Refused
+
+    class Unreadable:
+        def iter_any(self):  # type: ignore[no-untyped-def]
+            raise AssertionError("the body was read")
+
+    request = make_mocked_request("POST", "/api/messages", payload=Unreadable(),
+                                  headers={"Content-Length": str(MAX_BODY_BYTES + 1)})
+    reader = BodyReader()
+
+    with pytest.raises(Refused) as refused:
+        await reader.read(request)
+
+    assert refused.value.response.status == 413
+    assert reader.in_flight == 0
+
+
 async def test_a_huge_chunked_body_is_refused_with_413(tmp_path: Path) -> None:
     async with running_teams_bot(tmp_path) as bot:
         payload = json.dumps(bot.personal("x" * (MAX_BODY_BYTES + 10))).encode()

@@ -103,15 +103,18 @@ async def test_submit_action_with_an_unknown_team_answers_and_stores_nothing(
         assert bot.store.list_items() == []
 
 
+@pytest.mark.parametrize("name", ["composeExtension/fetchTask",
+                                  "composeExtension/submitAction"])
 async def test_a_guest_using_the_action_gets_refused_and_nothing_is_stored(
-        tmp_path: Path) -> None:
+        tmp_path: Path, name: str) -> None:
     async with running_teams_bot(tmp_path) as bot:
         status, body = await bot.post(bot.message_action(
-            "composeExtension/submitAction", html="<p>refund</p>", sender=GUEST,
-            data={"team": "payments"}))
+            name, html="<p>refund</p>", sender=GUEST, data={"team": "payments"}))
 
         assert status == 200
-        assert "Only members" in body["task"]["value"]
+        # No form for a guest: the refusal comes at once.
+        assert body["task"] == {"type": "message", "value":
+                                "Only members of this organisation can forward feedback."}
         assert bot.store.list_items() == []
 
 
@@ -203,6 +206,7 @@ async def test_someone_teams_does_not_know_is_treated_as_outside(tmp_path: Path)
 
         assert bot.store.list_items() == []
         assert replies_and_sends(bot) == []
+        assert bot.store.inbox_pending() == []  # a settled answer: not retried
 
 
 @pytest.mark.parametrize("command, expected", [

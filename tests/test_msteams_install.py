@@ -72,6 +72,7 @@ async def test_when_the_channel_list_fails_the_general_channel_is_still_saved(
         await bot.post(team_update(bot, "teamMemberAdded", membersAdded=[{"id": BOT_ID}]))
 
         assert channel_ids(bot) == [TEAM_ID]
+        assert bot.store.inbox_pending() == []  # the install is done, not retried
 
 
 async def test_installation_update_add_and_remove(tmp_path: Path) -> None:

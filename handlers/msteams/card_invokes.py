@@ -91,8 +91,7 @@ async def card_action(services: TeamsServices, activity: dict[str, Any],
         return message_answer(outcome.message or "That feedback item no longer exists.")
     if outcome.message and (not outcome.changed or verb == cards.VERB_FOLLOW):
         return message_answer(outcome.message)
-    latest = services.store.get_item(workspace=workspace, item_id=item_id) or outcome.item
-    return card_answer(services, latest)
+    return card_answer(services, outcome.item)
 
 
 async def thread_reply(services: TeamsServices, activity: dict[str, Any],
