@@ -88,6 +88,123 @@ async def test_jwt_mode_refuses_a_bad_token_with_401(tmp_path: Path, token: str)
         assert_nothing_stored(bot)
 
 
+class _LocalKeys:
+    """Stands in for the SDK's JWKS download (the only network step of its token check)."""
+
+    def __init__(self, public_key: object) -> None:
+        self.public_key = public_key
+        self.asked: list[str] = []
+
+    async def get_signing_key(self, jwks_uri: str, header: dict) -> object:
+        from jwt import PyJWK
+
+        self.asked.append(jwks_uri)
+        return PyJWK.from_dict({**json.loads(
+            __import__("jwt").algorithms.RSAAlgorithm.to_jwk(self.public_key)),
+            "kid": header["kid"], "alg": "RS256"})
+
+
+class _BotTokens:
+    """Stands in for MSAL's token request (the bot's own token for its outbound calls)."""
+
+    def __init__(self) -> None:
+        self.failing: Exception | None = None
+
+    async def get_access_token(self, *args: object, **kwargs: object) -> str:
+        if self.failing is not None:
+            raise self.failing
+        return "token-for-the-bot"
+
+
+@pytest.fixture
+def bot_tokens(monkeypatch: pytest.MonkeyPatch) -> _BotTokens:
+    """The bot's outbound token, without asking Entra over the network."""
+    from microsoft_agents.authentication.msal import MsalAuth
+
+    tokens = _BotTokens()
+    monkeypatch.setattr(MsalAuth, "get_access_token",
+                        lambda self, *args, **kwargs: tokens.get_access_token())
+    return tokens
+
+
+@pytest.fixture
+def signing_key(monkeypatch: pytest.MonkeyPatch,
+                bot_tokens: _BotTokens):  # type: ignore[no-untyped-def]
+    """An RSA key whose public half the SDK's token check trusts for this test."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
+        JwtTokenValidator,
+    )
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = _LocalKeys(key.public_key())
+    monkeypatch.setattr(JwtTokenValidator, "_jwk_client_manager", keys)
+    return key
+
+
+def _token(key: object, *, audience: str, service_url: str) -> str:
+    import time
+
+    import jwt
+
+    now = int(time.time())
+    return "Bearer " + jwt.encode(
+        {"iss": "https://api.botframework.com", "aud": audience, "iat": now, "nbf": now,
+         "exp": now + 600, "serviceurl": service_url},
+        key, algorithm="RS256", headers={"kid": "test-key"})  # type: ignore[arg-type]
+
+
+async def test_jwt_mode_accepts_a_token_signed_for_this_app(tmp_path: Path,
+                                                            signing_key: object) -> None:
+    async with running_teams_bot(tmp_path, settings=JWT_MODE) as bot:
+        token = _token(signing_key, audience=str(JWT_MODE.teams_app_id),
+                       service_url=bot.connector.url)
+
+        status, _ = await bot.post(bot.personal("The refund button does nothing"),
+                                   token=token)
+
+        assert status == 202
+        [item] = bot.store.list_items()
+        assert item.forwarded_by == "sam@example.com"
+        # The bot's own call went out with a token of its own, not the caller's.
+        [lookup] = bot.connector.calls_to("get_conversation_member")
+        assert lookup.authorization == "Bearer token-for-the-bot"
+
+
+async def test_when_the_bot_cannot_get_its_own_token_the_request_waits(
+        tmp_path: Path, signing_key: object, bot_tokens: _BotTokens) -> None:
+    async with running_teams_bot(tmp_path, settings=JWT_MODE) as bot:
+        bot_tokens.failing = OSError("login.microsoftonline.com unreachable")
+        token = _token(signing_key, audience=str(JWT_MODE.teams_app_id),
+                       service_url=bot.connector.url)
+
+        status, _ = await bot.post(bot.personal("The refund button does nothing"),
+                                   token=token)
+
+        assert status == 202  # stored: Teams must not send it again
+        assert bot.store.list_items() == []
+        [row] = bot.store.inbox_pending()
+        assert row.attempts == 1
+
+        bot_tokens.failing = None
+        await bot.inbound.finish(row)  # tried again later (replay)
+
+        assert len(bot.store.list_items()) == 1
+
+
+async def test_jwt_mode_refuses_a_token_for_another_app(tmp_path: Path,
+                                                        signing_key: object) -> None:
+    async with running_teams_bot(tmp_path, settings=JWT_MODE) as bot:
+        token = _token(signing_key, audience="some-other-app",
+                       service_url=bot.connector.url)
+
+        status, _ = await bot.post(bot.personal("The refund button does nothing"),
+                                   token=token)
+
+        assert status == 401
+        assert_nothing_stored(bot)
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 

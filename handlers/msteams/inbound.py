@@ -165,7 +165,12 @@ class TeamsInbound:
                     type=ActivityTypes.invoke_response,
                     value=InvokeResponse(status=200, body=answer)))
 
-        response = await self.adapter.process_activity(claims, activity, on_turn)
+        try:
+            response = await self.adapter.process_activity(claims, activity, on_turn)
+        except Exception as error:  # before the turn: the bot's own token or connector
+            log.error("Teams %s activity could not start: %s: %s", activity.type,
+                      type(error).__name__, str(error)[:200])
+            raise _TurnFailed(f"{type(error).__name__}: {error}"[:300]) from None
         if "error" in captured:
             raise _TurnFailed(captured["error"])
         return response if isinstance(response, InvokeResponse) else None
