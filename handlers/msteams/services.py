@@ -19,23 +19,21 @@ _SLACK_BOLD = re.compile(r"(?<![\\*])\*([^*\n]+)\*(?!\*)")
 
 @dataclass
 class TeamsServices:
-    """Store, config, intake and lifecycle, plus the workspace items live under.
-
-    `workspace` is the deployment's key when another platform set it; otherwise items
-    of a Teams tenant live under `msteams:<tenant id>`.
-    """
+    """Store, config, intake and lifecycle, plus the workspace items live under."""
 
     store: Store
     config: Config
     intake: IntakeService
     lifecycle: Lifecycle
     clock: Callable[[], datetime]
-    workspace: Callable[[], str | None] = field(default=lambda: None)
+    # Given this platform's key for an organisation, the key in use (another platform
+    # may have set it first: items of one deployment share one workspace).
+    claim_workspace: Callable[[str], str] = field(default=lambda key: key)
     render_card: Callable[[Any], dict[str, Any]] | None = None
 
     def workspace_for(self, activity: dict[str, Any]) -> str:
-        """The workspace key of an activity's organisation."""
-        return self.workspace() or f"msteams:{tenant_of(activity) or 'unknown'}"
+        """The workspace key items of this activity's organisation live under."""
+        return self.claim_workspace(f"msteams:{tenant_of(activity) or 'unknown'}")
 
 
 def as_dict(value: Any) -> dict[str, Any]:
