@@ -131,7 +131,3 @@ def confirmation(result: IntakeResult) -> str:
     if not result.created:
         return f"That was already forwarded as feedback #{item.id} ({item.team})."
     return f"Thanks! Forwarded as feedback #{item.id} to **{item.team}**."
-
-
-__all__ = ["IntakeRejected", "confirmation", "forward_direct", "forward_mention",
-           "forward_message_action", "intake_channels", "mention_text", "mentions_bot"]

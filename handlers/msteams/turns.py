@@ -11,7 +11,7 @@ from microsoft_agents.hosting.core import TurnContext
 from bot.intake import IntakeRejected
 from bot.store import Conversation
 from handlers.msteams import chat_answers, install, message_action
-from handlers.msteams.card_invokes import card_action, message_answer, thread_reply
+from handlers.msteams.card_invokes import card_action, thread_reply
 from handlers.msteams.forward import (
     confirmation,
     forward_direct,
@@ -140,11 +140,9 @@ class Turns:
         text = str(activity.get("text") or "").strip()
         command = chat_answers.command_of(text, self.services.config)
         if command is not None:
+            answer = await self._command(command, text, sender, activity)
             await context.send_activity(Activity(type="message", text_format="markdown",
-                                                 text=self._answer(command, text, sender,
-                                                                   activity)
-                                                 if command != "mine" else
-                                                 await self._mine(sender, activity)))
+                                                 text=answer))
             return
         try:
             result = await forward_direct(self.services, activity, sender)
@@ -156,19 +154,16 @@ class Turns:
             await context.send_activity(Activity(type="message",
                                                  text=teams_markdown(confirmation(result))))
 
-    def _answer(self, command: str, text: str, sender: Sender,
-                activity: dict[str, Any]) -> str:
+    async def _command(self, command: str, text: str, sender: Sender,
+                       activity: dict[str, Any]) -> str:
+        """The answer to `help`, `stats …` or `mine` (the same figures as on Slack)."""
+        workspace = self.services.workspace_for(activity)
+        now = self.services.clock()
         if command == "help":
             return chat_answers.HELP
+        if command == "mine":
+            return await chat_answers.mine_text(
+                store=self.services.store, lifecycle=self.services.lifecycle,
+                workspace=workspace, user=sender.key, now=now)
         return chat_answers.stats_text(store=self.services.store, config=self.services.config,
-                                       workspace=self.services.workspace_for(activity),
-                                       text=text, now=self.services.clock())
-
-    async def _mine(self, sender: Sender, activity: dict[str, Any]) -> str:
-        return await chat_answers.mine_text(
-            store=self.services.store, lifecycle=self.services.lifecycle,
-            workspace=self.services.workspace_for(activity), user=sender.key,
-            now=self.services.clock())
-
-
-__all__ = ["Turns", "message_answer"]
+                                       workspace=workspace, text=text, now=now)
