@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any, cast
 
-from bot.intake import IntakeRejected, IntakeResult
+from bot.intake import IntakeResult
 from bot.models import IntakeKind, IntakeRequest, SourceMessage, parse_iso
 from bot.ports import ChatPort
 from handlers.msteams.html_text import html_to_text
