@@ -171,6 +171,14 @@ class TeamConfig(_Strict):
         """The chat platforms this team's cards can go to."""
         return ("slack",)
 
+    def channel_on(self, platform: str) -> str | None:
+        """The team's channel on `platform`, if it has one there."""
+        return self.channel if platform == "slack" else None
+
+    def owners_on(self, platform: str) -> list[str]:
+        """The team's owners on `platform`."""
+        return list(self.owners) if platform == "slack" else []
+
     @property
     def owner_group(self) -> str | None:
         """The user group ID when the owners are exactly one user group."""
@@ -201,6 +209,16 @@ class DigestConfig(_Strict):
     timezone: TimeZone = "UTC"
     days: Days = Field(default_factory=lambda: list(_MON_FRI))
     teams: list[str] | None = None
+
+    @property
+    def platform(self) -> str:
+        """The platform the digest is posted on."""
+        return "slack"
+
+    @property
+    def target(self) -> str:
+        """The channel the digest is posted in."""
+        return self.channel
 
     @field_validator("at", mode="before")
     @classmethod

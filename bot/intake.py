@@ -11,7 +11,7 @@ from datetime import datetime
 from bot.config import Config
 from bot.models import SEVERITIES, Event, IntakeKind, IntakeRequest, Item, Status, utcnow
 from bot.outbox_kinds import CARD
-from bot.ports import ChatPort
+from bot.ports import ChatPort, Ports
 from bot.routing import RouteDecision, Router, card_platform
 from bot.store import DuplicateSource, NewOutbox, Store
 
@@ -41,12 +41,13 @@ class IntakeService:
     """Validates, routes and stores forwarded feedback; the card goes out via the outbox."""
 
     def __init__(self, *, store: Store, config: Config, clock: Clock = utcnow,
-                 port: ChatPort | None = None) -> None:
+                 port: ChatPort | Ports | None = None) -> None:
         self.store = store
         self.config = config
         self.router = Router(config)
         self.clock = clock
-        self.port = port  # used to check forwarders when `forward` is given none
+        # Used to check forwarders when `forward` is given no port.
+        self.ports = Ports.of(port) if port is not None else Ports()
 
     def check(self, request: IntakeRequest) -> str | None:
         """What is wrong with a request that needs no platform to tell, or None."""
@@ -95,7 +96,8 @@ class IntakeService:
         if problem:
             raise IntakeRejected(problem)
         severity = request.severity or self.config.severity_default
-        port = port or self.port
+        if port is None and request.platform in self.ports:
+            port = self.ports.on(request.platform)
         if request.kind in _CHECKED_KINDS and request.forwarded_by not in self.config.intake.bots:
             if port is None:
                 # Trusting by default would let customers in: refuse to guess.

@@ -16,9 +16,9 @@ from typing import Any
 
 from bot.config import Config
 from bot.models import Event, Item, Status
-from bot.outbox import forwarder_notice, notice_entry
+from bot.outbox import card_platform_of, forwarder_notice, notice_entry
 from bot.outbox_kinds import CARD, CARD_MOVED, CARD_UPDATE, NOTICE, RELAY_DELETE, RELAY_EDIT
-from bot.ports import ChatError, ChatPort, Notice
+from bot.ports import PLATFORM_NAMES, ChatError, ChatPort, Notice, Ports
 from bot.store import NewOutbox, Store
 
 log = logging.getLogger(__name__)
@@ -41,39 +41,43 @@ class Outcome:
 class Lifecycle:
     """Applies people's responses to items and queues what others must be told."""
 
-    def __init__(self, *, store: Store, config: Config, port: ChatPort, clock: Clock) -> None:
+    def __init__(self, *, store: Store, config: Config, port: ChatPort | Ports,
+                 clock: Clock) -> None:
         self.store = store
         self.config = config
-        self.port = port
+        self.ports = Ports.of(port)
         self.clock = clock
         self._members: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
 
     # --- who may do what -------------------------------------------------------
-    async def team_members(self, *, workspace: str, team: str) -> frozenset[str]:
-        """Return a team's owners, with a user group expanded (cached for 5 minutes).
+    async def team_members(self, *, workspace: str, team: str,
+                           platform: str = "slack") -> frozenset[str]:
+        """Return a team's owners on `platform`, a user group expanded (cached 5 minutes).
 
         Raises ChatError when a user group can't be read.
         """
         config = self.config.teams.get(team)
         if config is None:
             return frozenset()
-        if not config.owner_group:
-            return frozenset(config.owners)
+        group = config.owner_group if platform == "slack" else None
+        if not group:
+            return frozenset(config.owners_on(platform))
         key = (workspace, team)
         cached = self._members.get(key)
         if cached and time.monotonic() - cached[0] < _MEMBERS_CACHE_SECONDS:
             return cached[1]
-        members = frozenset(await self.port.group_members(workspace=workspace,
-                                                          group=config.owner_group))
+        members = frozenset(await self.ports.on(platform).group_members(workspace=workspace,
+                                                                        group=group))
         self._members[key] = (time.monotonic(), members)
         return members
 
     async def is_responder(self, item: Item, user: str) -> bool:
-        """True for members of the owning team and admins: their responses count."""
+        """True for members of the owning team (where its card is) and admins."""
         if user in self.config.admins:
             return True
         try:
-            members = await self.team_members(workspace=item.workspace, team=item.team)
+            members = await self.team_members(workspace=item.workspace, team=item.team,
+                                              platform=card_platform_of(item))
         except ChatError:
             log.warning("could not read the members of %s; treating %s as outside it",
                         item.team, user)
@@ -86,11 +90,14 @@ class Lifecycle:
 
     # --- helpers ------------------------------------------------------------------
     def _tell_everyone(self, item: Item, notice_kind: str, /, **data: Any) -> list[NewOutbox]:
-        """Notices for the forwarder (where they forwarded) and each follower (by DM)."""
+        """Notices for the forwarder (where they forwarded) and each follower (1:1)."""
         entries = [notice_entry(forwarder_notice(item, notice_kind, **data))]
-        for user in self.store.followers(workspace=item.workspace, item_id=item.id):
-            if user != item.forwarded_by:
-                entries.append(notice_entry(Notice(kind=notice_kind, user=user, data=data)))
+        for platform in PLATFORM_NAMES:
+            for user in self.store.followers(workspace=item.workspace, item_id=item.id,
+                                             platform=platform):
+                if user != item.forwarded_by:
+                    entries.append(notice_entry(Notice(kind=notice_kind, user=user, data=data,
+                                                       platform=platform)))
         return entries
 
     def _item_of_card(self, workspace: str, channel: str, ts: str) -> Item | None:
@@ -323,18 +330,19 @@ class Lifecycle:
                                                  **{"from": item.team, "to": to_team})])
         return Outcome(updated, updated is not None)
 
-    async def follow(self, *, workspace: str, item_id: int, user: str) -> Outcome:
-        """Let an internal user get the same relays as the forwarder."""
+    async def follow(self, *, workspace: str, item_id: int, user: str,
+                     platform: str = "slack") -> Outcome:
+        """Let an internal user (a person on `platform`) get the same relays as the forwarder."""
         item = self._get(workspace, item_id)
         if item is None:
             return Outcome(None, False, "That feedback item no longer exists.")
-        if not await self.port.is_internal_user(workspace=workspace, user=user):
+        if not await self.ports.on(platform).is_internal_user(workspace=workspace, user=user):
             return Outcome(item, False, "Only members of this workspace can follow feedback.")
         if user == item.forwarded_by:
             return Outcome(item, False, "You forwarded it, so you'll hear about it anyway.")
         now = self.clock()
         if not self.store.add_follower(workspace=workspace, item_id=item.id, user=user,
-                                       now=now):
+                                       now=now, platform=platform):
             return Outcome(item, False, f"You already follow feedback #{item.id}.")
         self.store.update_item(workspace=workspace, item_id=item.id, changes={},
                                event=Event(item_id=item.id, kind="followed", actor=user,

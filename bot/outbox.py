@@ -25,7 +25,7 @@ from bot.outbox_kinds import (
     RELAY_DELETE,
     RELAY_EDIT,
 )
-from bot.ports import ChatError, ChatPort, Notice, Posted
+from bot.ports import PLATFORM_NAMES, ChatError, ChatPort, Notice, Ports, Posted
 from bot.revocation import TokenChecks
 from bot.store import NewOutbox, OutboxEntry, Store
 
@@ -70,39 +70,84 @@ def plain_reason(error: str, *, channel: str | None = None) -> str:
 
 def notice_entry(notice: Notice) -> NewOutbox:
     """Build the outbox entry that delivers `notice`."""
+    # The payload's keys predate Teams; entries stored then must still be delivered.
     return NewOutbox(kind=NOTICE, payload={
-        "kind": notice.kind, "user": notice.user, "channel": notice.channel,
-        "thread_ts": notice.thread_ts, "data": notice.data,
+        "kind": notice.kind, "user": notice.user, "channel": notice.conversation,
+        "thread_ts": notice.thread, "data": notice.data, "platform": notice.platform,
     })
+
+
+def notice_of(payload: dict[str, Any]) -> Notice:
+    """The notice an outbox payload (written by notice_entry) delivers."""
+    return Notice(kind=payload["kind"], user=payload["user"],
+                  conversation=payload.get("channel"), thread=payload.get("thread_ts"),
+                  data=payload.get("data") or {}, platform=payload.get("platform") or "slack")
 
 
 def forwarder_notice(item: Item, notice_kind: str, /, **data: Any) -> Notice:
     """Address a notice to whoever forwarded `item`, where they forwarded it."""
-    return Notice(kind=notice_kind, user=item.forwarded_by, channel=item.reply_channel,
-                  thread_ts=item.reply_thread_ts, data=data)
+    return Notice(kind=notice_kind, user=item.forwarded_by, conversation=item.reply_channel,
+                  thread=item.reply_thread_ts, data=data, platform=item.platform)
+
+
+def card_platform_of(item: Item) -> str:
+    """Where `item`'s card is (or goes); items from before Teams have theirs on Slack."""
+    return item.card_platform or "slack"
+
+
+def platform_of(entry: OutboxEntry, item: Item | None) -> str:
+    """The platform an outbox entry is sent on."""
+    if entry.kind in (CARD, CARD_UPDATE) and item is not None:
+        return card_platform_of(item)
+    return str(entry.payload.get("platform") or "slack")
 
 
 class OutboxWorker:
-    """Sends due outbox entries through a ChatPort, one at a time, in order.
+    """Sends due outbox entries through each platform's ChatPort, one at a time, in order.
 
-    Rate limits wait for Retry-After; 5xx and timeouts back off exponentially and
+    Rate limits wait for Retry-After (a platform that asks to slow down gets nothing more
+    in that pass; the others carry on); 5xx and timeouts back off exponentially and
     are retried forever; permanent errors flag the item and tell the forwarder. A call
     refused for the token stops a workspace only when its token itself is refused
     (`tokens`); its entries then wait, kept, until the token works again.
     """
 
-    def __init__(self, *, store: Store, port: ChatPort, config: Config,
+    def __init__(self, *, store: Store, port: ChatPort | Ports, config: Config,
                  clock: Clock = utcnow, digests: DigestService | None = None) -> None:
         self.store = store
-        self.port = port
+        self.ports = Ports.of(port)
         self.config = config
         self.clock = clock
         self.digests = digests
         self._wake = asyncio.Event()
-        self._rate_limited = False
+        self._rate_limited: set[str] = set()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.sent = 0
-        self.tokens = TokenChecks(store=store, port=port, clock=clock)
+        self._tokens: dict[str, TokenChecks] = {}
+
+    def tokens_on(self, platform: str) -> TokenChecks:
+        """The token checks of `platform`'s workspaces."""
+        if platform not in self._tokens:
+            self._tokens[platform] = TokenChecks(store=self.store, ports=self.ports,
+                                                 platform=platform, clock=self.clock)
+        return self._tokens[platform]
+
+    @property
+    def tokens(self) -> TokenChecks:
+        """The token checks of Slack workspaces."""
+        return self.tokens_on("slack")
+
+    def release_own_leases(self) -> int:
+        """Free the entries this worker holds (on shutdown, an attempt may be cut short).
+
+        Their fate is then looked up before they are sent again, as after a crash, but
+        the next process need not wait for the lease to lapse.
+        """
+        held = [entry_id for entry_id, owner in self.store.outbox_leases()
+                if owner == self.owner]
+        for entry_id in held:
+            self.store.outbox_release(entry_id, owner=self.owner)
+        return len(held)
 
     def release_dead_leases(self) -> int:
         """Free entries leased by processes on this host that no longer exist (kill -9)."""
@@ -151,122 +196,149 @@ class OutboxWorker:
         works again gets its waiting entries sent in this same pass.
         """
         delivered = 0
-        await self.tokens.recheck_due()
+        self._rate_limited.clear()
+        for checks in list(self._tokens.values()):
+            await checks.recheck_due()
         for entry in self.store.outbox_due(now=self.clock()):
-            if await self.tokens.held_back(entry.workspace):
+            item = (self.store.get_item(workspace=entry.workspace, item_id=entry.item_id)
+                    if entry.item_id is not None else None)
+            platform = platform_of(entry, item)
+            if platform in self._rate_limited:
+                continue  # it asked us to slow down: the rest waits for the next pass
+            if await self.tokens_on(platform).held_back(entry.workspace):
                 self.store.outbox_retry(entry.id, error="the workspace refuses the app's token",
                                         next_attempt_at=self.clock() + REVOKED_DEFER,
                                         unknown_fate=False)
                 continue
-            if await self._attempt(entry):
+            if await self._attempt(entry, platform):
                 delivered += 1
                 if delivered_ids is not None:
                     delivered_ids.add(entry.id)
-            elif self._rate_limited:
-                # Slack asked us to slow down: the rest waits for the next pass.
-                break
         self.sent += delivered
         return delivered
 
-    async def _attempt(self, entry: OutboxEntry) -> bool:
-        self._rate_limited = False
+    async def _attempt(self, entry: OutboxEntry, platform: str) -> bool:
         now = self.clock()
         # From the lease on, a crash leaves a post's fate unknown: look before re-sending.
         if not self.store.outbox_lease(entry.id, owner=self.owner, now=now,
                                        until=now + LEASE, maybe_posts=entry.kind in POSTS):
             return False  # another process is on it, or it was just finished
         try:
-            result = await self._deliver(entry)
+            result = await self._deliver(entry, platform)
         except ChatError as error:
             if error.workspace_gone:
-                await self._token_failed(entry, error)
+                await self._token_failed(entry, platform, error)
             else:
+                if error.retry_after is not None:
+                    self._rate_limited.add(platform)
                 self._failed(entry, error)
             return False
         self.store.outbox_sent(entry.id, result=result, now=self.clock())
         return True
 
-    async def _deliver(self, entry: OutboxEntry) -> dict[str, Any]:
+    async def _refuse_if_shared(self, port: ChatPort, workspace: str,
+                                conversation: str) -> None:
+        """Raise a permanent error for a conversation outsiders can read: never post there.
+
+        When the platform can't tell now, its ChatError is raised, so the entry waits.
+        """
+        if await port.is_shared_conversation(workspace=workspace, conversation=conversation):
+            raise ChatError("channel_is_shared", permanent=True)
+
+    async def _deliver(self, entry: OutboxEntry, platform: str) -> dict[str, Any]:
         item = (self.store.get_item(workspace=entry.workspace, item_id=entry.item_id)
                 if entry.item_id is not None else None)
+        port = self.ports.on(platform)
         if entry.kind == CARD and item is not None:
-            return await self._post_card(entry, item)
+            return await self._post_card(entry, item, port)
         if entry.kind == CARD_UPDATE and item is not None:
-            if item.card_ts:
-                await self.port.update_card(item=item)
+            if item.card_channel and item.card_ts:
+                await self._refuse_if_shared(port, item.workspace, item.card_channel)
+                await port.update_card(item=item)
             return {"updated": bool(item.card_ts)}
         if entry.kind == NOTICE:
-            return await self._send_notice(entry, item)
+            return await self._send_notice(entry, item, port)
         if entry.kind == DIGEST:
-            return await self._post_digest(entry)
+            return await self._post_digest(entry, port)
         payload = entry.payload
         if entry.kind == CARD_MOVED and item is not None:
             if not item.card_ts:
                 # The new card isn't posted yet; its link is needed first.
                 raise ChatError("waiting for the new card", permanent=entry.attempts > 50)
-            await self.port.mark_card_moved(item=item, channel=payload["channel"],
-                                            ts=payload["ts"])
+            await self._refuse_if_shared(port, item.workspace, payload["channel"])
+            await port.mark_card_moved(item=item, conversation=payload["channel"],
+                                       message=payload["ts"])
             return {"moved": True}
         if entry.kind == RELAY_EDIT:
             notice = payload["notice"]
-            await self.port.edit_notice(
-                workspace=entry.workspace, channel=payload["channel"], ts=payload["ts"],
-                item=item, notice=Notice(kind=notice["kind"], user=notice["user"],
-                                         data=notice.get("data") or {}))
+            await port.edit_notice(
+                workspace=entry.workspace, conversation=payload["channel"],
+                message=payload["ts"], item=item,
+                notice=Notice(kind=notice["kind"], user=notice["user"],
+                              data=notice.get("data") or {}, platform=platform))
             return {"edited": True}
         if entry.kind == RELAY_DELETE:
-            await self.port.delete_message(workspace=entry.workspace,
-                                           channel=payload["channel"], ts=payload["ts"])
+            await port.delete_message(workspace=entry.workspace,
+                                      conversation=payload["channel"], message=payload["ts"])
             return {"deleted": True}
         if entry.kind == EPHEMERAL:
-            await self.port.send_ephemeral(workspace=entry.workspace,
-                                           channel=payload["channel"], user=payload["user"],
-                                           text=payload["text"])
+            await self._refuse_if_shared(port, entry.workspace, payload["channel"])
+            await port.send_ephemeral(workspace=entry.workspace,
+                                      conversation=payload["channel"], user=payload["user"],
+                                      text=payload["text"])
             return {"sent": True}
         log.warning("dropping outbox entry %s of kind %s: its item is gone", entry.id,
                     entry.kind)
         return {"dropped": True}
 
-    async def _post_card(self, entry: OutboxEntry, item: Item) -> dict[str, Any]:
+    async def _post_card(self, entry: OutboxEntry, item: Item, port: ChatPort,
+                         ) -> dict[str, Any]:
         if item.card_ts:
             return {"channel": item.card_channel, "ts": item.card_ts, "already": True}
         team = self.config.teams.get(item.team)
         if team is None:
             raise ChatError(f"team {item.team} is no longer configured", permanent=True)
+        platform = card_platform_of(item)
+        channel = team.channel_on(platform)
+        if not channel:
+            raise ChatError(f"team {item.team} has no channel on"
+                            f" {PLATFORM_NAMES.get(platform, platform)}", permanent=True)
+        await self._refuse_if_shared(port, item.workspace, channel)
         posted: Posted | None = None
         if entry.unknown_fate:
-            posted = await self.port.find_post(workspace=item.workspace, channel=team.channel,
-                                               user=None, outbox_key=entry.key,
-                                               since=entry.created_at)
+            posted = await port.find_post(workspace=item.workspace, conversation=channel,
+                                          user=None, outbox_key=entry.key,
+                                          since=entry.created_at)
         assignees = item.assignees
         if not assignees:
             # Chosen once and kept, so a retry neither skips a round-robin turn nor
             # mentions different people than a post that did land.
-            assignees = await self._assign(item)
+            assignees = await self._assign(item, port, platform)
             self.store.update_item(workspace=item.workspace, item_id=item.id,
                                    changes={"assignees": assignees}, now=self.clock())
         if posted is None:
             item.assignees = assignees
-            posted = await self.port.post_card(item=item, mentions=assignees,
-                                               outbox_key=entry.key)
+            posted = await port.post_card(item=item, mentions=assignees,
+                                          outbox_key=entry.key)
         now = self.clock()
         updated = self.store.update_item(
             workspace=item.workspace, item_id=item.id,
-            changes={"card_channel": posted.channel, "card_ts": posted.ts,
+            changes={"card_channel": posted.conversation, "card_ts": posted.message,
+                     "card_platform": platform,
                      "assignees": assignees,
                      "status": Status.ROUTED.value if item.status == Status.RECEIVED.value
                      else item.status},
             event=Event(item_id=item.id, kind="routed", actor=None, at=now,
-                        data={"team": item.team, "channel": posted.channel,
-                              "ts": posted.ts, "assignees": assignees}),
+                        data={"team": item.team, "channel": posted.conversation,
+                              "ts": posted.message, "assignees": assignees}),
             outbox=[notice_entry(forwarder_notice(item, "routed", team=item.team,
                                                   assignees=assignees))],
         )
         if updated is None:
             log.warning("item %s vanished while its card was posted", item.id)
-        return {"channel": posted.channel, "ts": posted.ts}
+        return {"channel": posted.conversation, "ts": posted.message}
 
-    async def _post_digest(self, entry: OutboxEntry) -> dict[str, Any]:
+    async def _post_digest(self, entry: OutboxEntry, port: ChatPort) -> dict[str, Any]:
         if self.digests is None:
             raise ChatError("this process does not post digests")
         payload = entry.payload
@@ -274,12 +346,13 @@ class OutboxWorker:
         if index >= len(self.config.digests):
             raise ChatError("the digest subscription was removed from the config",
                             permanent=True)
-        channel = self.config.digests[index].channel
+        channel = self.config.digests[index].target
+        await self._refuse_if_shared(port, entry.workspace, channel)
         existing = None
         if entry.unknown_fate:
-            existing = await self.port.find_post(workspace=entry.workspace, channel=channel,
-                                                 user=None, outbox_key=entry.key,
-                                                 since=entry.created_at)
+            existing = await port.find_post(workspace=entry.workspace, conversation=channel,
+                                            user=None, outbox_key=entry.key,
+                                            since=entry.created_at)
         data = self.digests.build(
             workspace=entry.workspace, index=index,
             local_date=date.fromisoformat(str(payload["date"])),
@@ -290,17 +363,17 @@ class OutboxWorker:
         title = f"Median time to response, last 14 days ({data.timezone})"
         # Rendering takes a moment of CPU; keep the event loop answering Slack.
         chart = await asyncio.to_thread(trend_chart_png, data.trend, title=title)
-        posted = await self.port.post_digest(workspace=entry.workspace, data=data,
-                                             chart_png=chart, outbox_key=entry.key,
-                                             existing=existing)
-        return {"channel": posted.channel, "ts": posted.ts}
+        posted = await port.post_digest(workspace=entry.workspace, data=data,
+                                        chart_png=chart, outbox_key=entry.key,
+                                        existing=existing, conversation=channel)
+        return {"channel": posted.conversation, "ts": posted.message}
 
-    async def _assign(self, item: Item) -> list[str]:
+    async def _assign(self, item: Item, port: ChatPort, platform: str) -> list[str]:
         team = self.config.teams[item.team]
-        members = list(team.owners)
-        group = team.owner_group
+        members = list(team.owners_on(platform))
+        group = team.owner_group if platform == "slack" else None
         if group:
-            members = await self.port.group_members(workspace=item.workspace, group=group)
+            members = await port.group_members(workspace=item.workspace, group=group)
         if not members:
             return []
         if team.assign == "round_robin":
@@ -308,30 +381,39 @@ class OutboxWorker:
             return [members[turn % len(members)]]
         return members
 
-    async def _send_notice(self, entry: OutboxEntry, item: Item | None) -> dict[str, Any]:
-        payload = entry.payload
-        notice = Notice(kind=payload["kind"], user=payload["user"],
-                        channel=payload.get("channel"), thread_ts=payload.get("thread_ts"),
-                        data=payload.get("data") or {})
-        if notice.channel and await self.port.is_shared_channel(
-            workspace=entry.workspace, channel=notice.channel
-        ):
-            # Never post into a channel customers can read: the forwarder gets a DM.
-            notice = Notice(kind=notice.kind, user=notice.user, data=notice.data)
+    async def _send_notice(self, entry: OutboxEntry, item: Item | None,
+                           port: ChatPort) -> dict[str, Any]:
+        notice = notice_of(entry.payload)
+        if notice.conversation and await self._may_be_shared(port, entry.workspace,
+                                                             notice.conversation):
+            # Never post where outsiders can read: the person is told 1:1 instead.
+            notice = Notice(kind=notice.kind, user=notice.user, data=notice.data,
+                            platform=notice.platform)
         if entry.unknown_fate:
-            found = await self.port.find_post(workspace=entry.workspace,
-                                              channel=notice.channel, user=notice.user,
-                                              outbox_key=entry.key, since=entry.created_at)
+            found = await port.find_post(workspace=entry.workspace,
+                                         conversation=notice.conversation, user=notice.user,
+                                         outbox_key=entry.key, since=entry.created_at)
             if found is not None:
-                return {"channel": found.channel, "ts": found.ts, "found": True}
-        posted = await self.port.send_notice(workspace=entry.workspace, item=item,
-                                             notice=notice, outbox_key=entry.key)
-        return {"channel": posted.channel, "ts": posted.ts}
+                return {"channel": found.conversation, "ts": found.message, "found": True}
+        posted = await port.send_notice(workspace=entry.workspace, item=item,
+                                        notice=notice, outbox_key=entry.key)
+        return {"channel": posted.conversation, "ts": posted.message}
 
-    async def _token_failed(self, entry: OutboxEntry, error: ChatError) -> None:
+    async def _may_be_shared(self, port: ChatPort, workspace: str, conversation: str) -> bool:
+        """Whether outsiders may read `conversation`; True when the platform can't say now."""
+        try:
+            return await port.is_shared_conversation(workspace=workspace,
+                                                     conversation=conversation)
+        except ChatError as error:
+            log.warning("could not check who can read %s (%s); treating it as shared",
+                        conversation, error.reason)
+            return True
+
+    async def _token_failed(self, entry: OutboxEntry, platform: str,
+                            error: ChatError) -> None:
         """A call was refused for the token: wait for the workspace only if the token is refused."""
         try:
-            refusal = await self.tokens.confirm(entry.workspace)
+            refusal = await self.tokens_on(platform).confirm(entry.workspace)
         except ChatError as check:
             # The platform can't say now: retry the entry as after any passing failure.
             self._failed(entry, ChatError(f"{error.reason} (token check: {check.reason})",
@@ -350,7 +432,6 @@ class OutboxWorker:
             self._give_up(entry, error, now)
             return
         if error.retry_after is not None:
-            self._rate_limited = True
             delay = timedelta(seconds=max(error.retry_after, 0.0))
         else:
             base = min(2 ** min(entry.attempts, 12), MAX_BACKOFF.total_seconds())
@@ -373,7 +454,7 @@ class OutboxWorker:
             log.error("item %s: could not deliver its %s: %s", item.id, entry.kind,
                       error.reason)
             return
-        channel = (self.config.teams[item.team].channel
+        channel = (self.config.teams[item.team].channel_on(card_platform_of(item))
                    if entry.kind == CARD and item.team in self.config.teams
                    else entry.payload.get("channel"))
         reason = plain_reason(error.reason, channel=channel)
@@ -385,7 +466,8 @@ class OutboxWorker:
                 # The thread itself may be what failed, so this one goes by DM.
                 outbox.append(notice_entry(Notice(kind="failed", user=item.forwarded_by,
                                                   data={"reason": reason,
-                                                        "what": entry.kind})))
+                                                        "what": entry.kind},
+                                                  platform=item.platform)))
         else:
             outbox.append(notice_entry(forwarder_notice(item, "failed", reason=reason,
                                                         what=entry.kind)))

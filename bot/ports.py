@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,10 +42,10 @@ class ChatError(Exception):
 
 @dataclass(frozen=True)
 class Posted:
-    """Where a message landed."""
+    """Where a message landed: a conversation, and the message's id in it (opaque ids)."""
 
-    channel: str
-    ts: str
+    conversation: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -54,22 +55,27 @@ class Notice:
     `kind` is one of: routed (where an item went), acknowledged, relay (a team
     reply, `data["text"]`), resolved, reopened, reassigned, failed (it could not be
     delivered), rejected (forwarding was refused; `data["reason"]` says why).
-    `channel`/`thread_ts` name an internal intake thread; when `channel` is None the
-    notice goes to `user` in a DM.
+    `conversation`/`thread` name an internal intake thread; when `conversation` is None
+    the notice goes to `user` in a 1:1 chat. `platform` is where `user` and
+    `conversation` are.
     """
 
     kind: str
     user: str
-    channel: str | None = None
-    thread_ts: str | None = None
+    conversation: str | None = None
+    thread: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    platform: str = "slack"
 
 
 class ChatPort(Protocol):
-    """What the core needs from a chat platform.
+    """What the core needs from a chat platform: sends, and answers to lookups.
 
     Every call may raise ChatError. `outbox_key` is stamped on posts (as message
-    metadata on Slack) so that a post of unknown fate can be found again.
+    metadata on Slack) so that a post of unknown fate can be found again. Conversation,
+    message and person ids are the platform's own, opaque to the core. The product's
+    rules (where the bot may post, who may forward) are decided by the core from the
+    answers to the lookups.
     """
 
     async def post_card(
@@ -87,34 +93,38 @@ class ChatPort(Protocol):
         """Tell a person about `item` (or about a refused intake): in a thread, or a DM."""
         ...
 
-    async def mark_card_moved(self, *, item: Item, channel: str, ts: str) -> None:
+    async def mark_card_moved(self, *, item: Item, conversation: str, message: str) -> None:
         """Re-render an old card of `item` as moved to its current team's card."""
         ...
 
-    async def edit_notice(self, *, workspace: str, channel: str, ts: str, item: Item | None,
-                          notice: Notice) -> None:
+    async def edit_notice(self, *, workspace: str, conversation: str, message: str,
+                          item: Item | None, notice: Notice) -> None:
         """Replace the words of a notice already sent."""
         ...
 
-    async def delete_message(self, *, workspace: str, channel: str, ts: str) -> None:
+    async def delete_message(self, *, workspace: str, conversation: str, message: str) -> None:
         """Delete a message the bot posted."""
         ...
 
-    async def send_ephemeral(self, *, workspace: str, channel: str, user: str,
+    async def send_ephemeral(self, *, workspace: str, conversation: str, user: str,
                              text: str) -> None:
-        """Show `text` to `user` alone in `channel`."""
+        """Show `text` to `user` alone in `conversation` (or 1:1 where that can't be done)."""
         ...
 
     async def post_digest(self, *, workspace: str, data: DigestData, chart_png: bytes,
-                          outbox_key: str, existing: Posted | None) -> Posted:
-        """Post a digest in its channel (unless `existing`), then its chart in the thread."""
+                          outbox_key: str, existing: Posted | None,
+                          conversation: str) -> Posted:
+        """Post a digest in `conversation` (unless `existing`), with its chart."""
         ...
 
     async def find_post(
-        self, *, workspace: str, channel: str | None, user: str | None, outbox_key: str,
+        self, *, workspace: str, conversation: str | None, user: str | None, outbox_key: str,
         since: datetime | None = None,
     ) -> Posted | None:
-        """Return an earlier post stamped with `outbox_key` (made after `since`), or None."""
+        """Return an earlier post stamped with `outbox_key` (made after `since`), or None.
+
+        It is looked for in `conversation`, or in the 1:1 chat with `user`.
+        """
         ...
 
     async def group_members(self, *, workspace: str, group: str) -> list[str]:
@@ -128,8 +138,11 @@ class ChatPort(Protocol):
         """
         ...
 
-    async def is_shared_channel(self, *, workspace: str, channel: str) -> bool:
-        """Return True when `channel` is shared with another organisation, or unknown."""
+    async def is_shared_conversation(self, *, workspace: str, conversation: str) -> bool:
+        """Return True when guests or another organisation's people may read `conversation`.
+
+        Raises ChatError when the platform can't answer right now.
+        """
         ...
 
     async def token_refusal(self, *, workspace: str) -> str | None:
@@ -139,3 +152,38 @@ class ChatPort(Protocol):
         Raises ChatError when it can't answer right now.
         """
         ...
+
+
+class Ports:
+    """The ChatPort of each platform this deployment serves, by platform name."""
+
+    def __init__(self, ports: Mapping[str, ChatPort] | None = None) -> None:
+        self._ports: dict[str, ChatPort] = dict(ports or {})
+
+    @classmethod
+    def of(cls, port: ChatPort | Ports) -> Ports:
+        """`port` itself when it is a Ports, else Ports with `port` serving Slack."""
+        return port if isinstance(port, Ports) else cls({"slack": port})
+
+    def add(self, platform: str, port: ChatPort) -> None:
+        """Serve `platform` through `port`."""
+        self._ports[platform] = port
+
+    def on(self, platform: str) -> ChatPort:
+        """The port of `platform`; raises ChatError (retried later) when none is set up."""
+        port = self._ports.get(platform)
+        if port is None:
+            name = PLATFORM_NAMES.get(platform, platform)
+            raise ChatError(f"feedbackbot is not connected to {name} in this process")
+        return port
+
+    def __contains__(self, platform: object) -> bool:
+        return platform in self._ports
+
+    @property
+    def platforms(self) -> list[str]:
+        """The platforms served, in the order they were added."""
+        return list(self._ports)
+
+
+PLATFORM_NAMES = {"slack": "Slack", "msteams": "Microsoft Teams"}

@@ -11,7 +11,7 @@ from bot.business_hours import clock_for, sla_deadline
 from bot.config import Config
 from bot.durations import format_duration
 from bot.models import Event, Item, Status
-from bot.outbox import notice_entry
+from bot.outbox import card_platform_of, notice_entry
 from bot.outbox_kinds import CARD_UPDATE
 from bot.ports import Notice
 from bot.store import NewOutbox, Store
@@ -72,7 +72,8 @@ class Reminders:
         target = self.config.sla_for(item.severity)  # type: ignore[arg-type]
         return notice_entry(Notice(
             kind=kind, user=mentions[0] if mentions else item.forwarded_by,
-            channel=item.card_channel, thread_ts=item.card_ts,
+            conversation=item.card_channel, thread=item.card_ts,
+            platform=card_platform_of(item),
             data={"mentions": mentions, "waited": format_duration(now - item.forwarded_at),
                   "sla": format_duration(target), "severity": item.severity}))
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.ports import ChatError, ChatPort
+from bot.ports import ChatError, ChatPort, Ports
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,22 @@ class _Refused:
 
 
 class TokenChecks:
-    """Confirms, remembers and re-checks refused tokens per workspace, through a ChatPort."""
+    """Confirms, remembers and re-checks refused tokens per workspace of one platform."""
 
-    def __init__(self, *, store: Store, port: ChatPort,
+    def __init__(self, *, store: Store, ports: Ports, platform: str,
                  clock: Callable[[], datetime]) -> None:
         self.store = store
-        self.port = port
+        self.ports = ports
+        self.platform = platform
         self.clock = clock
         self._refused: dict[str, _Refused] = {}
+
+    def _port(self) -> ChatPort:
+        return self.ports.on(self.platform)
+
+    def _mark(self, workspace: str) -> str:
+        """The store's key for this platform's token in `workspace` (Slack's is the workspace)."""
+        return workspace if self.platform == "slack" else f"{self.platform}:{workspace}"
 
     def reason(self, workspace: str) -> str | None:
         """Why the platform refuses `workspace`'s token, as last heard here; None if it doesn't."""
@@ -60,14 +68,14 @@ class TokenChecks:
         returns None (and marks nothing) when it works. Raises ChatError when the
         platform can't answer now.
         """
-        refusal = await self.port.token_refusal(workspace=workspace)
+        refusal = await self._port().token_refusal(workspace=workspace)
         if refusal is None:
             return None
         now = self.clock()
         log.error("workspace %s refuses the app's token (%s): nothing more is sent there until"
                   " it works again (tried every few minutes, and at start-up); everything"
                   " is kept and sent then", workspace, refusal)
-        self.store.set_workspace_revoked(workspace=workspace, revoked_at=now)
+        self.store.set_workspace_revoked(workspace=self._mark(workspace), revoked_at=now)
         self._refused[workspace] = _Refused(reason=refusal, next_check=now + RECHECK_FIRST,
                                             wait=RECHECK_FIRST)
         return refusal
@@ -78,7 +86,7 @@ class TokenChecks:
         A mark not checked here yet (set by an uninstall event, or by another process)
         is checked at once; a known one when its re-check is due.
         """
-        if not self.store.is_workspace_revoked(workspace=workspace):
+        if not self.store.is_workspace_revoked(workspace=self._mark(workspace)):
             self._refused.pop(workspace, None)
             return False
         refused = self._refused.get(workspace)
@@ -91,7 +99,7 @@ class TokenChecks:
         for workspace, refused in list(self._refused.items()):
             if self.clock() < refused.next_check:
                 continue
-            if self.store.is_workspace_revoked(workspace=workspace):
+            if self.store.is_workspace_revoked(workspace=self._mark(workspace)):
                 await self._recheck(workspace)
             else:
                 self._refused.pop(workspace, None)  # cleared elsewhere: start-up, another process
@@ -105,12 +113,12 @@ class TokenChecks:
         now = self.clock()
         earlier = self._refused.get(workspace)
         try:
-            refusal = await self.port.token_refusal(workspace=workspace)
+            refusal = await self._port().token_refusal(workspace=workspace)
         except ChatError as error:
             refusal = earlier.reason if earlier is not None else f"unchecked ({error.reason})"
         else:
             if refusal is None:
-                self.store.set_workspace_revoked(workspace=workspace, revoked_at=None)
+                self.store.set_workspace_revoked(workspace=self._mark(workspace), revoked_at=None)
                 self._refused.pop(workspace, None)
                 self.store.outbox_retry_now(now=now)
                 log.warning("workspace %s accepts the app's token again: sending resumes and"

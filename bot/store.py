@@ -296,12 +296,14 @@ class Store(abc.ABC):
 
     # --- followers ---------------------------------------------------------------
     @abc.abstractmethod
-    def add_follower(self, *, workspace: str, item_id: int, user: str, now: datetime) -> bool:
-        """Make `user` follow an item; return False when they already did."""
+    def add_follower(self, *, workspace: str, item_id: int, user: str, now: datetime,
+                     platform: str = "slack") -> bool:
+        """Make `user` (a person on `platform`) follow an item; False when they already did."""
 
     @abc.abstractmethod
-    def followers(self, *, workspace: str, item_id: int) -> list[str]:
-        """Return who follows an item, in the order they started."""
+    def followers(self, *, workspace: str, item_id: int,
+                  platform: str | None = None) -> list[str]:
+        """Return who follows an item (on `platform`, or anywhere), in the order they started."""
 
     # --- once-only markers and digest periods ------------------------------------
     @abc.abstractmethod

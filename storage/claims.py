@@ -22,22 +22,26 @@ class ClaimQueries:
 
     database: Database
 
-    def add_follower(self, *, workspace: str, item_id: int, user: str, now: datetime) -> bool:
+    def add_follower(self, *, workspace: str, item_id: int, user: str, now: datetime,
+                     platform: str = "slack") -> bool:
         with self.database.write() as tx:
             added = tx.one(
-                'INSERT INTO followers (workspace, item_id, "user", since) VALUES (?, ?, ?, ?)'
-                " ON CONFLICT DO NOTHING RETURNING 1 AS added",
-                (workspace, item_id, user, now),
+                'INSERT INTO followers (workspace, item_id, "user", since, platform)'
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1 AS added",
+                (workspace, item_id, user, now, platform),
             )
         return added is not None
 
-    def followers(self, *, workspace: str, item_id: int) -> list[str]:
+    def followers(self, *, workspace: str, item_id: int,
+                  platform: str | None = None) -> list[str]:
+        query = 'SELECT "user" FROM followers WHERE workspace = ? AND item_id = ?'
+        params: tuple[Any, ...] = (workspace, item_id)
+        if platform is not None:
+            query += " AND platform = ?"
+            params += (platform,)
         with self.database.read() as tx:
             rows = tx.all(
-                'SELECT "user" FROM followers WHERE workspace = ? AND item_id = ?'
-                f' ORDER BY since, "user"{self.database.dialect.byte_order}',
-                (workspace, item_id),
-            )
+                query + f' ORDER BY since, "user"{self.database.dialect.byte_order}', params)
         return [row["user"] for row in rows]
 
     def set_flag_once(self, *, workspace: str, item_id: int, flag: str, now: datetime,

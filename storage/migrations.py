@@ -134,6 +134,7 @@ _V5_PLATFORMS = (
     "ALTER TABLE items ADD COLUMN platform TEXT NOT NULL DEFAULT 'slack'",
     "ALTER TABLE items ADD COLUMN card_platform TEXT",
     "ALTER TABLE inbox ADD COLUMN platform TEXT NOT NULL DEFAULT 'slack'",
+    "ALTER TABLE followers ADD COLUMN platform TEXT NOT NULL DEFAULT 'slack'",
     # What a platform told the bot about a conversation it was added to (Teams sends
     # its service URL and reference only then), so proactive sends survive a restart.
     "CREATE TABLE conversations (platform TEXT NOT NULL, conversation_id TEXT NOT NULL,"

@@ -108,7 +108,7 @@ class RecordingChatPort:
         cls, config: Config, *, clock: Callable[[], datetime] | None = None
     ) -> RecordingChatPort:
         """A port whose cards land in the channels `config` names for each team."""
-        channels = {name: team.channel for name, team in config.teams.items()}
+        channels = {name: team.channel for name, team in config.teams.items() if team.channel}
         return cls(team_channels=channels, clock=clock)
 
     # --- scripting ---------------------------------------------------------------
@@ -162,7 +162,7 @@ class RecordingChatPort:
             "post_card", {"item": item, "mentions": list(mentions), "outbox_key": outbox_key}
         )
         channel = self.team_channels.get(item.team, f"C-{item.team}")
-        posted = Posted(channel=channel, ts=self._next_ts())
+        posted = Posted(conversation=channel, message=self._next_ts())
         self.cards.append(SentCard(item, list(mentions), outbox_key, posted, self._now()))
         if scripted is not None:
             raise scripted.error
@@ -183,48 +183,53 @@ class RecordingChatPort:
             "send_notice",
             {"workspace": workspace, "item": item, "notice": notice, "outbox_key": outbox_key},
         )
-        channel = notice.channel or f"D-{notice.user}"
-        posted = Posted(channel=channel, ts=self._next_ts())
+        channel = notice.conversation or f"D-{notice.user}"
+        posted = Posted(conversation=channel, message=self._next_ts())
         self.notices.append(SentNotice(workspace, item, notice, outbox_key, posted, self._now()))
         if scripted is not None:
             raise scripted.error
         return posted
 
-    async def mark_card_moved(self, *, item: Item, channel: str, ts: str) -> None:
-        """Record that the old card at (channel, ts) now points to the item's new card."""
-        scripted = self._record("mark_card_moved", {"item": item, "channel": channel, "ts": ts})
-        self.moved.append((item, channel, ts))
+    async def mark_card_moved(self, *, item: Item, conversation: str, message: str) -> None:
+        """Record that the old card at (conversation, message) now points to the new card."""
+        scripted = self._record("mark_card_moved", {"item": item, "conversation": conversation,
+                                                    "message": message})
+        self.moved.append((item, conversation, message))
         if scripted is not None:
             raise scripted.error
 
     async def edit_notice(
-        self, *, workspace: str, channel: str, ts: str, item: Item | None, notice: Notice
+        self, *, workspace: str, conversation: str, message: str, item: Item | None,
+        notice: Notice
     ) -> None:
         """Record the new words of a notice already sent."""
         scripted = self._record(
             "edit_notice",
-            {"workspace": workspace, "channel": channel, "ts": ts, "item": item, "notice": notice},
+            {"workspace": workspace, "conversation": conversation, "message": message,
+             "item": item, "notice": notice},
         )
-        self.edits.append((channel, ts, notice))
+        self.edits.append((conversation, message, notice))
         if scripted is not None:
             raise scripted.error
 
-    async def delete_message(self, *, workspace: str, channel: str, ts: str) -> None:
+    async def delete_message(self, *, workspace: str, conversation: str, message: str) -> None:
         """Record the deletion of a message the bot posted."""
         scripted = self._record(
-            "delete_message", {"workspace": workspace, "channel": channel, "ts": ts}
+            "delete_message",
+            {"workspace": workspace, "conversation": conversation, "message": message},
         )
-        self.deleted.append((channel, ts))
+        self.deleted.append((conversation, message))
         if scripted is not None:
             raise scripted.error
 
-    async def send_ephemeral(self, *, workspace: str, channel: str, user: str, text: str) -> None:
+    async def send_ephemeral(self, *, workspace: str, conversation: str, user: str,
+                             text: str) -> None:
         """Record a message shown to `user` alone."""
         scripted = self._record(
             "send_ephemeral",
-            {"workspace": workspace, "channel": channel, "user": user, "text": text},
+            {"workspace": workspace, "conversation": conversation, "user": user, "text": text},
         )
-        self.ephemerals.append((channel, user, text))
+        self.ephemerals.append((conversation, user, text))
         if scripted is not None:
             raise scripted.error
 
@@ -236,6 +241,7 @@ class RecordingChatPort:
         chart_png: bytes,
         outbox_key: str,
         existing: Posted | None,
+        conversation: str,
     ) -> Posted:
         """Record a digest (data, chart, where it landed); `existing` is not posted again."""
         scripted = self._record(
@@ -246,9 +252,10 @@ class RecordingChatPort:
                 "chart_png": chart_png,
                 "outbox_key": outbox_key,
                 "existing": existing,
+                "conversation": conversation,
             },
         )
-        posted = existing or Posted(channel=data.channel, ts=self._next_ts())
+        posted = existing or Posted(conversation=conversation, message=self._next_ts())
         self.digests.append((data, chart_png, posted))
         if scripted is not None:
             raise scripted.error
@@ -258,27 +265,27 @@ class RecordingChatPort:
         self,
         *,
         workspace: str,
-        channel: str | None,
+        conversation: str | None,
         user: str | None,
         outbox_key: str,
         since: datetime | None = None,
     ) -> Posted | None:
-        """Return what landed with `outbox_key` (in `channel`, or `user`'s DM) after `since`."""
+        """Return what landed with `outbox_key` (in `conversation` or `user`'s DM) after `since`."""
         self._record(
             "find_post",
             {
                 "workspace": workspace,
-                "channel": channel,
+                "conversation": conversation,
                 "user": user,
                 "outbox_key": outbox_key,
                 "since": since,
             },
         )
-        where = channel or (f"D-{user}" if user else None)
+        where = conversation or (f"D-{user}" if user else None)
         landed = [(c.item.workspace, c.outbox_key, c.posted, c.at) for c in self.cards]
         landed += [(s.workspace, s.outbox_key, s.posted, s.at) for s in self.notices]
         for space, key, posted, at in landed:
-            if space != workspace or key != outbox_key or where not in (None, posted.channel):
+            if space != workspace or key != outbox_key or where not in (None, posted.conversation):
                 continue
             if since is None or at is None or at >= since:
                 return posted
@@ -296,10 +303,11 @@ class RecordingChatPort:
         self._record("is_internal_user", {"workspace": workspace, "user": user})
         return user in self.internal_users
 
-    async def is_shared_channel(self, *, workspace: str, channel: str) -> bool:
-        """Return True for channels listed in `shared_channels`."""
-        self._record("is_shared_channel", {"workspace": workspace, "channel": channel})
-        return channel in self.shared_channels
+    async def is_shared_conversation(self, *, workspace: str, conversation: str) -> bool:
+        """Return True for conversations listed in `shared_channels`."""
+        self._record("is_shared_conversation", {"workspace": workspace,
+                                                "conversation": conversation})
+        return conversation in self.shared_channels
 
     async def token_refusal(self, *, workspace: str) -> str | None:
         """Return the reason `refused_tokens` gives for `workspace`, or None (the token works)."""

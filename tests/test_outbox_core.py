@@ -70,7 +70,7 @@ async def test_card_mentions_every_owner_for_assign_all(
     card = chat.cards[0]
     assert card.item.id == item.id
     assert card.mentions == ["U0ALICE", "U0BOB"]
-    assert card.posted.channel == "C0PAYMENTS"
+    assert card.posted.conversation == "C0PAYMENTS"
     assert card.outbox_key.startswith("fbo-")
 
 
@@ -135,14 +135,15 @@ async def test_card_marks_the_item_routed(
 
     now = stored(fresh_store, item)
     posted = chat.cards[0].posted
-    assert (now.card_channel, now.card_ts) == (posted.channel, posted.ts)
+    assert (now.card_channel, now.card_ts) == (posted.conversation, posted.message)
     assert now.status == "routed"
     assert now.assignees == ["U0ALICE", "U0BOB"]
-    assert fresh_store.find_item_by_card(workspace="T0WORK", channel=posted.channel, ts=posted.ts)
+    assert fresh_store.find_item_by_card(workspace="T0WORK", channel=posted.conversation,
+                                         ts=posted.message)
     events = fresh_store.events_for(workspace="T0WORK", item_id=item.id)
     assert [e.kind for e in events] == ["received", "routed"]
     assert events[1].at == clock()
-    assert events[1].data["ts"] == posted.ts
+    assert events[1].data["ts"] == posted.message
 
 
 # --- telling the forwarder ---------------------------------------------------------------
@@ -167,10 +168,10 @@ async def test_routed_notice_goes_to_the_intake_thread_on_the_next_drain(
     sent = chat.notices[0]
     assert sent.notice.kind == "routed"
     assert sent.notice.user == "U0SUPPORT"
-    assert (sent.notice.channel, sent.notice.thread_ts) == ("C0INTAKE", "1714980000.000500")
+    assert (sent.notice.conversation, sent.notice.thread) == ("C0INTAKE", "1714980000.000500")
     assert sent.notice.data["team"] == "payments"
     assert sent.item is not None and sent.item.id == item.id
-    assert sent.item.card_ts == chat.cards[0].posted.ts
+    assert sent.item.card_ts == chat.cards[0].posted.message
 
 
 async def test_routed_notice_goes_by_dm_without_an_intake_thread(
@@ -181,10 +182,10 @@ async def test_routed_notice_goes_by_dm_without_an_intake_thread(
     await worker.drain_once()
     await worker.drain_once()
 
-    assert [(s.notice.kind, s.notice.user, s.notice.channel) for s in chat.notices] == [
+    assert [(s.notice.kind, s.notice.user, s.notice.conversation) for s in chat.notices] == [
         ("routed", "U0SUPPORT", None)
     ]
-    assert chat.notices[0].posted.channel == "D-U0SUPPORT"
+    assert chat.notices[0].posted.conversation == "D-U0SUPPORT"
 
 
 async def test_routed_notice_goes_by_dm_when_the_thread_is_in_a_shared_channel(
@@ -205,13 +206,13 @@ async def test_routed_notice_goes_by_dm_when_the_thread_is_in_a_shared_channel(
 
     assert len(chat.notices) == 1
     notice = chat.notices[0].notice
-    assert (notice.kind, notice.user, notice.channel, notice.thread_ts) == (
+    assert (notice.kind, notice.user, notice.conversation, notice.thread) == (
         "routed",
         "U0SUPPORT",
         None,
         None,
     )
-    assert not any(s.posted.channel == "C0INTAKE" for s in chat.notices)
+    assert not any(s.posted.conversation == "C0INTAKE" for s in chat.notices)
 
 
 # --- rate limits, outages, timeouts ------------------------------------------------------
@@ -266,7 +267,7 @@ async def test_server_error_backs_off_then_succeeds_once(
 
     assert len(chat.calls_of("post_card")) == 3
     assert len(chat.cards) == 1
-    assert stored(fresh_store, item).card_ts == chat.cards[0].posted.ts
+    assert stored(fresh_store, item).card_ts == chat.cards[0].posted.message
     assert stored(fresh_store, item).failed is None
 
 
@@ -291,8 +292,8 @@ async def test_timeout_whose_post_landed_is_found_not_posted_again(
     assert [c["outbox_key"] for c in chat.calls_of("find_post")] == [entry.key]
     now = stored(fresh_store, item)
     assert (now.card_channel, now.card_ts) == (
-        chat.cards[0].posted.channel,
-        chat.cards[0].posted.ts,
+        chat.cards[0].posted.conversation,
+        chat.cards[0].posted.message,
     )
     assert now.status == "routed"
 
@@ -332,7 +333,7 @@ async def test_timeout_does_not_mistake_an_older_post_with_the_same_key(
     await worker.drain_once()
 
     assert len(chat.cards) == 2
-    assert stored(fresh_store, item).card_ts == chat.cards[1].posted.ts != old.ts
+    assert stored(fresh_store, item).card_ts == chat.cards[1].posted.message != old.message
 
 
 async def test_notice_timeout_whose_post_landed_is_not_sent_twice(

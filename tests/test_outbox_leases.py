@@ -89,3 +89,24 @@ def _notice():
     from bot.ports import Notice
 
     return notice_entry(Notice(kind="rejected", user="U1", data={"reason": "x"}))
+
+
+async def test_a_stopped_runtime_frees_its_leases_for_the_next_process(fresh_store,
+                                                                      example_config):
+    # A restarted container often gets the same pid, so a lease left behind by a clean
+    # stop would hold its entry until the lease lapsed.
+    from bot.runtime import Runtime
+
+    clock = FrozenClock()
+    entry_id = fresh_store.outbox_enqueue(workspace="T1", item_id=None, now=clock(),
+                                          entry=_notice())
+    before = Runtime(config=example_config, store=fresh_store, clock=clock)
+    assert fresh_store.outbox_lease(entry_id, owner=before.outbox.owner, now=clock(),
+                                    until=clock() + LEASE, maybe_posts=True)
+    fresh_store.close = lambda: None  # the next "process" below reads the same store
+    await before.stop()
+    after = OutboxWorker(store=fresh_store, port=RecordingChatPort(), config=example_config,
+                         clock=clock)
+    assert after.release_dead_leases() == 0  # same pid: not taken for a dead process
+    assert fresh_store.outbox_lease(entry_id, owner=after.owner, now=clock(),
+                                    until=clock() + LEASE, maybe_posts=True)

@@ -62,8 +62,8 @@ async def test_reminder_at_the_target_and_escalation_at_twice_it_fire_once_each(
     assert reminders.check(workspace="T0WORK").reminded == 0  # once per item
     await worker.drain_once()
     (reminder,) = _thread_notices(chat, "reminder")
-    assert reminder.notice.channel == "C0PAYMENTS"
-    assert reminder.notice.thread_ts == "1764000000.000100"
+    assert reminder.notice.conversation == "C0PAYMENTS"
+    assert reminder.notice.thread == "1764000000.000100"
     assert reminder.notice.data["mentions"] == ["U0ALICE"]
 
     clock.advance(timedelta(minutes=29))

@@ -239,6 +239,17 @@ def test_followers_in_the_order_they_started(store: Store) -> None:
     assert store.followers(workspace="T0OTHER", item_id=item.id) == []
 
 
+def test_followers_keep_their_platform(store: Store) -> None:
+    item = create(store)
+    store.add_follower(workspace="T0WORK", item_id=item.id, user="U0A", now=T0)
+    store.add_follower(workspace="T0WORK", item_id=item.id, user="dan@example.com",
+                       now=T0 + timedelta(seconds=1), platform="msteams")
+    assert store.followers(workspace="T0WORK", item_id=item.id) == ["U0A", "dan@example.com"]
+    assert store.followers(workspace="T0WORK", item_id=item.id, platform="slack") == ["U0A"]
+    assert store.followers(workspace="T0WORK", item_id=item.id,
+                           platform="msteams") == ["dan@example.com"]
+
+
 def test_set_flag_once_applies_its_changes_event_and_outbox_once(store: Store) -> None:
     item = create(store)
     later = T0 + timedelta(hours=4)

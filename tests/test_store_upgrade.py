@@ -34,7 +34,7 @@ TABLES = ("inbox", "items", "events", "outbox", "rotations", "drafts", "channels
           "workspaces", "followers", "item_flags", "digest_claims")
 # Columns added after release 0.1.0, with what an old row must read as.
 ADDED_COLUMNS = {"items": {"platform": "slack", "card_platform": None},
-                 "inbox": {"platform": "slack"}}
+                 "inbox": {"platform": "slack"}, "followers": {"platform": "slack"}}
 
 
 def _sqlite_rows(path: Path) -> dict[str, list[dict[str, Any]]]:

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import aiohttp
+from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -23,17 +24,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config, LoadedConfig, load_config
-from bot.digest_service import DigestService
 from bot.inbox import record_failed_attempt
-from bot.intake import IntakeService
-from bot.lifecycle import Lifecycle
 from bot.models import utcnow
-from bot.outbox import OutboxWorker
-from bot.reminders import Reminders
-from bot.scheduler import Scheduler
+from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import InboxRow, Store
-from bot.store_wait import OffLoopStore
 from handlers.slack import (
     card_actions,
     card_events,
@@ -51,9 +46,6 @@ from storage import open_store
 log = logging.getLogger(__name__)
 
 SOCKET_MODE_HEADER = "x-feedbackbot-mode"
-INBOX_RETRY_AFTER = timedelta(seconds=30)
-INBOX_RETRY_EVERY = 15.0
-INBOX_KEEP = timedelta(days=2)  # event ids must be remembered for at least an hour
 ORG_WIDE_INSTALL = ("feedbackbot is installed org-wide on Enterprise Grid here, which it does"
                     " not support yet: nothing was forwarded. Ask an admin to install it in"
                     " this workspace instead.")
@@ -75,17 +67,27 @@ class ConfigInvalid(Exception):
 
 
 class FeedbackApp:
-    """The running bot: Bolt app, store, outbox worker and inbox replay."""
+    """The Slack platform on the runtime: Bolt app, Web API clients and the Slack port.
+
+    Built alone (as tests and the Slack-only commands do), it builds and owns a
+    runtime of its own; `start`/`stop` then run that whole runtime.
+    """
+
+    name = "slack"
 
     def __init__(self, *, settings: Settings, config: Config, store: Store,
                  clock: Callable[[], datetime], api_timeout: float = 10.0,
-                 open_side_store: Callable[[], Store] | None = None) -> None:
+                 open_side_store: Callable[[], Store] | None = None,
+                 runtime: Runtime | None = None) -> None:
+        if runtime is None:
+            runtime = Runtime(config=config, store=store, clock=clock,
+                              open_side_store=open_side_store)
+        self.runtime = runtime
         self.settings = settings
-        self.config = config
-        self.store = store
-        # Acknowledgements and /healthz reach the store through here, never blocking.
-        self.off_loop = OffLoopStore(store, open_side=open_side_store)
-        self.clock = clock
+        self.config = runtime.config
+        self.store = runtime.store
+        self.off_loop = runtime.off_loop
+        self.clock = runtime.clock
         # No automatic retries for posts: the outbox owns them, and a blind retry after
         # a broken connection could post twice.
         self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url,
@@ -120,19 +122,18 @@ class FeedbackApp:
             process_before_response=False,
         )
         self.port = SlackChatPort(
-            client_for=lambda workspace: self.client, store=store,
-            team_channels={name: team.channel for name, team in config.teams.items()})
-        self.intake = IntakeService(store=store, config=config, clock=clock, port=self.port)
-        self.digests = DigestService(store=store, config=config, clock=clock)
-        self.reminders = Reminders(store=store, config=config, clock=clock)
-        self.outbox = OutboxWorker(store=store, port=self.port, config=config, clock=clock,
-                                   digests=self.digests)
-        self.scheduler = Scheduler(digests=self.digests, reminders=self.reminders,
-                                   workspace=lambda: self.workspace,
-                                   after_tick=self.outbox.wake)
-        self.deps = Deps(store=store, config=config, intake=self.intake, port=self.port,
-                         outbox=self.outbox, clock=clock)
-        self.lifecycle = Lifecycle(store=store, config=config, port=self.port, clock=clock)
+            client_for=lambda workspace: self.client, store=self.store,
+            team_channels={name: team.channel for name, team in self.config.teams.items()
+                           if team.channel})
+        runtime.add_platform(self)
+        self.intake = runtime.intake
+        self.digests = runtime.digests
+        self.reminders = runtime.reminders
+        self.outbox = runtime.outbox
+        self.scheduler = runtime.scheduler
+        self.lifecycle = runtime.lifecycle
+        self.deps = Deps(store=self.store, config=self.config, intake=self.intake,
+                         port=self.port, outbox=self.outbox, clock=self.clock)
         # Card listeners first: they match only events about cards, and Bolt runs the
         # first listener that matches.
         card_events.register(self.bolt, self.deps, self.lifecycle)
@@ -142,10 +143,7 @@ class FeedbackApp:
         for feature in (intake_modal, intake_events, workspace_events):
             feature.register(self.bolt, self.deps)
         workspace_events.register_catch_alls(self.bolt, self.deps)
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._late_replays: set[asyncio.Task[None]] = set()
-        self._ready = asyncio.Event()
+        self._connecting: asyncio.Task[None] | None = None
 
     # --- authorization -----------------------------------------------------------
     def _authorized(self, enterprise_id: str | None,
@@ -217,6 +215,7 @@ class FeedbackApp:
         self.deps.bot_user_id = self.auth.bot_user_id
         self.deps.bot_id = self.auth.bot_id
         self.deps.team_url = str(response.get("url") or "") or None
+        self.runtime.claim_workspace(workspace)
         if self.auth_refused:
             log.warning("Slack accepts SLACK_BOT_TOKEN now (it refused it before: %s)",
                         self.auth_refused)
@@ -231,18 +230,17 @@ class FeedbackApp:
         log.info("connected to workspace %s as %s", workspace, self.auth.bot_user_id)
         return self.auth
 
-    def health(self) -> tuple[int, dict[str, Any]]:
-        """The /healthz status and body: 503 while Slack refuses the token, else 200.
+    def health(self) -> dict[str, Any]:
+        """Slack's part of /healthz: not ok while Slack refuses the token.
 
         `connected` says auth.test has answered; `error` is Slack's refusal (e.g.
-        invalid_auth), or null. Still connecting because Slack is unreachable is 200 with
+        invalid_auth), or null. Still connecting because Slack is unreachable is ok with
         `connected` false: requests are stored meanwhile.
         """
         refused = self.auth_refused
         if refused is None and self.workspace is not None:
             refused = self.outbox.tokens.reason(self.workspace)
-        body = {"ok": refused is None, "connected": self.auth is not None, "error": refused}
-        return (200 if refused is None else 503), body
+        return {"ok": refused is None, "connected": self.auth is not None, "error": refused}
 
     # --- inbound ----------------------------------------------------------------
     async def dispatch(self, *, inbox_id: int, body: str | dict[str, Any],
@@ -300,97 +298,66 @@ class FeedbackApp:
 
     def replay_soon(self, inbox_id: int | None) -> None:
         """Handle a request whose insert landed after Slack was asked to retry it."""
-        if inbox_id is None or self.auth is None:
-            return  # a redelivery stored it first, or start-up replays it anyway
-
-        async def replay() -> None:
-            for row in self.store.inbox_pending():
-                if row.id == inbox_id:
-                    log.info("a %s request was stored late; handling it now", row.kind)
-                    await self._replay(row)
-
-        task = asyncio.create_task(replay())
-        self._late_replays.add(task)
-        task.add_done_callback(self._late_replays.discard)
+        self.runtime.replay_soon(inbox_id)
 
     async def replay_inbox(self, *, older_than: timedelta = timedelta(0)) -> int:
-        """Finish requests that were acknowledged but not processed; return how many."""
+        """Finish Slack requests that were acknowledged but not processed; return how many."""
         if self.auth is None:
             return 0
-        cutoff = self.clock() - older_than
-        replayed = 0
-        for row in self.store.inbox_pending():
-            if row.received_at > cutoff:
-                continue
-            await self._replay(row)
-            replayed += 1
-        if replayed:
-            log.info("finished %d request(s) left over from before", replayed)
-        return replayed
+        return await self.runtime.replay_inbox(platform=self.name, older_than=older_than)
 
-    async def _replay(self, row: InboxRow) -> None:
+    async def finish(self, row: InboxRow) -> None:
+        """Run a stored Slack request through Bolt again (after a restart or a failure)."""
+        if self.auth is None:
+            return  # finished once auth.test answers
         mode = row.headers.get(SOCKET_MODE_HEADER, "http")
         body: str | dict[str, Any] = json.loads(row.body) if mode == "socket_mode" else row.body
-        try:
-            await self.dispatch(inbox_id=row.id, body=body, headers=row.headers, mode=mode,
-                                replay=True)
-        except Exception as error:  # one broken row must not block the rest
-            log.exception("could not replay inbox row %s", row.id)
-            record_failed_attempt(self.store, row.id, kind=row.kind, error=repr(error))
+        await self.dispatch(inbox_id=row.id, body=body, headers=row.headers, mode=mode,
+                            replay=True)
 
-    # --- lifecycle --------------------------------------------------------------
-    async def start(self, *, outbox: bool = True, scheduler: bool = True,
-                    inbox: bool = True) -> None:
-        """Connect, finish leftover work, and start the background workers.
+    # --- the platform's part of the runtime --------------------------------------
+    def add_routes(self, app: web.Application) -> None:
+        """Serve Slack's requests at /slack/events."""
+        from handlers.slack.http import add_slack_routes  # it builds on this module
 
-        `scheduler` runs digests and reminders here; `outbox` sends what is queued;
-        `inbox` finishes requests left over from before.
-        """
-        self._stop.clear()
+        if not self.settings.signing_secret:
+            # Socket Mode needs no endpoint; without the secret no request could be checked.
+            log.warning("SLACK_SIGNING_SECRET is not set: /slack/events is not served")
+            return
+        add_slack_routes(app, self, signing_secret=self.settings.signing_secret)
+
+    async def connect(self) -> None:
+        """Start calling auth.test; the runtime hears once Slack answers."""
         self._share_one_http_session()
-        self._tasks.append(asyncio.create_task(self._connect_and_replay(
-            scheduler=scheduler, inbox=inbox)))
-        if outbox:
-            self._tasks.append(asyncio.create_task(self._run_outbox()))
+        self._connecting = asyncio.create_task(self._connect())
 
-    async def _connect_and_replay(self, *, scheduler: bool, inbox: bool) -> None:
+    async def _connect(self) -> None:
         try:
             await self.authenticate()
         except Exception:  # a background task's failure would otherwise go unseen
             log.exception("could not connect to Slack; restart feedbackbot once that is fixed")
             raise
-        if scheduler:
-            # Due periods come from the store: look once now, then at every wake-up.
-            # A failing first look must not keep the bot from starting.
-            try:
-                await self.scheduler.tick()
-            except Exception:  # logged; the next wake-up tries again
-                log.exception("the first digest and reminder check failed")
-            self.scheduler.start()
-        if not inbox:
-            self._ready.set()
-            return
-        # A new process owes no backoff to failures seen by the one before it, and
-        # entries held by a process that was killed are free again.
-        self.store.outbox_retry_now(now=self.clock())
-        self.outbox.release_dead_leases()
-        self._ready.set()
-        await self.replay_inbox()
-        self.outbox.wake()
-        while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=INBOX_RETRY_EVERY)
-            except TimeoutError:
-                await self.replay_inbox(older_than=INBOX_RETRY_AFTER)
-                self.store.inbox_prune(before=self.clock() - INBOX_KEEP)
+        await self.runtime.platform_ready(self.name)
 
-    async def _run_outbox(self) -> None:
-        await self._ready.wait()
-        await self.outbox.run(self._stop)
+    async def disconnect(self) -> None:
+        """Stop connecting and close the pooled HTTP session."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
+            self._connecting = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    # --- running this platform alone ----------------------------------------------
+    async def start(self, *, outbox: bool = True, scheduler: bool = True,
+                    inbox: bool = True) -> None:
+        """Start the runtime (and so connect to Slack); see Runtime.start."""
+        await self.runtime.start(outbox=outbox, scheduler=scheduler, inbox=inbox)
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until auth.test has answered."""
-        await asyncio.wait_for(self._ready.wait(), timeout)
+        await self.runtime.wait_ready(timeout)
 
     def _share_one_http_session(self) -> None:
         """Give every Web API client one pooled HTTP session (kept-alive connections).
@@ -406,18 +373,8 @@ class FeedbackApp:
         self.lookup_client.session = self._http
 
     async def stop(self) -> None:
-        """Stop the workers and close the store."""
-        self.scheduler.shutdown()
-        self._stop.set()
-        for task in [*self._tasks, *self._late_replays]:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._late_replays, return_exceptions=True)
-        self._tasks.clear()
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-        self.off_loop.close()
-        self.store.close()
+        """Stop the runtime: workers, platforms, and the store."""
+        await self.runtime.stop()
 
     @property
     def workspace(self) -> str | None:
@@ -446,8 +403,10 @@ def _is_command(body: str | dict[str, Any]) -> bool:
 
 def create_app(settings: Settings, *, config: Config | None = None, store: Store | None = None,
                clock: Callable[[], datetime] = utcnow, api_timeout: float = 10.0,
-               ) -> FeedbackApp:
-    """Build the bot from settings. Nothing is read from the environment here.
+               runtime: Runtime | None = None) -> FeedbackApp:
+    """Build the Slack platform from settings (on `runtime`, or on a runtime of its own).
+
+    Nothing is read from the environment here.
 
     Raises ConfigInvalid when the config file has errors, and ValueError for a
     DATABASE_URL that isn't understood.
@@ -459,6 +418,9 @@ def create_app(settings: Settings, *, config: Config | None = None, store: Store
         for warning in loaded.warnings:
             log.warning("%s", warning)
         config = loaded.config
+    if runtime is not None:
+        return FeedbackApp(settings=settings, config=runtime.config, store=runtime.store,
+                           clock=runtime.clock, api_timeout=api_timeout, runtime=runtime)
     open_side_store = None
     if store is None:
         store = open_store(settings.database_url)
@@ -467,6 +429,7 @@ def create_app(settings: Settings, *, config: Config | None = None, store: Store
             def open_side_store() -> Store:
                 return open_store(settings.database_url)
     return FeedbackApp(settings=settings, config=config, store=store, clock=clock,
-                       api_timeout=api_timeout, open_side_store=open_side_store)
+                       api_timeout=api_timeout, open_side_store=open_side_store,
+                       runtime=runtime)
 
 

@@ -74,7 +74,19 @@ def build_web_app(
     bot: FeedbackApp, *, signing_secret: str, wall_clock: Callable[[], float] = time.time,
     bodies: BodyReader | None = None,
 ) -> web.Application:
-    """Return the aiohttp application serving Slack's requests for `bot`."""
+    """Return an aiohttp application serving Slack's requests for `bot`, and /healthz."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    add_slack_routes(app, bot, signing_secret=signing_secret, wall_clock=wall_clock,
+                     bodies=bodies)
+    app.router.add_get("/healthz", bot.runtime.healthz)
+    return app
+
+
+def add_slack_routes(
+    app: web.Application, bot: FeedbackApp, *, signing_secret: str,
+    wall_clock: Callable[[], float] = time.time, bodies: BodyReader | None = None,
+) -> None:
+    """Serve Slack's events, commands and interactions for `bot` at POST /slack/events."""
     if not signing_secret.strip():
         raise ValueError("the signing secret must not be empty")
     bodies = bodies or BodyReader()
@@ -118,12 +130,10 @@ def build_web_app(
         headers = {key.lower(): value for key, value in request.headers.items()}
         workspace = workspace_from_body(body)
         kind = str(body.get("type") or body.get("command") or "unknown")
-        received_at = bot.clock()
         try:
-            inbox_id = await bot.off_loop.add_to_inbox(
-                workspace=workspace, kind=kind, dedupe_key=dedupe_key(body), body=text,
-                headers={"content-type": headers.get("content-type", "")},
-                received_at=received_at, late=bot.replay_soon)
+            inbox_id = await bot.runtime.persist(
+                platform=bot.name, workspace=workspace, kind=kind, dedupe_key=dedupe_key(body),
+                body=text, headers={"content-type": headers.get("content-type", "")})
         except StoreBusy as busy:
             # Nothing is acknowledged, so Slack delivers it again; if the insert lands
             # after all, it is handled then, and the redelivery finds it stored.
@@ -142,15 +152,7 @@ def build_web_app(
             headers=response.first_headers_without_set_cookie(),
         )
 
-    async def healthz(request: web.Request) -> web.Response:
-        status, health = bot.health()
-        # Never waits on the store's locks: a busy store is reported, not waited for.
-        return web.json_response({**health, **await bot.off_loop.health()}, status=status)
-
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_post("/slack/events", slack_events)
-    app.router.add_get("/healthz", healthz)
-    return app
 
 
 async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int,

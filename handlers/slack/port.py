@@ -89,21 +89,8 @@ class SlackChatPort:
             raise chat_error(error) from error
         return dict(response.data) if isinstance(response.data, dict) else {}
 
-    async def _refuse_if_shared(self, workspace: str, channel: str) -> None:
-        """Raise a permanent error for a channel customers can read: we never post there.
-
-        When the answer can't be had right now, the ChatError of the lookup is raised,
-        so the post waits and is retried rather than sent blind or given up.
-        """
-        shared = self.store.get_channel_shared(workspace=workspace, channel=channel)
-        if shared is None:
-            shared = await self._look_up_shared(workspace, channel)
-        if shared:
-            raise ChatError("channel_is_shared", permanent=True)
-
     async def post_card(self, *, item: Item, mentions: list[str], outbox_key: str) -> Posted:
         channel = self._team_channel(item)
-        await self._refuse_if_shared(item.workspace, channel)
         link = await self.source_link(item)
         data = await self._call(
             item.workspace, "chat.postMessage",
@@ -113,7 +100,7 @@ class SlackChatPort:
                       "event_payload": {"outbox": outbox_key, "item": item.id}},
             unfurl_links=False, unfurl_media=False, link_names=False,
         )
-        return Posted(channel=str(data.get("channel", channel)), ts=str(data["ts"]))
+        return Posted(conversation=str(data.get("channel", channel)), message=str(data["ts"]))
 
     def _team_channel(self, item: Item) -> str:
         channel = self.team_channels.get(item.team)
@@ -124,7 +111,6 @@ class SlackChatPort:
     async def update_card(self, *, item: Item) -> None:
         if not (item.card_channel and item.card_ts):
             return
-        await self._refuse_if_shared(item.workspace, item.card_channel)
         link = await self.source_link(item)
         await self._call(
             item.workspace, "chat.update", channel=item.card_channel, ts=item.card_ts,
@@ -189,51 +175,50 @@ class SlackChatPort:
     async def send_notice(self, *, workspace: str, item: Item | None, notice: Notice,
                           outbox_key: str) -> Posted:
         kwargs: dict[str, Any] = {
-            "channel": notice.channel or notice.user,
+            "channel": notice.conversation or notice.user,
             **await self._notice_content(workspace, item, notice),
             "metadata": {"event_type": METADATA_EVENT,
                          "event_payload": {"outbox": outbox_key,
                                            "item": item.id if item else 0}},
             "unfurl_links": False, "unfurl_media": False,
         }
-        if notice.channel and notice.thread_ts:
-            kwargs["thread_ts"] = notice.thread_ts
+        if notice.conversation and notice.thread:
+            kwargs["thread_ts"] = notice.thread
         data = await self._call(workspace, "chat.postMessage", **kwargs)
-        return Posted(channel=str(data.get("channel", kwargs["channel"])), ts=str(data["ts"]))
+        return Posted(conversation=str(data.get("channel", kwargs["channel"])),
+                      message=str(data["ts"]))
 
-    async def edit_notice(self, *, workspace: str, channel: str, ts: str, item: Item | None,
-                          notice: Notice) -> None:
-        await self._call(workspace, "chat.update", channel=channel, ts=ts,
+    async def edit_notice(self, *, workspace: str, conversation: str, message: str,
+                          item: Item | None, notice: Notice) -> None:
+        await self._call(workspace, "chat.update", channel=conversation, ts=message,
                          **await self._notice_content(workspace, item, notice))
 
-    async def delete_message(self, *, workspace: str, channel: str, ts: str) -> None:
+    async def delete_message(self, *, workspace: str, conversation: str, message: str) -> None:
         try:
-            await self._call(workspace, "chat.delete", channel=channel, ts=ts)
+            await self._call(workspace, "chat.delete", channel=conversation, ts=message)
         except ChatError as error:
             if error.reason != "message_not_found":
                 raise
 
-    async def send_ephemeral(self, *, workspace: str, channel: str, user: str,
+    async def send_ephemeral(self, *, workspace: str, conversation: str, user: str,
                              text: str) -> None:
-        await self._refuse_if_shared(workspace, channel)
-        await self._call(workspace, "chat.postEphemeral", channel=channel, user=user,
+        await self._call(workspace, "chat.postEphemeral", channel=conversation, user=user,
                          text=text)
 
-    async def mark_card_moved(self, *, item: Item, channel: str, ts: str) -> None:
-        await self._refuse_if_shared(item.workspace, channel)
+    async def mark_card_moved(self, *, item: Item, conversation: str, message: str) -> None:
         link = None
         if item.card_channel and item.card_ts:
             link = await self.permalink(item.workspace, item.card_channel, item.card_ts)
         source = await self.source_link(item)
         await self._call(
-            item.workspace, "chat.update", channel=channel, ts=ts,
+            item.workspace, "chat.update", channel=conversation, ts=message,
             text=f"Feedback #{item.id} moved to {item.team}",
             blocks=card_blocks(item, mentions=[], source_link=source,
                                moved_to=(item.team, link)))
 
     async def post_digest(self, *, workspace: str, data: DigestData, chart_png: bytes,
-                          outbox_key: str, existing: Posted | None) -> Posted:
-        await self._refuse_if_shared(workspace, data.channel)
+                          outbox_key: str, existing: Posted | None,
+                          conversation: str) -> Posted:
         links = dict(data.links)
         for waiting in data.longest_waiting:
             item = waiting.item
@@ -245,18 +230,18 @@ class SlackChatPort:
         posted = existing
         if posted is None:
             answer = await self._call(
-                workspace, "chat.postMessage", channel=data.channel, text=digest_text(data),
+                workspace, "chat.postMessage", channel=conversation, text=digest_text(data),
                 blocks=digest_blocks(data), unfurl_links=False, unfurl_media=False,
                 metadata={"event_type": METADATA_EVENT,
                           "event_payload": {"outbox": outbox_key, "item": 0}})
-            posted = Posted(channel=str(answer.get("channel", data.channel)),
-                            ts=str(answer["ts"]))
+            posted = Posted(conversation=str(answer.get("channel", conversation)),
+                            message=str(answer["ts"]))
         filename = f"feedback-trend-{data.local_date.isoformat()}.png"
         if existing is not None and await self._thread_has_file(workspace, posted, filename):
             return posted  # an earlier attempt uploaded the chart after all
         try:
             await self.client_for(workspace).files_upload_v2(
-                channel=posted.channel, thread_ts=posted.ts, content=chart_png,
+                channel=posted.conversation, thread_ts=posted.message, content=chart_png,
                 filename=filename,
                 title=f"Median time to response per team, 14 days to {data.local_date}")
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
@@ -269,14 +254,15 @@ class SlackChatPort:
         return posted
 
     async def _thread_has_file(self, workspace: str, posted: Posted, filename: str) -> bool:
-        replies = await self._call(workspace, "conversations.replies", channel=posted.channel,
-                                   ts=posted.ts, limit=200)
+        replies = await self._call(workspace, "conversations.replies", channel=posted.conversation,
+                                   ts=posted.message, limit=200)
         return any(file.get("name") == filename
                    for message in replies.get("messages", [])
                    for file in message.get("files") or [] if isinstance(file, dict))
 
-    async def find_post(self, *, workspace: str, channel: str | None, user: str | None,
+    async def find_post(self, *, workspace: str, conversation: str | None, user: str | None,
                         outbox_key: str, since: datetime | None = None) -> Posted | None:
+        channel = conversation
         if channel is None and user is not None:
             opened = await self._call(workspace, "conversations.open", users=user)
             channel = str((opened.get("channel") or {}).get("id", ""))
@@ -294,7 +280,7 @@ class SlackChatPort:
             history = await self._call(workspace, "conversations.history", **page)
             for message in history.get("messages", []):
                 if _outbox_key_of(message) == outbox_key:
-                    return Posted(channel=channel, ts=str(message["ts"]))
+                    return Posted(conversation=channel, message=str(message["ts"]))
                 for reply_ts in _thread_candidates(message):
                     found = await self._find_in_thread(workspace, channel, reply_ts,
                                                        outbox_key)
@@ -311,7 +297,7 @@ class SlackChatPort:
                                    ts=thread_ts, limit=200, include_all_metadata=True)
         for message in replies.get("messages", []):
             if _outbox_key_of(message) == outbox_key:
-                return Posted(channel=channel, ts=str(message["ts"]))
+                return Posted(conversation=channel, message=str(message["ts"]))
         return None
 
     async def group_members(self, *, workspace: str, group: str) -> list[str]:
@@ -357,13 +343,13 @@ class SlackChatPort:
             return True
         return team == own_team
 
-    async def is_shared_channel(self, *, workspace: str, channel: str) -> bool:
-        if channel.startswith("D"):
+    async def is_shared_conversation(self, *, workspace: str, conversation: str) -> bool:
+        if conversation.startswith("D"):
             return False
-        cached = self.store.get_channel_shared(workspace=workspace, channel=channel)
+        cached = self.store.get_channel_shared(workspace=workspace, channel=conversation)
         if cached is not None:
             return cached
-        return await self.refresh_shared_channel(workspace=workspace, channel=channel)
+        return await self._look_up_shared(workspace, conversation)
 
     async def refresh_shared_channel(self, *, workspace: str, channel: str) -> bool:
         """Look up whether a channel is shared, ignoring and then updating the cache.

@@ -38,13 +38,11 @@ async def handle_socket_request(
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
         return
     kind = str(payload.get("type") or payload.get("command") or request.type)
-    received_at = bot.clock()
     try:
-        inbox_id = await bot.off_loop.add_to_inbox(
-            workspace=workspace_from_body(payload), kind=kind,
+        inbox_id = await bot.runtime.persist(
+            platform=bot.name, workspace=workspace_from_body(payload), kind=kind,
             dedupe_key=dedupe_key(payload), body=json.dumps(payload),
-            headers={SOCKET_MODE_HEADER: "socket_mode"}, received_at=received_at,
-            late=bot.replay_soon)
+            headers={SOCKET_MODE_HEADER: "socket_mode"})
     except StoreBusy as busy:
         # Unacknowledged, the envelope is delivered again (retry_attempt + 1).
         log.warning("left Socket Mode envelope %s unacknowledged: %s", request.envelope_id,

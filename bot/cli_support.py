@@ -1,0 +1,59 @@
+"""What every command needs: reporting failures, reading the config, opening the runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from bot.config import Config, load_config
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.store import Store
+from storage import open_store
+
+log = logging.getLogger(__name__)
+
+
+def fail(message: str, code: int = 2) -> int:
+    """Print `feedbackbot: message` on stderr; return `code`."""
+    print(f"feedbackbot: {message}", file=sys.stderr)
+    return code
+
+
+def check_config_file(path: str) -> Config | None:
+    """Print the config's problems on stderr; return the config, or None when it has errors."""
+    loaded = load_config(path)
+    for problem in loaded.problems:
+        print(problem, file=sys.stderr)
+    return loaded.config
+
+
+def open_runtime(settings: Settings, config: Config) -> Runtime:
+    """The runtime on the store DATABASE_URL names, with no platform plugged in yet.
+
+    Raises ValueError (StoreUnavailable) when the database can't be opened.
+    """
+    url = settings.database_url
+
+    def open_side_store() -> Store:
+        return open_store(url)
+
+    # A second connection, so that a call stuck behind a lock holds up no other; an
+    # in-memory database can't have one.
+    in_memory = url in ("sqlite:///", "sqlite:///:memory:")
+    return Runtime(config=config, store=open_store(url),
+                   open_side_store=None if in_memory else open_side_store)
+
+
+def stop_signals() -> asyncio.Event:
+    """An event set when the process is asked to stop (SIGINT or SIGTERM).
+
+    Install it before announcing readiness, so an early signal still stops cleanly.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -1,0 +1,294 @@
+"""The bot without a chat platform: the core services, built once, and the platforms on them.
+
+Config, store, intake, lifecycle, outbox, digests, reminders, scheduler and the inbox
+are put together here, with no chat SDK. Each platform adapter (handlers/slack,
+handlers/msteams) plugs in its ChatPort, its HTTP routes and the way it finishes a
+stored request; `web_app` mounts them all on one aiohttp application, one port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.config import Config
+from bot.digest_service import DigestService
+from bot.inbox import record_failed_attempt
+from bot.intake import IntakeService
+from bot.lifecycle import Lifecycle
+from bot.models import utcnow
+from bot.outbox import OutboxWorker
+from bot.ports import ChatPort, Ports
+from bot.reminders import Reminders
+from bot.scheduler import Scheduler
+from bot.store import InboxRow, Store
+from bot.store_wait import OffLoopStore
+
+log = logging.getLogger(__name__)
+
+INBOX_RETRY_AFTER = timedelta(seconds=30)
+INBOX_RETRY_EVERY = 15.0
+INBOX_KEEP = timedelta(days=2)  # event ids must be remembered for at least an hour
+MAX_BODY_BYTES = 16 * 1024 * 1024  # what aiohttp may buffer; adapters check their own limits
+
+
+class PlatformAdapter(Protocol):
+    """One chat platform plugged into the runtime."""
+
+    name: str  # "slack", "msteams"
+
+    @property
+    def port(self) -> ChatPort:
+        """What the core sends through on this platform."""
+        ...
+
+    def add_routes(self, app: web.Application) -> None:
+        """Add the platform's HTTP endpoints (its requests are stored before answering)."""
+        ...
+
+    async def connect(self) -> None:
+        """Start connecting; call `runtime.platform_ready(name)` once requests can be finished."""
+        ...
+
+    async def disconnect(self) -> None:
+        """Stop the platform's own background work and close its connections."""
+        ...
+
+    def health(self) -> dict[str, Any]:
+        """The platform's part of /healthz; `ok` false makes the whole answer 503."""
+        ...
+
+    async def finish(self, row: InboxRow) -> None:
+        """Finish one stored request (a replay after a restart or a failure)."""
+        ...
+
+
+class Runtime:
+    """The core services of one deployment, and the platforms plugged into them.
+
+    Items of one deployment live under one workspace key whichever platform they came
+    from (`claim_workspace`), so item numbers are shared and digests count both.
+    """
+
+    def __init__(self, *, config: Config, store: Store,
+                 clock: Callable[[], datetime] = utcnow,
+                 open_side_store: Callable[[], Store] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        # Acknowledgements and /healthz reach the store through here, never blocking.
+        self.off_loop = OffLoopStore(store, open_side=open_side_store)
+        self.ports = Ports()
+        self.adapters: dict[str, PlatformAdapter] = {}
+        self.intake = IntakeService(store=store, config=config, clock=clock, port=self.ports)
+        self.lifecycle = Lifecycle(store=store, config=config, port=self.ports, clock=clock)
+        self.digests = DigestService(store=store, config=config, clock=clock)
+        self.reminders = Reminders(store=store, config=config, clock=clock)
+        self.outbox = OutboxWorker(store=store, port=self.ports, config=config, clock=clock,
+                                   digests=self.digests)
+        self.scheduler = Scheduler(digests=self.digests, reminders=self.reminders,
+                                   workspace=lambda: self.workspace,
+                                   after_tick=self.outbox.wake)
+        self.workspace: str | None = None
+        self._ready: set[str] = set()
+        self._ready_event = asyncio.Event()
+        self._options = {"outbox": True, "scheduler": True, "inbox": True}
+        self._scheduler_started = False
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._late_replays: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # --- platforms ----------------------------------------------------------------
+    def add_platform(self, adapter: PlatformAdapter) -> None:
+        """Plug in a platform: its port serves the outbox, its requests share the inbox."""
+        self.adapters[adapter.name] = adapter
+        self.ports.add(adapter.name, adapter.port)
+
+    def claim_workspace(self, key: str) -> str:
+        """Set the workspace key items live under, unless a platform already did; return it."""
+        if self.workspace is None:
+            self.workspace = key
+        elif key != self.workspace:
+            log.debug("workspace %s is served under %s", key, self.workspace)
+        return self.workspace
+
+    def is_ready(self, platform: str) -> bool:
+        """True once `platform` can finish stored requests."""
+        return platform in self._ready
+
+    async def platform_ready(self, platform: str) -> None:
+        """A platform connected: start the schedule, then finish its stored requests."""
+        first = platform not in self._ready
+        self._ready.add(platform)
+        self._ready_event.set()
+        if self._options["scheduler"] and not self._scheduler_started and self.workspace:
+            self._scheduler_started = True
+            # Due periods come from the store: look once now, then at every wake-up.
+            # A failing first look must not keep the bot from starting.
+            try:
+                await self.scheduler.tick()
+            except Exception:  # logged; the next wake-up tries again
+                log.exception("the first digest and reminder check failed")
+            self.scheduler.start()
+        if first and self._options["inbox"]:
+            await self.replay_inbox(platform=platform)
+        self.outbox.wake()
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until a platform can finish requests."""
+        await asyncio.wait_for(self._ready_event.wait(), timeout)
+
+    # --- inbox: stored before acknowledged, finished after ------------------------
+    async def persist(self, *, platform: str, workspace: str, kind: str,
+                      dedupe_key: str | None, body: str, headers: dict[str, str],
+                      late: Callable[[int | None], None] | None = None) -> int | None:
+        """Store a request before it is answered; None when `dedupe_key` was seen.
+
+        Raises StoreBusy when the store can't take it in time (ask for a redelivery).
+        """
+        return await self.off_loop.add_to_inbox(
+            workspace=workspace, kind=kind, dedupe_key=dedupe_key, body=body, headers=headers,
+            received_at=self.clock(), platform=platform, late=late or self.replay_soon)
+
+    def request_done(self, inbox_id: int, *, error: str | None = None) -> None:
+        """Mark a stored request finished (with why nothing was done, if so)."""
+        self.store.inbox_done(inbox_id, error=error)
+
+    def request_failed(self, inbox_id: int, *, kind: str, error: str) -> None:
+        """Count a failed attempt; the request is retried, and given up after a few."""
+        record_failed_attempt(self.store, inbox_id, kind=kind, error=error)
+
+    def replay_soon(self, inbox_id: int | None) -> None:
+        """Finish a request whose insert landed after its sender was asked to retry it."""
+        if inbox_id is None:
+            return  # a redelivery stored it first
+
+        async def replay() -> None:
+            for row in self.store.inbox_pending():
+                if row.id == inbox_id and self.is_ready(row.platform):
+                    log.info("a %s request was stored late; handling it now", row.kind)
+                    await self._finish(row)
+
+        task = asyncio.create_task(replay())
+        self._late_replays.add(task)
+        task.add_done_callback(self._late_replays.discard)
+
+    async def replay_inbox(self, *, platform: str | None = None,
+                           older_than: timedelta = timedelta(0)) -> int:
+        """Finish stored requests that were answered but not processed; return how many.
+
+        Only requests of platforms that are ready (of `platform`, when given) are tried.
+        """
+        cutoff = self.clock() - older_than
+        replayed = 0
+        for row in self.store.inbox_pending():
+            if row.received_at > cutoff or not self.is_ready(row.platform):
+                continue
+            if platform is not None and row.platform != platform:
+                continue
+            await self._finish(row)
+            replayed += 1
+        if replayed:
+            log.info("finished %d request(s) left over from before", replayed)
+        return replayed
+
+    async def _finish(self, row: InboxRow) -> None:
+        adapter = self.adapters.get(row.platform)
+        if adapter is None:
+            return
+        try:
+            await adapter.finish(row)
+        except Exception as error:  # one broken row must not block the rest
+            log.exception("could not replay inbox row %s", row.id)
+            self.request_failed(row.id, kind=row.kind, error=repr(error))
+
+    # --- HTTP ---------------------------------------------------------------------
+    def web_app(self) -> web.Application:
+        """One aiohttp application: /healthz and every platform's routes."""
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        for adapter in self.adapters.values():
+            adapter.add_routes(app)
+        app.router.add_get("/healthz", self.healthz)
+        return app
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """The /healthz status and body: 503 when any platform reports not ok."""
+        body: dict[str, Any] = {"ok": True}
+        for name, adapter in self.adapters.items():
+            part = adapter.health()
+            body[name] = part
+            body["ok"] = body["ok"] and bool(part.get("ok", True))
+        slack = body.get("slack")
+        if isinstance(slack, dict):
+            # Kept at the top level too, where /healthz had them before Teams.
+            body["connected"] = slack.get("connected")
+            body["error"] = slack.get("error")
+        return (200 if body["ok"] else 503), body
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """GET /healthz: each platform's state and the store's (never waits on its locks)."""
+        status, body = self.health()
+        return web.json_response({**body, **await self.off_loop.health()}, status=status)
+
+    # --- lifecycle ----------------------------------------------------------------
+    async def start(self, *, outbox: bool = True, scheduler: bool = True,
+                    inbox: bool = True) -> None:
+        """Connect every platform, finish leftover work, and start the background workers.
+
+        `scheduler` runs digests and reminders here; `outbox` sends what is queued;
+        `inbox` finishes requests left over from before.
+        """
+        self._options = {"outbox": outbox, "scheduler": scheduler, "inbox": inbox}
+        self._stop.clear()
+        if inbox:
+            # A new process owes no backoff to failures seen by the one before it, and
+            # entries held by a process that was killed are free again.
+            self.store.outbox_retry_now(now=self.clock())
+            self.outbox.release_dead_leases()
+            self._tasks.append(asyncio.create_task(self._retry_inbox()))
+        if outbox:
+            self._tasks.append(asyncio.create_task(self._run_outbox()))
+        for adapter in self.adapters.values():
+            await adapter.connect()
+
+    async def _retry_inbox(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=INBOX_RETRY_EVERY)
+            except TimeoutError:
+                try:
+                    await self.replay_inbox(older_than=INBOX_RETRY_AFTER)
+                    self.store.inbox_prune(before=self.clock() - INBOX_KEEP)
+                except Exception:  # the loop must outlive one failing pass
+                    log.exception("retrying stored requests failed; trying again later")
+
+    async def _run_outbox(self) -> None:
+        # Nothing can be sent before a platform is connected.
+        await self._ready_event.wait()
+        await self.outbox.run(self._stop)
+
+    async def stop(self) -> None:
+        """Stop the workers and platforms, and close the store."""
+        if self._closed:
+            return
+        self._closed = True
+        self.scheduler.shutdown()
+        self._stop.set()
+        for task in [*self._tasks, *self._late_replays]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._late_replays, return_exceptions=True)
+        self._tasks.clear()
+        try:
+            self.outbox.release_own_leases()
+        except Exception:  # the store may be what failed; the leases lapse anyway
+            log.exception("could not release this process's outbox leases")
+        for adapter in self.adapters.values():
+            await adapter.disconnect()
+        self.off_loop.close()
+        self.store.close()

@@ -1,0 +1,108 @@
+"""Slack as a platform of the runtime: its settings, its adapter and its own commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+from bot.config import Config
+from bot.config_problems import ConfigProblem
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+    from handlers.slack.app import FeedbackApp
+
+
+class SlackPlatform:
+    """Slack: HTTP at /slack/events or Socket Mode, with one bot token."""
+
+    name = "slack"
+    title = "Slack"
+
+    def wanted(self, settings: Settings) -> bool:
+        """True when any Slack credential is set."""
+        return bool(settings.bot_token or settings.signing_secret or settings.app_token)
+
+    def missing(self, settings: Settings) -> list[str]:
+        """What `serve` still needs for Slack over HTTP."""
+        needed = {"SLACK_BOT_TOKEN": settings.bot_token,
+                  "SLACK_SIGNING_SECRET": settings.signing_secret}
+        return [name for name, value in needed.items() if not value]
+
+    def attach(self, runtime: Runtime, settings: Settings) -> FeedbackApp:
+        """Build the Slack adapter on `runtime` (it plugs itself in)."""
+        from handlers.slack.app import create_app
+
+        return create_app(settings, runtime=runtime)
+
+    def add_commands(self, commands: argparse._SubParsersAction) -> None:
+        """Register `socket` and `manifest`."""
+        socket_mode = commands.add_parser("socket", help="connect to Slack in Socket Mode")
+        socket_mode.set_defaults(handler=cmd_socket)
+        manifest = commands.add_parser("manifest", help="print the Slack app manifest (YAML)")
+        manifest.add_argument("--url", help="public base URL; without it, Socket Mode")
+        manifest.set_defaults(handler=cmd_manifest)
+
+    async def check_online(self, config: Config, settings: Settings) -> list[ConfigProblem]:
+        """Ask Slack whether the bot is in the config's channels and none is shared."""
+        from handlers.slack.online_check import TokenRejected, run_online_check
+
+        if not settings.bot_token:
+            raise ConnectionError("--online needs SLACK_BOT_TOKEN")
+        try:
+            found = await run_online_check(config, settings)
+        except TokenRejected as error:
+            raise ConnectionError(str(error)) from None
+        return [ConfigProblem(path=settings.config_path, line=None, key=problem.key,
+                              message=problem.message,
+                              severity="error" if problem.severity == "error" else "warning")
+                for problem in found]
+
+    async def run_demo(self, *, db_path: str | None) -> int:
+        """Play the demo against the local Slack stand-in."""
+        from bot.demo.run import run_demo
+
+        return await run_demo(db_path=db_path)
+
+
+def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
+    """Connect to Slack in Socket Mode until interrupted."""
+    from bot.cli_support import check_config_file, fail, open_runtime, stop_signals
+    from handlers.slack.app import create_app
+    from handlers.slack.socket import connect_socket_mode
+
+    config = check_config_file(settings.config_path)
+    if config is None:
+        return 1
+    missing = [name for name, value in (("SLACK_BOT_TOKEN", settings.bot_token),
+                                        ("SLACK_APP_TOKEN", settings.app_token)) if not value]
+    if missing:
+        return fail(f"set {' and '.join(missing)} (see the README's environment table)")
+
+    async def run() -> None:
+        stop = stop_signals()
+        runtime = open_runtime(settings, config)
+        bot = create_app(settings, runtime=runtime)
+        assert settings.app_token is not None
+        client = await connect_socket_mode(bot, app_token=settings.app_token)
+        print("feedbackbot connected in Socket Mode", flush=True)
+        await stop.wait()
+        await client.close()
+        await runtime.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_manifest(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the Slack app manifest."""
+    from handlers.slack.manifest import manifest_yaml
+
+    sys.stdout.write(manifest_yaml(url=args.url))
+    return 0
+
+
+PLATFORM = SlackPlatform()
