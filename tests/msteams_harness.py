@@ -7,7 +7,7 @@ their serviceUrl is the FakeConnector's, so every call the bot makes is recorded
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,15 +18,12 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Config
-from bot.inbox import record_failed_attempt
-from bot.intake import IntakeService
-from bot.lifecycle import Lifecycle
+from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import Store
-from bot.store_wait import OffLoopStore
+from handlers.msteams.adapter import TeamsAdapter
 from handlers.msteams.connector_fake import TENANT_ID, FakeConnector
-from handlers.msteams.inbound import InboxHooks, TeamsInbound
-from handlers.msteams.services import TeamsServices
+from handlers.msteams.inbound import TeamsInbound
 from storage import open_store
 from tests.fakes import FrozenClock, RecordingChatPort
 
@@ -86,6 +83,7 @@ class TeamsBot:
     inbound: TeamsInbound
     clock: FrozenClock
     session: aiohttp.ClientSession
+    runtime: Runtime
 
     def base(self, conversation: dict[str, Any], *, sender: dict[str, str] = SUPPORT,
              channel_data: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
@@ -189,35 +187,24 @@ class TeamsBot:
 @asynccontextmanager
 async def running_teams_bot(tmp_path: Path, *, settings: Settings = ANONYMOUS,
                             config: Config | None = None,
-                            start: datetime | None = None) -> AsyncIterator[TeamsBot]:
-    """Start the endpoint on an ephemeral loopback port over a fresh SQLite store."""
+                            start: datetime | None = None,
+                            before_start: Callable[[TeamsBot], None] | None = None,
+                            ) -> AsyncIterator[TeamsBot]:
+    """Start the runtime with Teams plugged in, on an ephemeral loopback port.
+
+    The store is a fresh SQLite file; the outbox and scheduler stay off, so what the bot
+    would send waits in the outbox for the tests to look at.
+    """
     config = config or teams_config()
     clock = FrozenClock(start) if start else FrozenClock()
     store = open_store(f"sqlite:///{tmp_path / 'teams.db'}")
-    off_loop = OffLoopStore(store, open_side=None)
-    # The lifecycle asks its port whether a follower is internal; the Teams port answers
-    # that from member lookups, stood in for here by the internal people of the fake.
-    core_port = RecordingChatPort.for_config(config, clock=clock)
-    core_port.internal_users = {SUPPORT["email"], DEV["email"], "olga@example.com"}
-    services = TeamsServices(
-        store=store, config=config, clock=clock,
-        intake=IntakeService(store=store, config=config, clock=clock),
-        lifecycle=Lifecycle(store=store, config=config, port=core_port, clock=clock))
-
-    async def persist(*, platform: str, workspace: str, kind: str, dedupe_key: str,
-                      body: str, headers: dict[str, str]) -> int | None:
-        return await off_loop.add_to_inbox(workspace=workspace, kind=kind,
-                                           dedupe_key=dedupe_key, body=body, headers=headers,
-                                           received_at=clock(), platform=platform)
-
-    hooks = InboxHooks(
-        persist=persist, done=lambda inbox_id: store.inbox_done(inbox_id),
-        failed=lambda inbox_id, kind, error: record_failed_attempt(
-            store, inbox_id, kind=kind, error=error) and None)
-    inbound = TeamsInbound(services=services, settings=settings, hooks=hooks)
-    app = web.Application()
-    inbound.add_routes(app)
-    runner = web.AppRunner(app, access_log=None)
+    runtime = Runtime(config=config, store=store, clock=clock)
+    # The runtime asks the Teams port whether a follower is internal; the Teams port
+    # answers that from member lookups, stood in for here by a recording port.
+    teams_port = RecordingChatPort.for_config(config, clock=clock)
+    teams_port.internal_users = {SUPPORT["email"], DEV["email"], "olga@example.com"}
+    adapter = TeamsAdapter(runtime=runtime, settings=settings, port=teams_port)
+    runner = web.AppRunner(runtime.web_app(), access_log=None)
     async with FakeConnector() as connector:
         for person in (SUPPORT, DEV):
             connector.add_member(TEAM_ID, **person)
@@ -230,11 +217,13 @@ async def running_teams_bot(tmp_path: Path, *, settings: Settings = ANONYMOUS,
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         try:
             async with aiohttp.ClientSession() as session:
-                yield TeamsBot(url=f"http://127.0.0.1:{port}", store=store,
-                               connector=connector, inbound=inbound, clock=clock,
-                               session=session)
+                bot = TeamsBot(url=f"http://127.0.0.1:{port}", store=store,
+                               connector=connector, inbound=adapter.inbound, clock=clock,
+                               session=session, runtime=runtime)
+                if before_start is not None:
+                    before_start(bot)
+                await runtime.start(outbox=False, scheduler=False)
+                yield bot
         finally:
-            await inbound.drain()
             await runner.cleanup()
-            off_loop.close()
-            store.close()
+            await runtime.stop()

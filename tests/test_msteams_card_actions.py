@@ -152,8 +152,8 @@ async def test_follow_makes_an_internal_user_a_follower(tmp_path: Path) -> None:
 
         assert body["type"] == MESSAGE
         assert "You'll hear what **payments** says" in body["value"]
-        assert bot.store.followers(workspace=WORKSPACE, item_id=item.id) == [
-            "olga@example.com"]
+        assert bot.store.followers(workspace=WORKSPACE, item_id=item.id,
+                                   platform="msteams") == ["olga@example.com"]
 
 
 @pytest.mark.parametrize("data", [{"item": "x"}, {"item": -1}, {"item": 2**70}, {}])

@@ -372,3 +372,29 @@ async def test_the_sdk_error_handler_logs_and_posts_nothing(
         # The SDK's default would post "Exception caught : secret internals" here.
         assert sent == []
         assert "RuntimeError" in caplog.text
+
+
+# --- the runtime: restarts and health -----------------------------------------------------------
+
+
+async def test_an_activity_stored_before_a_crash_is_finished_at_start(tmp_path: Path) -> None:
+    def stored_but_not_handled(bot: TeamsBot) -> None:
+        activity = bot.personal("The refund button does nothing")
+        bot.store.inbox_add(workspace="msteams:any", kind="message",
+                            dedupe_key=f"msteams:{activity['id']}", body=json.dumps(activity),
+                            headers={"x-feedbackbot-claims": "{}"}, received_at=bot.clock(),
+                            platform="msteams")
+
+    async with running_teams_bot(tmp_path, before_start=stored_but_not_handled) as bot:
+        [item] = bot.store.list_items()
+        assert (item.platform, item.forwarded_by) == ("msteams", "sam@example.com")
+        assert bot.store.inbox_pending() == []
+
+
+async def test_healthz_says_how_teams_callers_are_checked(tmp_path: Path) -> None:
+    async with running_teams_bot(tmp_path) as bot:
+        async with bot.session.get(bot.url + "/healthz") as response:
+            body = await response.json()
+
+        assert response.status == 200
+        assert body["msteams"] == {"ok": True, "auth": "anonymous"}

@@ -80,7 +80,8 @@ async def card_action(services: TeamsServices, activity: dict[str, Any],
         outcome = await lifecycle.reassign(workspace=workspace, item_id=item_id, user=user,
                                            to_team=team.strip())
     elif verb == cards.VERB_FOLLOW:
-        outcome = await lifecycle.follow(workspace=workspace, item_id=item_id, user=user)
+        outcome = await lifecycle.follow(workspace=workspace, item_id=item_id, user=user,
+                                         platform="msteams")
     elif verb == cards.VERB_REFRESH:
         item = services.store.get_item(workspace=workspace, item_id=item_id)
         outcome = Outcome(item, False)

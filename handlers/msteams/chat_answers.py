@@ -15,6 +15,7 @@ from bot.durations import format_duration
 from bot.lifecycle import Lifecycle
 from bot.metrics import Durations, TeamFigures, compute_figures
 from bot.models import Item, Status
+from bot.outbox import card_platform_of
 from bot.ports import ChatError
 from bot.store import Store
 from handlers.msteams.text import cut, escape_markdown
@@ -101,7 +102,8 @@ async def mine_text(*, store: Store, lifecycle: Lifecycle, workspace: str, user:
         if item.first_response_at is not None or item.status not in _WAITING:
             continue
         try:
-            members = await lifecycle.team_members(workspace=workspace, team=item.team)
+            members = await lifecycle.team_members(workspace=workspace, team=item.team,
+                                                   platform=card_platform_of(item))
         except ChatError:
             members = frozenset()
         if user in item.assignees or user in members:

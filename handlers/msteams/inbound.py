@@ -186,6 +186,11 @@ class TeamsInbound:
             return
         await self._finish(row.id, row.kind, activity, claims)
 
+    def cancel_background(self) -> None:
+        """Stop the work started after answers; its requests stay stored for a replay."""
+        for task in list(self._background):
+            task.cancel()
+
     async def drain(self) -> None:
         """Wait for the work started after answers (used at stop and in tests)."""
         while self._background:
