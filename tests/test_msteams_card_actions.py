@@ -166,7 +166,9 @@ async def test_a_click_without_a_valid_item_gets_an_answer(tmp_path: Path,
         status, body = await bot.post(click)
 
         assert status == 200
-        assert body["type"] == MESSAGE
+        assert body == {"statusCode": 200, "type": MESSAGE,
+                        "value": "That button doesn't belong to a feedback item."}
+        assert bot.store.inbox_pending() == []  # answered for good, not retried
 
 
 async def test_a_click_on_a_missing_item_says_so(tmp_path: Path) -> None:
