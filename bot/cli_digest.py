@@ -69,7 +69,7 @@ def _print_digests(config: Config, settings: Settings) -> int:
         for index, period in enumerate(service.current_periods()):
             subscription = config.digests[index]
             if period is None:
-                print(f"{subscription.channel}: no digest today in {subscription.timezone}"
+                print(f"{subscription.target}: no digest today in {subscription.timezone}"
                       f" (it runs on {', '.join(subscription.days)})\n")
                 continue
             for workspace in workspaces:

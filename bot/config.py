@@ -23,6 +23,7 @@ from bot.durations import parse_duration
 from bot.safe_regex import UnsafePattern, compile_pattern
 
 Severity = Literal["urgent", "high", "normal", "low"]
+Platform = Literal["slack", "msteams"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -30,8 +31,6 @@ _MON_FRI: tuple[Weekday, ...] = WEEKDAYS[:5]
 DEFAULT_SLA: dict[Severity, str] = {"urgent": "30m", "high": "2h", "normal": "8h", "low": "3d"}
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_USER_OR_GROUP_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _SECTIONS = frozenset({"admins", "customer_channels", "intake", "acknowledge", "sla", "digests"})
 _TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -141,12 +140,40 @@ class BusinessHours(_Strict):
         return value
 
 
+def _one_is_a_list(value: Any) -> Any:
+    """Let a single owner be written without brackets."""
+    return [value] if isinstance(value, str) else value
+
+
+def _strip_all(value: list[str]) -> list[str]:
+    """Drop spaces around each entry."""
+    return [entry.strip() for entry in value]
+
+
+def _some_teams_owners(value: list[str]) -> list[str]:
+    """Reject an empty owner list on Teams."""
+    if not value:
+        raise ValueError("team has no owners on Teams; list emails (UPNs) or Entra object IDs")
+    return value
+
+
+Owners = Annotated[list[str], BeforeValidator(_one_is_a_list), AfterValidator(_strip_all)]
+
+
+class TeamsPlace(_Strict):
+    """Where a team lives on Microsoft Teams: the channel for its cards and who answers."""
+
+    channel: str
+    owners: Annotated[Owners, AfterValidator(_some_teams_owners)]
+
+
 class TeamConfig(_Strict):
-    """One owning developer team."""
+    """One owning developer team, on Slack (`channel`, `owners`), on Teams (`msteams`) or both."""
 
     name: str = ""
-    channel: str
-    owners: list[str]
+    channel: str | None = None
+    owners: Owners = []
+    msteams: TeamsPlace | None = None
     assign: Literal["all", "round_robin"] = "all"
     keywords: list[Keyword] = []
     patterns: list[Pattern] = []
@@ -154,37 +181,58 @@ class TeamConfig(_Strict):
     escalate_to: str | None = None
     business_hours: BusinessHours | None = None
 
-    @field_validator("owners", mode="before")
-    @classmethod
-    def _one_owner_is_a_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
     @field_validator("owners")
     @classmethod
-    def _some_owners(cls, value: list[str]) -> list[str]:
+    def _owners_not_emptied(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("team has no owners; list user IDs or one user group")
-        return [owner.strip() for owner in value]
+        return value
 
-    @property
-    def platforms(self) -> tuple[str, ...]:
-        """The chat platforms this team's cards can go to."""
-        return ("slack",)
-
-    def channel_on(self, platform: str) -> str | None:
-        """The team's channel on `platform`, if it has one there."""
-        return self.channel if platform == "slack" else None
-
-    def owners_on(self, platform: str) -> list[str]:
-        """The team's owners on `platform`."""
-        return list(self.owners) if platform == "slack" else []
+    @model_validator(mode="after")
+    def _lives_somewhere(self) -> TeamConfig:
+        if self.channel is None and self.msteams is None:
+            raise ValueError("team has no channel: give a Slack `channel` (with `owners`), "
+                             "an `msteams:` section (channel and owners), or both")
+        if self.channel is not None and not self.owners:
+            raise ValueError("team has no owners for its Slack channel; "
+                             "list user IDs or one user group under `owners`")
+        if self.channel is None and self.owners:
+            raise ValueError("`owners` without a Slack `channel`: Teams owners go under "
+                             "`msteams.owners`; Slack owners need a Slack `channel`")
+        return self
 
     @property
     def owner_group(self) -> str | None:
-        """The user group ID when the owners are exactly one user group."""
+        """The Slack user group ID when the Slack owners are exactly one user group."""
         if len(self.owners) == 1 and self.owners[0].startswith("S"):
             return self.owners[0]
         return None
+
+    @property
+    def platforms(self) -> tuple[Platform, ...]:
+        """The platforms this team lives on, Slack first."""
+        found: list[Platform] = []
+        if self.channel is not None:
+            found.append("slack")
+        if self.msteams is not None:
+            found.append("msteams")
+        return tuple(found)
+
+    def channel_on(self, platform: str) -> str | None:
+        """The team's channel on `platform`, or None when it doesn't live there."""
+        if platform == "slack":
+            return self.channel
+        if platform == "msteams" and self.msteams is not None:
+            return self.msteams.channel
+        return None
+
+    def owners_on(self, platform: str) -> list[str]:
+        """The team's owners on `platform` (empty when it doesn't live there)."""
+        if platform == "slack":
+            return list(self.owners) if self.channel is not None else []
+        if platform == "msteams" and self.msteams is not None:
+            return list(self.msteams.owners)
+        return []
 
 
 class IntakeConfig(_Strict):
@@ -193,6 +241,7 @@ class IntakeConfig(_Strict):
     channels: list[str] = []
     reaction: Emoji | None = "inbox_tray"
     bots: list[str] = []
+    msteams_channels: list[str] = []
 
 
 class AcknowledgeConfig(_Strict):
@@ -202,23 +251,14 @@ class AcknowledgeConfig(_Strict):
 
 
 class DigestConfig(_Strict):
-    """One scheduled digest subscription."""
+    """One scheduled digest subscription, posted in one Slack or one Teams channel."""
 
-    channel: str
+    channel: str | None = None
+    msteams_channel: str | None = None
     at: str
     timezone: TimeZone = "UTC"
     days: Days = Field(default_factory=lambda: list(_MON_FRI))
     teams: list[str] | None = None
-
-    @property
-    def platform(self) -> str:
-        """The platform the digest is posted on."""
-        return "slack"
-
-    @property
-    def target(self) -> str:
-        """The channel the digest is posted in."""
-        return self.channel
 
     @field_validator("at", mode="before")
     @classmethod
@@ -226,6 +266,28 @@ class DigestConfig(_Strict):
         if not isinstance(value, str):
             raise ValueError(f'expected a time like "09:00" (quote it), got {value!r}')
         return f"{_parse_clock(value):%H:%M}"
+
+    @model_validator(mode="after")
+    def _one_place(self) -> DigestConfig:
+        if self.channel is None and self.msteams_channel is None:
+            raise ValueError("digest has no channel: give `channel` (Slack) "
+                             "or `msteams_channel` (Teams)")
+        if self.channel is not None and self.msteams_channel is not None:
+            raise ValueError("a digest posts in one place: give `channel` (Slack) "
+                             "or `msteams_channel` (Teams), not both; list it twice for both")
+        return self
+
+    @property
+    def platform(self) -> Platform:
+        """Where this digest is posted."""
+        return "slack" if self.channel is not None else "msteams"
+
+    @property
+    def target(self) -> str:
+        """The channel this digest is posted in, on its platform."""
+        target = self.channel if self.channel is not None else self.msteams_channel
+        assert target is not None  # _one_place guarantees one of the two
+        return target
 
 
 class Config(_Strict):
@@ -276,9 +338,10 @@ class Config(_Strict):
         """The first-response target for a severity."""
         return parse_duration(self.sla[severity])
 
-    def team_for_channel(self, channel_id: str) -> TeamConfig | None:
-        """The first team (in config order) whose channel is `channel_id`."""
-        return next((team for team in self.teams.values() if team.channel == channel_id), None)
+    def team_for_channel(self, channel_id: str, platform: str = "slack") -> TeamConfig | None:
+        """The first team (in config order) whose channel on `platform` is `channel_id`."""
+        return next((team for team in self.teams.values()
+                     if team.channel_on(platform) == channel_id), None)
 
 
 def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
@@ -305,8 +368,10 @@ __all__ = [
     "DigestConfig",
     "IntakeConfig",
     "LoadedConfig",
+    "Platform",
     "Severity",
     "TeamConfig",
+    "TeamsPlace",
     "Weekday",
     "load_config",
     "parse_config_text",

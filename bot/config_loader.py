@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -14,15 +14,15 @@ from ruamel.yaml.reader import ReaderError
 
 from bot.config import (
     _TEAM_NAME,
-    _USER_ID,
-    _USER_OR_GROUP_ID,
     AcknowledgeConfig,
     BusinessHours,
     Config,
     DigestConfig,
     IntakeConfig,
     TeamConfig,
+    TeamsPlace,
 )
+from bot.config_id_checks import Found, id_checks
 from bot.config_problems import ConfigProblem, LoadedConfig
 
 Loc = tuple[str | int, ...]
@@ -157,11 +157,7 @@ def _from_pydantic(path: str, root: Any, err: Any) -> ConfigProblem:
     key, line = _locate(root, loc)
     kind, msg, value = err["type"], str(err["msg"]), err.get("input")
     if kind == "missing":
-        name = loc[-1]
-        if len(loc) == 3 and loc[0] == "teams" and name == "channel":
-            message = "team has no channel"
-        else:
-            message = f"missing required key {name!r}"
+        message = f"missing required key {loc[-1]!r}"
     elif kind == "extra_forbidden":
         message = f"unknown key {loc[-1]!r}" + _suggest(loc)
     elif kind in ("value_error", "assertion_error"):
@@ -207,14 +203,13 @@ _SECTION_MODELS: dict[Loc, type[BaseModel]] = {
     (): Config,
     ("teams", "*"): TeamConfig,
     ("teams", "*", "business_hours"): BusinessHours,
+    ("teams", "*", "msteams"): TeamsPlace,
     ("intake",): IntakeConfig,
     ("acknowledge",): AcknowledgeConfig,
     ("digests", "*"): DigestConfig,
 }
 
 
-_NOT_AN_ID = "is not a Slack user ID (U…, W…) or user group ID (S…)"
-Found = tuple[Loc, str, Literal["error", "warning"]]
 
 
 def _reference_checks(data: Any) -> list[tuple[Loc, str]]:
@@ -243,13 +238,8 @@ def _reference_checks(data: Any) -> list[tuple[Loc, str]]:
 
 def _cross_checks(config: Config, root: Any) -> list[Found]:
     """Checks that need the whole, already type-valid config; returns (loc, message, severity)."""
-    found: list[Found] = []
+    found = id_checks(config)
     known = f" (teams: {', '.join(config.teams)})"
-    for index, admin in enumerate(config.admins):
-        if not _USER_ID.match(admin):
-            found.append(
-                (("admins", index), f"{admin!r} is not a Slack user ID (U… or W…)", "error")
-            )
     keywords: dict[str, str] = {}
     customers: dict[str, str] = {}
     for name, team in config.teams.items():
@@ -259,17 +249,12 @@ def _cross_checks(config: Config, root: Any) -> list[Found]:
         if not _TEAM_NAME.match(name):
             message = f"team name {name!r} must be one word (letters, digits, '_', '-', '.')"
             found.append((here, message, "error"))
-        for index, owner in enumerate(team.owners):
-            if not _USER_OR_GROUP_ID.match(owner):
-                found.append(((*here, "owners", index), f"{owner!r} {_NOT_AN_ID}", "error"))
         groups = [owner for owner in team.owners if owner.startswith("S")]
         if len(groups) > 1:
             found.append(((*here, "owners"), "owners may name only one user group", "error"))
         elif groups and len(team.owners) > 1:
             message = f"owners mix user group {groups[0]!r} with users; use one or the other"
             found.append(((*here, "owners"), message, "error"))
-        if team.escalate_to is not None and not _USER_OR_GROUP_ID.match(team.escalate_to):
-            found.append(((*here, "escalate_to"), f"{team.escalate_to!r} {_NOT_AN_ID}", "error"))
         for index, keyword in enumerate(team.keywords):
             first = keywords.setdefault(keyword.casefold(), name)
             if first != name:

@@ -101,7 +101,7 @@ def build_digest_data(
     ]
     return DigestData(
         subscription_index=index,
-        channel=subscription.channel,
+        channel=subscription.target,
         local_date=local_date,
         timezone=subscription.timezone,
         late=late,

@@ -72,7 +72,7 @@ def _postings(bot: FeedbackApp, *, force: bool) -> list[Posting]:
     """Claim what is unclaimed; add the periods claimed earlier, with their regular post."""
     workspace = bot.workspace or ""
     claimed = bot.digests.claim_current(workspace=workspace, force=force)
-    postings = [Posting(where=_where(done.period.subscription.channel, done.period.period),
+    postings = [Posting(where=_where(done.period.subscription.target, done.period.period),
                         entry_id=done.entry_id, forced=done.forced, claimed_now=True)
                 for done in claimed]
     if force:
@@ -85,7 +85,7 @@ def _postings(bot: FeedbackApp, *, force: bool) -> list[Posting]:
             workspace=workspace, subscription=period.key, period=period.period)
             if not entry.payload.get("forced")]
         if earlier:
-            postings.append(Posting(where=_where(period.subscription.channel, period.period),
+            postings.append(Posting(where=_where(period.subscription.target, period.period),
                                     entry_id=earlier[0].id, forced=False, claimed_now=False))
     return postings
 

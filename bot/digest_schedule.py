@@ -36,7 +36,7 @@ class Period:
 def subscription_key(subscription: DigestConfig) -> str:
     """A stable name for a subscription, independent of its position in the config."""
     teams = ",".join(sorted(subscription.teams)) if subscription.teams else "*"
-    return f"{subscription.channel}|{subscription.at}|{subscription.timezone}|{teams}"
+    return f"{subscription.target}|{subscription.at}|{subscription.timezone}|{teams}"
 
 
 def is_run_day(subscription: DigestConfig, local_date: date) -> bool:

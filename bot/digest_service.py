@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from bot.config import Config
+from bot.config import Config, DigestConfig
 from bot.digest import DigestData, build_digest_data
 from bot.digest_schedule import (
     Period,
@@ -42,10 +42,17 @@ class Claimed:
 class DigestService:
     """Works out due periods from the store and claims each one once, atomically."""
 
-    def __init__(self, *, store: Store, config: Config, clock: Clock) -> None:
+    def __init__(self, *, store: Store, config: Config, clock: Clock,
+                 platforms: Collection[str] = ("slack",)) -> None:
         self.store = store
         self.config = config
         self.clock = clock
+        # Only subscriptions on a platform this process can post to are claimed here.
+        self.platforms = frozenset(platforms)
+
+    def _posts_here(self, subscription: DigestConfig) -> bool:
+        """True when this process posts the subscription's digests."""
+        return subscription.platform in self.platforms
 
     def _claim(self, workspace: str, period: Period, *, now: datetime, late: bool,
                force: bool, window_start: datetime | None = None) -> Claimed | None:
@@ -68,7 +75,7 @@ class DigestService:
                                            outbox=[entry])
         if entry_id is None:
             return None
-        log.info("digest for %s on %s claimed%s", period.subscription.channel,
+        log.info("digest for %s on %s claimed%s", period.subscription.target,
                  period.period, " (late)" if late else "")
         return Claimed(period=period, late=late, forced=force, entry_id=entry_id)
 
@@ -77,6 +84,8 @@ class DigestService:
         now = self.clock()
         claimed = []
         for period in due_periods(list(self.config.digests), now):
+            if not self._posts_here(period.subscription):
+                continue
             done = self._claim(workspace, period, now=now, late=is_late(period, now),
                                force=False)
             if done:
@@ -89,7 +98,7 @@ class DigestService:
         claimed = []
         for index, subscription in enumerate(self.config.digests):
             period = current_period(index, subscription, now)
-            if period is None:
+            if period is None or not self._posts_here(subscription):
                 continue
             done = self._claim(workspace, period, now=now, late=False, force=force)
             if done:
@@ -105,10 +114,10 @@ class DigestService:
                            window_start=start)
 
     def current_periods(self) -> list[Period | None]:
-        """Each subscription's current period, or None where today isn't a run day."""
+        """Each subscription's current period; None off its run days or when posted elsewhere."""
         now = self.clock()
-        return [current_period(index, subscription, now)
-                for index, subscription in enumerate(self.config.digests)]
+        return [current_period(index, subscription, now) if self._posts_here(subscription)
+                else None for index, subscription in enumerate(self.config.digests)]
 
     def build(self, *, workspace: str, index: int, local_date: date, late: bool,
               window_end: datetime | None = None, window_start: datetime | None = None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.config import Config
 from bot.store import Store
 
@@ -12,15 +10,13 @@ def configured_teams_channels(config: Config) -> list[tuple[str, str]]:
     """(config key, channel id) for every Teams channel the config names, in file order."""
     found: list[tuple[str, str]] = []
     for name, team in config.teams.items():
-        channel = getattr(getattr(team, "msteams", None), "channel", None)
-        if channel:
-            found.append((f"teams.{name}.msteams.channel", str(channel)))
-    for index, channel in enumerate(getattr(config.intake, "msteams_channels", None) or []):
-        found.append((f"intake.msteams_channels[{index}]", str(channel)))
+        if team.msteams is not None:
+            found.append((f"teams.{name}.msteams.channel", team.msteams.channel))
+    for index, channel in enumerate(config.intake.msteams_channels):
+        found.append((f"intake.msteams_channels[{index}]", channel))
     for index, digest in enumerate(config.digests):
-        channel = getattr(digest, "msteams_channel", None)
-        if channel:
-            found.append((f"digests[{index}].msteams_channel", str(channel)))
+        if digest.msteams_channel is not None:
+            found.append((f"digests[{index}].msteams_channel", digest.msteams_channel))
     return found
 
 
@@ -29,7 +25,7 @@ def missing_installs(config: Config, store: Store | None) -> list[str]:
 
     Without a store nothing is known yet, so every configured channel is listed.
     """
-    known: set[Any] = set()
+    known: set[str] = set()
     if store is not None:
         known = {conversation.conversation_id for conversation in
                  store.list_conversations(platform="msteams", kind="channel")}

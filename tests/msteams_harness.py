@@ -43,8 +43,10 @@ ANONYMOUS = Settings(teams_anonymous=True)
 CONFIG = {
     "admins": [],
     "teams": {
-        "payments": {"channel": "C0PAYMENTS", "owners": ["carol@example.com"],
+        # On Teams: its cards go to CARDS_CHANNEL, its owners are named by email.
+        "payments": {"msteams": {"channel": CARDS_CHANNEL, "owners": ["carol@example.com"]},
                      "keywords": ["refund", "invoice"]},
+        # On Slack only: an item forwarded on Teams can be owned by a Slack team.
         "mobile": {"channel": "C0MOBILE", "owners": ["U0MOBILE"], "keywords": ["app"]},
     },
     "fallback": "mobile",
@@ -60,11 +62,7 @@ def new_id() -> str:
 
 def teams_config(*, intake_channels: tuple[str, ...] = (INTAKE_CHANNEL,)) -> Config:
     """The test config, with Teams intake channels (`intake.msteams_channels`)."""
-    config = Config.model_validate(CONFIG)
-    # The config model gains `intake.msteams_channels` on its own branch; until then the
-    # handlers read it with getattr, and the tests set it the same way.
-    object.__setattr__(config.intake, "msteams_channels", list(intake_channels))
-    return config
+    return Config.model_validate({**CONFIG, "intake": {"msteams_channels": list(intake_channels)}})
 
 
 def account(person: dict[str, str]) -> dict[str, Any]:

@@ -176,8 +176,9 @@ def test_unknown_top_level_key_is_rejected(tmp_path: Path) -> None:
 
 def test_team_without_channel(tmp_path: Path) -> None:
     text = BASE.replace("    channel: C0TRIAGE\n", "")
-    found = problem(load(tmp_path, text), "teams.triage.channel")
-    assert found.message == "team has no channel"
+    found = problem(load(tmp_path, text), "teams.triage")
+    assert found.message.startswith("team has no channel: give a Slack `channel`")
+    assert "`msteams:` section" in found.message
     assert found.line == line_of(text, "triage:")
 
 

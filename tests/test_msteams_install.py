@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.msteams_harness import (
 )
 
 WORKSPACE = f"msteams:{TENANT_ID}"
+_NOW = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
 
 def team_update(bot: TeamsBot, event: str, **fields: Any) -> dict[str, Any]:
@@ -146,11 +148,51 @@ async def test_check_config_names_configured_channels_the_bot_is_not_in(
 
     async with running_teams_bot(tmp_path) as bot:
         config = bot.inbound.services.config
-        [before] = missing_installs(config, bot.store)
-        assert "intake.msteams_channels[0]" in before and INTAKE_CHANNEL in before
-        assert missing_installs(config, None) == [before]  # no database yet: none known
+        before = missing_installs(config, bot.store)
+        assert len(before) == 2
+        assert "teams.payments.msteams.channel" in before[0] and CARDS_CHANNEL in before[0]
+        assert "intake.msteams_channels[0]" in before[1] and INTAKE_CHANNEL in before[1]
+        assert missing_installs(config, None) == before  # no database yet: none known
 
         bot.connector.add_channel(TEAM_ID, INTAKE_CHANNEL, "support-intake")
+        bot.connector.add_channel(TEAM_ID, CARDS_CHANNEL, "payments-cards")
         await bot.post(team_update(bot, "teamMemberAdded", membersAdded=[{"id": BOT_ID}]))
 
         assert missing_installs(config, bot.store) == []
+
+
+def test_check_config_command_warns_about_teams_channels_without_the_bot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+    from bot.store import Conversation
+    from storage import open_store
+
+    config = tmp_path / "feedbackbot.yml"
+    config.write_text(
+        "teams:\n"
+        "  payments:\n"
+        "    msteams:\n"
+        f"      channel: \"{CARDS_CHANNEL}\"\n"
+        "      owners: [carol@example.com]\n"
+        "intake:\n"
+        f"  msteams_channels: [\"{INTAKE_CHANNEL}\"]\n"
+        "digests:\n"
+        "  - msteams_channel: \"19:managers@thread.tacv2\"\n"
+        "    at: \"09:00\"\n")
+    database = f"sqlite:///{tmp_path / 'feedback.db'}"
+    store = open_store(database)
+    store.save_conversation(Conversation(
+        platform="msteams", conversation_id=CARDS_CHANNEL, workspace=WORKSPACE, kind="channel",
+        service_url="https://smba.trafficmanager.net/emea/", reference={}), now=_NOW)
+    store.close()
+    monkeypatch.setenv("DATABASE_URL", database)
+
+    assert main(["--config", str(config), "check-config"]) == 0  # warnings only
+
+    out = capsys.readouterr().out
+    assert CARDS_CHANNEL not in out  # the bot was added there
+    assert f"intake.msteams_channels[0]: the bot is not in Teams channel {INTAKE_CHANNEL}" \
+        in out
+    assert "digests[0].msteams_channel: the bot is not in Teams channel 19:managers" in out
+    assert "OK (3 warning(s))" in out  # with the config's own: no fallback team

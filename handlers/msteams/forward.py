@@ -37,7 +37,7 @@ class _TurnLookup:
 
 def intake_channels(services: TeamsServices) -> list[str]:
     """The configured Teams intake channels (`intake.msteams_channels`)."""
-    return list(getattr(services.config.intake, "msteams_channels", None) or [])
+    return list(services.config.intake.msteams_channels)
 
 
 def sent_at(activity: dict[str, Any], fallback: datetime) -> datetime:

@@ -23,7 +23,7 @@ _MARKS = ("&gt; ", "> ", "&gt;", ">")
 
 
 def _team_channels(deps: Deps) -> set[str]:
-    return {team.channel for team in deps.config.teams.values()}
+    return {team.channel for team in deps.config.teams.values() if team.channel is not None}
 
 
 def _event(body: dict[str, Any]) -> dict[str, Any]:

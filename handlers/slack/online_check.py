@@ -8,6 +8,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config
+from bot.config_ids import SLACK_USER_ID
 from bot.settings import Settings
 
 
@@ -28,11 +29,13 @@ class OnlineProblem:
 
 
 def _channels_to_check(config: Config) -> list[tuple[str, str]]:
-    channels = [(f"teams.{name}.channel", team.channel) for name, team in config.teams.items()]
+    # Only Slack's own fields: Teams channels are checked by the Teams side.
+    channels = [(f"teams.{name}.channel", team.channel) for name, team in config.teams.items()
+                if team.channel is not None]
     channels += [(f"intake.channels[{index}]", channel)
                  for index, channel in enumerate(config.intake.channels)]
     channels += [(f"digests[{index}].channel", digest.channel)
-                 for index, digest in enumerate(config.digests)]
+                 for index, digest in enumerate(config.digests) if digest.channel is not None]
     return channels
 
 
@@ -62,7 +65,8 @@ async def check_online(config: Config, client: AsyncWebClient) -> list[OnlinePro
             problems.append(OnlineProblem(key, f"channel #{info.get('name')} is archived"))
     people = [(f"teams.{name}.owners", owner) for name, team in config.teams.items()
               for owner in team.owners]
-    people += [("admins", admin) for admin in config.admins]
+    # Admins given as emails or Entra object ids are admins on Teams, not Slack users.
+    people += [("admins", admin) for admin in config.admins if SLACK_USER_ID.match(admin)]
     people += [(f"teams.{name}.escalate_to", team.escalate_to)
                for name, team in config.teams.items() if team.escalate_to]
     for key, ident in people:

@@ -105,7 +105,8 @@ class SlackChatPort:
     def _team_channel(self, item: Item) -> str:
         channel = self.team_channels.get(item.team)
         if not channel:
-            raise ChatError(f"team {item.team} has no channel", permanent=True)
+            # A team that lives only on Teams: its cards are not Slack's to post.
+            raise ChatError(f"team {item.team} has no Slack channel", permanent=True)
         return channel
 
     async def update_card(self, *, item: Item) -> None:
