@@ -50,7 +50,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 
 from bot.config import Config, load_config
-from bot.demo.payloads import (
+from bot.settings import Settings
+from handlers.slack.app import FeedbackApp, create_app
+from handlers.slack.http import build_web_app
+from handlers.slack.standin.payloads import (
     encode_command,
     encode_event,
     event_callback,
@@ -58,11 +61,8 @@ from bot.demo.payloads import (
     sign,
     slash_command,
 )
-from bot.demo.slack_server import FakeSlack
-from bot.demo.workspace import seed_workspace
-from bot.settings import Settings
-from handlers.slack.app import FeedbackApp, create_app
-from handlers.slack.http import build_web_app
+from handlers.slack.standin.slack_server import FakeSlack
+from handlers.slack.standin.workspace import seed_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "examples" / "feedbackbot.yml"

@@ -21,13 +21,13 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.config import load_config
-from bot.demo.payloads import SignedSlackClient, event_callback, message_event
-from bot.demo.slack_server import FakeSlack
-from bot.demo.workspace import seed_workspace
 from bot.settings import Settings
 from handlers.slack.app import FeedbackApp, create_app
 from handlers.slack.http import base_url, serve
 from handlers.slack.port import METADATA_EVENT
+from handlers.slack.standin.payloads import SignedSlackClient, event_callback, message_event
+from handlers.slack.standin.slack_server import FakeSlack
+from handlers.slack.standin.workspace import seed_workspace
 
 SECRET = "bench-secret"
 ROOT = Path(__file__).resolve().parent.parent

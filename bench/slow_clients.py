@@ -36,12 +36,12 @@ def _peak_rss_mb(pid: int) -> float:
 
 def _serve(port_queue: multiprocessing.Queue, max_in_flight: int, db: str) -> None:
     """Child process: the stand-in Slack and the bot's HTTP server until killed."""
-    from bot.demo.slack_server import FakeSlack
-    from bot.demo.workspace import seed_workspace
     from bot.settings import Settings
     from handlers.slack.app import create_app
     from handlers.slack.body import BodyReader
     from handlers.slack.http import base_url, serve
+    from handlers.slack.standin.slack_server import FakeSlack
+    from handlers.slack.standin.workspace import seed_workspace
     from tests.slack_harness import example_config
 
     async def run() -> None:

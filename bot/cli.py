@@ -1,7 +1,7 @@
 """The `feedbackbot` command line.
 
-The chat adapters are imported inside each command, so that importing the core
-never loads a chat SDK.
+Chat platforms are found at run time (bot/platforms.py), and each adds its own
+commands, so the core never imports an adapter or a chat SDK.
 """
 
 from __future__ import annotations
@@ -10,53 +10,43 @@ import argparse
 import asyncio
 import logging
 import re
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from aiohttp import web
+
 from bot.cli_digest import add_commands
-from bot.cli_teams import add_commands as add_teams_commands
+from bot.cli_support import check_config_file, fail, open_runtime, stop_signals
 from bot.config import Config, load_config
 from bot.install_check import configured_teams_channels, missing_installs
 from bot.log_setup import configure_logging
+from bot.platforms import Platform, Platforms, load_platforms
+from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import INBOX_MAX_ATTEMPTS, Store, StoreUnavailable
 
 
-def _fail(message: str, code: int = 2) -> int:
-    print(f"feedbackbot: {message}", file=sys.stderr)
-    return code
-
-
-def _check_config_file(path: str) -> bool:
-    """Print the config's problems; return True when it has no errors."""
-    loaded = load_config(path)
-    for problem in loaded.problems:
-        print(problem, file=sys.stderr)
-    return loaded.config is not None
-
-
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
-    """Validate the config file, and with --online ask Slack too."""
+    """Validate the config file, and with --online ask each configured platform too."""
     loaded = load_config(settings.config_path)
     for problem in loaded.problems:
         print(problem)
     if loaded.config is None:
         return 1
     if args.online:
-        if not settings.bot_token:
-            return _fail("--online needs SLACK_BOT_TOKEN")
-        from handlers.slack.online_check import TokenRejected, run_online_check
-
-        try:
-            problems = asyncio.run(run_online_check(loaded.config, settings))
-        except TokenRejected as error:
-            return _fail(str(error), 1)
-        for online_problem in problems:
-            print(f"{settings.config_path}: {online_problem}")
-        if any(problem.severity == "error" for problem in problems):
-            return 1
+        platforms = load_platforms().wanted(settings)
+        if not platforms:
+            return fail("--online needs a platform's credentials (SLACK_BOT_TOKEN)")
+        for platform in platforms:
+            try:
+                problems = asyncio.run(platform.check_online(loaded.config, settings))
+            except ConnectionError as error:
+                return fail(str(error), 1)
+            for online_problem in problems:
+                print(online_problem)
+            if any(problem.severity == "error" for problem in problems):
+                return 1
     count = (len(loaded.warnings) + _warn_about_given_up_requests(settings)
              + _warn_about_missing_teams_installs(settings, loaded.config))
     print(f"{settings.config_path}: OK" + (f" ({count} warning(s))" if count else ""))
@@ -103,86 +93,88 @@ def _warn_about_missing_teams_installs(settings: Settings, config: Config) -> in
     return len(lines)
 
 
-def _require(settings: Settings, *names: str) -> str | None:
-    missing = [name for name in names if not getattr(settings, _ENV_FIELDS[name])]
-    if missing:
-        return f"set {' and '.join(missing)} (see the README's environment table)"
+NO_PLATFORM = ("set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for Slack, or MICROSOFT_APP_ID,"
+               " MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID for Microsoft Teams"
+               " (see the README's environment table)")
+
+
+def platforms_to_run(settings: Settings, found: Platforms) -> list[Platform] | str:
+    """The platforms the environment sets up, or what is wrong with it."""
+    wanted = found.wanted(settings)
+    if not wanted:
+        return NO_PLATFORM
+    for platform in wanted:
+        missing = platform.missing(settings)
+        if missing:
+            return (f"{platform.title} needs {' and '.join(missing)} too (see the README's"
+                    " environment table)")
+    return wanted
+
+
+def attach_platforms(runtime: Runtime, settings: Settings,
+                     platforms: list[Platform]) -> str | None:
+    """Plug each platform into `runtime`; return what is wrong when one can't be built."""
+    for platform in platforms:
+        try:
+            platform.attach(runtime, settings)
+        except ImportError as error:
+            return (f"{platform.title} support is not installed ({error}); install it with"
+                    " pip install 'feedbackbot[teams]'")
     return None
 
 
-_ENV_FIELDS = {"SLACK_BOT_TOKEN": "bot_token", "SLACK_SIGNING_SECRET": "signing_secret",
-               "SLACK_APP_TOKEN": "app_token"}
+def _warn_about_platforms_not_running(config: Config, running: list[Platform]) -> None:
+    """Say which teams and digests wait for a platform this process does not serve."""
+    names = {platform.name for platform in running}
+    for name, team in config.teams.items():
+        if not set(team.platforms) & names:
+            print(f"feedbackbot: warning: team {name} lives on {', '.join(team.platforms)},"
+                  " which this process does not serve: its cards wait until it does",
+                  file=sys.stderr)
+    for index, digest in enumerate(config.digests):
+        if digest.platform not in names:
+            print(f"feedbackbot: warning: digests[{index}] is posted on {digest.platform},"
+                  " which this process does not serve", file=sys.stderr)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve Slack over HTTP until interrupted."""
-    if not _check_config_file(settings.config_path):
+    """Serve every configured platform over HTTP on one port until interrupted."""
+    config = check_config_file(settings.config_path)
+    if config is None:
         return 1
-    problem = _require(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
-    if problem:
-        return _fail(problem)
-    from handlers.slack.app import create_app
-    from handlers.slack.http import serve
-
+    found = load_platforms()
+    platforms = platforms_to_run(settings, found)
+    if isinstance(platforms, str):
+        return fail(platforms)
+    _warn_about_platforms_not_running(config, platforms)
     port = args.port if args.port is not None else settings.port
 
-    async def run() -> None:
+    async def run() -> int:
         stop = stop_signals()
-        bot = create_app(settings)
-        assert settings.signing_secret is not None
-        runner = await serve(bot, signing_secret=settings.signing_secret, host=args.host,
-                             port=port, scheduler=not args.no_scheduler)
-        print(f"feedbackbot serving http://{args.host}:{port}/slack/events", flush=True)
+        runtime = open_runtime(settings, config)
+        problem = attach_platforms(runtime, settings, platforms)
+        if problem:
+            await runtime.stop()
+            return fail(problem)
+        runner = web.AppRunner(runtime.web_app(), access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, args.host, port).start()
+        except OSError as error:
+            await runtime.stop()
+            await runner.cleanup()
+            return fail(f"cannot listen on {args.host}:{port}: {error.strerror or error}", 1)
+        await runtime.start(scheduler=not args.no_scheduler)
+        paths = {"slack": "/slack/events", "msteams": "/api/messages"}
+        served = ", ".join(f"http://{args.host}:{port}{paths.get(p.name, '/')}"
+                           for p in platforms)
+        print(f"feedbackbot serving {served}", flush=True)
         await stop.wait()
-        await bot.stop()
+        await runtime.stop()
         await runner.cleanup()
+        return 0
 
-    asyncio.run(run())
-    return 0
-
-
-def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
-    """Connect to Slack in Socket Mode until interrupted."""
-    if not _check_config_file(settings.config_path):
-        return 1
-    problem = _require(settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
-    if problem:
-        return _fail(problem)
-    from handlers.slack.app import create_app
-    from handlers.slack.socket import connect_socket_mode
-
-    async def run() -> None:
-        stop = stop_signals()
-        bot = create_app(settings)
-        assert settings.app_token is not None
-        client = await connect_socket_mode(bot, app_token=settings.app_token)
-        print("feedbackbot connected in Socket Mode", flush=True)
-        await stop.wait()
-        await client.close()
-        await bot.stop()
-
-    asyncio.run(run())
-    return 0
-
-
-def stop_signals() -> asyncio.Event:
-    """An event set when the process is asked to stop (SIGINT or SIGTERM).
-
-    Install it before announcing readiness, so an early signal still stops cleanly.
-    """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
-def cmd_manifest(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the Slack app manifest."""
-    from handlers.slack.manifest import manifest_yaml
-
-    sys.stdout.write(manifest_yaml(url=args.url))
-    return 0
+    return asyncio.run(run())
 
 
 # Items can't predate the product, and a year past the next is a typo.
@@ -216,7 +208,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     try:
         store = open_existing_store(settings.database_url)
     except ValueError as error:
-        return _fail(str(error))
+        return fail(str(error))
     try:
         items = store.list_items(forwarded_since=args.since)
     finally:
@@ -232,10 +224,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Play a scripted half-day against a local stand-in for Slack."""
-    from bot.demo.run import run_demo
-
-    return asyncio.run(run_demo(db_path=args.db))
+    """Play a scripted half-day against a local stand-in for the chosen platform."""
+    found = load_platforms()
+    platform = found.available.get(args.platform)
+    if platform is None:
+        why = found.unavailable.get(args.platform, "not installed")
+        return fail(f"the {args.platform} demo is not available: {why}")
+    return asyncio.run(platform.run_demo(db_path=args.db))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,24 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
                         " bodies, customer words included (for debugging only)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve Slack over HTTP (/slack/events, /healthz)")
+    serve = commands.add_parser(
+        "serve", help="serve Slack and Teams over HTTP (/slack/events, /api/messages, /healthz)")
     serve.add_argument("--port", type=int, help="port to listen on (default: $PORT or 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default: 0.0.0.0)")
     serve.add_argument("--no-scheduler", action="store_true",
                        help="leave digests and reminders to `feedbackbot clock`")
     serve.set_defaults(handler=cmd_serve)
 
-    socket_mode = commands.add_parser("socket", help="connect to Slack in Socket Mode")
-    socket_mode.set_defaults(handler=cmd_socket)
-
     check = commands.add_parser("check-config", help="validate the config file")
     check.add_argument("--online", action="store_true",
-                       help="also ask Slack about channels, members and sharing")
+                       help="also ask the platforms about channels, members and sharing")
     check.set_defaults(handler=cmd_check_config)
-
-    manifest = commands.add_parser("manifest", help="print the Slack app manifest (YAML)")
-    manifest.add_argument("--url", help="public base URL; without it, Socket Mode")
-    manifest.set_defaults(handler=cmd_manifest)
 
     export = commands.add_parser("export", help="export every item as JSON or CSV")
     export.add_argument("--format", choices=("json", "csv"), default="json")
@@ -278,10 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=cmd_export)
 
     add_commands(commands)
-    add_teams_commands(commands)
+    for platform in load_platforms().available.values():
+        platform.add_commands(commands)
 
-    demo = commands.add_parser("demo", help="play a scripted half-day locally, no Slack needed")
+    demo = commands.add_parser("demo", help="play a scripted half-day locally, no chat"
+                               " account needed")
     demo.add_argument("--db", help="keep the demo's database in this file")
+    demo.add_argument("--platform", choices=("slack", "msteams"), default="slack",
+                      help="where the owning team lives in the story (default: slack)")
     demo.set_defaults(handler=cmd_demo)
     return parser
 
@@ -293,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except ValueError as error:
-        return _fail(str(error))
+        return fail(str(error))
     if args.config:
         settings = settings.with_changes(config_path=args.config)
     try:
@@ -311,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _expected_failure(error: Exception, message: str, code: int) -> int:
     """One line for a failure the user can fix; the traceback only with -v."""
     logging.getLogger(__name__).debug("details", exc_info=error)
-    return _fail(message, code)
+    return fail(message, code)
 
 
 if __name__ == "__main__":

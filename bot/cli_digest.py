@@ -1,7 +1,6 @@
 """The scheduled-work commands: `digest`, `clock` and `suggest-rules`.
 
-Chat adapters are imported inside the commands, so that importing the core never
-loads a chat SDK.
+Chat platforms are found at run time (bot/platforms.py); the core never imports one.
 """
 
 from __future__ import annotations
@@ -11,10 +10,13 @@ import asyncio
 import sys
 from datetime import timedelta
 
+from bot.cli_support import fail, open_runtime, stop_signals
 from bot.config import Config, load_config
 from bot.digest_post import DEFAULT_WAIT_SECONDS, post_digests
 from bot.digest_service import DigestService
 from bot.models import utcnow
+from bot.platforms import load_platforms
+from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import Store
 from bot.suggestions import config_diff, suggest_rules
@@ -23,9 +25,7 @@ from storage import open_existing_store
 _DAY = timedelta(days=1)
 
 
-def _fail(message: str, code: int = 2) -> int:
-    print(f"feedbackbot: {message}", file=sys.stderr)
-    return code
+_fail = fail
 
 
 def _config(settings: Settings) -> Config | None:
@@ -49,11 +49,35 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.print:
         return _print_digests(config, settings)
-    if not settings.bot_token:
-        return _fail("--post needs SLACK_BOT_TOKEN (see the README's environment table)")
     if args.wait < 0:
         return _fail("--wait takes a number of seconds, 0 or more")
-    return asyncio.run(post_digests(config, settings, force=args.force, wait=args.wait))
+    platforms = load_platforms().wanted(settings)
+    if not platforms:
+        return _fail("--post needs a platform to post on: SLACK_BOT_TOKEN, or MICROSOFT_APP_ID"
+                     " for Teams (see the README's environment table)")
+
+    async def run() -> int:
+        runtime = _runtime_with_platforms(settings, config)
+        if isinstance(runtime, str):
+            return _fail(runtime)
+        try:
+            return await post_digests(runtime, force=args.force, wait=args.wait)
+        finally:
+            await runtime.stop()
+
+    return asyncio.run(run())
+
+
+def _runtime_with_platforms(settings: Settings, config: Config) -> Runtime | str:
+    """A runtime with every platform the environment sets up, or what went wrong."""
+    runtime = open_runtime(settings, config)
+    for platform in load_platforms().wanted(settings):
+        try:
+            platform.attach(runtime, settings)
+        except ImportError as error:
+            return (f"{platform.title} support is not installed ({error}); install it with"
+                    " pip install 'feedbackbot[teams]'")
+    return runtime
 
 
 def _print_digests(config: Config, settings: Settings) -> int:
@@ -87,25 +111,25 @@ def cmd_clock(args: argparse.Namespace, settings: Settings) -> int:
     config = _config(settings)
     if config is None:
         return 1
-    if not settings.bot_token:
-        return _fail("set SLACK_BOT_TOKEN (see the README's environment table)")
+    if not load_platforms().wanted(settings):
+        return _fail("set SLACK_BOT_TOKEN, or MICROSOFT_APP_ID for Teams (see the README's"
+                     " environment table)")
     if settings.database_url.startswith("sqlite:"):
         print("feedbackbot clock: warning: with a SQLite DATABASE_URL, `serve` and `clock`"
               " must share that file, which means running on the same host.", file=sys.stderr)
-    from bot.cli import stop_signals
-    from handlers.slack.app import create_app
-
-    async def run() -> None:
+    async def run() -> int:
         stop = stop_signals()
-        bot = create_app(settings, config=config)
+        runtime = _runtime_with_platforms(settings, config)
+        if isinstance(runtime, str):
+            return _fail(runtime)
         # Only the scheduled work: the web process sends what it queues.
-        await bot.start(outbox=False, scheduler=True, inbox=False)
+        await runtime.start(outbox=False, scheduler=True, inbox=False)
         print("feedbackbot clock running (digests and reminders)", flush=True)
         await stop.wait()
-        await bot.stop()
+        await runtime.stop()
+        return 0
 
-    asyncio.run(run())
-    return 0
+    return asyncio.run(run())
 
 
 def cmd_suggest_rules(args: argparse.Namespace, settings: Settings) -> int:

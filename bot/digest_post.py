@@ -11,14 +11,9 @@ import asyncio
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from bot.config import Config
-from bot.settings import Settings
+from bot.runtime import Runtime
 from bot.store import OutboxEntry
-
-if TYPE_CHECKING:
-    from handlers.slack.app import FeedbackApp
 
 DEFAULT_WAIT_SECONDS = 120.0
 
@@ -33,42 +28,37 @@ class Posting:
     claimed_now: bool
 
 
-async def post_digests(config: Config, settings: Settings, *, force: bool,
+async def post_digests(bot: Runtime, *, force: bool,
                        wait: float = DEFAULT_WAIT_SECONDS) -> int:
     """Post each subscription's current digest; return the command's exit code.
 
-    Exit 0 when every digest is in Slack (now or before), 1 when one is still queued or
-    could not be posted.
+    `bot` has its platforms plugged in and is not started. Exit 0 when every digest is
+    on its platform (now or before), 1 when one is still queued or could not be posted.
     """
-    from handlers.slack.app import create_app
-
-    bot = create_app(settings, config=config)
-    try:
+    for adapter in bot.adapters.values():
         try:
-            await bot.authenticate(attempts=3)
+            await adapter.connect_once()
         except ConnectionError as error:
             print(f"feedbackbot: {error}. Nothing was posted.", file=sys.stderr)
             return 1
-        # A run killed mid-post leaves its lease behind; its post's fate is looked up
-        # in Slack before anything is sent again.
-        bot.outbox.release_dead_leases()
-        postings = _postings(bot, force=force)
-        if not postings:
-            print("Nothing to post: today is not a digest day for any subscription.")
-            return 0
-        before = {posting.entry_id: bot.store.outbox_get(posting.entry_id)
-                  for posting in postings}
-        delivered_here: set[int] = set()
-        if any(entry is not None and entry.status == "pending" for entry in before.values()):
-            bot.store.outbox_retry_now(now=bot.clock())
-        after = await _deliver(bot, [posting.entry_id for posting in postings], wait=wait,
-                               delivered_here=delivered_here)
-        return _report(postings, before, after, delivered_here=delivered_here)
-    finally:
-        await bot.stop()
+    # A run killed mid-post leaves its lease behind; its post's fate is looked up
+    # on the platform before anything is sent again.
+    bot.outbox.release_dead_leases()
+    postings = _postings(bot, force=force)
+    if not postings:
+        print("Nothing to post: today is not a digest day for any subscription.")
+        return 0
+    before = {posting.entry_id: bot.store.outbox_get(posting.entry_id)
+              for posting in postings}
+    delivered_here: set[int] = set()
+    if any(entry is not None and entry.status == "pending" for entry in before.values()):
+        bot.store.outbox_retry_now(now=bot.clock())
+    after = await _deliver(bot, [posting.entry_id for posting in postings], wait=wait,
+                           delivered_here=delivered_here)
+    return _report(postings, before, after, delivered_here=delivered_here)
 
 
-def _postings(bot: FeedbackApp, *, force: bool) -> list[Posting]:
+def _postings(bot: Runtime, *, force: bool) -> list[Posting]:
     """Claim what is unclaimed; add the periods claimed earlier, with their regular post."""
     workspace = bot.workspace or ""
     claimed = bot.digests.claim_current(workspace=workspace, force=force)
@@ -90,7 +80,7 @@ def _postings(bot: FeedbackApp, *, force: bool) -> list[Posting]:
     return postings
 
 
-async def _deliver(bot: FeedbackApp, entry_ids: list[int], *, wait: float,
+async def _deliver(bot: Runtime, entry_ids: list[int], *, wait: float,
                    delivered_here: set[int]) -> dict[int, OutboxEntry | None]:
     """Drain the outbox until these entries are settled or `wait` seconds have passed.
 

@@ -15,7 +15,7 @@ EXPORT_FIELDS = (
     "source_channel", "source_ts", "forwarded_by",
     "received_at", "forwarded_at",
     "first_response_at", "first_response_by", "first_response_kind",
-    "resolved_at", "resolution_note", "reassignments",
+    "resolved_at", "resolution_note", "reassignments", "platform",
 )
 
 
@@ -40,6 +40,8 @@ def export_record(item: Item) -> dict[str, Any]:
         "resolved_at": iso(item.resolved_at),
         "resolution_note": item.resolution_note,
         "reassignments": item.reassignments,
+        # Where it was forwarded: the platform `forwarded_by` and `source_*` belong to.
+        "platform": item.platform,
     }
 
 

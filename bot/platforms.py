@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 
 from bot.config import Config
+from bot.config_problems import ConfigProblem
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class Platform(Protocol):
         """Register the platform's own subcommands (e.g. `socket`, `teams-package`)."""
         ...
 
-    async def check_online(self, config: Config, settings: Settings) -> list[str]:
+    async def check_online(self, config: Config, settings: Settings) -> list[ConfigProblem]:
         """Ask the platform about the config's channels and people; return the problems.
 
         Raises ConnectionError (its message says what to fix) when it can't be asked.

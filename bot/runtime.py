@@ -55,6 +55,10 @@ class PlatformAdapter(Protocol):
         """Start connecting; call `runtime.platform_ready(name)` once requests can be finished."""
         ...
 
+    async def connect_once(self) -> None:
+        """Connect now for a one-off command; raise ConnectionError saying what is wrong."""
+        ...
+
     async def disconnect(self) -> None:
         """Stop the platform's own background work and close its connections."""
         ...

@@ -26,10 +26,12 @@ class Settings:
     database_url: str = "sqlite:///feedback.db"
     config_path: str = "feedbackbot.yml"
     port: int = 3000
-    teams_app_id: str | None = None
-    teams_app_password: str | None = None
-    teams_tenant_id: str | None = None
-    teams_anonymous: bool = False  # FEEDBACKBOT_TEAMS_ANONYMOUS=1: local testing only
+    # Microsoft Teams (Azure Bot / Entra app registration).
+    microsoft_app_id: str | None = None
+    microsoft_app_password: str | None = None
+    microsoft_app_tenant_id: str | None = None
+    teams_anonymous: bool = False  # local testing only: no JWT check
+    public_url: str | None = None  # https://bot.example.com, for links Teams must fetch
 
     @property
     def teams_auth_mode(self) -> str:
@@ -38,7 +40,7 @@ class Settings:
         Anonymous needs the app id unset *and* the explicit switch, so a deployment that
         forgot its app id refuses everyone instead of trusting everyone.
         """
-        if self.teams_app_id:
+        if self.microsoft_app_id:
             return "jwt"
         return "anonymous" if self.teams_anonymous else "refuse"
 
@@ -62,10 +64,11 @@ class Settings:
             database_url=env.get("DATABASE_URL") or "sqlite:///feedback.db",
             config_path=env.get("FEEDBACKBOT_CONFIG") or "feedbackbot.yml",
             port=port,
-            teams_app_id=(env.get("MICROSOFT_APP_ID") or "").strip() or None,
-            teams_app_password=env.get("MICROSOFT_APP_PASSWORD") or None,
-            teams_tenant_id=(env.get("MICROSOFT_APP_TENANT_ID") or "").strip() or None,
-            teams_anonymous=(env.get("FEEDBACKBOT_TEAMS_ANONYMOUS") or "").strip() == "1",
+            microsoft_app_id=(env.get("MICROSOFT_APP_ID") or "").strip() or None,
+            microsoft_app_password=env.get("MICROSOFT_APP_PASSWORD") or None,
+            microsoft_app_tenant_id=env.get("MICROSOFT_APP_TENANT_ID") or None,
+            teams_anonymous=env.get("FEEDBACKBOT_TEAMS_ANONYMOUS", "").strip() == "1",
+            public_url=(env.get("FEEDBACKBOT_PUBLIC_URL") or "").strip().rstrip("/") or None,
         )
 
     def with_changes(self, **changes: object) -> Settings:

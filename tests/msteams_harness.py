@@ -202,6 +202,7 @@ async def running_teams_bot(tmp_path: Path, *, settings: Settings = ANONYMOUS,
     teams_port = RecordingChatPort.for_config(config, clock=clock)
     teams_port.internal_users = {SUPPORT["email"], DEV["email"], "olga@example.com"}
     adapter = TeamsAdapter(runtime=runtime, settings=settings, port=teams_port)
+    runtime.add_platform(adapter)
     runner = web.AppRunner(runtime.web_app(), access_log=None)
     async with FakeConnector() as connector:
         for person in (SUPPORT, DEV):

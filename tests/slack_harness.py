@@ -14,16 +14,16 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Config, load_config
-from bot.demo.payloads import SignedSlackClient
-from bot.demo.slack_calls import RecordedCall
-from bot.demo.slack_server import FakeSlack
-from bot.demo.workspace import seed_workspace
 from bot.models import utcnow
 from bot.settings import Settings
 from bot.store import Store
 from handlers.slack.app import FeedbackApp, create_app
 from handlers.slack.body import BodyReader
 from handlers.slack.http import base_url, serve
+from handlers.slack.standin.payloads import SignedSlackClient
+from handlers.slack.standin.slack_calls import RecordedCall
+from handlers.slack.standin.slack_server import FakeSlack
+from handlers.slack.standin.workspace import seed_workspace
 from tests.store_backends import BackendChooser, count_rows
 
 SIGNING_SECRET = "test-signing-secret"
@@ -256,7 +256,7 @@ async def forward_via_intake_channel(
     fake: FakeSlack, running: RunningBot, text: str, *, user: str = "U0SUPPORT"
 ) -> tuple[int, str, str]:
     """Post `text` in the intake channel; return (item id, card channel, card ts)."""
-    from bot.demo.payloads import event_callback, message_event
+    from handlers.slack.standin.payloads import event_callback, message_event
 
     before = {item.id for item in running.bot.store.list_items()}
     await running.slack.send_event(
@@ -286,7 +286,7 @@ async def click_and_submit(fake: FakeSlack, running: RunningBot, *, user: str, a
                            item_id: int, channel: str, card_ts: str,
                            values: dict[str, Any]) -> None:
     """Click a card button that opens a modal, then submit that modal with `values`."""
-    from bot.demo.payloads import block_actions, view_submission
+    from handlers.slack.standin.payloads import block_actions, view_submission
 
     opened_before = len(fake.calls_to("views.open"))
     await running.slack.send_interaction(block_actions(

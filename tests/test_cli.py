@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.demo.slack_server import FakeSlack
-from bot.demo.workspace import seed_workspace
 from bot.models import Event, Item
 from bot.settings import Settings, normalise_api_url
 from bot.store import INBOX_MAX_ATTEMPTS
+from handlers.slack.standin.slack_server import FakeSlack
+from handlers.slack.standin.workspace import seed_workspace
 from storage import open_store
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "feedbackbot.yml"
@@ -198,29 +198,6 @@ def test_a_non_numeric_port_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setenv("PORT", "eighty")
     assert main(["manifest"]) == 2
     assert "PORT" in capsys.readouterr().err
-
-
-def test_demo_plays_every_intake_path_and_ends_with_a_table(tmp_path):
-    db = tmp_path / "demo.db"
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "demo", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "card in #payments-dev" in out and "card in #mobile-dev" in out
-    assert "card in #triage" in out
-    assert "ignored" in out and "nothing new" in out
-    assert "is on feedback #1" in out and "replied about feedback #2" in out
-    assert "Not yours" in out and "was resolved by alice" in out
-    assert "marked as moved" in out
-    assert "Per team" in out
-    store = open_store(f"sqlite:///{db}")
-    kinds = {item.intake_kind for item in store.list_items()}
-    store.close()
-    assert kinds == {"reaction", "channel", "command", "shortcut"}
 
 
 @pytest.mark.parametrize("since", [

@@ -10,9 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.cli import main
-from bot.demo.slack_server import FakeSlack
-from bot.demo.workspace import seed_workspace
 from bot.models import Event, utcnow
+from handlers.slack.standin.slack_server import FakeSlack
+from handlers.slack.standin.workspace import seed_workspace
 from storage import open_store
 from tests.fakes import make_item
 

@@ -60,7 +60,44 @@ def test_importing_every_core_module_loads_no_chat_sdk():
 
 # The CLI entry points are composition roots: they may ask storage/ to open the store
 # DATABASE_URL names, and nothing more.
-COMPOSITION_ROOTS = {"bot/cli.py": {"storage"}, "bot/cli_digest.py": {"storage"}}
+COMPOSITION_ROOTS = {"bot/cli.py": {"storage"}, "bot/cli_digest.py": {"storage"},
+                     "bot/cli_support.py": {"storage"}}
+
+
+def test_the_core_never_imports_an_adapter_even_inside_a_function():
+    # ast.walk sees imports inside functions and TYPE_CHECKING blocks too: platforms are
+    # found as plugins (bot/platforms.py), never imported by name.
+    offenders = {
+        str(path.relative_to(CORE.parent)): sorted(
+            name for name in _imported_modules(path) if name.split(".")[0] == "handlers")
+        for path in CORE.rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_the_checker_sees_an_import_inside_a_function(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("def run():\n    from handlers.slack.app import create_app\n")
+    assert "handlers.slack.app" in _imported_modules(sample)
+
+
+def test_the_command_line_loads_no_chat_sdk_until_a_platform_runs():
+    script = (
+        "import sys\n"
+        "from bot.cli import build_parser\n"
+        "build_parser().parse_args(['check-config'])\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=CORE.parent, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_platform_is_found_as_a_plugin():
+    from bot.platforms import load_platforms
+
+    found = load_platforms()
+    assert sorted(found.available) == ["msteams", "slack"], found.unavailable
 
 
 def test_the_core_never_imports_a_storage_backend():

@@ -13,7 +13,8 @@ from bot.export import export_csv, export_json
 from bot.models import Item
 from tests.fakes import make_item
 
-# Copied from DESIGN.md "Export fields" on purpose: the test must not trust the code's list.
+# Copied from DESIGN.md "Export fields" (and issue 9's `platform`) on purpose: the test
+# must not trust the code's list.
 DESIGN_FIELDS = [
     "workspace",
     "id",
@@ -33,6 +34,7 @@ DESIGN_FIELDS = [
     "resolved_at",
     "resolution_note",
     "reassignments",
+    "platform",
 ]
 TIME_FIELDS = ["received_at", "forwarded_at", "first_response_at", "resolved_at"]
 NASTY_TEXT = "He said \"refund, now!\"\nSecond line, with a comma\r\nThird; 'quotes' é 👩\u200d💻"
@@ -190,3 +192,13 @@ def test_csv_neutralises_formulas_in_every_text_column(hostile: str) -> None:
     record = json.loads(export_json([item]))[0]
     assert record["text"] == hostile and record["customer"] == hostile
 
+
+
+def test_each_item_says_which_platform_it_was_forwarded_on() -> None:
+    items = [make_item(id=1), make_item(id=2, platform="msteams",
+                                        forwarded_by="carol@example.com")]
+    records = json.loads(export_json(items))
+    assert [(r["platform"], r["forwarded_by"]) for r in records] == [
+        ("slack", items[0].forwarded_by), ("msteams", "carol@example.com")]
+    rows = list(csv.DictReader(io.StringIO(export_csv(items))))
+    assert [row["platform"] for row in rows] == ["slack", "msteams"]

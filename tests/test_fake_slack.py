@@ -16,8 +16,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.demo import payloads
-from bot.demo.slack_server import FakeSlack
+from handlers.slack.standin import payloads
+from handlers.slack.standin.slack_server import FakeSlack
 
 SECRET = "test-signing-secret"
 
@@ -48,6 +48,24 @@ async def raw_call(fake: FakeSlack, method: str, **kwargs: Any) -> dict[str, Any
 
 
 # ---- lifecycle and slack_sdk compatibility ----------------------------------------------
+
+
+async def test_messages_are_stamped_by_the_clock_it_is_given() -> None:
+    # The demo runs the fake on its simulated clock, so posts carry the story's times.
+    story_time = 1_773_130_000.0
+    server = FakeSlack(clock=lambda: story_time)
+    await server.start()
+    try:
+        server.add_user("U0ALICE", "alice")
+        server.add_channel("C0GEN", "general", members=["U0ALICE"])
+        slack = AsyncWebClient(base_url=server.api_url, token="xoxb-test")
+        first = await slack.chat_postMessage(channel="C0GEN", text="one")
+        second = await slack.chat_postMessage(channel="C0GEN", text="two")
+    finally:
+        await server.stop()
+    assert first["ts"] == "1773130000.000000"
+    # Still unique while the clock stands still.
+    assert second["ts"] == "1773130000.000001"
 
 
 async def test_listens_on_an_ephemeral_loopback_port_until_stopped() -> None:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.demo.payloads import event_callback, message_event
 from bot.log_setup import PAYLOAD_LOGGERS, quiet_payload_loggers
+from handlers.slack.standin.payloads import event_callback, message_event
 from tests.slack_harness import make_fake_slack, running_bot
 
 SECRET_WORDS = "card 4111 1111 1111 1111 was refunded twice"

@@ -15,9 +15,9 @@ from bot.settings import Settings
 from handlers.msteams.inbound_body import MAX_BODY_BYTES
 from tests.msteams_harness import ANONYMOUS, TeamsBot, running_teams_bot
 
-JWT_MODE = Settings(teams_app_id="0f8a2c1e-0000-4000-8000-0000000000a1",
-                    teams_app_password="not-a-real-secret",
-                    teams_tenant_id="72f988bf-0000-4000-8000-00000000f00d")
+JWT_MODE = Settings(microsoft_app_id="0f8a2c1e-0000-4000-8000-0000000000a1",
+                    microsoft_app_password="not-a-real-secret",
+                    microsoft_app_tenant_id="72f988bf-0000-4000-8000-00000000f00d")
 NO_TEAMS_CREDENTIALS = Settings()
 
 
@@ -157,7 +157,7 @@ def _token(key: object, *, audience: str, service_url: str) -> str:
 async def test_jwt_mode_accepts_a_token_signed_for_this_app(tmp_path: Path,
                                                             signing_key: object) -> None:
     async with running_teams_bot(tmp_path, settings=JWT_MODE) as bot:
-        token = _token(signing_key, audience=str(JWT_MODE.teams_app_id),
+        token = _token(signing_key, audience=str(JWT_MODE.microsoft_app_id),
                        service_url=bot.connector.url)
 
         status, _ = await bot.post(bot.personal("The refund button does nothing"),
@@ -175,7 +175,7 @@ async def test_when_the_bot_cannot_get_its_own_token_the_request_waits(
         tmp_path: Path, signing_key: object, bot_tokens: _BotTokens) -> None:
     async with running_teams_bot(tmp_path, settings=JWT_MODE) as bot:
         bot_tokens.failing = OSError("login.microsoftonline.com unreachable")
-        token = _token(signing_key, audience=str(JWT_MODE.teams_app_id),
+        token = _token(signing_key, audience=str(JWT_MODE.microsoft_app_id),
                        service_url=bot.connector.url)
 
         status, _ = await bot.post(bot.personal("The refund button does nothing"),

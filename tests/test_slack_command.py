@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.demo.payloads import slash_command, view_submission
+from handlers.slack.standin.payloads import slash_command, view_submission
 from tests.slack_harness import (
     card_header,
     config_with,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.demo.payloads import SignedSlackClient, event_callback, message_event
+from handlers.slack.standin.payloads import SignedSlackClient, event_callback, message_event
 from storage import open_store
 from tests.slack_harness import (
     EXAMPLE_CONFIG,

@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 
-from bot.demo.payloads import block_actions
+from handlers.slack.standin.payloads import block_actions
 from tests.fakes import FrozenClock
 from tests.slack_harness import (
     EXAMPLE_CONFIG,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.demo.payloads import event_callback
+from handlers.slack.standin.payloads import event_callback
 from tests.fakes import FrozenClock
 from tests.slack_harness import forward_via_intake_channel, make_fake_slack, running_bot
 
@@ -63,7 +63,7 @@ async def test_an_overdue_card_gets_one_reminder_in_its_thread(tmp_path):
 
 
 async def test_acknowledging_from_the_home_tab_refreshes_it(tmp_path):
-    from bot.demo.payloads import block_actions
+    from handlers.slack.standin.payloads import block_actions
 
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         item_id, _, _ = await forward_via_intake_channel(slack, running, "refund not received")

@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 
 from bot.config import Config
-from bot.demo.payloads import event_callback, message_event
+from handlers.slack.standin.payloads import event_callback, message_event
 from tests.slack_harness import example_config, make_fake_slack, running_bot
 
 # Nested quantifiers: a backtracking engine takes 2^n steps on "a" * n + "!".

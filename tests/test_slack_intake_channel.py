@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.demo.payloads import event_callback, message_event
+from handlers.slack.standin.payloads import event_callback, message_event
 from tests.slack_harness import forward_via_intake_channel, make_fake_slack, running_bot
 
 

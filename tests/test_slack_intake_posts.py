@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.demo.payloads import event_callback, forwarded_message_event, message_event
-from bot.demo.slack_server import FakeSlack
-from bot.demo.workspace import seed_workspace
 from bot.models import ts_to_datetime
+from handlers.slack.standin.payloads import event_callback, forwarded_message_event, message_event
+from handlers.slack.standin.slack_server import FakeSlack
+from handlers.slack.standin.workspace import seed_workspace
 from tests.slack_harness import (
     config_with,
     inbox_count,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.demo.payloads import event_callback, forwarded_message_event, reaction_added_event
 from bot.models import ts_to_datetime
+from handlers.slack.standin.payloads import (
+    event_callback,
+    forwarded_message_event,
+    reaction_added_event,
+)
 from tests.slack_harness import (
     card_header,
     make_fake_slack,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.demo.payloads import event_callback, message_event, view_submission
 from bot.store import INBOX_MAX_ATTEMPTS
+from handlers.slack.standin.payloads import event_callback, message_event, view_submission
 from tests.slack_harness import inbox_count, make_fake_slack, running_bot
 
 

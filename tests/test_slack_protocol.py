@@ -9,7 +9,7 @@ import time
 import aiohttp
 import pytest
 
-from bot.demo.payloads import (
+from handlers.slack.standin.payloads import (
     encode_command,
     encode_event,
     event_callback,

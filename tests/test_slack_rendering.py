@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 
-from bot.demo.payloads import (
+from handlers.slack.standin.payloads import (
     event_callback,
     forwarded_message_event,
     message_event,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from bot.demo.payloads import event_callback, message_event
-from bot.demo.slack_server import FakeSlack
 from handlers.slack.port import METADATA_EVENT
+from handlers.slack.standin.payloads import event_callback, message_event
+from handlers.slack.standin.slack_server import FakeSlack
 from tests.slack_harness import make_fake_slack, running_bot
 
 TEAM_CHANNELS = ("C0PAYMENTS", "C0MOBILE", "C0TRIAGE")
@@ -153,7 +153,7 @@ async def test_a_permanent_error_flags_the_item_and_tells_the_forwarder(tmp_path
 
 
 async def test_after_uninstall_nothing_is_sent_and_data_is_kept(tmp_path):
-    from bot.demo.payloads import app_uninstalled_event
+    from handlers.slack.standin.payloads import app_uninstalled_event
 
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         await running.bot.port.user_info("T0DEMO", "U0SUPPORT")  # Sam is known from before
@@ -174,7 +174,7 @@ async def test_after_uninstall_nothing_is_sent_and_data_is_kept(tmp_path):
 
 
 async def test_requests_while_slack_is_down_at_start_up_are_kept_and_finished(tmp_path):
-    from bot.demo.payloads import slash_command
+    from handlers.slack.standin.payloads import slash_command
 
     async with make_fake_slack() as slack:
         slack.set_outage(True)

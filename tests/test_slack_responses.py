@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.demo.payloads import (
+from handlers.slack.standin.payloads import (
     block_actions,
     event_callback,
     message_event,
@@ -307,7 +307,7 @@ async def test_a_follower_gets_the_same_relays(tmp_path):
 
 
 async def test_button_values_and_metadata_that_are_no_item_ids_get_a_plain_answer(tmp_path):
-    from bot.demo.payloads import view_submission
+    from handlers.slack.standin.payloads import view_submission
 
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         _, channel, card_ts = await forward_via_intake_channel(slack, running, "refund late")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from bot.demo.payloads import block_actions, channel_shared_event, event_callback, message_event
+from handlers.slack.standin.payloads import (
+    block_actions,
+    channel_shared_event,
+    event_callback,
+    message_event,
+)
 from tests.slack_harness import (
     example_config,
     forward_via_intake_channel,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.demo.payloads import (
+from bot.models import ts_to_datetime
+from handlers.slack.standin.payloads import (
     event_callback,
     message_shortcut,
     reaction_added_event,
     view_submission,
 )
-from bot.models import ts_to_datetime
 from tests.slack_harness import (
     make_fake_slack,
     modal_values,

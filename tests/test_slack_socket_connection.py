@@ -13,15 +13,20 @@ import aiohttp
 import pytest
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
-from bot.demo.payloads import event_callback, message_event, message_shortcut, slash_command
-from bot.demo.slack_calls import RecordedCall
-from bot.demo.slack_server import FakeSlack
-from bot.demo.workspace import seed_workspace
 from bot.settings import Settings
 from bot.store import Store
 from handlers.slack.app import FeedbackApp, create_app
 from handlers.slack.intake_command import help_text
 from handlers.slack.socket import connect_socket_mode
+from handlers.slack.standin.payloads import (
+    event_callback,
+    message_event,
+    message_shortcut,
+    slash_command,
+)
+from handlers.slack.standin.slack_calls import RecordedCall
+from handlers.slack.standin.slack_server import FakeSlack
+from handlers.slack.standin.workspace import seed_workspace
 from tests.slack_harness import database_url_for, example_config, past_ts
 from tests.store_backends import count_rows
 

@@ -9,14 +9,14 @@ from typing import Any
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.demo.payloads import (
+from handlers.slack.socket import handle_socket_request
+from handlers.slack.standin.payloads import (
     event_callback,
     message_event,
     message_shortcut,
     reaction_added_event,
     slash_command,
 )
-from handlers.slack.socket import handle_socket_request
 from tests.slack_harness import (
     inbox_count,
     make_fake_slack,

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import aiohttp
 
-from bot.demo.payloads import event_callback, message_event
+from handlers.slack.standin.payloads import event_callback, message_event
 from tests.slack_harness import database_url_for, make_fake_slack, running_bot
 
 LOCK_SECONDS = 6.0

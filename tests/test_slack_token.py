@@ -12,7 +12,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.demo.payloads import (
+from bot.models import utcnow
+from bot.revocation import RECHECK_FIRST
+from bot.settings import Settings
+from handlers.slack.app import create_app
+from handlers.slack.http import base_url, serve
+from handlers.slack.socket import connect_socket_mode
+from handlers.slack.standin.payloads import (
     SignedSlackClient,
     app_uninstalled_event,
     event_callback,
@@ -20,13 +26,7 @@ from bot.demo.payloads import (
     slash_command,
     tokens_revoked_event,
 )
-from bot.demo.slack_server import FakeSlack
-from bot.models import utcnow
-from bot.revocation import RECHECK_FIRST
-from bot.settings import Settings
-from handlers.slack.app import create_app
-from handlers.slack.http import base_url, serve
-from handlers.slack.socket import connect_socket_mode
+from handlers.slack.standin.slack_server import FakeSlack
 from tests.slack_harness import (
     SIGNING_SECRET,
     RunningBot,

@@ -1,1 +1,1 @@
-"""A fake Slack workspace and Slack's inbound payloads, for tests and `feedbackbot demo`."""
+"""`feedbackbot demo`'s platform-neutral parts: the story, its clock, and how it is played."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from typing import Any
 
@@ -27,17 +28,18 @@ DRAIN_SECONDS = 10.0
 class TeamsAdapter:
     """Receives Teams activities on the runtime's web app; sends through `port`.
 
-    Plugs itself into `runtime` (items, inbox and outbox are the runtime's). The port
-    (cards, notices, 1:1 chats, member lookups) is built separately and passed in.
+    Items, inbox and outbox are the runtime's; plug the adapter in with
+    `runtime.add_platform`. Without a `port`, the Teams port (cards, notices, 1:1 chats,
+    member lookups: handlers/msteams/port.py) is built from the settings.
     """
 
     name = NAME
 
-    def __init__(self, *, runtime: Runtime, settings: Settings, port: ChatPort,
+    def __init__(self, *, runtime: Runtime, settings: Settings, port: ChatPort | None = None,
                  people: People | None = None, bodies: BodyReader | None = None) -> None:
         self.runtime = runtime
         self.settings = settings
-        self._port = port
+        self._port = port if port is not None else _teams_port(runtime, settings)
         services = TeamsServices(
             store=runtime.store, config=runtime.config, intake=runtime.intake,
             lifecycle=runtime.lifecycle, clock=runtime.clock,
@@ -49,7 +51,6 @@ class TeamsAdapter:
                 inbox_id, kind=kind, error=error))
         self.inbound = TeamsInbound(services=services, settings=settings, hooks=hooks,
                                     bodies=bodies, people=people)
-        runtime.add_platform(self)
 
     @property
     def port(self) -> ChatPort:
@@ -57,13 +58,26 @@ class TeamsAdapter:
         return self._port
 
     def add_routes(self, app: web.Application) -> None:
-        """POST /api/messages (token-checked; stored before it is answered)."""
+        """POST /api/messages (token-checked; stored before it is answered), and the port's own."""
         self.inbound.add_routes(app)
+        charts = getattr(self._port, "charts", None)  # digest charts served to Teams
+        if charts is not None:
+            charts.add_routes(app)
 
     async def connect(self) -> None:
         """Say how callers are checked; Teams needs no connection, so stored work resumes now."""
         log_mode(self.settings)
         await self.runtime.platform_ready(NAME)
+
+    async def connect_once(self) -> None:
+        """For one-off commands: Teams needs no connection, only an app registration.
+
+        Raises ConnectionError when there is none (nor local anonymous mode).
+        """
+        if self.settings.teams_auth_mode == "refuse":
+            raise ConnectionError("Microsoft Teams needs MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD"
+                                  " and MICROSOFT_APP_TENANT_ID (see the README's environment"
+                                  " table)")
 
     async def disconnect(self) -> None:
         """Let the work started after answers finish (briefly); what's left stays stored."""
@@ -73,6 +87,9 @@ class TeamsAdapter:
             self.inbound.cancel_background()
             log.warning("Teams: stopped with requests still being handled; they are stored"
                         " and are finished at the next start")
+        close = getattr(self._port, "close", None)
+        if close is not None:
+            await close()
 
     def health(self) -> dict[str, Any]:
         """Teams' part of /healthz: how callers are checked (refusing all is not ok)."""
@@ -82,3 +99,12 @@ class TeamsAdapter:
     async def finish(self, row: InboxRow) -> None:
         """Finish one stored activity (a replay after a restart or a failure)."""
         await self.inbound.finish(row)
+
+
+def _teams_port(runtime: Runtime, settings: Settings) -> ChatPort:
+    """The Teams port for the settings' app registration (handlers/msteams/port.py)."""
+    # Looked up by name: the port module is built beside this one, separately.
+    module = importlib.import_module("handlers.msteams.port")
+    port: ChatPort = module.create_teams_port(config=runtime.config, store=runtime.store,
+                                              settings=settings, clock=runtime.clock)
+    return port

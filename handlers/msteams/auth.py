@@ -31,8 +31,8 @@ def auth_configuration(settings: Settings) -> AgentAuthConfiguration | None:
     mode = settings.teams_auth_mode
     if mode == "jwt":
         return AgentAuthConfiguration(
-            client_id=settings.teams_app_id, tenant_id=settings.teams_tenant_id,
-            client_secret=settings.teams_app_password, anonymous_allowed=False)
+            client_id=settings.microsoft_app_id, tenant_id=settings.microsoft_app_tenant_id,
+            client_secret=settings.microsoft_app_password, anonymous_allowed=False)
     if mode == "anonymous":
         return AgentAuthConfiguration(anonymous_allowed=True)
     return None
@@ -56,7 +56,7 @@ def log_mode(settings: Settings) -> None:
                     " request (401). Set MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and"
                     " MICROSOFT_APP_TENANT_ID to serve Teams.")
     else:
-        if not (settings.teams_app_password and settings.teams_tenant_id):
+        if not (settings.microsoft_app_password and settings.microsoft_app_tenant_id):
             log.warning("Teams: MICROSOFT_APP_PASSWORD or MICROSOFT_APP_TENANT_ID is not set;"
                         " the bot can check tokens but not send to Teams")
         log.info("Teams: /api/messages checks the Bot Framework token of every request")

@@ -339,6 +339,10 @@ class FeedbackApp:
             raise
         await self.runtime.platform_ready(self.name)
 
+    async def connect_once(self) -> None:
+        """Call auth.test a few times; raise ConnectionError when Slack won't answer or refuses."""
+        await self.authenticate(attempts=3)
+
     async def disconnect(self) -> None:
         """Stop connecting and close the pooled HTTP session."""
         if self._connecting is not None:

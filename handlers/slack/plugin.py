@@ -63,7 +63,7 @@ class SlackPlatform:
 
     async def run_demo(self, *, db_path: str | None) -> int:
         """Play the demo against the local Slack stand-in."""
-        from bot.demo.run import run_demo
+        from handlers.slack.standin.demo import run_demo
 
         return await run_demo(db_path=db_path)
 

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from bot.demo.slack_state import SlackError, Workspace
+from handlers.slack.standin.slack_state import SlackError, Workspace
 
 Args = dict[str, Any]
 Method = Callable[[Workspace, Args], dict[str, Any]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -55,7 +56,10 @@ class Workspace:
         bot_id: str,
         app_id: str,
         enterprise_id: str | None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        # POSIX seconds; the demo passes its simulated clock so messages carry story times.
+        self.clock = clock
         self.team_id = team_id
         self.team_name = team_name
         self.domain = domain
@@ -91,8 +95,8 @@ class Workspace:
         return f"{prefix}{self._seq:09d}"
 
     def next_ts(self) -> str:
-        """Return a message ts from the wall clock, strictly greater than every earlier one."""
-        self._last_ts = max(int(time.time() * 1_000_000), self._last_ts + 1)
+        """Return a message ts from the clock, strictly greater than every earlier one."""
+        self._last_ts = max(int(self.clock() * 1_000_000), self._last_ts + 1)
         return _ts_from_micros(self._last_ts)
 
     def _note_ts(self, ts: str) -> None:
@@ -159,7 +163,7 @@ class Workspace:
             "tz": "Europe/Berlin",
             "tz_label": "Central European Time",
             "tz_offset": 3600,
-            "updated": int(time.time()),
+            "updated": int(self.clock()),
             "profile": profile,
         }
         self.users[user_id] = user
@@ -168,7 +172,7 @@ class Workspace:
                 "id": bot_id,
                 "deleted": deleted,
                 "name": name,
-                "updated": int(time.time()),
+                "updated": int(self.clock()),
                 "app_id": self.app_id if bot_id == self.bot_id else f"A{bot_id[1:]}",
                 "user_id": user_id,
                 "icons": {"image_36": "", "image_48": "", "image_72": ""},
@@ -229,7 +233,7 @@ class Workspace:
             "is_pending_ext_shared": is_pending_ext_shared,
             "is_shared": is_ext_shared,
             "context_team_id": self.team_id,
-            "created": int(time.time()),
+            "created": int(self.clock()),
             "creator": "",
         }
         member_list = [m for m in members if m != self.bot_user_id]
@@ -258,7 +262,7 @@ class Workspace:
                 "is_org_shared": False,
                 "user": user_id,
                 "context_team_id": self.team_id,
-                "created": int(time.time()),
+                "created": int(self.clock()),
             }
             self.members[dm_id] = [user_id, self.bot_user_id]
             self._messages.setdefault(dm_id, {})

@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.demo.slack_state import Workspace
+from handlers.slack.standin.slack_state import Workspace
 
 ENVELOPE_KINDS = ("events_api", "slash_commands", "interactive")
 # Interactions whose acknowledgement may carry an answer (errors, a new view, options).
@@ -138,7 +138,7 @@ class SocketModeServer:
 
         Waits up to `timeout` seconds for the app to be connected. `kind` is
         "events_api", "slash_commands" or "interactive"; `payload` is what Slack would
-        POST over HTTP (see bot.demo.payloads), a slash command's form fields included.
+        POST over HTTP (see `payloads`), a slash command's form fields included.
         """
         envelope = envelope_for(
             kind,

@@ -6,7 +6,7 @@ import copy
 import time
 from typing import Any
 
-from bot.demo.slack_args import (
+from handlers.slack.standin.slack_args import (
     Args,
     Method,
     bot_message,
@@ -15,7 +15,7 @@ from bot.demo.slack_args import (
     required,
     use_trigger,
 )
-from bot.demo.slack_state import SlackError, Workspace
+from handlers.slack.standin.slack_state import SlackError, Workspace
 
 METHODS: dict[str, Method] = {}
 method = registrar(METHODS)

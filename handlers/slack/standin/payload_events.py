@@ -145,11 +145,13 @@ def forwarded_message_event(
     domain: str = "demo",
     original_author_name: str | None = None,
     channel_type: str = "channel",
+    ts: str | None = None,
 ) -> dict[str, Any]:
     """A message made with Slack's "Forward message": the original rides in `attachments`.
 
     `text` is the forwarder's own comment (often empty); the attachment carries both
-    `is_share` and `is_msg_unfurl`, and its `ts` is the original message's ts.
+    `is_share` and `is_msg_unfurl`, and its `ts` is the original message's ts. `ts` is the
+    forwarding message's own (default: now).
     """
     url = f"https://{domain}.slack.com/archives/{original_channel}/p{original_ts.replace('.', '')}"
     name = original_author_name or original_author
@@ -189,19 +191,26 @@ def forwarded_message_event(
         team=team,
         channel_type=channel_type,
         attachments=[attachment],
+        ts=ts,
     )
 
 
 def reaction_added_event(
-    *, user: str, reaction: str, channel: str, ts: str, item_user: str | None = None
+    *,
+    user: str,
+    reaction: str,
+    channel: str,
+    ts: str,
+    item_user: str | None = None,
+    event_ts: str | None = None,
 ) -> dict[str, Any]:
-    """A `reaction_added` event on a message."""
+    """A `reaction_added` event on a message; `event_ts` (when it was added) defaults to now."""
     event: dict[str, Any] = {
         "type": "reaction_added",
         "user": user,
         "reaction": reaction,
         "item": {"type": "message", "channel": channel, "ts": ts},
-        "event_ts": now_ts(),
+        "event_ts": event_ts or now_ts(),
     }
     if item_user:
         event["item_user"] = item_user

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.demo.slack_server import FakeSlack
+from handlers.slack.standin.slack_server import FakeSlack
 
 TEAM_ID = "T0DEMO"
 CUSTOMER_TEAM_ID = "T0ACME"

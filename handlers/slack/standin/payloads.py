@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import aiohttp
 from multidict import CIMultiDict
 
-from bot.demo.payload_events import (
+from handlers.slack.standin.payload_events import (
     app_uninstalled_event,
     channel_shared_event,
     channel_unshared_event,
@@ -28,7 +28,7 @@ from bot.demo.payload_events import (
     reaction_added_event,
     tokens_revoked_event,
 )
-from bot.demo.payload_interactions import (
+from handlers.slack.standin.payload_interactions import (
     block_actions,
     message_shortcut,
     slash_command,

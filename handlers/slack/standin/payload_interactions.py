@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Any
 
-from bot.demo.payload_events import (
+from handlers.slack.standin.payload_events import (
     new_response_url,
     new_trigger_id,
     now_ts,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.demo.slack_args import (
+from handlers.slack.standin.slack_args import (
     Args,
     Method,
     flag,
     registrar,
     required,
 )
-from bot.demo.slack_state import SlackError, Workspace
+from handlers.slack.standin.slack_state import SlackError, Workspace
 
 METHODS: dict[str, Method] = {}
 method = registrar(METHODS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.demo.slack_args import (
+from handlers.slack.standin.slack_args import (
     Args,
     Method,
     bot_message,
@@ -19,7 +19,7 @@ from bot.demo.slack_args import (
     render,
     required,
 )
-from bot.demo.slack_state import SlackError, Workspace
+from handlers.slack.standin.slack_state import SlackError, Workspace
 
 METHODS: dict[str, Method] = {}
 method = registrar(METHODS)

@@ -19,8 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.demo import slack_directory, slack_messages, slack_views
-from bot.demo.slack_calls import (
+from handlers.slack.standin import slack_directory, slack_messages, slack_views
+from handlers.slack.standin.slack_calls import (
     BadRequest,
     Fault,
     FaultPlan,
@@ -29,8 +29,8 @@ from bot.demo.slack_calls import (
     read_args,
     read_upload,
 )
-from bot.demo.slack_socket import SocketModeServer
-from bot.demo.slack_state import SlackError, Workspace
+from handlers.slack.standin.slack_socket import SocketModeServer
+from handlers.slack.standin.slack_state import SlackError, Workspace
 
 METHODS = {**slack_directory.METHODS, **slack_messages.METHODS, **slack_views.METHODS}
 
@@ -48,7 +48,9 @@ class FakeSlack(SocketModeServer):
         enterprise_id: str | None = None,
         domain: str = "demo",
         app_id: str = "A0DEMO",
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock` gives POSIX seconds for the ts of messages the server creates."""
         self.workspace = Workspace(
             team_id=team_id,
             team_name=team_name,
@@ -57,6 +59,7 @@ class FakeSlack(SocketModeServer):
             bot_id=bot_id,
             app_id=app_id,
             enterprise_id=enterprise_id,
+            clock=clock,
         )
         self.team_id = team_id
         self.bot_user_id = bot_user_id

@@ -1,0 +1,1 @@
+"""A fake Slack workspace and Slack's inbound payloads, for tests and `feedbackbot demo`."""
