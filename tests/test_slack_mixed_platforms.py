@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config, parse_config_text
-from bot.demo.payloads import event_callback, message_event
 from handlers.slack.online_check import check_online
+from handlers.slack.standin.payloads import event_callback, message_event
 from tests.fakes import FrozenClock
 from tests.slack_harness import (
     EXAMPLE_CONFIG,
