@@ -285,9 +285,8 @@ class DigestConfig(_Strict):
     @property
     def target(self) -> str:
         """The channel this digest is posted in, on its platform."""
-        target = self.channel if self.channel is not None else self.msteams_channel
-        assert target is not None  # _one_place guarantees one of the two
-        return target
+        # _one_place guarantees one of the two.
+        return self.channel if self.channel is not None else str(self.msteams_channel)
 
 
 class Config(_Strict):

@@ -19,6 +19,7 @@ from bot.models import Event, Item, Status
 from bot.outbox import card_platform_of, forwarder_notice, notice_entry
 from bot.outbox_kinds import CARD, CARD_MOVED, CARD_UPDATE, NOTICE, RELAY_DELETE, RELAY_EDIT
 from bot.ports import PLATFORM_NAMES, ChatError, ChatPort, Notice, Ports
+from bot.routing import card_platform
 from bot.store import NewOutbox, Store
 
 log = logging.getLogger(__name__)
@@ -315,10 +316,12 @@ class Lifecycle:
         if item.card_channel and item.card_ts:
             moved.append(NewOutbox(kind=CARD_MOVED, payload={
                 "channel": item.card_channel, "ts": item.card_ts, "from": item.team,
-                "to": to_team, "by": user}))
+                "to": to_team, "by": user, "platform": card_platform_of(item)}))
         updated = self.store.update_item(
             workspace=workspace, item_id=item.id,
             changes={"team": to_team, "reassignments": item.reassignments + 1,
+                     "card_platform": card_platform(self.config.teams[to_team],
+                                                    item.platform),
                      "assignees": [], "card_channel": None, "card_ts": None,
                      "status": status, "failed": None},
             only_if={"team": item.team},

@@ -170,11 +170,13 @@ class Ports:
         self._ports[platform] = port
 
     def on(self, platform: str) -> ChatPort:
-        """The port of `platform`; raises ChatError (retried later) when none is set up."""
+        """The port of `platform`; raises a permanent ChatError when it isn't served here."""
         port = self._ports.get(platform)
         if port is None:
             name = PLATFORM_NAMES.get(platform, platform)
-            raise ChatError(f"feedbackbot is not connected to {name} in this process")
+            # Permanent: the item is flagged and its forwarder told, rather than waiting
+            # unseen for a platform this deployment was not set up for.
+            raise ChatError(f"feedbackbot is not connected to {name}", permanent=True)
         return port
 
     def __contains__(self, platform: object) -> bool:

@@ -113,6 +113,8 @@ class Runtime:
         """Plug in a platform: its port serves the outbox, its requests share the inbox."""
         self.adapters[adapter.name] = adapter
         self.ports.add(adapter.name, adapter.port)
+        # Digests are claimed only where this process can post them.
+        self.digests.platforms = frozenset(self.adapters)
 
     def claim_workspace(self, key: str) -> str:
         """Set the workspace key items live under, unless a platform already did; return it."""

@@ -68,7 +68,8 @@ async def test_check_config_online_asks_slack_only_about_slack_ids(tmp_path):
         assert "19:" not in asked
 
 
-async def test_feedback_for_a_team_only_on_teams_fails_with_a_reason_on_slack(tmp_path):
+async def test_feedback_for_a_team_only_on_teams_fails_with_a_reason_without_teams(tmp_path):
+    # This process serves Slack alone, so a card for a Teams team can never go out.
     async with (
         make_fake_slack() as slack,
         running_bot(slack, tmp_path / "b.db", config=mixed_config()) as running,
@@ -77,9 +78,9 @@ async def test_feedback_for_a_team_only_on_teams_fails_with_a_reason_on_slack(tm
             message_event(channel="C0INTAKE", user="U0SUPPORT", text="checkout is broken")))
         await running.settle()
         (item,) = running.bot.store.list_items()
-        assert item.team == "web" and item.card_ts is None
-        assert item.failed and "team web has no Slack channel" in item.failed
+        assert (item.team, item.card_platform, item.card_ts) == ("web", "msteams", None)
+        assert item.failed and "not connected to Microsoft Teams" in item.failed
         (told,) = [call for call in slack.calls_to("chat.postMessage")
                    if call.args.get("channel") == "C0INTAKE"]
         assert "feedback #1" in told.args["text"]
-        assert "team web has no Slack channel" in told.args["text"]
+        assert "not connected to Microsoft Teams" in told.args["text"]

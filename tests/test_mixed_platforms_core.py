@@ -1,0 +1,159 @@
+"""Mixed organisations: support on one platform, developers on the other, one set of items."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.config import Config, parse_config_text
+from bot.digest_service import DigestService
+from bot.intake import IntakeService
+from bot.lifecycle import Lifecycle
+from bot.models import IntakeKind
+from bot.outbox import OutboxWorker
+from bot.ports import Ports
+from bot.store import Store
+from tests.fakes import FrozenClock, RecordingChatPort, intake_request
+
+TEAMS_CHANNEL = "19:mobile@thread.tacv2"
+CONFIG = f"""
+teams:
+  payments:
+    channel: C0PAYMENTS
+    owners: [U0ALICE]
+    keywords: [refund]
+  mobile:
+    msteams:
+      channel: "{TEAMS_CHANNEL}"
+      owners: [carol@example.com]
+    keywords: [crash]
+  web:
+    channel: C0WEB
+    owners: [U0DAN]
+    msteams: {{channel: "19:web@thread.tacv2", owners: [dan@example.com]}}
+fallback: payments
+digests:
+  - msteams_channel: "19:managers@thread.tacv2"
+    at: "09:00"
+"""
+
+
+@pytest.fixture
+def config() -> Config:
+    loaded = parse_config_text(CONFIG)
+    assert loaded.config is not None, loaded.problems
+    return loaded.config
+
+
+class Org:
+    """The core of one deployment with a recording port per platform."""
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self.clock = FrozenClock()
+        self.slack = RecordingChatPort(team_channels={"payments": "C0PAYMENTS",
+                                                      "web": "C0WEB"},
+                                       internal_users={"U0SUPPORT"}, clock=self.clock)
+        self.teams = RecordingChatPort(team_channels={"mobile": TEAMS_CHANNEL,
+                                                      "web": "19:web@thread.tacv2"},
+                                       internal_users={"sam@example.com",
+                                                       "carol@example.com"},
+                                       clock=self.clock)
+        ports = Ports({"slack": self.slack, "msteams": self.teams})
+        self.store = store
+        self.intake = IntakeService(store=store, config=config, clock=self.clock, port=ports)
+        self.lifecycle = Lifecycle(store=store, config=config, port=ports, clock=self.clock)
+        self.digests = DigestService(store=store, config=config, clock=self.clock,
+                                     platforms=("slack", "msteams"))
+        self.outbox = OutboxWorker(store=store, port=ports, config=config, clock=self.clock,
+                                   digests=self.digests)
+
+    async def drain(self) -> None:
+        """Send everything due, including what sending queues (a card's confirmation)."""
+        while await self.outbox.drain_once():
+            pass
+
+
+async def test_slack_feedback_for_a_teams_team_goes_to_teams_and_answers_go_back_to_slack(
+    fresh_store: Store, config: Config,
+) -> None:
+    org = Org(fresh_store, config)
+    result = await org.intake.forward(intake_request(at=org.clock(), text="app crash on login",
+                                                     workspace="T0WORK"))
+    item = result.item
+    assert (item.team, item.platform, item.card_platform) == ("mobile", "slack", "msteams")
+    await org.drain()
+    (card,) = org.teams.cards
+    assert card.posted.conversation == TEAMS_CHANNEL
+    assert card.mentions == ["carol@example.com"]
+    assert org.slack.cards == []
+    # The "routed" confirmation goes back to the forwarder, on Slack.
+    assert [(n.notice.kind, n.notice.user) for n in org.slack.notices] == [
+        ("routed", "U0SUPPORT")]
+
+    # A Slack person is not on the Teams team; its Teams owner's acknowledgement counts.
+    refused = await org.lifecycle.acknowledge(workspace="T0WORK", item_id=item.id,
+                                              user="U0ALICE", kind="button")
+    assert not refused.changed
+    org.clock.advance(timedelta(minutes=30))
+    done = await org.lifecycle.acknowledge(workspace="T0WORK", item_id=item.id,
+                                           user="carol@example.com", kind="button")
+    assert done.changed and done.item is not None
+    assert done.item.first_response_by == "carol@example.com"
+    await org.drain()
+    assert [n.notice.kind for n in org.slack.notices] == ["routed", "acknowledged"]
+    assert org.teams.notices == []
+    assert [updated.id for updated in org.teams.updates] == [item.id]
+
+
+async def test_reassigning_across_platforms_moves_the_card_and_keeps_the_forwarder(
+    fresh_store: Store, config: Config,
+) -> None:
+    org = Org(fresh_store, config)
+    item = (await org.intake.forward(intake_request(
+        at=org.clock(), text="app crash", kind=IntakeKind.DIRECT, workspace="T0WORK",
+        forwarded_by="sam@example.com", platform="msteams", channel=None))).item
+    await org.drain()
+    (old,) = org.teams.cards
+    moved = await org.lifecycle.reassign(workspace="T0WORK", item_id=item.id,
+                                         user="carol@example.com", to_team="payments")
+    assert moved.changed and moved.item is not None
+    assert moved.item.card_platform == "slack"
+    await org.drain()
+    (new,) = org.slack.cards
+    assert new.posted.conversation == "C0PAYMENTS"
+    # The old card, on Teams, points to the new one; the forwarder hears it on Teams.
+    assert [(i.id, conversation, message) for i, conversation, message in org.teams.moved] == [
+        (item.id, old.posted.conversation, old.posted.message)]
+    assert {n.notice.kind for n in org.teams.notices} == {"routed", "reassigned"}
+    assert all(n.notice.user == "sam@example.com" for n in org.teams.notices)
+    assert [n.notice.kind for n in org.slack.notices] == []
+
+
+async def test_a_team_on_both_platforms_gets_the_card_where_the_feedback_came_from(
+    fresh_store: Store, config: Config,
+) -> None:
+    org = Org(fresh_store, config)
+    from_slack = (await org.intake.forward(intake_request(
+        at=org.clock(), text="checkout", team="web"))).item
+    from_teams = (await org.intake.forward(intake_request(
+        at=org.clock(), text="checkout", team="web", kind=IntakeKind.DIRECT,
+        forwarded_by="sam@example.com", platform="msteams", channel=None))).item
+    assert (from_slack.card_platform, from_teams.card_platform) == ("slack", "msteams")
+    assert from_slack.id != from_teams.id  # one numbering for the whole organisation
+
+
+async def test_the_digest_counts_items_of_both_platforms(fresh_store: Store,
+                                                         config: Config) -> None:
+    org = Org(fresh_store, config)
+    for text, platform, user in (("refund", "slack", "U0SUPPORT"),
+                                 ("app crash", "msteams", "sam@example.com")):
+        await org.intake.forward(intake_request(
+            at=org.clock(), text=text, workspace="T0WORK", forwarded_by=user,
+            platform=platform, kind=IntakeKind.DIRECT if platform == "msteams"
+            else IntakeKind.SHORTCUT, channel=None if platform == "msteams" else "C0S"))
+    await org.drain()
+    data = org.digests.build(workspace="T0WORK", index=0, local_date=org.clock().date(),
+                             late=False, window_end=org.clock() + timedelta(hours=1))
+    waiting = sorted(row.item.team for row in data.longest_waiting)
+    assert waiting == ["mobile", "payments"]
