@@ -6,6 +6,7 @@ their serviceUrl is the FakeConnector's, so every call the bot makes is recorded
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -162,6 +163,17 @@ class TeamsBot:
                               "data": {"item": item_id, **inputs}},
                    "trigger": "manual"},
             channel_data={"channel": {"id": CARDS_CHANNEL}, "team": {"id": TEAM_ID}})
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every stored request is finished (late inserts are replayed too)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.inbound.drain()
+            if not self.store.inbox_pending():
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"not settled: {self.store.inbox_pending()}")
+            await asyncio.sleep(0.01)
 
     async def post(self, activity: Any, *, token: str | None = None,
                    raw: bytes | None = None, headers: dict[str, str] | None = None,

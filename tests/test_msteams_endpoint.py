@@ -398,3 +398,24 @@ async def test_healthz_says_how_teams_callers_are_checked(tmp_path: Path) -> Non
 
         assert response.status == 200
         assert body["msteams"] == {"ok": True, "auth": "anonymous"}
+
+
+async def test_a_locked_store_gets_503_and_teams_resending_makes_one_item(
+        tmp_path: Path) -> None:
+    from tests.test_slack_store_locked import database_locked_elsewhere
+
+    async with running_teams_bot(tmp_path) as bot:
+        activity = bot.personal("The refund button does nothing")
+
+        with database_locked_elsewhere(f"sqlite:///{tmp_path / 'teams.db'}"):
+            status, body = await bot.post(activity)
+
+        assert status == 503
+        assert body == {"error": "busy; please retry"}
+        # Teams sends it again; whether the first insert landed late or not, the
+        # activity is stored once and forwarded once.
+        again, _ = await bot.post(activity)
+        assert again == 202
+        await bot.settle()
+        assert len(bot.store.list_items()) == 1
+        assert len(bot.connector.calls_to("get_conversation_member")) == 1
