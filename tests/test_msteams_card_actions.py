@@ -225,3 +225,20 @@ async def test_a_reply_from_outside_the_team_is_a_comment(tmp_path: Path) -> Non
         assert latest is not None and latest.first_response_at is None
         events = bot.store.events_for(workspace=WORKSPACE, item_id=item.id)
         assert events[-1].kind == "comment" and events[-1].actor == "olga@example.com"
+
+
+async def test_a_click_teams_cannot_place_is_answered_try_again_and_not_replayed(
+        tmp_path: Path) -> None:
+    async with running_teams_bot(tmp_path) as bot:
+        item = await routed_item(bot)
+        bot.connector.fail_next("get_conversation_member", status=503)
+
+        status, body = await bot.post(bot.card_click("acknowledge", item.id, sender=DEV))
+
+        assert status == 200
+        assert body == {"statusCode": 200, "type": MESSAGE,
+                        "value": "The bot is busy just now. Please try again in a moment."}
+        latest = bot.store.get_item(workspace=WORKSPACE, item_id=item.id)
+        assert latest is not None and latest.first_response_at is None
+        # Not left to be replayed later, when the click would count at the wrong time.
+        assert bot.store.inbox_pending() == []

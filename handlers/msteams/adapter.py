@@ -46,7 +46,7 @@ class TeamsAdapter:
             claim_workspace=runtime.claim_workspace)
         hooks = InboxHooks(
             persist=runtime.persist,
-            done=lambda inbox_id: runtime.request_done(inbox_id),
+            done=lambda inbox_id, error: runtime.request_done(inbox_id, error=error),
             failed=lambda inbox_id, kind, error: runtime.request_failed(
                 inbox_id, kind=kind, error=error))
         self.inbound = TeamsInbound(services=services, settings=settings, hooks=hooks,

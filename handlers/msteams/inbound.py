@@ -46,8 +46,8 @@ class InboxHooks:
     """How stored requests are written and closed (the runtime's, or the store's)."""
 
     persist: Persist  # persist(*, platform, workspace, kind, dedupe_key, body, headers)
-    done: Callable[[int], None]
-    failed: Callable[[int, str, str], None]  # (inbox id, kind, error)
+    done: Callable[[int, str | None], None]  # (inbox id, why nothing was done, if so)
+    failed: Callable[[int, str, str], None]  # (inbox id, kind, error): tried again later
 
 
 class _TurnFailed(Exception):
@@ -114,11 +114,13 @@ class TeamsInbound:
         try:
             answer = await self._turn(activity, claims)
         except _TurnFailed as failed:
+            # The person is told to try again, and does so with a new activity: a late
+            # replay of this one would apply their click at the wrong time.
             if inbox_id is not None:
-                self.hooks.failed(inbox_id, kind, str(failed))
+                self.hooks.done(inbox_id, f"answered 'try again': {failed}"[:300])
             return web.json_response(_invoke_failure(body), status=200)
         if inbox_id is not None:
-            self.hooks.done(inbox_id)
+            self.hooks.done(inbox_id, None)
         if answer is None:
             return web.json_response({}, status=200)
         return web.json_response(answer.body, status=int(answer.status or 200))
@@ -143,7 +145,7 @@ class TeamsInbound:
         except _TurnFailed as failed:
             self.hooks.failed(inbox_id, kind, str(failed))
             return
-        self.hooks.done(inbox_id)
+        self.hooks.done(inbox_id, None)
 
     async def _turn(self, activity: Activity, claims: ClaimsIdentity) -> InvokeResponse | None:
         """Run one activity through the SDK adapter; raises _TurnFailed when its work failed."""
