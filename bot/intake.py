@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.config import Config
 from bot.models import SEVERITIES, Event, IntakeKind, IntakeRequest, Item, Status, utcnow
@@ -25,7 +26,17 @@ _CHECKED_KINDS = set(IntakeKind)
 
 
 class IntakeRejected(Exception):
-    """Forwarding was refused; the message says why in words for the person."""
+    """Forwarding was refused: `code` (with `data`) says why; str() is plain words.
+
+    Codes: no_text, no_such_team (data: team), bad_severity (data: severities),
+    not_internal (a guest, or someone from another organisation).
+    """
+
+    def __init__(self, message: str, *, code: str = "rejected",
+                 data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data or {}
 
 
 @dataclass(frozen=True)
@@ -49,20 +60,62 @@ class IntakeService:
         # Used to check forwarders when `forward` is given no port.
         self.ports = Ports.of(port) if port is not None else Ports()
 
-    def check(self, request: IntakeRequest) -> str | None:
+    def problem(self, request: IntakeRequest) -> IntakeRejected | None:
         """What is wrong with a request that needs no platform to tell, or None."""
         if not request.text.strip() and not request.files:
-            return "There is no text to forward."
+            return IntakeRejected("There is no text to forward.", code="no_text")
         if request.team and request.team not in self.config.teams:
-            return f"There is no team called {request.team!r}."
+            return IntakeRejected(f"There is no team called {request.team!r}.",
+                                  code="no_such_team", data={"team": request.team})
         if (request.severity or self.config.severity_default) not in SEVERITIES:
-            return f"Severity must be one of {', '.join(SEVERITIES)}."
+            return IntakeRejected(f"Severity must be one of {', '.join(SEVERITIES)}.",
+                                  code="bad_severity", data={"severities": list(SEVERITIES)})
         return None
+
+    def check(self, request: IntakeRequest) -> str | None:
+        """What is wrong with a request that needs no platform to tell, in plain words, or None."""
+        problem = self.problem(request)
+        return str(problem) if problem is not None else None
 
     def suggest(self, *, text: str, channel: str | None) -> tuple[RouteDecision, str | None]:
         """Return the team and customer the modal should preselect."""
         customer = self.router.detect_customer(text=text, channel=channel)
         return self.router.route(text=text, customer=customer), customer
+
+    async def may_forward(self, *, workspace: str, user: str, platform: str = "slack",
+                          from_outside: bool = False, port: ChatPort | None = None) -> bool:
+        """True when `user` (a person, or a bot listed in `intake.bots`) may forward feedback.
+
+        Only people of the organisation may: never a guest or someone from another one.
+        `from_outside` says the platform already knows the person is from another
+        organisation. Raises ChatError when the platform can't tell now, and ValueError
+        when no port of `platform` can check the person.
+        """
+        if user in self.config.intake.bots:
+            return True
+        if from_outside:
+            return False
+        if port is None and platform in self.ports:
+            port = self.ports.on(platform)
+        if port is None:
+            # Trusting by default would let customers in: refuse to guess.
+            raise ValueError(f"intake on {platform} needs a ChatPort to check that the"
+                             " person is a member of the workspace")
+        return await port.is_internal_user(workspace=workspace, user=user)
+
+    def already_forwarded(self, *, workspace: str, conversation: str, message: str
+                          ) -> Item | None:
+        """The item already made from the message `message` in `conversation`, or None."""
+        return self.store.find_item_by_source(workspace=workspace, channel=conversation,
+                                              ts=message)
+
+    def keep_draft(self, *, workspace: str, data: dict[str, Any]) -> int:
+        """Keep what a person is about to forward (while a form is open); return its id."""
+        return self.store.save_draft(workspace=workspace, data=data, now=self.clock())
+
+    def draft(self, *, workspace: str, draft_id: int) -> dict[str, Any] | None:
+        """A draft kept by `keep_draft`, or None when it is gone."""
+        return self.store.get_draft(workspace=workspace, draft_id=draft_id)
 
     async def forward(
         self, request: IntakeRequest, *, port: ChatPort | None = None
@@ -92,22 +145,17 @@ class IntakeService:
             )
             if existing is not None:
                 return IntakeResult(item=existing, created=False, route=None)
-        problem = self.check(request)
-        if problem:
-            raise IntakeRejected(problem)
+        problem = self.problem(request)
+        if problem is not None:
+            raise problem
         severity = request.severity or self.config.severity_default
         if port is None and request.platform in self.ports:
             port = self.ports.on(request.platform)
-        if request.kind in _CHECKED_KINDS and request.forwarded_by not in self.config.intake.bots:
-            if port is None:
-                # Trusting by default would let customers in: refuse to guess.
-                raise ValueError(f"{request.kind.value} intake needs a ChatPort to check"
-                                 " that the person is a member of the workspace")
-            internal = await port.is_internal_user(
-                workspace=request.workspace, user=request.forwarded_by
-            )
-            if not internal:
-                raise IntakeRejected("Only members of this workspace can forward feedback.")
+        if request.kind in _CHECKED_KINDS and not await self.may_forward(
+                workspace=request.workspace, user=request.forwarded_by,
+                platform=request.platform, port=port):
+            raise IntakeRejected("Only members of this workspace can forward feedback.",
+                                 code="not_internal")
         customer = request.customer or self.router.detect_customer(
             text=request.text, channel=source.channel
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,11 +32,19 @@ _OPEN = {Status.RECEIVED.value, Status.ROUTED.value, Status.REOPENED.value}
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a request did; `message` is for the person who asked, when they need one."""
+    """What a request did; `code` (with `data`) is what the person who asked must be told.
+
+    Each platform words the codes: not_found, not_on_team (data: team; the response
+    was noted but isn't the team's), already_responded, not_yours (data: team),
+    already_resolved, not_resolved, no_such_team (data: team), already_with_team
+    (data: team), not_internal, forwarder_follows, already_following (data: item_id),
+    followed (data: team, item_id).
+    """
 
     item: Item | None
     changed: bool
-    message: str | None = None
+    code: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class Lifecycle:
@@ -110,13 +118,36 @@ class Lifecycle:
     def _get(self, workspace: str, item_id: int) -> Item | None:
         return self.store.get_item(workspace=workspace, item_id=item_id)
 
+    def item(self, *, workspace: str, item_id: int) -> Item | None:
+        """The item numbered `item_id`, or None."""
+        return self._get(workspace, item_id)
+
+    async def check_manage(self, *, workspace: str, item_id: int, user: str) -> Outcome:
+        """Whether `user` may resolve or reassign an item; `code` says why not, if not."""
+        item = self._get(workspace, item_id)
+        if item is None:
+            return Outcome(None, False, "not_found")
+        if not await self.may_manage(item, user):
+            return Outcome(item, False, "not_yours", {"team": item.team})
+        return Outcome(item, False)
+
     # --- first response -----------------------------------------------------------
+    async def acknowledge_card(self, *, workspace: str, conversation: str, message: str,
+                               user: str, kind: str) -> Outcome:
+        """Acknowledge the item whose card is `message`; a message that is no card is ignored."""
+        item = self.store.find_item_by_card(workspace=workspace, channel=conversation,
+                                            ts=message)
+        if item is None:
+            return Outcome(None, False)
+        return await self.acknowledge(workspace=workspace, item_id=item.id, user=user,
+                                      kind=kind)
+
     async def acknowledge(self, *, workspace: str, item_id: int, user: str, kind: str,
                           ) -> Outcome:
         """Record a button or emoji acknowledgement; the first from the team is the response."""
         item = self._get(workspace, item_id)
         if item is None:
-            return Outcome(None, False, "That feedback item no longer exists.")
+            return Outcome(None, False, "not_found")
         if user in (None, ""):
             return Outcome(item, False)
         now = self.clock()
@@ -125,8 +156,7 @@ class Lifecycle:
                 workspace=workspace, item_id=item.id, changes={},
                 event=Event(item_id=item.id, kind="acknowledged", actor=user, at=now,
                             data={"kind": kind, "owner": False, "team": item.team}))
-            return Outcome(item, False, f"Noted. You're not on *{item.team}*, so this"
-                                        " doesn't count as the team's response.")
+            return Outcome(item, False, "not_on_team", {"team": item.team})
         return self._first_response(item, user=user, kind=kind, now=now)
 
     def _first_response(self, item: Item, *, user: str, kind: str, now: datetime,
@@ -135,7 +165,7 @@ class Lifecycle:
             if extra:
                 self.store.update_item(workspace=item.workspace, item_id=item.id, changes={},
                                        outbox=extra, now=self.clock())
-            return Outcome(item, False, "The team has already responded to this one.")
+            return Outcome(item, False, "already_responded")
         status = Status.RESPONDED.value if item.status in _OPEN else item.status
         wait = now - item.received_at
         updated = self.store.update_item(
@@ -156,7 +186,7 @@ class Lifecycle:
             if extra and latest is not None:
                 self.store.update_item(workspace=item.workspace, item_id=item.id, changes={},
                                        outbox=extra, now=self.clock())
-            return Outcome(latest, False, "The team has already responded to this one.")
+            return Outcome(latest, False, "already_responded")
         return Outcome(updated, True)
 
     # --- thread replies and relays --------------------------------------------------
@@ -255,11 +285,11 @@ class Lifecycle:
         """Resolve an item with an optional note; only its team, forwarder or an admin may."""
         item = self._get(workspace, item_id)
         if item is None:
-            return Outcome(None, False, "That feedback item no longer exists.")
+            return Outcome(None, False, "not_found")
         if not await self.may_manage(item, user):
-            return Outcome(item, False, self.not_yours(item))
+            return Outcome(item, False, "not_yours", {"team": item.team})
         if item.status == Status.RESOLVED.value:
-            return Outcome(item, False, "It's already resolved.")
+            return Outcome(item, False, "already_resolved")
         now = self.clock()
         note = (note or "").strip() or None
         updated = self.store.update_item(
@@ -277,11 +307,11 @@ class Lifecycle:
         """Reopen a resolved item."""
         item = self._get(workspace, item_id)
         if item is None:
-            return Outcome(None, False, "That feedback item no longer exists.")
+            return Outcome(None, False, "not_found")
         if not await self.may_manage(item, user):
-            return Outcome(item, False, self.not_yours(item))
+            return Outcome(item, False, "not_yours", {"team": item.team})
         if item.status != Status.RESOLVED.value:
-            return Outcome(item, False, "It isn't resolved.")
+            return Outcome(item, False, "not_resolved")
         now = self.clock()
         updated = self.store.update_item(
             workspace=workspace, item_id=item.id,
@@ -301,13 +331,13 @@ class Lifecycle:
         """
         item = self._get(workspace, item_id)
         if item is None:
-            return Outcome(None, False, "That feedback item no longer exists.")
+            return Outcome(None, False, "not_found")
         if not await self.may_manage(item, user):
-            return Outcome(item, False, self.not_yours(item))
+            return Outcome(item, False, "not_yours", {"team": item.team})
         if to_team not in self.config.teams:
-            return Outcome(item, False, f"There is no team called {to_team!r}.")
+            return Outcome(item, False, "no_such_team", {"team": to_team})
         if to_team == item.team:
-            return Outcome(item, False, f"It's already with *{to_team}*.")
+            return Outcome(item, False, "already_with_team", {"team": to_team})
         now = self.clock()
         status = item.status
         if item.first_response_at is None and status in _OPEN:
@@ -338,22 +368,16 @@ class Lifecycle:
         """Let an internal user (a person on `platform`) get the same relays as the forwarder."""
         item = self._get(workspace, item_id)
         if item is None:
-            return Outcome(None, False, "That feedback item no longer exists.")
+            return Outcome(None, False, "not_found")
         if not await self.ports.on(platform).is_internal_user(workspace=workspace, user=user):
-            return Outcome(item, False, "Only members of this workspace can follow feedback.")
+            return Outcome(item, False, "not_internal")
         if user == item.forwarded_by:
-            return Outcome(item, False, "You forwarded it, so you'll hear about it anyway.")
+            return Outcome(item, False, "forwarder_follows")
         now = self.clock()
         if not self.store.add_follower(workspace=workspace, item_id=item.id, user=user,
                                        now=now, platform=platform):
-            return Outcome(item, False, f"You already follow feedback #{item.id}.")
+            return Outcome(item, False, "already_following", {"item_id": item.id})
         self.store.update_item(workspace=workspace, item_id=item.id, changes={},
                                event=Event(item_id=item.id, kind="followed", actor=user,
                                            at=now))
-        return Outcome(item, True, f"You'll hear what *{item.team}* says about feedback"
-                                   f" #{item.id}.")
-
-    def not_yours(self, item: Item) -> str:
-        """The words for someone who may not change an item."""
-        return (f"Not yours: only *{item.team}*, the person who forwarded it, or an admin"
-                " can do that.")
+        return Outcome(item, True, "followed", {"team": item.team, "item_id": item.id})

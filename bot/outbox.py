@@ -41,13 +41,16 @@ LEASE = timedelta(minutes=2)  # longer than any one attempt; a crashed holder's 
 # a token that works again (see bot.revocation) makes them due at once.
 REVOKED_DEFER = timedelta(hours=1)
 
+# Plain words, without any platform's markup: they are kept in the item (`failed`) and
+# shown wherever the item is. Each platform words a failed notice itself, from the
+# error and the channel kept beside these words.
 _PLAIN_REASONS = {
-    "channel_not_found": "the channel {channel} doesn't exist or the bot can't see it",
+    "channel_not_found": "{channel} doesn't exist or the bot can't see it",
     "not_in_channel": "the bot isn't a member of {channel}; invite it with /invite",
-    "is_archived": "the channel {channel} is archived",
+    "is_archived": "{channel} is archived",
     "user_not_found": "the person could not be found",
     "cannot_dm_bot": "the person is a bot and can't get messages",
-    "channel_is_shared": ("the channel {channel} is shared with another organisation, and"
+    "channel_is_shared": ("{channel} is shared with another organisation, and"
                           " the bot never posts where customers can read"),
 }
 
@@ -63,9 +66,10 @@ def _process_exists(pid: int) -> bool:
 
 
 def plain_reason(error: str, *, channel: str | None = None) -> str:
-    """Say what a permanent platform error means, in words for a person."""
+    """Say what a permanent platform error means, in plain words without markup."""
     template = _PLAIN_REASONS.get(error, "the chat platform refused the message ({error})")
-    return template.format(channel=f"<#{channel}>" if channel else "the channel", error=error)
+    return template.format(channel=f"the channel {channel}" if channel else "the channel",
+                           error=error)
 
 
 def notice_entry(notice: Notice) -> NewOutbox:
@@ -459,18 +463,18 @@ class OutboxWorker:
                    else entry.payload.get("channel"))
         reason = plain_reason(error.reason, channel=channel)
         log.error("item %s: could not deliver its %s: %s", item.id, entry.kind, reason)
+        # The error and the channel let each platform word the notice its own way.
+        failure = {"reason": reason, "error": error.reason, "channel": channel,
+                   "what": entry.kind}
         outbox = []
         # A failed notice about a failure must not beget another one.
         if entry.kind == NOTICE:
             if entry.payload.get("kind") != "failed":
                 # The thread itself may be what failed, so this one goes by DM.
                 outbox.append(notice_entry(Notice(kind="failed", user=item.forwarded_by,
-                                                  data={"reason": reason,
-                                                        "what": entry.kind},
-                                                  platform=item.platform)))
+                                                  data=failure, platform=item.platform)))
         else:
-            outbox.append(notice_entry(forwarder_notice(item, "failed", reason=reason,
-                                                        what=entry.kind)))
+            outbox.append(notice_entry(forwarder_notice(item, "failed", **failure)))
         self.store.update_item(
             workspace=item.workspace, item_id=item.id, changes={"failed": reason},
             event=Event(item_id=item.id, kind="failed", actor=None, at=now,

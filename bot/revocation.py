@@ -61,6 +61,21 @@ class TokenChecks:
         self._refused[workspace] = _Refused(reason=reason, next_check=self.clock(),
                                             wait=timedelta(0))
 
+    def lost(self, workspace: str, *, reason: str) -> None:
+        """The platform says the bot lost its token in `workspace` (uninstalled, revoked).
+
+        Sending there stops until the token is tried again, at the next outbox pass.
+        """
+        self.store.set_workspace_revoked(workspace=self._mark(workspace), revoked_at=self.clock())
+        self.check_soon(workspace, reason=reason)
+
+    def accepted(self, workspace: str) -> bool:
+        """The token works in `workspace` (say, at start-up): clear its mark; True if it had one."""
+        if not self.store.is_workspace_revoked(workspace=self._mark(workspace)):
+            return False
+        self.store.set_workspace_revoked(workspace=self._mark(workspace), revoked_at=None)
+        return True
+
     async def confirm(self, workspace: str) -> str | None:
         """After a call was refused for the token, ask about the token itself.
 

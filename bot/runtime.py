@@ -25,9 +25,11 @@ from bot.models import utcnow
 from bot.outbox import OutboxWorker
 from bot.ports import ChatPort, Ports
 from bot.reminders import Reminders
+from bot.replies import Replies
 from bot.scheduler import Scheduler
 from bot.store import InboxRow, Store
 from bot.store_wait import OffLoopStore
+from bot.views import Views
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,9 @@ class Runtime:
         self.scheduler = Scheduler(digests=self.digests, reminders=self.reminders,
                                    workspace=lambda: self.workspace,
                                    after_tick=self.outbox.wake)
+        self.views = Views(store=store, config=config, lifecycle=self.lifecycle,
+                           ports=self.ports, clock=clock)
+        self.replies = Replies(store=store, clock=clock, wake=self.outbox.wake)
         self.workspace: str | None = None
         self._ready: set[str] = set()
         self._ready_event = asyncio.Event()

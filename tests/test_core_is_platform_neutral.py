@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,57 @@ def test_the_core_never_imports_a_storage_backend():
         if storage - allowed:
             offenders[name] = sorted(storage - allowed)
     assert offenders == {}
+
+
+# Slack's markup: a channel or user link, a special mention, or *bold* around a value.
+_MARKUP = re.compile(r"<[#@]|<![a-z]"  # <#C1>, <@U1>, <!here>
+                     r"|(?<![*\w])\*\{[^}]*\}\*(?!\*)"  # *{team}* in an f-string
+                     r"|(?<![*\w])\*[A-Za-z][^*\n]*\*(?!\w)")  # *Bold words*
+
+
+def _markup_in_strings(path: Path) -> list[str]:
+    """Each string literal (or f-string) of a core module that holds chat markup."""
+    return _markup_in_strings_at(path, root=CORE.parent)
+
+
+def _markup_in_strings_at(path: Path, *, root: Path) -> list[str]:
+    """Each string literal (or f-string) of a module that holds chat markup."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    parts = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
+             for part in node.values}
+    # Docstrings are for readers of the code, where *emphasis* is fine.
+    parts |= {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    for node in ast.walk(tree):
+        if id(node) in parts:
+            continue  # seen as part of its f-string
+        if isinstance(node, ast.JoinedStr):
+            text = ast.unparse(node)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if _MARKUP.search(text):
+            found.append(f"{path.relative_to(root)}:{node.lineno}: {text[:60]!r}")
+    return found
+
+
+def test_the_core_writes_no_chat_markup():
+    # The core returns codes and plain words; each platform words them in its markup.
+    offenders = [hit for path in sorted(CORE.rglob("*.py")) for hit in _markup_in_strings(path)]
+    assert offenders == []
+
+
+def test_the_markup_checker_sees_links_and_bold(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "team = 'x'\n"
+        "a = f'It is already with *{team}*.'\n"
+        "b = f'the bot is not in <#{team}>'\n"
+        "c = 'ask <@U1> or <!here>'\n"
+        "d = 'a * b * c, and **kwargs'\n"
+        "def f():\n"
+        "    '''Only *when* to look.'''\n"
+    )
+    hits = [hit.split(":")[1] for hit in _markup_in_strings_at(sample, root=tmp_path)]
+    assert hits == ["2", "3", "4"]

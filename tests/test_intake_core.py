@@ -355,3 +355,39 @@ async def test_nul_characters_are_dropped_and_the_rest_is_kept(
 ) -> None:
     result = await intake.forward(intake_request(at=clock(), text="refund\x00 missing\x00"))
     assert result.item.text == "refund missing"
+
+
+# --- who may forward: decided here for every platform ----------------------------------
+
+async def test_may_forward_asks_the_port_and_trusts_listed_bots_without_asking(
+    example_config: Config, fresh_store: Store, clock: FrozenClock
+) -> None:
+    config = example_config.model_copy(update={"intake": example_config.intake.model_copy(
+        update={"bots": ["B0ZENDESK"]})})
+    chat = RecordingChatPort(internal_users={"U0SUPPORT"})
+    intake = IntakeService(store=fresh_store, config=config, clock=clock, port=chat)
+    assert await intake.may_forward(workspace="T0WORK", user="U0SUPPORT")
+    assert not await intake.may_forward(workspace="T0WORK", user="U0GUEST")
+    assert await intake.may_forward(workspace="T0WORK", user="B0ZENDESK")
+    asked = [call["user"] for call in chat.calls_of("is_internal_user")]
+    assert asked == ["U0SUPPORT", "U0GUEST"]
+
+
+async def test_may_forward_refuses_someone_the_platform_knows_is_from_outside(
+    intake: IntakeService,
+) -> None:
+    # Slack says so in the event (another workspace's team id): no lookup is needed.
+    assert not await intake.may_forward(workspace="T0WORK", user="U0SUPPORT",
+                                        from_outside=True)
+
+
+async def test_already_forwarded_finds_the_item_made_from_a_message(
+    intake: IntakeService, clock: FrozenClock
+) -> None:
+    item = (await intake.forward(intake_request(at=clock()))).item
+    assert item.source_channel and item.source_ts
+    found = intake.already_forwarded(workspace="T0WORK", conversation=item.source_channel,
+                                     message=item.source_ts)
+    assert found is not None and found.id == item.id
+    assert intake.already_forwarded(workspace="T0WORK", conversation=item.source_channel,
+                                    message="1.2") is None

@@ -378,6 +378,10 @@ async def test_permanent_error_flags_the_item_and_tells_the_forwarder(
     await worker.drain_once()
     assert [(s.notice.kind, s.notice.user) for s in chat.notices] == [("failed", "U0SUPPORT")]
     assert chat.notices[0].notice.data["reason"] == now.failed
+    # Plain words in the item; the error and channel let each platform word the notice.
+    assert now.failed == "the channel C0PAYMENTS doesn't exist or the bot can't see it"
+    assert {key: chat.notices[0].notice.data[key] for key in ("error", "channel", "what")} == {
+        "error": "channel_not_found", "channel": "C0PAYMENTS", "what": "card"}
 
     # The card entry is finished for good: no more attempts, however long we wait.
     clock.advance(timedelta(days=1))

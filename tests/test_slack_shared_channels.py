@@ -37,9 +37,12 @@ async def test_a_team_channel_that_is_shared_gets_no_card_and_the_forwarder_is_t
         (item,) = running.store.list_items()
         assert item.team == "triage" and item.card_ts is None
         assert item.failed and "shared with another organisation" in item.failed
+        # The item keeps plain words; Slack's notice links the channel.
+        assert item.failed.startswith("the channel C0GLOBEXSHARED is shared")
         told = [call for call in posts(slack, "C0INTAKE") if "couldn't deliver" in
                 call.args.get("text", "")]
         assert len(told) == 1
+        assert "the channel <#C0GLOBEXSHARED> is shared" in told[0].args["text"]
         for channel in SHARED:
             assert _anything_into(slack, channel) == []
 

@@ -18,9 +18,9 @@ from handlers.msteams.services import (
     TeamsServices,
     as_dict,
     channel_of,
-    teams_markdown,
     thread_root,
 )
+from handlers.msteams.words import OUTCOMES, outcome_text
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ def _item_id(data: dict[str, Any]) -> int | None:
 
 
 def message_answer(text: str) -> dict[str, Any]:
-    """An invoke answer that shows `text` to the person who clicked."""
-    return {"statusCode": 200, "type": MESSAGE_TYPE, "value": teams_markdown(text)}
+    """An invoke answer that shows `text` (Teams markdown) to the person who clicked."""
+    return {"statusCode": 200, "type": MESSAGE_TYPE, "value": text}
 
 
 def card_answer(services: TeamsServices, item: Item) -> dict[str, Any]:
@@ -83,15 +83,15 @@ async def card_action(services: TeamsServices, activity: dict[str, Any],
         outcome = await lifecycle.follow(workspace=workspace, item_id=item_id, user=user,
                                          platform="msteams")
     elif verb == cards.VERB_REFRESH:
-        item = services.store.get_item(workspace=workspace, item_id=item_id)
-        outcome = Outcome(item, False)
+        outcome = Outcome(lifecycle.item(workspace=workspace, item_id=item_id), False)
     else:
         log.info("ignored an unknown card verb %r", verb[:40])
         return message_answer("That button is no longer supported.")
+    told = outcome_text(outcome)
     if outcome.item is None:
-        return message_answer(outcome.message or "That feedback item no longer exists.")
-    if outcome.message and (not outcome.changed or verb == cards.VERB_FOLLOW):
-        return message_answer(outcome.message)
+        return message_answer(told or OUTCOMES["not_found"])
+    if told and (not outcome.changed or verb == cards.VERB_FOLLOW):
+        return message_answer(told)
     return card_answer(services, outcome.item)
 
 

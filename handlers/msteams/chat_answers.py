@@ -1,8 +1,6 @@
 """`stats`, `mine` and `help` in a 1:1 chat with the bot: the figures `/feedback` shows on Slack.
 
-The figures come from the core (`bot.metrics.compute_figures`, the lifecycle's team
-membership); only the wording is Teams'. The Slack words live in
-handlers/slack/chat_views.py, which can't be imported here (it needs Bolt).
+The figures and lists come from the core (`bot.views`); only the wording is Teams'.
 """
 
 from __future__ import annotations
@@ -10,18 +8,16 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from bot import views
 from bot.config import Config
 from bot.durations import format_duration
 from bot.lifecycle import Lifecycle
-from bot.metrics import Durations, TeamFigures, compute_figures
-from bot.models import Item, Status
-from bot.outbox import card_platform_of
-from bot.ports import ChatError
+from bot.metrics import Durations, TeamFigures
+from bot.models import Item
 from bot.store import Store
 from handlers.msteams.text import cut, escape_markdown
 
 STATS = re.compile(r"^stats(?:\s+(?P<team>\S+?))?(?:\s+(?P<days>7d|30d))?$", re.IGNORECASE)
-_WAITING = {Status.RECEIVED.value, Status.ROUTED.value, Status.REOPENED.value}
 MAX_LISTED = 15
 HELP = ("Send me a customer's words and I'll pass them to the team that owns them.\n\n"
         "- **stats** [team] [7d|30d]: how fast feedback gets a response\n"
@@ -78,13 +74,11 @@ def figures_text(row: TeamFigures, *, days: int) -> str:
 
 def stats_text(*, store: Store, config: Config, workspace: str, text: str,
                now: datetime) -> str:
-    """The figures for a `stats` message."""
+    """The figures for a `stats` message (computed by the core, as on Slack)."""
     team, days = parse_stats(text, config) or (None, 7)
-    figures = compute_figures(items=store.list_items(workspace=workspace), config=config,
-                              start=now - timedelta(days=days), end=now, now=now,
-                              teams=[team] if team else None)
-    rows = figures.teams if team else [*figures.teams, figures.overall]
-    return "\n\n".join(figures_text(row, days=days) for row in rows)
+    data = views.stats(store=store, config=config, workspace=workspace, now=now, days=days,
+                       team=team)
+    return "\n\n".join(figures_text(row, days=data.days) for row in data.rows)
 
 
 def _line(item: Item, now: datetime) -> str:
@@ -96,28 +90,15 @@ def _line(item: Item, now: datetime) -> str:
 async def mine_text(*, store: Store, lifecycle: Lifecycle, workspace: str, user: str,
                     now: datetime) -> str:
     """What waits on `user`'s teams, and what they forwarded that still waits."""
-    mine: list[Item] = []
-    forwarded: list[Item] = []
-    for item in store.list_items(workspace=workspace):
-        if item.first_response_at is not None or item.status not in _WAITING:
-            continue
-        try:
-            members = await lifecycle.team_members(workspace=workspace, team=item.team,
-                                                   platform=card_platform_of(item))
-        except ChatError:
-            members = frozenset()
-        if user in item.assignees or user in members:
-            mine.append(item)
-        elif item.forwarded_by == user:
-            forwarded.append(item)
-    if not mine and not forwarded:
+    data = await views.mine(store=store, lifecycle=lifecycle, workspace=workspace, now=now,
+                            user=user, platform="msteams")
+    if data.empty:
         return "🎉 Nothing is waiting on you, and nothing you forwarded is waiting."
     parts = []
-    for title, items in (("Waiting for your team's response", mine),
-                         ("You forwarded, still waiting", forwarded)):
+    for title, items in (("Waiting for your team's response", data.theirs),
+                         ("You forwarded, still waiting", data.forwarded)):
         if items:
-            items.sort(key=lambda item: item.received_at)
-            lines = [_line(item, now) for item in items[:MAX_LISTED]]
+            lines = [_line(item, data.now) for item in items[:MAX_LISTED]]
             more = f"\n…and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
             parts.append(f"**{title}** ({len(items)})\n" + "\n".join(lines) + more)
     return "\n\n".join(parts)

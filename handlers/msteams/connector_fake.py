@@ -36,7 +36,7 @@ class ConnectorCall:
 class _Fault:
     operation: str | None
     status: int
-    retry_after: float | None
+    retry_after: float | str | None
     remaining: int
 
 
@@ -62,6 +62,10 @@ class FakeConnector:
         self._app.router.add_get(base + "/{conversation}/members", self._members)
         self._app.router.add_get(base + "/{conversation}/members/{member}", self._member)
         self._app.router.add_get("/v3/teams/{team}/conversations", self._team_channels)
+        self._app.router.add_get(base + "/{conversation}/pagedmembers", self._paged_members)
+        self._app.router.add_get(base + "/{conversation}/pagedMembers", self._paged_members)
+        self.expected_authorization: str | None = None
+        self.delays: dict[str, float] = {}
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on loopback (an ephemeral port by default); sets `url`, the serviceUrl."""
@@ -86,8 +90,12 @@ class FakeConnector:
         await self.stop()
 
     def add_member(self, conversation: str, *, entra_id: str, name: str,
-                   email: str | None = None, guest: bool = False) -> dict[str, Any]:
-        """Put a user in a conversation (a team's id stands for the whole team)."""
+                   email: str | None = None, guest: bool = False,
+                   tenant: str = TENANT_ID) -> dict[str, Any]:
+        """Put a user in a conversation (a team's id stands for the whole team).
+
+        `guest` makes them a guest of our tenant; `tenant` another organisation's member.
+        """
         member_id = f"29:1{entra_id.replace('-', '')}"
         account: dict[str, Any] = {
             "id": member_id,
@@ -97,7 +105,7 @@ class FakeConnector:
             "surname": name.split()[-1],
             "email": email,
             "userPrincipalName": email,
-            "tenantId": TENANT_ID,
+            "tenantId": tenant,
             "userRole": "guest" if guest else "user",
         }
         self.members.setdefault(conversation, {})[member_id] = account
@@ -111,15 +119,26 @@ class FakeConnector:
         """The recorded calls of one operation (e.g. "update_activity"), faulted ones too."""
         return [call for call in self.calls if call.operation == operation]
 
-    def rate_limit_next(self, operation: str | None = None, *, retry_after: float = 1,
+    def rate_limit_next(self, operation: str | None = None, *, retry_after: float | str = 1,
                         count: int = 1) -> None:
-        """Answer the next `count` calls (of `operation`, or any) with 429 and Retry-After."""
+        """Answer the next `count` calls (of `operation`, or any) with 429 and Retry-After.
+
+        `retry_after` is seconds, or a string sent as is (an HTTP-date).
+        """
         self._faults.append(_Fault(operation, 429, retry_after, count))
 
     def fail_next(self, operation: str | None = None, *, status: int = 502,
                   count: int = 1) -> None:
         """Answer the next `count` calls (of `operation`, or any) with `status`."""
         self._faults.append(_Fault(operation, status, None, count))
+
+    def require_token(self, token: str) -> None:
+        """Answer 401 to every call that doesn't carry `Bearer <token>`."""
+        self.expected_authorization = f"Bearer {token}"
+
+    def delay(self, operation: str, seconds: float) -> None:
+        """Answer every call of `operation` only after `seconds` (after recording it)."""
+        self.delays[operation] = seconds
 
     async def wait_for(self, operation: str, count: int = 1, timeout: float = 5) -> None:
         """Wait until `count` calls of `operation` were recorded; raises TimeoutError."""
@@ -144,13 +163,19 @@ class FakeConnector:
         call = ConnectorCall(operation, request.method, request.path, body, 200,
                              request.headers.get("Authorization"), dict(request.query))
         self.calls.append(call)
+        if operation in self.delays:
+            await asyncio.sleep(self.delays[operation])
+        if self.expected_authorization and call.authorization != self.expected_authorization:
+            call.status = 401
+            return body, _error(401, "Unauthorized", "token missing or not accepted")
         for fault in self._faults:
             if fault.remaining and fault.operation in (None, operation):
                 fault.remaining -= 1
                 call.status = fault.status
                 headers = {}
                 if fault.retry_after is not None:
-                    headers["Retry-After"] = f"{fault.retry_after:g}"
+                    wait = fault.retry_after
+                    headers["Retry-After"] = wait if isinstance(wait, str) else f"{wait:g}"
                 code = "TooManyRequests" if fault.status == 429 else "ServiceError"
                 return body, _error(fault.status, code, "injected fault", headers)
         if isinstance(body, str):
@@ -228,6 +253,18 @@ class FakeConnector:
             return fault
         found = self.members.get(request.match_info["conversation"], {})
         return self._answer(200, list(found.values()))
+
+    async def _paged_members(self, request: web.Request) -> web.Response:
+        _, fault = await self._record(request, "get_conversation_paged_members")
+        if fault:
+            return fault
+        found = list(self.members.get(request.match_info["conversation"], {}).values())
+        size = max(int(request.query.get("pageSize") or 200), 1)
+        start = int(request.query.get("continuationToken") or 0)
+        page: dict[str, Any] = {"members": found[start:start + size]}
+        if start + size < len(found):
+            page["continuationToken"] = str(start + size)
+        return self._answer(200, page)
 
     async def _member(self, request: web.Request) -> web.Response:
         _, fault = await self._record(request, "get_conversation_member")

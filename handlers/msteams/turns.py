@@ -30,6 +30,7 @@ from handlers.msteams.services import (
     teams_markdown,
     tenant_of,
 )
+from handlers.msteams.words import rejection_text
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class Turns:
             try:
                 result = await forward_message_action(self.services, activity, sender, message)
             except IntakeRejected as rejected:
-                return message_action.task_message(str(rejected))
+                return message_action.task_message(rejection_text(rejected))
             return message_action.task_message(teams_markdown(confirmation(result)))
         log.info("ignored a Teams invoke %r", str(name)[:60])
         return None
@@ -126,7 +127,7 @@ class Turns:
                 await forward_mention(self.services, activity, sender)
             except IntakeRejected as rejected:
                 await context.send_activity(Activity(type="message",
-                                                     text=teams_markdown(str(rejected))))
+                                                     text=rejection_text(rejected)))
             return
         if is_reply:
             sender = await self.people.sender(context, activity)
@@ -148,7 +149,7 @@ class Turns:
             result = await forward_direct(self.services, activity, sender)
         except IntakeRejected as rejected:
             await context.send_activity(Activity(type="message",
-                                                 text=teams_markdown(str(rejected))))
+                                                 text=rejection_text(rejected)))
             return
         if not result.created:
             await context.send_activity(Activity(type="message",

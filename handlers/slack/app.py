@@ -24,7 +24,6 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config, LoadedConfig, load_config
-from bot.inbox import record_failed_attempt
 from bot.models import utcnow
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -75,16 +74,20 @@ class FeedbackApp:
 
     name = "slack"
 
-    def __init__(self, *, settings: Settings, config: Config, store: Store,
+    def __init__(self, *, settings: Settings, config: Config, store: Store | None = None,
                  clock: Callable[[], datetime], api_timeout: float = 10.0,
                  open_side_store: Callable[[], Store] | None = None,
                  runtime: Runtime | None = None) -> None:
         if runtime is None:
+            if store is None:
+                raise ValueError("FeedbackApp needs a store or a runtime")
             runtime = Runtime(config=config, store=store, clock=clock,
                               open_side_store=open_side_store)
         self.runtime = runtime
         self.settings = settings
         self.config = runtime.config
+        # Only the port's shared-channel cache and callers outside the listeners (tests,
+        # the demo) use the store here; listeners go through the core's services.
         self.store = runtime.store
         self.off_loop = runtime.off_loop
         self.clock = runtime.clock
@@ -132,13 +135,12 @@ class FeedbackApp:
         self.outbox = runtime.outbox
         self.scheduler = runtime.scheduler
         self.lifecycle = runtime.lifecycle
-        self.deps = Deps(store=self.store, config=self.config, intake=self.intake,
-                         port=self.port, outbox=self.outbox, clock=self.clock)
+        self.deps = Deps(runtime=runtime, port=self.port)
         # Card listeners first: they match only events about cards, and Bolt runs the
         # first listener that matches.
         card_events.register(self.bolt, self.deps, self.lifecycle)
         card_actions.register(self.bolt, self.deps, self.lifecycle)
-        chat_views.register(self.bolt, self.deps, self.lifecycle)
+        chat_views.register(self.bolt, self.deps)
         intake_command.register(self.bolt, self.deps, self.lifecycle)
         for feature in (intake_modal, intake_events, workspace_events):
             feature.register(self.bolt, self.deps)
@@ -220,10 +222,9 @@ class FeedbackApp:
             log.warning("Slack accepts SLACK_BOT_TOKEN now (it refused it before: %s)",
                         self.auth_refused)
             self.auth_refused = None
-        if self.store.is_workspace_revoked(workspace=workspace):
+        if self.outbox.tokens.accepted(workspace):
             # Marked after an uninstall or a revoked token; a reinstall (a new token and a
             # restart) or a token fixed in Slack ends that.
-            self.store.set_workspace_revoked(workspace=workspace, revoked_at=None)
             log.warning("workspace %s had refused the app's token and accepts it again:"
                         " sending resumes, and everything queued meanwhile is delivered",
                         workspace)
@@ -269,23 +270,23 @@ class FeedbackApp:
             response = await self.bolt.async_dispatch(request)
         except Exception as error:  # counted, so that it is retried a few times, not forever
             log.exception("handling stored request %s failed", inbox_id)
-            record_failed_attempt(self.store, inbox_id, kind=_kind(body), error=repr(error))
+            self.runtime.request_failed(inbox_id, kind=_kind(body), error=repr(error))
             return BoltResponse(status=500, body="")
         if response.status >= 500 and not request.context.get(FAILURE_RECORDED):
             # Bolt answers 500 for what raised before any listener ran (a payload shape it
             # could not read); a listener's own failure is counted where it happened.
-            record_failed_attempt(self.store, inbox_id, kind=_kind(request.body),
-                                  error=f"HTTP {response.status} before any listener ran")
+            self.runtime.request_failed(inbox_id, kind=_kind(request.body),
+                                        error=f"HTTP {response.status} before any listener ran")
             return response
         if response.status == 404:
-            self.store.inbox_done(inbox_id, error="no listener")
+            self.runtime.request_done(inbox_id, error="no listener")
             return response
         team, enterprise = team_and_enterprise(request.body)
         team = request.context.team_id or team
         if self._authorized(request.context.enterprise_id or enterprise, team) is None:
             log.warning("ignored a request from workspace %s, which this deployment does not"
                         " serve", team)
-            self.store.inbox_done(inbox_id, error="not a workspace this deployment serves")
+            self.runtime.request_done(inbox_id, error="not a workspace this deployment serves")
         return response
 
     def _refuse_org_wide(self, inbox_id: int, body: dict[str, Any]) -> BoltResponse:
@@ -293,7 +294,7 @@ class FeedbackApp:
         log.warning("ignored a %s from an org-wide Enterprise Grid install (enterprise %s),"
                     " which feedbackbot does not support yet", _kind(body),
                     team_and_enterprise(body)[1])
-        self.store.inbox_done(inbox_id, error="org-wide Enterprise Grid install")
+        self.runtime.request_done(inbox_id, error="org-wide Enterprise Grid install")
         return BoltResponse(status=200, body=ORG_WIDE_INSTALL if "command" in body else "")
 
     def replay_soon(self, inbox_id: int | None) -> None:
@@ -423,7 +424,7 @@ def create_app(settings: Settings, *, config: Config | None = None, store: Store
             log.warning("%s", warning)
         config = loaded.config
     if runtime is not None:
-        return FeedbackApp(settings=settings, config=runtime.config, store=runtime.store,
+        return FeedbackApp(settings=settings, config=runtime.config,
                            clock=runtime.clock, api_timeout=api_timeout, runtime=runtime)
     open_side_store = None
     if store is None:

@@ -10,8 +10,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.lifecycle import Lifecycle, Outcome
-from bot.outbox_kinds import EPHEMERAL
-from bot.store import NewOutbox
 from handlers.slack.card_events import plain_reply, split_mark
 from handlers.slack.chat_views import home_view
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
@@ -23,6 +21,7 @@ from handlers.slack.render import (
     REOPEN_ACTION,
     RESOLVE_ACTION,
 )
+from handlers.slack.words import OUTCOMES, outcome_text
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +62,8 @@ def answer(deps: Deps, call: SlackCall, text: str) -> None:
     """Tell the person who clicked, and only them: ephemeral in the channel, else by DM."""
     channel, user = _where(call.body), _user(call.body)
     if channel and not channel.startswith("D"):
-        deps.store.outbox_enqueue(workspace=call.workspace, item_id=None, now=deps.clock(),
-                                  entry=NewOutbox(kind=EPHEMERAL, payload={
-                                      "channel": channel, "user": user, "text": text}))
+        deps.runtime.replies.answer_in(workspace=call.workspace, conversation=channel,
+                                       user=user, text=text)
     else:
         tell(deps, call.workspace, user, text)
 
@@ -127,14 +125,15 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
     """Add the button, modal and "Reply to support" listeners."""
 
     def _report(call: SlackCall, outcome: Outcome) -> None:
-        if outcome.message and not call.replay:
-            answer(deps, call, outcome.message)
+        text = outcome_text(outcome)
+        if text and not call.replay:
+            answer(deps, call, text)
 
     async def refresh_home(call: SlackCall, user: str) -> None:
         """Show the change on the App Home tab the person clicked from."""
         if call.replay:
             return
-        view = await home_view(deps, lifecycle, workspace=call.workspace, user=user)
+        view = await home_view(deps, workspace=call.workspace, user=user)
         await call.client.views_publish(user_id=user, view=view)
 
     async def on_ack(call: SlackCall) -> None:
@@ -151,13 +150,12 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
     async def open_modal(call: SlackCall, build: Any) -> None:
         await call.ack()
         item_id = _item_id(call.body)
-        item = deps.store.get_item(workspace=call.workspace, item_id=item_id or 0)
         user = _user(call.body)
-        if item is None:
-            answer(deps, call, "That feedback item no longer exists.")
-            return
-        if not await lifecycle.may_manage(item, user):
-            answer(deps, call, lifecycle.not_yours(item))
+        allowed = await lifecycle.check_manage(workspace=call.workspace,
+                                               item_id=item_id or 0, user=user)
+        item = allowed.item
+        if item is None or allowed.code:
+            answer(deps, call, outcome_text(allowed) or OUTCOMES["not_found"])
             return
         if call.replay:
             tell(deps, call.workspace, user, TRY_AGAIN)
@@ -201,8 +199,9 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         _report(call, outcome)
 
     async def after_submit(call: SlackCall, meta: dict[str, Any], outcome: Outcome) -> None:
-        if outcome.message and not call.replay:
-            tell(deps, call.workspace, _user(call.body), outcome.message)
+        text = outcome_text(outcome)
+        if text and not call.replay:
+            tell(deps, call.workspace, _user(call.body), text)
         if meta.get("home"):
             await refresh_home(call, _user(call.body))
 

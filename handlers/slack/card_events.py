@@ -86,13 +86,10 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         if not user or user == deps.bot_user_id:
             return  # the bot's own reactions never count
         item_ref = event.get("item") or {}
-        item = deps.store.find_item_by_card(workspace=call.workspace,
-                                            channel=str(item_ref.get("channel")),
-                                            ts=str(item_ref.get("ts")))
-        if item is None:
-            return
-        await lifecycle.acknowledge(workspace=call.workspace, item_id=item.id, user=user,
-                                    kind="reaction")
+        await lifecycle.acknowledge_card(workspace=call.workspace,
+                                         conversation=str(item_ref.get("channel")),
+                                         message=str(item_ref.get("ts")), user=user,
+                                         kind="reaction")
 
     async def on_card_thread(call: SlackCall) -> None:
         event = _event(call.body)

@@ -9,12 +9,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import views
 from bot.config import Config
 from bot.durations import format_duration
-from bot.lifecycle import Lifecycle
-from bot.metrics import Durations, TeamFigures, compute_figures
-from bot.models import Item, Status
-from bot.ports import ChatError
+from bot.metrics import Durations, TeamFigures
+from bot.models import Item
 from handlers.slack.deps import Deps, SlackCall, tracked
 from handlers.slack.render import cut, escape, status_blocks
 
@@ -22,7 +21,6 @@ log = logging.getLogger(__name__)
 
 STATS = re.compile(r"^stats(?:\s+(?P<team>[^\s]+?))?(?:\s+(?P<days>7d|30d))?$", re.IGNORECASE)
 MINE = re.compile(r"^mine$", re.IGNORECASE)
-_WAITING = {Status.RECEIVED.value, Status.ROUTED.value, Status.REOPENED.value}
 MAX_LISTED = 15
 
 
@@ -73,12 +71,8 @@ def figures_text(row: TeamFigures, *, days: int) -> str:
 
 def stats_text(deps: Deps, *, workspace: str, team: str | None, days: int) -> str:
     """The figures `/feedback stats` shows."""
-    now = deps.clock()
-    figures = compute_figures(items=deps.store.list_items(workspace=workspace),
-                              config=deps.config, start=now - timedelta(days=days), end=now,
-                              now=now, teams=[team] if team else None)
-    rows = figures.teams if team else [*figures.teams, figures.overall]
-    return "\n\n".join(figures_text(row, days=days) for row in rows)
+    data = deps.views.stats(workspace=workspace, days=days, team=team)
+    return "\n\n".join(figures_text(row, days=data.days) for row in data.rows)
 
 
 def item_line(item: Item, *, now: Any, link: str | None = None) -> str:
@@ -89,27 +83,6 @@ def item_line(item: Item, *, now: Any, link: str | None = None) -> str:
             f" · {text}")
 
 
-async def waiting_for(deps: Deps, lifecycle: Lifecycle, *, workspace: str, user: str
-                      ) -> tuple[list[Item], list[Item]]:
-    """Unanswered items for a user: (theirs to answer, forwarded by them), oldest first."""
-    mine: list[Item] = []
-    forwarded: list[Item] = []
-    for item in deps.store.list_items(workspace=workspace):
-        if item.first_response_at is not None or item.status not in _WAITING:
-            continue
-        try:
-            members = await lifecycle.team_members(workspace=workspace, team=item.team)
-        except ChatError:
-            members = frozenset()  # a user group that can't be read right now
-        if user in item.assignees or user in members:
-            mine.append(item)
-        elif item.forwarded_by == user:
-            forwarded.append(item)
-    mine.sort(key=lambda item: item.received_at)
-    forwarded.sort(key=lambda item: item.received_at)
-    return mine, forwarded
-
-
 def card_link(deps: Deps, item: Item) -> str | None:
     """A link to an item's card, built without a Web API call."""
     base = deps.team_url
@@ -118,17 +91,16 @@ def card_link(deps: Deps, item: Item) -> str | None:
     return f"{base.rstrip('/')}/archives/{item.card_channel}/p{item.card_ts.replace('.', '')}"
 
 
-async def mine_text(deps: Deps, lifecycle: Lifecycle, *, workspace: str, user: str) -> str:
+async def mine_text(deps: Deps, *, workspace: str, user: str) -> str:
     """The list `/feedback mine` shows."""
-    now = deps.clock()
-    mine, forwarded = await waiting_for(deps, lifecycle, workspace=workspace, user=user)
-    if not mine and not forwarded:
+    data = await deps.views.mine(workspace=workspace, user=user)
+    if data.empty:
         return ":tada: Nothing is waiting on you, and nothing you forwarded is waiting."
     parts = []
-    for title, items in (("Waiting for your team's response", mine),
-                         ("You forwarded, still waiting", forwarded)):
+    for title, items in (("Waiting for your team's response", data.theirs),
+                         ("You forwarded, still waiting", data.forwarded)):
         if items:
-            lines = [item_line(item, now=now, link=card_link(deps, item))
+            lines = [item_line(item, now=data.now, link=card_link(deps, item))
                      for item in items[:MAX_LISTED]]
             more = f"\n…and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
             parts.append(f"*{title}* ({len(items)})\n" + "\n".join(lines) + more)
@@ -138,27 +110,24 @@ async def mine_text(deps: Deps, lifecycle: Lifecycle, *, workspace: str, user: s
 STAFF_ONLY = ("Feedback figures and items are for members of this workspace only, not for"
               " guests or people from other organisations.")
 CANT_CHECK = "I couldn't check your account with Slack just now. Please try again in a minute."
+_REFUSALS = {views.NOT_INTERNAL: STAFF_ONLY, views.CANT_CHECK: CANT_CHECK}
 
 
 async def staff_only(deps: Deps, *, workspace: str, user: str) -> str | None:
     """Why `user` may not see internal figures (a guest, another organisation), or None."""
-    try:
-        internal = await deps.port.is_internal_user(workspace=workspace, user=user)
-    except ChatError:
-        return CANT_CHECK
-    return None if internal else STAFF_ONLY
+    refusal = await deps.views.refusal(workspace=workspace, user=user)
+    return _REFUSALS[refusal] if refusal else None
 
 
-async def home_view(deps: Deps, lifecycle: Lifecycle, *, workspace: str, user: str
-                    ) -> dict[str, Any]:
+async def home_view(deps: Deps, *, workspace: str, user: str) -> dict[str, Any]:
     """The App Home tab: the user's waiting items with their buttons, and their teams' figures."""
     refusal = await staff_only(deps, workspace=workspace, user=user)
     if refusal:
         return {"type": "home", "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": "Customer feedback"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": refusal}}]}
-    now = deps.clock()
-    mine, forwarded = await waiting_for(deps, lifecycle, workspace=workspace, user=user)
+    data = await deps.views.mine(workspace=workspace, user=user)
+    mine, forwarded, now = data.theirs, data.forwarded, data.now
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Customer feedback"}}]
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
@@ -173,26 +142,16 @@ async def home_view(deps: Deps, lifecycle: Lifecycle, *, workspace: str, user: s
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(
             f"*You forwarded, still waiting* ({len(forwarded)})\n" + "\n".join(lines),
             3000)[0]}})
-    teams = []
-    for name in deps.config.teams:
-        try:
-            members = await lifecycle.team_members(workspace=workspace, team=name)
-        except ChatError:
-            continue
-        if user in members:
-            teams.append(name)
-    if teams:
-        figures = compute_figures(items=deps.store.list_items(workspace=workspace),
-                                  config=deps.config, start=now - timedelta(days=7), end=now,
-                                  now=now, teams=teams)
+    figures = await deps.views.my_teams_stats(workspace=workspace, user=user, days=7)
+    if figures.rows:
         blocks.append({"type": "divider"})
-        for row in figures.teams:
+        for row in figures.rows:
             blocks.append({"type": "section", "text": {
-                "type": "mrkdwn", "text": cut(figures_text(row, days=7), 3000)[0]}})
+                "type": "mrkdwn", "text": cut(figures_text(row, days=figures.days), 3000)[0]}})
     return {"type": "home", "blocks": blocks[:100]}
 
 
-def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
+def register(app: AsyncApp, deps: Deps) -> None:
     """Add the App Home listener."""
 
     async def on_home_opened(call: SlackCall) -> None:
@@ -200,7 +159,7 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         user = str(event.get("user") or "")
         if event.get("tab") != "home" or not user or call.replay:
             return  # a stale home view is refreshed the next time it is opened
-        view = await home_view(deps, lifecycle, workspace=call.workspace, user=user)
+        view = await home_view(deps, workspace=call.workspace, user=user)
         await call.client.views_publish(user_id=user, view=view)
 
     app.event("app_home_opened")(tracked(deps, on_home_opened))

@@ -15,11 +15,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config
-from bot.inbox import record_failed_attempt
 from bot.intake import Clock, IntakeService
-from bot.outbox import OutboxWorker, notice_entry
-from bot.ports import ChatError, Notice
-from bot.store import Store
+from bot.lifecycle import Lifecycle
+from bot.outbox import OutboxWorker
+from bot.ports import ChatError
+from bot.runtime import Runtime
+from bot.views import Views
 from handlers.slack.context import workspace_key
 from handlers.slack.port import SlackChatPort
 
@@ -44,18 +45,47 @@ def is_transient(error: BaseException) -> bool:
 
 @dataclass
 class Deps:
-    """The services listeners call; built once by create_app."""
+    """The services listeners call; built once by create_app.
 
-    store: Store
-    config: Config
-    intake: IntakeService
+    Listeners reach the store only through the core's services, never directly.
+    """
+
+    runtime: Runtime
     port: SlackChatPort
-    outbox: OutboxWorker
-    clock: Clock
     bot_user_id: str | None = None
     bot_id: str | None = None
     team_url: str | None = None  # e.g. https://acme.slack.com/, for links built locally
     in_flight: int = 0  # listeners running now; lets a caller wait for quiet
+
+    @property
+    def config(self) -> Config:
+        """The deployment's config."""
+        return self.runtime.config
+
+    @property
+    def clock(self) -> Clock:
+        """The runtime's clock."""
+        return self.runtime.clock
+
+    @property
+    def intake(self) -> IntakeService:
+        """Forwarding: checks, routing, drafts."""
+        return self.runtime.intake
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """Responses, relays, resolve, reassign, follow."""
+        return self.runtime.lifecycle
+
+    @property
+    def views(self) -> Views:
+        """Figures and waiting lists."""
+        return self.runtime.views
+
+    @property
+    def outbox(self) -> OutboxWorker:
+        """The outbox worker (to wake it, and its token checks)."""
+        return self.runtime.outbox
 
 
 @dataclass
@@ -115,8 +145,8 @@ def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
             return
         except Exception as error:
             if inbox_id is not None:
-                record_failed_attempt(deps.store, inbox_id, kind=str(body.get("type")),
-                                      error=repr(error))
+                deps.runtime.request_failed(inbox_id, kind=str(body.get("type")),
+                                            error=repr(error))
                 context[FAILURE_RECORDED] = True
             log.exception("handling %s failed; it stays in the inbox for a retry",
                           body.get("type"))
@@ -124,7 +154,7 @@ def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
         finally:
             deps.in_flight -= 1
         if inbox_id is not None:
-            deps.store.inbox_done(inbox_id)
+            deps.runtime.request_done(inbox_id)
         deps.outbox.wake()
 
     listener.__name__ = getattr(handler, "__name__", "listener")
@@ -133,6 +163,4 @@ def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
 
 def tell(deps: Deps, workspace: str, user: str, text: str) -> None:
     """Queue a DM telling `user` something (why nothing happened, or what to do)."""
-    deps.store.outbox_enqueue(workspace=workspace, item_id=None, now=deps.clock(),
-                              entry=notice_entry(Notice(kind="rejected", user=user,
-                                                        data={"reason": text})))
+    deps.runtime.replies.tell(workspace=workspace, user=user, text=text)

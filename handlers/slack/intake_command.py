@@ -12,6 +12,7 @@ from handlers.slack.chat_views import MINE, mine_text, parse_stats, staff_only, 
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
 from handlers.slack.intake_modal import open_forward_modal
 from handlers.slack.render import escape
+from handlers.slack.words import rejection_text
 
 COMMAND = "/feedback"
 
@@ -60,7 +61,7 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
                                            days=days))
             return
         if MINE.match(text):
-            await call.ack(text=await mine_text(deps, lifecycle, workspace=call.workspace,
+            await call.ack(text=await mine_text(deps, workspace=call.workspace,
                                                 user=str(body.get("user_id") or "")))
             return
         if not text:
@@ -86,9 +87,9 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
             source=SourceMessage(channel=body.get("channel_id"), ts=None),
             intake_key=f"command:{body.get('trigger_id')}",
         )
-        problem = deps.intake.check(request)
-        if problem:
-            await call.ack(text=f":no_entry: {escape(problem)}")
+        problem = deps.intake.problem(request)
+        if problem is not None:
+            await call.ack(text=f":no_entry: {escape(rejection_text(problem))}")
             return
         # Routing is pure, so the answer can name the team at once; checking that the
         # person belongs to the workspace needs Slack, so it happens after the ack.
@@ -98,6 +99,6 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         try:
             await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
-            tell(deps, call.workspace, request.forwarded_by, str(rejected))
+            tell(deps, call.workspace, request.forwarded_by, rejection_text(rejected))
 
     app.command(COMMAND)(tracked(deps, on_command))

@@ -13,6 +13,7 @@ from bot.intake import IntakeRejected
 from bot.models import IntakeKind, IntakeRequest, SourceMessage, ts_to_datetime
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
 from handlers.slack.messages import NEW_MESSAGE_SUBTYPES, TS_PATTERN, ForwardedWords, words_of
+from handlers.slack.words import rejection_text
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return  # not a message Slack could name
         ts = str(raw_ts)
         workspace = call.workspace
-        if deps.store.find_item_by_source(workspace=workspace, channel=channel, ts=ts):
+        if deps.intake.already_forwarded(workspace=workspace, conversation=channel, message=ts):
             return  # a second person reacting: the item already exists
-        if not await deps.port.is_internal_user(workspace=workspace, user=user):
+        if not await deps.intake.may_forward(workspace=workspace, user=user):
             log.info("ignored intake emoji from %s, who is not a member of %s", user, workspace)
             return
         try:
@@ -133,7 +134,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
-            tell(deps, workspace, user, str(rejected))
+            tell(deps, workspace, user, rejection_text(rejected))
 
     async def on_message(call: SlackCall) -> None:
         event = call.body.get("event") or {}
@@ -163,9 +164,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         # On Enterprise Grid, people from sibling workspaces of the same organisation are
         # internal too: there only the users.info check below can tell.
         external = bool(not own_enterprise and user_team and own_team and user_team != own_team)
-        if not bot_id and (
-            external or not await deps.port.is_internal_user(workspace=workspace, user=user)
-        ):
+        # A listed integration forwards as itself; a person is checked by the core.
+        poster = str(bot_id) if bot_id else user
+        if not await deps.intake.may_forward(workspace=workspace, user=poster,
+                                             from_outside=external):
             log.info(
                 "ignored a post in intake channel %s by %s, who is not internal", channel, user
             )
@@ -180,7 +182,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
             if user:
-                tell(deps, workspace, user, str(rejected))
+                tell(deps, workspace, user, rejection_text(rejected))
             else:
                 log.warning("a post by integration %s in %s was not forwarded: %s", bot_id,
                             channel, rejected)

@@ -22,6 +22,7 @@ from bot.models import (
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
 from handlers.slack.messages import words_of
 from handlers.slack.render import MODAL_INPUT_LIMIT, escape
+from handlers.slack.words import rejection_text
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ async def open_forward_modal(deps: Deps, call: SlackCall, *, draft: dict[str, An
     if call.replay:
         tell(deps, workspace, user, TRY_AGAIN)
         return
-    if not await deps.port.is_internal_user(workspace=workspace, user=user):
+    if not await deps.intake.may_forward(workspace=workspace, user=user):
         # Guests and people from other organisations can't forward; say so privately.
         tell(deps, workspace, user, "Only members of this workspace can forward feedback.")
         return
@@ -108,7 +109,7 @@ async def open_forward_modal(deps: Deps, call: SlackCall, *, draft: dict[str, An
     prefill = text[:MODAL_INPUT_LIMIT]
     draft["prefill"] = prefill
     route, customer = deps.intake.suggest(text=text, channel=draft.get("context_channel"))
-    draft_id = deps.store.save_draft(workspace=workspace, data=draft, now=deps.clock())
+    draft_id = deps.intake.keep_draft(workspace=workspace, data=draft)
     view = forward_modal(deps, draft_id=draft_id, text=prefill, team=route.team,
                          customer=customer, truncated=len(text) > len(prefill))
     await open_view(deps, call, view)
@@ -147,8 +148,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         channel = str((body.get("channel") or {}).get("id") or "")
         message = body.get("message") or {}
         words = words_of(message, channel=channel)
-        existing = deps.store.find_item_by_source(
-            workspace=call.workspace, channel=str(words.source_channel), ts=words.source_ts)
+        existing = deps.intake.already_forwarded(
+            workspace=call.workspace, conversation=str(words.source_channel),
+            message=str(words.source_ts))
         if existing is not None:
             if not call.replay:
                 await open_view(deps, call, info_modal(already_forwarded(existing)))
@@ -170,7 +172,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             draft_id = int(json.loads(view.get("private_metadata") or "{}").get("draft", 0))
         except (ValueError, TypeError, AttributeError):
             draft_id = 0
-        draft = deps.store.get_draft(workspace=workspace, draft_id=draft_id) or {}
+        draft = deps.intake.draft(workspace=workspace, draft_id=draft_id) or {}
         submitted = (state_value(state, "text") or "").strip()
         if not submitted:
             await call.ack(response_action="errors",
@@ -202,7 +204,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             result = await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
-            await call.ack(response_action="errors", errors={"text": str(rejected)})
+            await call.ack(response_action="errors", errors={"text": rejection_text(rejected)})
             return
         if not result.created and result.item.intake_key != request.intake_key:
             await call.ack(response_action="update",

@@ -378,9 +378,13 @@ class SlackChatPort:
         data = await self._call(workspace, "conversations.info", channel=channel)
         info = data.get("channel") or {}
         shared = bool(info.get("is_ext_shared") or info.get("is_pending_ext_shared"))
+        self.remember_shared(workspace=workspace, channel=channel, shared=shared)
+        return shared
+
+    def remember_shared(self, *, workspace: str, channel: str, shared: bool) -> None:
+        """Cache whether a channel is shared (Slack said so in an event or a lookup)."""
         self.store.set_channel_shared(workspace=workspace, channel=channel, shared=shared,
                                       now=utcnow())
-        return shared
 
 
 def _outbox_key_of(message: dict[str, Any]) -> str | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from bot.durations import format_duration
 from bot.models import Item, Status
 from bot.ports import Notice
+from handlers.notice_words import Wording, notice_sentence
 
 SECTION_LIMIT = 3000  # Block Kit's limit for a section's text
 FALLBACK_LIMIT = 3000  # keep notification text short; the blocks carry the rest
@@ -196,6 +198,46 @@ def follow_blocks(text: str, item: Item) -> list[dict[str, Any]]:
              "elements": [_button(FOLLOW_ACTION, item, "Follow")]}]
 
 
+FAILURES = {
+    "channel_not_found": "the channel {channel} doesn't exist or the bot can't see it",
+    "not_in_channel": "the bot isn't a member of {channel}; invite it with /invite",
+    "is_archived": "the channel {channel} is archived",
+    "user_not_found": "the person could not be found",
+    "cannot_dm_bot": "the person is a bot and can't get messages",
+    "channel_is_shared": ("the channel {channel} is shared with another organisation, and"
+                          " the bot never posts where customers can read"),
+}
+
+
+def failure_text(data: Mapping[str, Any]) -> str:
+    """Why something could not be delivered, as escaped mrkdwn linking the channel.
+
+    `data` is a failed notice's: the platform's `error` and the `channel`, or (for
+    notices queued before those were kept) only the `reason` in words.
+    """
+    error = data.get("error")
+    if not error:
+        return escape(str(data.get("reason") or "an unknown error"))
+    channel = data.get("channel")
+    template = FAILURES.get(str(error), "the chat platform refused the message ({error})")
+    return template.format(channel=f"<#{escape(str(channel))}>" if channel else "the channel",
+                           error=escape(str(error)))
+
+
+SLACK_WORDING = Wording(
+    icons={"routed": ":inbox_tray:", "failed": ":warning:", "acknowledged": ":eyes:",
+           "relay": ":speech_balloon:", "resolved": ":checkered_flag:",
+           "reopened": ":leftwards_arrow_with_hook:", "reassigned": ":arrow_right:",
+           "reminder": ":alarm_clock:", "escalation": ":rotating_light:",
+           "rejected": ":no_entry:"},
+    escape=escape,
+    strong=lambda text: f"*{escape(text)}*",
+    quote=lambda text: cut(quote(escape(text)), SECTION_LIMIT - 200)[0],
+    clip=lambda text, limit: cut(text, limit)[0],
+    failure=failure_text,
+)
+
+
 def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
                 names: dict[str, str] | None = None) -> str:
     """The words of a notice to a forwarder or follower.
@@ -203,51 +245,8 @@ def notice_text(notice: Notice, item: Item | None, *, card_link: str | None,
     `names` maps user IDs to display names, so that relays name people without
     mentioning (and so pinging) them.
     """
-    names = names or {}
-    ref = f"#{item.id}" if item else ""
-    by = str(notice.data.get("by") or "")
-    who = f"*{escape(names.get(by, by))}*" if by else "Someone"
-    team = f"*{escape(item.team)}*" if item else "the team"
     link = f" <{card_link}|See the card>." if card_link else ""
-    if notice.kind == "routed" and item is not None:
-        owners = notice.data.get("assignees") or []
-        # Names, not mentions: the owners were pinged on the card already.
-        named = ", ".join(f"*{escape(names.get(owner, owner))}*" for owner in owners)
-        who = f" {named} will pick it up." if owners else ""
-        where = f" <{card_link}|See the card>." if card_link else ""
-        return (f":inbox_tray: Feedback {ref} went to *{escape(item.team)}*.{who}{where}"
-                " I'll let you know when they respond.")
-    if notice.kind == "failed":
-        reason = escape(str(notice.data.get("reason", "an unknown error")))
-        subject = f"feedback {ref}" if item else "your feedback"
-        return (f":warning: I couldn't deliver {subject}: {reason}. It is stored and will"
-                " not be lost; please ask an admin to fix this.")
-    if notice.kind == "acknowledged" and item is not None:
-        return f":eyes: {who} on {team} is on feedback {ref}.{link}"
-    if notice.kind == "relay":
-        body, _ = cut(quote(escape(str(notice.data.get("text") or ""))), SECTION_LIMIT - 200)
-        return f":speech_balloon: {who} on {team} replied about feedback {ref}:\n{body}"
-    if notice.kind == "resolved":
-        note = notice.data.get("note")
-        said = f": {cut(escape(str(note)), 1000)[0]}." if note else "."
-        return f":checkered_flag: Feedback {ref} was resolved by {who}{said}{link}"
-    if notice.kind == "reopened":
-        return f":leftwards_arrow_with_hook: Feedback {ref} was reopened by {who}.{link}"
-    if notice.kind == "reassigned":
-        to = escape(str(notice.data.get("to") or ""))
-        return (f":arrow_right: Feedback {ref} was moved from"
-                f" *{escape(str(notice.data.get('from') or ''))}* to *{to}* by {who}.")
-    if notice.kind == "reminder" and item is not None:
-        mentions = mention_list(list(notice.data.get("mentions") or []))
-        return (f":alarm_clock: {mentions} feedback {ref} has waited"
-                f" {notice.data.get('waited')} since it was forwarded; the first-response"
-                f" target for {escape(str(notice.data.get('severity')))} is"
-                f" {notice.data.get('sla')}.")
-    if notice.kind == "escalation" and item is not None:
-        mentions = mention_list(list(notice.data.get("mentions") or []))
-        return (f":rotating_light: Escalating to {mentions}: feedback {ref} has waited"
-                f" {notice.data.get('waited')} with no response, twice its"
-                f" {notice.data.get('sla')} target.")
-    if notice.kind == "rejected":
-        return f":no_entry: {escape(str(notice.data.get('reason', 'Not forwarded.')))}"
-    return escape(str(notice.data.get("text", "")))
+    mentions = mention_list(list(notice.data.get("mentions") or []))
+    return notice_sentence(notice, item, SLACK_WORDING, names=names or {}, card_link=link,
+                           mentions=mentions)
+

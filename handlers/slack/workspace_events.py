@@ -40,15 +40,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not channel:
             return
         shared = event.get("type") == "channel_shared"
+        # Shared until Slack says otherwise: unshared from one organisation may still
+        # leave it shared with another.
+        deps.port.remember_shared(workspace=call.workspace, channel=channel, shared=True)
         if not shared:
-            # Unshared from one organisation may still leave it shared with another.
-            deps.store.set_channel_shared(workspace=call.workspace, channel=channel,
-                                          shared=True, now=deps.clock())
             shared = await deps.port.refresh_shared_channel(workspace=call.workspace,
                                                             channel=channel)
-        else:
-            deps.store.set_channel_shared(workspace=call.workspace, channel=channel,
-                                          shared=True, now=deps.clock())
         log.info("channel %s in %s is now %s", channel, call.workspace,
                  "shared with another organisation" if shared else "internal")
 
@@ -58,9 +55,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             log.info("tokens of other users or bots were revoked in %s; the bot's own token"
                      " is unaffected", call.workspace)
             return
-        deps.store.set_workspace_revoked(workspace=call.workspace, revoked_at=deps.clock())
         # Trusted only until Slack is asked about the token itself, at the next outbox pass.
-        deps.outbox.tokens.check_soon(call.workspace, reason=str(event.get("type")))
+        deps.outbox.tokens.lost(call.workspace, reason=str(event.get("type")))
         log.error("feedbackbot was uninstalled from (or lost its token for) workspace %s:"
                   " it stops sending there and keeps every item; sending resumes once"
                   " Slack accepts its token again (checked every few minutes, and at"

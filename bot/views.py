@@ -1,0 +1,138 @@
+"""What is waiting on whom, and the stats figures: the data behind `stats`, `mine` and home.
+
+Every platform shows the same figures and lists; each adapter only words them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.config import Config
+from bot.lifecycle import Lifecycle
+from bot.metrics import TeamFigures, compute_figures
+from bot.models import Item, Status
+from bot.ports import ChatError, Ports
+from bot.store import Store
+
+WAITING = frozenset({Status.RECEIVED.value, Status.ROUTED.value, Status.REOPENED.value})
+
+# Why someone may not see figures and items (`Views.refusal`).
+NOT_INTERNAL = "not_internal"  # a guest or someone from another organisation
+CANT_CHECK = "cant_check"  # the platform could not say who they are just now
+
+
+@dataclass(frozen=True)
+class StatsData:
+    """Figures for the last `days` days: the teams asked for, then all teams when no team was."""
+
+    days: int
+    rows: list[TeamFigures]
+
+
+@dataclass(frozen=True)
+class MineData:
+    """Unanswered items for one person, oldest first, as of `now`."""
+
+    now: datetime
+    theirs: list[Item]  # waiting for a response from a team they are on (or assigned to)
+    forwarded: list[Item]  # forwarded by them, waiting for the team
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing waits on them and nothing they forwarded waits."""
+        return not self.theirs and not self.forwarded
+
+
+def stats(*, store: Store, config: Config, workspace: str, now: datetime, days: int,
+          team: str | None = None) -> StatsData:
+    """The figures `stats` shows: one team's, or every team's and all together."""
+    figures = compute_figures(items=store.list_items(workspace=workspace), config=config,
+                              start=now - timedelta(days=days), end=now, now=now,
+                              teams=[team] if team else None)
+    rows = figures.teams if team else [*figures.teams, figures.overall]
+    return StatsData(days=days, rows=list(rows))
+
+
+async def mine(*, store: Store, lifecycle: Lifecycle, workspace: str, now: datetime,
+               user: str, platform: str = "slack") -> MineData:
+    """What waits on `user` (a person on `platform`) and what they forwarded that waits.
+
+    A team whose user group can't be read just now counts as not theirs.
+    """
+    theirs: list[Item] = []
+    forwarded: list[Item] = []
+    for item in store.list_items(workspace=workspace):
+        if item.first_response_at is not None or item.status not in WAITING:
+            continue
+        try:
+            members = await lifecycle.team_members(workspace=workspace, team=item.team,
+                                                   platform=platform)
+        except ChatError:
+            members = frozenset()
+        if user in item.assignees or user in members:
+            theirs.append(item)
+        elif item.forwarded_by == user:
+            forwarded.append(item)
+    theirs.sort(key=lambda item: item.received_at)
+    forwarded.sort(key=lambda item: item.received_at)
+    return MineData(now=now, theirs=theirs, forwarded=forwarded)
+
+
+class Views:
+    """The figures and waiting lists of one deployment, for whoever may see them."""
+
+    def __init__(self, *, store: Store, config: Config, lifecycle: Lifecycle, ports: Ports,
+                 clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.config = config
+        self.lifecycle = lifecycle
+        self.ports = ports
+        self.clock = clock
+
+    async def refusal(self, *, workspace: str, user: str, platform: str = "slack"
+                      ) -> str | None:
+        """Why `user` may not see internal figures and items (NOT_INTERNAL, CANT_CHECK), or None."""
+        try:
+            internal = await self.ports.on(platform).is_internal_user(workspace=workspace,
+                                                                      user=user)
+        except ChatError:
+            return CANT_CHECK
+        return None if internal else NOT_INTERNAL
+
+    def stats(self, *, workspace: str, days: int, team: str | None = None) -> StatsData:
+        """The figures `stats` shows, as of now."""
+        return stats(store=self.store, config=self.config, workspace=workspace,
+                     now=self.clock(), days=days, team=team)
+
+    async def mine(self, *, workspace: str, user: str, platform: str = "slack") -> MineData:
+        """What waits on `user`, and what they forwarded that waits, as of now."""
+        return await mine(store=self.store, lifecycle=self.lifecycle, workspace=workspace,
+                          now=self.clock(), user=user, platform=platform)
+
+    async def teams_of(self, *, workspace: str, user: str, platform: str = "slack"
+                       ) -> list[str]:
+        """The teams `user` is on; teams whose members can't be read now are left out."""
+        teams = []
+        for name in self.config.teams:
+            try:
+                members = await self.lifecycle.team_members(workspace=workspace, team=name,
+                                                             platform=platform)
+            except ChatError:
+                continue
+            if user in members:
+                teams.append(name)
+        return teams
+
+    async def my_teams_stats(self, *, workspace: str, user: str, platform: str = "slack",
+                             days: int = 7) -> StatsData:
+        """The figures of the teams `user` is on (none when they are on no team)."""
+        teams = await self.teams_of(workspace=workspace, user=user, platform=platform)
+        if not teams:
+            return StatsData(days=days, rows=[])
+        now = self.clock()
+        figures = compute_figures(items=self.store.list_items(workspace=workspace),
+                                  config=self.config, start=now - timedelta(days=days),
+                                  end=now, now=now, teams=teams)
+        return StatsData(days=days, rows=list(figures.teams))
