@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.config import Config
+from bot.conversations import ConversationBook
 from bot.store import Store
 
 
@@ -25,10 +26,12 @@ def missing_installs(config: Config, store: Store | None) -> list[str]:
 
     Without a store nothing is known yet, so every configured channel is listed.
     """
-    known: set[str] = set()
-    if store is not None:
-        known = {conversation.conversation_id for conversation in
-                 store.list_conversations(platform="msteams", kind="channel")}
+    configured = configured_teams_channels(config)
+    if store is None:
+        missing = {channel for _, channel in configured}
+    else:
+        book = ConversationBook(store=store, platform="msteams")
+        missing = set(book.not_joined(channel for _, channel in configured))
     return [f"warning: {key}: the bot is not in Teams channel {channel} yet; add the app to"
             " that channel's team (docs/teams.md, step 6), then run check-config again"
-            for key, channel in configured_teams_channels(config) if channel not in known]
+            for key, channel in configured if channel in missing]

@@ -82,18 +82,18 @@ async def learn(services: TeamsServices, context: TurnContext, activity: dict[st
     change = install_change(activity)
     if change is None:
         return None
-    store, now = services.store, services.clock()
+    book = services.conversations
     workspace = services.workspace_for(activity)
     team = team_of(activity)
     kind = conversation_type(activity)
     conversation_id = str(activity["conversation"]["id"]).split(";")[0]
 
     def save(conversation: str, conversation_kind: str, user: str | None = None) -> None:
-        store.save_conversation(Conversation(
+        book.remember(Conversation(
             platform=PLATFORM, conversation_id=conversation, workspace=workspace,
             kind=conversation_kind, service_url=str(activity["serviceUrl"]),
             reference=_reference(activity, conversation), tenant=tenant_of(activity),
-            team_id=team, user=user), now=now)
+            team_id=team, user=user))
 
     if change == "channel_added":
         channel = channel_data(activity).get("channel") or {}
@@ -103,17 +103,14 @@ async def learn(services: TeamsServices, context: TurnContext, activity: dict[st
     if change == "channel_removed":
         channel = channel_data(activity).get("channel") or {}
         if channel.get("id"):
-            store.remove_conversation(platform=PLATFORM, conversation_id=str(channel["id"]),
-                                      now=now)
+            book.forget(str(channel["id"]))
         return change
     if change == "removed":
         if kind == "channel" and team:
-            for known in store.list_conversations(platform=PLATFORM, kind="channel"):
+            for known in book.current(kind="channel"):
                 if known.team_id == team:
-                    store.remove_conversation(platform=PLATFORM,
-                                              conversation_id=known.conversation_id, now=now)
-        store.remove_conversation(platform=PLATFORM, conversation_id=team or conversation_id,
-                                  now=now)
+                    book.forget(known.conversation_id)
+        book.forget(team or conversation_id)
         log.info("Teams: removed from %s %s", kind, team or conversation_id)
         return change
     if kind == "channel" and team:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Config
+from bot.conversations import ConversationBook
 from bot.intake import IntakeService
 from bot.lifecycle import Lifecycle
 from bot.store import Store
@@ -30,6 +31,11 @@ class TeamsServices:
     # may have set it first: items of one deployment share one workspace).
     claim_workspace: Callable[[str], str] = field(default=lambda key: key)
     render_card: Callable[[Any], dict[str, Any]] | None = None
+    conversations: ConversationBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.conversations = ConversationBook(store=self.store, platform="msteams",
+                                              clock=self.clock)
 
     def workspace_for(self, activity: dict[str, Any]) -> str:
         """The workspace key items of this activity's organisation live under."""

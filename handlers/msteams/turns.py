@@ -70,15 +70,16 @@ class Turns:
         channel = channel_of(activity)
         if not channel:
             return
-        known = self.services.store.get_conversation(platform="msteams", conversation_id=channel)
+        book = self.services.conversations
+        known = book.find(channel)
         if known is not None and known.removed_at is None:
             return
-        self.services.store.save_conversation(Conversation(
+        book.remember(Conversation(
             platform="msteams", conversation_id=channel,
             workspace=self.services.workspace_for(activity), kind="channel",
             service_url=str(activity["serviceUrl"]),
             reference=install._reference(activity, channel), tenant=tenant_of(activity),
-            team_id=team_of(activity)), now=self.services.clock())
+            team_id=team_of(activity)))
 
     async def _invoke(self, context: TurnContext, activity: dict[str, Any]) -> Any:
         name = activity.get("name")
