@@ -199,11 +199,12 @@ async def running_teams_bot(tmp_path: Path, *, settings: Settings = ANONYMOUS,
                             config: Config | None = None,
                             start: datetime | None = None,
                             before_start: Callable[[TeamsBot], None] | None = None,
+                            real_port: bool = False, outbox: bool = False,
                             ) -> AsyncIterator[TeamsBot]:
     """Start the runtime with Teams plugged in, on an ephemeral loopback port.
 
-    The store is a fresh SQLite file; the outbox and scheduler stay off, so what the bot
-    would send waits in the outbox for the tests to look at.
+    The store is a fresh SQLite file; the scheduler stays off, and so does the outbox
+    unless `outbox` (what the bot would send then waits in the outbox for the tests).
     """
     config = config or teams_config()
     clock = FrozenClock(start) if start else FrozenClock()
@@ -213,7 +214,9 @@ async def running_teams_bot(tmp_path: Path, *, settings: Settings = ANONYMOUS,
     # answers that from member lookups, stood in for here by a recording port.
     teams_port = RecordingChatPort.for_config(config, clock=clock)
     teams_port.internal_users = {SUPPORT["email"], DEV["email"], "olga@example.com"}
-    adapter = TeamsAdapter(runtime=runtime, settings=settings, port=teams_port)
+    # With `real_port`, the Teams port itself sends to the fake connector (end to end).
+    adapter = TeamsAdapter(runtime=runtime, settings=settings,
+                           port=None if real_port else teams_port)
     runtime.add_platform(adapter)
     runner = web.AppRunner(runtime.web_app(), access_log=None)
     async with FakeConnector() as connector:
@@ -233,7 +236,7 @@ async def running_teams_bot(tmp_path: Path, *, settings: Settings = ANONYMOUS,
                                session=session, runtime=runtime)
                 if before_start is not None:
                     before_start(bot)
-                await runtime.start(outbox=False, scheduler=False)
+                await runtime.start(outbox=outbox, scheduler=False)
                 yield bot
         finally:
             await runner.cleanup()

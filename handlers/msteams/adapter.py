@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from typing import Any
 
@@ -103,8 +102,7 @@ class TeamsAdapter:
 
 def _teams_port(runtime: Runtime, settings: Settings) -> ChatPort:
     """The Teams port for the settings' app registration (handlers/msteams/port.py)."""
-    # Looked up by name: the port module is built beside this one, separately.
-    module = importlib.import_module("handlers.msteams.port")
-    port: ChatPort = module.create_teams_port(config=runtime.config, store=runtime.store,
-                                              settings=settings, clock=runtime.clock)
-    return port
+    from handlers.msteams.port import create_teams_port
+
+    return create_teams_port(config=runtime.config, store=runtime.store, settings=settings,
+                             clock=runtime.clock)
