@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.conversations import ConversationBook
 from bot.ports import ChatPort
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -40,9 +41,9 @@ class TeamsAdapter:
         self.settings = settings
         self._port = port if port is not None else _teams_port(runtime, settings)
         services = TeamsServices(
-            store=runtime.store, config=runtime.config, intake=runtime.intake,
-            lifecycle=runtime.lifecycle, clock=runtime.clock,
-            claim_workspace=runtime.claim_workspace)
+            config=runtime.config, intake=runtime.intake, lifecycle=runtime.lifecycle,
+            views=runtime.views, conversations=_conversation_book(runtime),
+            clock=runtime.clock, claim_workspace=runtime.claim_workspace)
         hooks = InboxHooks(
             persist=runtime.persist,
             done=lambda inbox_id, error: runtime.request_done(inbox_id, error=error),
@@ -98,6 +99,11 @@ class TeamsAdapter:
     async def finish(self, row: InboxRow) -> None:
         """Finish one stored activity (a replay after a restart or a failure)."""
         await self.inbound.finish(row)
+
+
+def _conversation_book(runtime: Runtime) -> ConversationBook:
+    """Where Teams conversations are remembered (the core's book over the runtime's store)."""
+    return ConversationBook(store=runtime.store, platform=NAME, clock=runtime.clock)
 
 
 def _teams_port(runtime: Runtime, settings: Settings) -> ChatPort:

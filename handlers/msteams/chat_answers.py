@@ -8,13 +8,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot import views
 from bot.config import Config
 from bot.durations import format_duration
-from bot.lifecycle import Lifecycle
 from bot.metrics import Durations, TeamFigures
 from bot.models import Item
-from bot.store import Store
+from bot.views import Views
 from handlers.msteams.text import cut, escape_markdown
 
 STATS = re.compile(r"^stats(?:\s+(?P<team>\S+?))?(?:\s+(?P<days>7d|30d))?$", re.IGNORECASE)
@@ -72,12 +70,10 @@ def figures_text(row: TeamFigures, *, days: int) -> str:
     return "\n".join(lines)
 
 
-def stats_text(*, store: Store, config: Config, workspace: str, text: str,
-               now: datetime) -> str:
+def stats_text(*, views: Views, config: Config, workspace: str, text: str) -> str:
     """The figures for a `stats` message (computed by the core, as on Slack)."""
     team, days = parse_stats(text, config) or (None, 7)
-    data = views.stats(store=store, config=config, workspace=workspace, now=now, days=days,
-                       team=team)
+    data = views.stats(workspace=workspace, days=days, team=team)
     return "\n\n".join(figures_text(row, days=data.days) for row in data.rows)
 
 
@@ -87,11 +83,9 @@ def _line(item: Item, now: datetime) -> str:
             f" {format_duration(now - item.received_at)} · {text}")
 
 
-async def mine_text(*, store: Store, lifecycle: Lifecycle, workspace: str, user: str,
-                    now: datetime) -> str:
+async def mine_text(*, views: Views, workspace: str, user: str) -> str:
     """What waits on `user`'s teams, and what they forwarded that still waits."""
-    data = await views.mine(store=store, lifecycle=lifecycle, workspace=workspace, now=now,
-                            user=user, platform="msteams")
+    data = await views.mine(workspace=workspace, user=user, platform="msteams")
     if data.empty:
         return "🎉 Nothing is waiting on you, and nothing you forwarded is waiting."
     parts = []

@@ -12,7 +12,7 @@ from bot.config import Config
 from bot.conversations import ConversationBook
 from bot.intake import IntakeService
 from bot.lifecycle import Lifecycle
-from bot.store import Store
+from bot.views import Views
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 _SLACK_BOLD = re.compile(r"(?<![\\*])\*([^*\n]+)\*(?!\*)")
@@ -20,22 +20,18 @@ _SLACK_BOLD = re.compile(r"(?<![\\*])\*([^*\n]+)\*(?!\*)")
 
 @dataclass
 class TeamsServices:
-    """Store, config, intake and lifecycle, plus the workspace items live under."""
+    """The core services Teams handlers call, and the workspace items live under."""
 
-    store: Store
     config: Config
     intake: IntakeService
     lifecycle: Lifecycle
+    views: Views
+    conversations: ConversationBook
     clock: Callable[[], datetime]
     # Given this platform's key for an organisation, the key in use (another platform
     # may have set it first: items of one deployment share one workspace).
     claim_workspace: Callable[[str], str] = field(default=lambda key: key)
     render_card: Callable[[Any], dict[str, Any]] | None = None
-    conversations: ConversationBook = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.conversations = ConversationBook(store=self.store, platform="msteams",
-                                              clock=self.clock)
 
     def workspace_for(self, activity: dict[str, Any]) -> str:
         """The workspace key items of this activity's organisation live under."""

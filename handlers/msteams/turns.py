@@ -160,12 +160,10 @@ class Turns:
                        activity: dict[str, Any]) -> str:
         """The answer to `help`, `stats …` or `mine` (the same figures as on Slack)."""
         workspace = self.services.workspace_for(activity)
-        now = self.services.clock()
         if command == "help":
             return chat_answers.HELP
         if command == "mine":
-            return await chat_answers.mine_text(
-                store=self.services.store, lifecycle=self.services.lifecycle,
-                workspace=workspace, user=sender.key, now=now)
-        return chat_answers.stats_text(store=self.services.store, config=self.services.config,
-                                       workspace=workspace, text=text, now=now)
+            return await chat_answers.mine_text(views=self.services.views,
+                                                workspace=workspace, user=sender.key)
+        return chat_answers.stats_text(views=self.services.views, config=self.services.config,
+                                       workspace=workspace, text=text)
