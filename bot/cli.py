@@ -19,11 +19,12 @@ from aiohttp import web
 from bot.cli_digest import add_commands
 from bot.cli_support import check_config_file, fail, open_runtime, stop_signals
 from bot.config import Config, load_config
+from bot.install_check import configured_teams_channels, missing_installs
 from bot.log_setup import configure_logging
 from bot.platforms import Platform, Platforms, load_platforms
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.store import INBOX_MAX_ATTEMPTS, StoreUnavailable
+from bot.store import INBOX_MAX_ATTEMPTS, Store, StoreUnavailable
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -46,7 +47,8 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
                 print(online_problem)
             if any(problem.severity == "error" for problem in problems):
                 return 1
-    count = len(loaded.warnings) + _warn_about_given_up_requests(settings)
+    count = (len(loaded.warnings) + _warn_about_given_up_requests(settings)
+             + _warn_about_missing_teams_installs(settings, loaded.config))
     print(f"{settings.config_path}: OK" + (f" ({count} warning(s))" if count else ""))
     return 0
 
@@ -69,6 +71,26 @@ def _warn_about_given_up_requests(settings: Settings) -> int:
           f" {INBOX_MAX_ATTEMPTS} times and are no longer retried. The log says why (look"
           " for 'gave up on stored request'); they are kept in the inbox table.")
     return 1
+
+
+def _warn_about_missing_teams_installs(settings: Settings, config: Config) -> int:
+    """Name the configured Teams channels the bot was not added to; return how many."""
+    from storage import open_existing_store
+
+    if not configured_teams_channels(config):
+        return 0
+    try:
+        store: Store | None = open_existing_store(settings.database_url)
+    except ValueError:
+        store = None  # no database yet: the bot was never added anywhere
+    try:
+        lines = missing_installs(config, store)
+    finally:
+        if store is not None:
+            store.close()
+    for line in lines:
+        print(f"{settings.config_path}: {line}")
+    return len(lines)
 
 
 NO_PLATFORM = ("set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for Slack, or MICROSOFT_APP_ID,"

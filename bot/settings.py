@@ -33,6 +33,17 @@ class Settings:
     teams_anonymous: bool = False  # local testing only: no JWT check
     public_url: str | None = None  # https://bot.example.com, for links Teams must fetch
 
+    @property
+    def teams_auth_mode(self) -> str:
+        """How /api/messages checks callers: "jwt", "anonymous" or "refuse".
+
+        Anonymous needs the app id unset *and* the explicit switch, so a deployment that
+        forgot its app id refuses everyone instead of trusting everyone.
+        """
+        if self.microsoft_app_id:
+            return "jwt"
+        return "anonymous" if self.teams_anonymous else "refuse"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from environment variables (os.environ by default).
@@ -53,7 +64,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or "sqlite:///feedback.db",
             config_path=env.get("FEEDBACKBOT_CONFIG") or "feedbackbot.yml",
             port=port,
-            microsoft_app_id=env.get("MICROSOFT_APP_ID") or None,
+            microsoft_app_id=(env.get("MICROSOFT_APP_ID") or "").strip() or None,
             microsoft_app_password=env.get("MICROSOFT_APP_PASSWORD") or None,
             microsoft_app_tenant_id=env.get("MICROSOFT_APP_TENANT_ID") or None,
             teams_anonymous=env.get("FEEDBACKBOT_TEAMS_ANONYMOUS", "").strip() == "1",

@@ -27,6 +27,8 @@ ALLOWED_STORE_ATTRIBUTES = {
     ("handlers/slack/port.py", "self.store"),
     ("handlers/slack/app.py", "self.store"),
     ("handlers/slack/app.py", "runtime.store"),
+    # The Teams adapter hands the store to its port and to the core's ConversationBook.
+    ("handlers/msteams/adapter.py", "runtime.store"),
 }
 
 

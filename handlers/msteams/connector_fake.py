@@ -47,6 +47,7 @@ class FakeConnector:
         self.calls: list[ConnectorCall] = []
         self.activities: dict[str, dict[str, dict[str, Any]]] = {}
         self.members: dict[str, dict[str, dict[str, Any]]] = {}
+        self.channels: dict[str, list[dict[str, Any]]] = {}
         self._faults: list[_Fault] = []
         self._ids = itertools.count(int(time.time() * 1000))
         self._runner: web.AppRunner | None = None
@@ -60,6 +61,7 @@ class FakeConnector:
         self._app.router.add_delete(base + "/{conversation}/activities/{activity}", self._delete)
         self._app.router.add_get(base + "/{conversation}/members", self._members)
         self._app.router.add_get(base + "/{conversation}/members/{member}", self._member)
+        self._app.router.add_get("/v3/teams/{team}/conversations", self._team_channels)
         self._app.router.add_get(base + "/{conversation}/pagedmembers", self._paged_members)
         self._app.router.add_get(base + "/{conversation}/pagedMembers", self._paged_members)
         self.expected_authorization: str | None = None
@@ -108,6 +110,10 @@ class FakeConnector:
         }
         self.members.setdefault(conversation, {})[member_id] = account
         return account
+
+    def add_channel(self, team: str, channel: str, name: str | None = None) -> None:
+        """Add a channel to a team's channel list (the General channel's name is None)."""
+        self.channels.setdefault(team, []).append({"id": channel, "name": name})
 
     def calls_to(self, operation: str) -> list[ConnectorCall]:
         """The recorded calls of one operation (e.g. "update_activity"), faulted ones too."""
@@ -271,6 +277,15 @@ class FakeConnector:
             if wanted in (key.lower() for key in keys if key):
                 return self._answer(200, account)
         return self._not_found("MemberNotFoundInConversation")
+
+    async def _team_channels(self, request: web.Request) -> web.Response:
+        _, fault = await self._record(request, "fetch_channel_list")
+        if fault:
+            return fault
+        team = request.match_info["team"]
+        if team not in self.channels:
+            return self._not_found("TeamNotFound")
+        return self._answer(200, {"conversations": self.channels[team]})
 
     def _not_found(self, code: str) -> web.Response:
         self.calls[-1].status = 404

@@ -1,0 +1,37 @@
+"""Which configured Teams channels the bot has not been added to yet (for check-config)."""
+
+from __future__ import annotations
+
+from bot.config import Config
+from bot.conversations import ConversationBook
+from bot.store import Store
+
+
+def configured_teams_channels(config: Config) -> list[tuple[str, str]]:
+    """(config key, channel id) for every Teams channel the config names, in file order."""
+    found: list[tuple[str, str]] = []
+    for name, team in config.teams.items():
+        if team.msteams is not None:
+            found.append((f"teams.{name}.msteams.channel", team.msteams.channel))
+    for index, channel in enumerate(config.intake.msteams_channels):
+        found.append((f"intake.msteams_channels[{index}]", channel))
+    for index, digest in enumerate(config.digests):
+        if digest.msteams_channel is not None:
+            found.append((f"digests[{index}].msteams_channel", digest.msteams_channel))
+    return found
+
+
+def missing_installs(config: Config, store: Store | None) -> list[str]:
+    """One line per configured Teams channel the bot was never added to (or was removed from).
+
+    Without a store nothing is known yet, so every configured channel is listed.
+    """
+    configured = configured_teams_channels(config)
+    if store is None:
+        missing = {channel for _, channel in configured}
+    else:
+        book = ConversationBook(store=store, platform="msteams")
+        missing = set(book.not_joined(channel for _, channel in configured))
+    return [f"warning: {key}: the bot is not in Teams channel {channel} yet; add the app to"
+            " that channel's team (docs/teams.md, step 6), then run check-config again"
+            for key, channel in configured if channel in missing]

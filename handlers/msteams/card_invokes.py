@@ -1,0 +1,116 @@
+"""The card's Action.Execute buttons (adaptiveCard/action) and replies in a card's thread.
+
+Each click is one lifecycle call; the invoke answer is the refreshed card for the person
+who clicked, and the lifecycle queues the card update (CARD_UPDATE) for everyone else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.lifecycle import Outcome
+from bot.models import Item
+from handlers.msteams import cards
+from handlers.msteams.people import Sender
+from handlers.msteams.services import (
+    CARD_CONTENT_TYPE,
+    TeamsServices,
+    as_dict,
+    channel_of,
+    thread_root,
+)
+from handlers.msteams.words import OUTCOMES, outcome_text
+
+log = logging.getLogger(__name__)
+
+MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
+MAX_ITEM_ID = 2**63 - 1
+
+
+def _item_id(data: dict[str, Any]) -> int | None:
+    try:
+        item_id = int(str(data.get("item")))
+    except (TypeError, ValueError):
+        return None
+    return item_id if 0 < item_id <= MAX_ITEM_ID else None
+
+
+def message_answer(text: str) -> dict[str, Any]:
+    """An invoke answer that shows `text` (Teams markdown) to the person who clicked."""
+    return {"statusCode": 200, "type": MESSAGE_TYPE, "value": text}
+
+
+def card_answer(services: TeamsServices, item: Item) -> dict[str, Any]:
+    """An invoke answer carrying the item's card as it is now."""
+    render = services.render_card or (
+        lambda shown: cards.item_card(shown, teams=list(services.config.teams)))
+    return {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": render(item)}
+
+
+async def card_action(services: TeamsServices, activity: dict[str, Any],
+                      sender: Sender) -> dict[str, Any]:
+    """Apply one Action.Execute click; returns the adaptive-card invoke answer."""
+    action = as_dict(as_dict(activity.get("value")).get("action"))
+    verb = str(action.get("verb") or "")
+    data = as_dict(action.get("data"))
+    item_id = _item_id(data)
+    if item_id is None:
+        return message_answer("That button doesn't belong to a feedback item.")
+    workspace = services.workspace_for(activity)
+    lifecycle = services.lifecycle
+    user = sender.key
+    if not sender.internal:
+        return message_answer("Only members of this organisation can act on feedback.")
+    outcome: Outcome
+    if verb == cards.VERB_ACKNOWLEDGE:
+        outcome = await lifecycle.acknowledge(workspace=workspace, item_id=item_id, user=user,
+                                              kind="button")
+    elif verb == cards.VERB_RESOLVE:
+        note = data.get(cards.NOTE_INPUT)
+        outcome = await lifecycle.resolve(workspace=workspace, item_id=item_id, user=user,
+                                          note=str(note)[:cards.NOTE_MAX_LENGTH]
+                                          if isinstance(note, str) else None)
+    elif verb == cards.VERB_REOPEN:
+        outcome = await lifecycle.reopen(workspace=workspace, item_id=item_id, user=user)
+    elif verb == cards.VERB_REASSIGN:
+        team = data.get(cards.TEAM_INPUT)
+        if not isinstance(team, str) or not team.strip():
+            return message_answer("Choose the team to reassign it to, then press Reassign.")
+        outcome = await lifecycle.reassign(workspace=workspace, item_id=item_id, user=user,
+                                           to_team=team.strip())
+    elif verb == cards.VERB_FOLLOW:
+        outcome = await lifecycle.follow(workspace=workspace, item_id=item_id, user=user,
+                                         platform="msteams")
+    elif verb == cards.VERB_REFRESH:
+        outcome = Outcome(lifecycle.item(workspace=workspace, item_id=item_id), False)
+    else:
+        log.info("ignored an unknown card verb %r", verb[:40])
+        return message_answer("That button is no longer supported.")
+    told = outcome_text(outcome)
+    if outcome.item is None:
+        return message_answer(told or OUTCOMES["not_found"])
+    if told and (not outcome.changed or verb == cards.VERB_FOLLOW):
+        return message_answer(told)
+    return card_answer(services, outcome.item)
+
+
+async def thread_reply(services: TeamsServices, activity: dict[str, Any],
+                       sender: Sender, text: str) -> Outcome:
+    """A reply in a card's thread: the team's first response, a relay, or a comment."""
+    channel = channel_of(activity) or ""
+    conversation = str(activity["conversation"]["id"])
+    root = thread_root(activity) or ""
+    outcome = Outcome(None, False)
+    # The card is known by its channel or by the thread's own conversation id,
+    # depending on how it was posted; look for both.
+    for card_channel in dict.fromkeys((channel, conversation, conversation.split(";")[0])):
+        if not card_channel:
+            continue
+        outcome = await services.lifecycle.reply(
+            workspace=services.workspace_for(activity), card_channel=card_channel,
+            thread_ts=root, user=sender.key, text=text, reply_ts=str(activity["id"]),
+            marked=text.startswith("> "))
+        if outcome.item is not None:
+            break
+    return outcome

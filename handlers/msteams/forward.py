@@ -1,0 +1,133 @@
+"""Forwarding on Teams, three ways: the message action, an @mention in an intake channel, a 1:1.
+
+Each gives at most one item: per original message (channel, message id), and per
+activity id for redeliveries. Only internal users forward; the core decides that from
+the sender lookup of the turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, cast
+
+from bot.intake import IntakeResult
+from bot.models import IntakeKind, IntakeRequest, SourceMessage, parse_iso
+from bot.ports import ChatPort
+from handlers.msteams.html_text import html_to_text
+from handlers.msteams.message_action import ForwardedMessage, form_data
+from handlers.msteams.people import Sender
+from handlers.msteams.services import TeamsServices, channel_of, thread_root
+from handlers.msteams.text import clean
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "msteams"
+
+
+class _TurnLookup:
+    """Answers the core's "is this person internal?" from the turn's member lookup."""
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+
+    async def is_internal_user(self, *, workspace: str, user: str) -> bool:
+        return user == self.sender.key and self.sender.internal
+
+
+def intake_channels(services: TeamsServices) -> list[str]:
+    """The configured Teams intake channels (`intake.msteams_channels`)."""
+    return list(services.config.intake.msteams_channels)
+
+
+def sent_at(activity: dict[str, Any], fallback: datetime) -> datetime:
+    """When the activity's message was written (its timestamp), else `fallback`."""
+    try:
+        return parse_iso(activity.get("timestamp")) or fallback
+    except (TypeError, ValueError):
+        return fallback
+
+
+async def _forward(services: TeamsServices, request: IntakeRequest,
+                   sender: Sender) -> IntakeResult:
+    # Only `is_internal_user` is asked of the port while forwarding.
+    port = cast(ChatPort, _TurnLookup(sender))
+    return await services.intake.forward(request, port=port)
+
+
+async def forward_message_action(services: TeamsServices, activity: dict[str, Any],
+                                 sender: Sender, message: ForwardedMessage) -> IntakeResult:
+    """Forward the message the action was used on; raises IntakeRejected with the reason."""
+    data = form_data(activity.get("value"))
+    now = services.clock()
+    conversation = str(activity["conversation"]["id"])
+    request = IntakeRequest(
+        workspace=services.workspace_for(activity), kind=IntakeKind.SHORTCUT,
+        text=message.text, forwarded_by=sender.key,
+        received_at=message.created_at or now, forwarded_at=now,
+        source=SourceMessage(channel=channel_of(activity) or conversation.split(";")[0],
+                             ts=message.message_id, author=message.author,
+                             permalink=message.link),
+        note=data.get("note") or None, team=data.get("team") or None,
+        customer=data.get("customer") or None, severity=data.get("severity") or None,
+        intake_key=f"{PLATFORM}:{activity['id']}", platform=PLATFORM)
+    return await _forward(services, request, sender)
+
+
+def mention_text(activity: dict[str, Any]) -> str:
+    """The message's words without the bot's @mention, as plain text."""
+    text = str(activity.get("text") or "")
+    bot_id = (activity.get("recipient") or {}).get("id")
+    for entity in activity.get("entities") or []:
+        if isinstance(entity, dict) and entity.get("type") == "mention" and \
+                (entity.get("mentioned") or {}).get("id") == bot_id and entity.get("text"):
+            text = text.replace(str(entity["text"]), " ")
+    return clean(html_to_text(text)).strip()
+
+
+def mentions_bot(activity: dict[str, Any]) -> bool:
+    """True when the message @mentions the bot."""
+    bot_id = (activity.get("recipient") or {}).get("id")
+    return any(isinstance(entity, dict) and entity.get("type") == "mention"
+               and (entity.get("mentioned") or {}).get("id") == bot_id
+               for entity in activity.get("entities") or [])
+
+
+async def forward_mention(services: TeamsServices, activity: dict[str, Any],
+                          sender: Sender) -> IntakeResult:
+    """Forward an intake-channel message that @mentions the bot; confirmations go in its thread."""
+    now = services.clock()
+    channel = channel_of(activity) or ""
+    request = IntakeRequest(
+        workspace=services.workspace_for(activity), kind=IntakeKind.CHANNEL,
+        text=mention_text(activity), forwarded_by=sender.key,
+        received_at=sent_at(activity, now), forwarded_at=now,
+        source=SourceMessage(channel=channel, ts=str(activity["id"]), author=sender.key),
+        reply_channel=channel, reply_thread_ts=thread_root(activity),
+        intake_key=f"{PLATFORM}:{activity['id']}", platform=PLATFORM)
+    return await _forward(services, request, sender)
+
+
+async def forward_direct(services: TeamsServices, activity: dict[str, Any],
+                         sender: Sender) -> IntakeResult:
+    """Forward a 1:1 message to the bot; notices come back in that chat."""
+    now = services.clock()
+    text = str(activity.get("text") or "")
+    if str(activity.get("textFormat") or "plain") != "plain" or "<" in text:
+        text = html_to_text(text)
+    request = IntakeRequest(
+        workspace=services.workspace_for(activity), kind=IntakeKind.DIRECT,
+        text=clean(text).strip(), forwarded_by=sender.key,
+        received_at=sent_at(activity, now), forwarded_at=now,
+        source=SourceMessage(channel=str(activity["conversation"]["id"]),
+                             ts=str(activity["id"]), author=sender.key),
+        intake_key=f"{PLATFORM}:{activity['id']}", platform=PLATFORM)
+    return await _forward(services, request, sender)
+
+
+def confirmation(result: IntakeResult) -> str:
+    """What the forwarder reads at once."""
+    item = result.item
+    if not result.created:
+        return f"That was already forwarded as feedback #{item.id} ({item.team})."
+    return f"Thanks! Forwarded as feedback #{item.id} to **{item.team}**."
