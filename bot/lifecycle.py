@@ -8,8 +8,9 @@ to ask who belongs to a team.
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 _MEMBERS_CACHE_SECONDS = 300.0
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _OPEN = {Status.RECEIVED.value, Status.ROUTED.value, Status.REOPENED.value}
 
 
@@ -45,6 +47,17 @@ class Outcome:
     changed: bool
     code: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def person_key(user: str) -> str:
+    """How people are compared: emails (UPNs) and Entra ids ignore case, chat ids don't."""
+    return user.casefold() if "@" in user or _GUID.fullmatch(user) else user
+
+
+def same_person_in(user: str, people: Iterable[str]) -> bool:
+    """True when `user` is one of `people` (config may write an email in any case)."""
+    key = person_key(user)
+    return any(person_key(person) == key for person in people)
 
 
 class Lifecycle:
@@ -82,7 +95,7 @@ class Lifecycle:
 
     async def is_responder(self, item: Item, user: str) -> bool:
         """True for members of the owning team (where its card is) and admins."""
-        if user in self.config.admins:
+        if same_person_in(user, self.config.admins):
             return True
         try:
             members = await self.team_members(workspace=item.workspace, team=item.team,
@@ -91,11 +104,12 @@ class Lifecycle:
             log.warning("could not read the members of %s; treating %s as outside it",
                         item.team, user)
             return False
-        return user in members
+        return same_person_in(user, members)
 
     async def may_manage(self, item: Item, user: str) -> bool:
         """True for the owning team, the forwarder and admins: they may resolve or reassign."""
-        return user == item.forwarded_by or await self.is_responder(item, user)
+        return (same_person_in(user, [item.forwarded_by])
+                or await self.is_responder(item, user))
 
     # --- helpers ------------------------------------------------------------------
     def _tell_everyone(self, item: Item, notice_kind: str, /, **data: Any) -> list[NewOutbox]:

@@ -157,3 +157,24 @@ async def test_the_digest_counts_items_of_both_platforms(fresh_store: Store,
                              late=False, window_end=org.clock() + timedelta(hours=1))
     waiting = sorted(row.item.team for row in data.longest_waiting)
     assert waiting == ["mobile", "payments"]
+
+
+async def test_an_owner_written_with_capitals_in_the_config_is_still_the_owner(
+    fresh_store: Store,
+) -> None:
+    # Teams gives the UPN in whatever case the directory holds; the config may differ.
+    loaded = parse_config_text(CONFIG.replace("carol@example.com", "Carol@Example.com"))
+    assert loaded.config is not None, loaded.problems
+    org = Org(fresh_store, loaded.config)
+    item = (await org.intake.forward(intake_request(at=org.clock(), text="app crash"))).item
+    await org.drain()
+    done = await org.lifecycle.acknowledge(workspace=item.workspace, item_id=item.id,
+                                           user="carol@example.com", kind="button")
+    assert done.changed and done.item is not None
+    assert done.item.first_response_by == "carol@example.com"
+    # Slack ids stay exact: another case is another (made-up) id.
+    other = await org.intake.forward(intake_request(at=org.clock(), text="refund"))
+    refused = await org.lifecycle.acknowledge(workspace=item.workspace,
+                                              item_id=other.item.id, user="u0alice",
+                                              kind="button")
+    assert not refused.changed
