@@ -156,7 +156,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if problem:
             await runtime.stop()
             return fail(problem)
-        runner = web.AppRunner(runtime.web_app(), access_log=None)
+        app = runtime.web_app()
+        for name, platform in found.available.items():
+            if name not in runtime.adapters:
+                platform.add_refusals(app)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
             await web.TCPSite(runner, args.host, port).start()

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 
+from aiohttp import web
+
 from bot.config import Config
 from bot.config_problems import ConfigProblem
 from bot.settings import Settings
@@ -43,6 +45,10 @@ class Platform(Protocol):
         """Build the platform's adapter on `runtime` and plug it in."""
         ...
 
+    def add_refusals(self, app: web.Application) -> None:
+        """Answer the platform's endpoints with 401 when this process doesn't serve it."""
+        ...
+
     def add_commands(self, commands: argparse._SubParsersAction) -> None:
         """Register the platform's own subcommands (e.g. `socket`, `teams-package`)."""
         ...
@@ -69,6 +75,16 @@ class Platforms:
     def wanted(self, settings: Settings) -> list[Platform]:
         """The platforms the environment sets up, in a stable order."""
         return [platform for platform in self.available.values() if platform.wanted(settings)]
+
+
+def refusal_route(path: str, title: str, needs: str) -> web.RouteDef:
+    """POST `path` answered 401 without reading or storing anything: `title` isn't set up."""
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"error": f"{title} is not set up in this deployment ({needs})"}, status=401)
+
+    return web.post(path, refuse)
 
 
 def load_platforms() -> Platforms:

@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aiohttp import web
+
 from bot.config import Config
 from bot.config_problems import ConfigProblem
+from bot.platforms import refusal_route
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,6 +50,12 @@ class TeamsPlatform:
         adapter = TeamsAdapter(runtime=runtime, settings=settings)
         runtime.add_platform(adapter)
         return adapter
+
+    def add_refusals(self, app: web.Application) -> None:
+        """Refuse /api/messages: without an app id no caller's token can be checked."""
+        app.router.add_routes([refusal_route("/api/messages", self.title,
+                                             "MICROSOFT_APP_ID, or FEEDBACKBOT_TEAMS_ANONYMOUS=1"
+                                             " for local testing")])
 
     def add_commands(self, commands: argparse._SubParsersAction) -> None:
         """Register `teams-package`."""

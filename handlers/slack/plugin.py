@@ -7,8 +7,11 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
+from aiohttp import web
+
 from bot.config import Config
 from bot.config_problems import ConfigProblem
+from bot.platforms import refusal_route
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,6 +40,11 @@ class SlackPlatform:
         from handlers.slack.app import create_app
 
         return create_app(settings, runtime=runtime)
+
+    def add_refusals(self, app: web.Application) -> None:
+        """Refuse /slack/events: nothing could check Slack's signature."""
+        app.router.add_routes([refusal_route("/slack/events", self.title,
+                                             "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")])
 
     def add_commands(self, commands: argparse._SubParsersAction) -> None:
         """Register `socket` and `manifest`."""
