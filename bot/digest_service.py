@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
+from bot.chart import trend_chart_png
 from bot.config import Config, DigestConfig
 from bot.digest import DigestData, build_digest_data
 from bot.digest_schedule import (
@@ -118,6 +121,24 @@ class DigestService:
         now = self.clock()
         return [current_period(index, subscription, now) if self._posts_here(subscription)
                 else None for index, subscription in enumerate(self.config.digests)]
+
+    def build_claimed(self, *, workspace: str, claim: Mapping[str, Any]) -> DigestData:
+        """The digest a claimed period's outbox entry delivers, from the store as it is now.
+
+        `claim` is the entry's payload, as `_claim` wrote it.
+        """
+        return self.build(
+            workspace=workspace, index=int(claim["index"]),
+            local_date=date.fromisoformat(str(claim["date"])), late=bool(claim.get("late")),
+            window_end=datetime.fromisoformat(str(claim["window_end"])),
+            window_start=(datetime.fromisoformat(str(claim["window_start"]))
+                          if claim.get("window_start") else None))
+
+    async def chart(self, data: DigestData) -> bytes:
+        """The digest's 14-day trend chart as PNG, drawn off the event loop."""
+        title = f"Median time to response, last 14 days ({data.timezone})"
+        # Drawing takes a moment of CPU; the event loop keeps answering meanwhile.
+        return await asyncio.to_thread(trend_chart_png, data.trend, title=title)
 
     def build(self, *, workspace: str, index: int, local_date: date, late: bool,
               window_end: datetime | None = None, window_start: datetime | None = None,

@@ -8,10 +8,9 @@ import os
 import random
 import socket
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.chart import trend_chart_png
 from bot.config import Config
 from bot.digest_service import DigestService
 from bot.models import Event, Item, Status, utcnow
@@ -357,16 +356,8 @@ class OutboxWorker:
             existing = await port.find_post(workspace=entry.workspace, conversation=channel,
                                             user=None, outbox_key=entry.key,
                                             since=entry.created_at)
-        data = self.digests.build(
-            workspace=entry.workspace, index=index,
-            local_date=date.fromisoformat(str(payload["date"])),
-            late=bool(payload.get("late")),
-            window_end=datetime.fromisoformat(str(payload["window_end"])),
-            window_start=(datetime.fromisoformat(str(payload["window_start"]))
-                          if payload.get("window_start") else None))
-        title = f"Median time to response, last 14 days ({data.timezone})"
-        # Rendering takes a moment of CPU; keep the event loop answering Slack.
-        chart = await asyncio.to_thread(trend_chart_png, data.trend, title=title)
+        data = self.digests.build_claimed(workspace=entry.workspace, claim=payload)
+        chart = await self.digests.chart(data)
         posted = await port.post_digest(workspace=entry.workspace, data=data,
                                         chart_png=chart, outbox_key=entry.key,
                                         existing=existing, conversation=channel)
