@@ -276,7 +276,9 @@ class Lifecycle:
                 continue
             if entry.status != "sent" or not entry.result:
                 continue
-            where = {"channel": entry.result.get("channel"), "ts": entry.result.get("ts")}
+            # Edited where the relay went: on the platform of the person it told.
+            where = {"channel": entry.result.get("channel"), "ts": entry.result.get("ts"),
+                     "platform": entry.payload.get("platform") or "slack"}
             if text is None:
                 follow_ups.append(NewOutbox(kind=RELAY_DELETE, payload=where))
             else:

@@ -128,6 +128,14 @@ class OutboxWorker:
         self.sent = 0
         self._tokens: dict[str, TokenChecks] = {}
 
+    def _platform_of(self, entry: OutboxEntry, item: Item | None) -> str:
+        """The platform an entry goes out on; a digest's is its subscription's."""
+        if entry.kind == DIGEST:
+            index = int(entry.payload.get("index", -1))
+            if 0 <= index < len(self.config.digests):
+                return self.config.digests[index].platform
+        return platform_of(entry, item)
+
     def tokens_on(self, platform: str) -> TokenChecks:
         """The token checks of `platform`'s workspaces."""
         if platform not in self._tokens:
@@ -205,7 +213,7 @@ class OutboxWorker:
         for entry in self.store.outbox_due(now=self.clock()):
             item = (self.store.get_item(workspace=entry.workspace, item_id=entry.item_id)
                     if entry.item_id is not None else None)
-            platform = platform_of(entry, item)
+            platform = self._platform_of(entry, item)
             if platform in self._rate_limited:
                 continue  # it asked us to slow down: the rest waits for the next pass
             if await self.tokens_on(platform).held_back(entry.workspace):

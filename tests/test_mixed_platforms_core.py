@@ -178,3 +178,41 @@ async def test_an_owner_written_with_capitals_in_the_config_is_still_the_owner(
                                               item_id=other.item.id, user="u0alice",
                                               kind="button")
     assert not refused.changed
+
+
+async def test_a_digest_subscription_on_teams_is_posted_through_the_teams_port(
+    fresh_store: Store, config: Config,
+) -> None:
+    org = Org(fresh_store, config)
+    await org.intake.forward(intake_request(at=org.clock(), text="refund"))
+    claimed = org.digests.claim_current(workspace="T0WORK", force=True)
+    assert len(claimed) == 1
+    await org.drain()
+    assert org.slack.digests == []
+    ((data, chart, posted),) = org.teams.digests
+    assert posted.conversation == "19:managers@thread.tacv2"
+    assert chart.startswith(b"\x89PNG") and data.figures.waiting
+
+
+async def test_an_edited_reply_is_edited_where_the_teams_forwarder_got_it(
+    fresh_store: Store, config: Config,
+) -> None:
+    org = Org(fresh_store, config)
+    item = (await org.intake.forward(intake_request(
+        at=org.clock(), text="refund missing", kind=IntakeKind.DIRECT, workspace="T0WORK",
+        forwarded_by="sam@example.com", platform="msteams", channel=None))).item
+    await org.drain()
+    card = org.store.get_item(workspace="T0WORK", item_id=item.id)
+    assert card is not None and card.card_platform == "slack" and card.card_channel
+    await org.lifecycle.reply(workspace="T0WORK", card_channel=card.card_channel,
+                              thread_ts=str(card.card_ts), user="U0ALICE",
+                              text="on its way", reply_ts="1714990000.000100", marked=False)
+    await org.drain()
+    (relay,) = [n for n in org.teams.notices if n.notice.kind == "relay"]
+    await org.lifecycle.reply_changed(workspace="T0WORK", card_channel=card.card_channel,
+                                      thread_ts=str(card.card_ts), reply_ts="1714990000.000100",
+                                      text="on its way, sent today")
+    await org.drain()
+    assert [(conversation, message) for conversation, message, _ in org.teams.edits] == [
+        (relay.posted.conversation, relay.posted.message)]
+    assert org.slack.edits == []
