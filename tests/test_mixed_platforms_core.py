@@ -157,3 +157,17 @@ async def test_the_digest_counts_items_of_both_platforms(fresh_store: Store,
                              late=False, window_end=org.clock() + timedelta(hours=1))
     waiting = sorted(row.item.team for row in data.longest_waiting)
     assert waiting == ["mobile", "payments"]
+
+
+async def test_a_digest_for_a_teams_channel_is_posted_on_teams(fresh_store: Store,
+                                                               config: Config) -> None:
+    org = Org(fresh_store, config)
+    claimed = org.digests.claim_window(workspace="T0WORK", index=0,
+                                       start=org.clock() - timedelta(days=1))
+    assert claimed is not None
+
+    await org.drain()
+
+    assert [posted.conversation for _, _, posted in org.teams.digests] == [
+        "19:managers@thread.tacv2"]
+    assert org.slack.calls == []
