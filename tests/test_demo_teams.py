@@ -114,3 +114,11 @@ def test_the_digest_figures_are_the_storys(demo_run):
     assert "mobile 2 1h 58m 2h 25m 20m 1h 38m 0 0" in out
     assert "#3 payments 7h 12m" in out
     assert "payments 3 2 1 1h 42m 18m" in out and "mobile 2 2 0 1h 58m 20m" in out
+
+
+def test_teams_is_accepted_for_msteams(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", "--platform", "teams",
+         "--db", str(tmp_path / "demo.db")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("feedbackbot demo on Microsoft Teams")
