@@ -227,13 +227,17 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+DEMO_PLATFORM_ALIASES = {"teams": "msteams"}
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Play a scripted half-day against a local stand-in for the chosen platform."""
     found = load_platforms()
-    platform = found.available.get(args.platform)
+    name = DEMO_PLATFORM_ALIASES.get(args.platform, args.platform)
+    platform = found.available.get(name)
     if platform is None:
-        why = found.unavailable.get(args.platform, "not installed")
-        return fail(f"the {args.platform} demo is not available: {why}")
+        why = found.unavailable.get(name, "not installed")
+        return fail(f"the {name} demo is not available: {why}")
     return asyncio.run(platform.run_demo(db_path=args.db))
 
 
@@ -277,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="play a scripted half-day locally, no chat"
                                " account needed")
     demo.add_argument("--db", help="keep the demo's database in this file")
-    demo.add_argument("--platform", choices=("slack", "msteams"), default="slack",
+    demo.add_argument("--platform", choices=("slack", "msteams", *DEMO_PLATFORM_ALIASES),
+                      default="slack",
                       help="where the owning team lives in the story (default: slack)")
     demo.set_defaults(handler=cmd_demo)
     return parser

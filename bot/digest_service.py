@@ -65,6 +65,8 @@ class DigestService:
             # (or is blocked by) the period's regular post.
             store_period = f"{period.period}#forced-{now.isoformat()}"
         payload = {
+            # Sent on the subscription's platform (a Teams channel's digest through Teams).
+            "platform": period.subscription.platform,
             "index": period.index, "subscription": period.key, "date": period.period,
             "late": late, "forced": force,
             "window_end": min(now, period.window_end).isoformat(),

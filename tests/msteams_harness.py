@@ -7,11 +7,10 @@ their serviceUrl is the FakeConnector's, so every call the bot makes is recorded
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from bot.store import Store
 from handlers.msteams.adapter import TeamsAdapter
 from handlers.msteams.connector_fake import TENANT_ID, FakeConnector
 from handlers.msteams.inbound import TeamsInbound
+from handlers.msteams.standin.activities import TeamsSender, personal_chat_id
 from storage import open_store
 from tests.fakes import FrozenClock, RecordingChatPort
 
@@ -53,23 +53,9 @@ CONFIG = {
     "fallback": "mobile",
 }
 
-_ids = itertools.count(1_717_000_000_000)
-
-
-def new_id() -> str:
-    """An activity/message id as Teams makes them (epoch milliseconds)."""
-    return str(next(_ids))
-
-
 def teams_config(*, intake_channels: tuple[str, ...] = (INTAKE_CHANNEL,)) -> Config:
     """The test config, with Teams intake channels (`intake.msteams_channels`)."""
     return Config.model_validate({**CONFIG, "intake": {"msteams_channels": list(intake_channels)}})
-
-
-def account(person: dict[str, str]) -> dict[str, Any]:
-    """`from` as Teams sends it: the 29: member id, name and Entra object id."""
-    return {"id": f"29:1{person['entra_id'].replace('-', '')}", "name": person["name"],
-            "aadObjectId": person["entra_id"]}
 
 
 @dataclass
@@ -84,85 +70,43 @@ class TeamsBot:
     session: aiohttp.ClientSession
     runtime: Runtime
 
+    @property
+    def sender(self) -> TeamsSender:
+        """Builds activities as Teams sends them, from this endpoint's connector and team."""
+        return TeamsSender(service_url=self.connector.url, tenant=TENANT_ID, bot_id=BOT_ID,
+                           bot_name=BOT_NAME, team_id=TEAM_ID)
+
     def base(self, conversation: dict[str, Any], *, sender: dict[str, str] = SUPPORT,
              channel_data: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         """The envelope every Teams activity has."""
-        return {
-            "id": new_id(), "channelId": "msteams", "serviceUrl": self.connector.url,
-            "timestamp": "2024-05-06T08:55:00.123Z", "locale": "en-US",
-            "from": account(sender), "recipient": {"id": BOT_ID, "name": BOT_NAME},
-            "conversation": {"tenantId": TENANT_ID, **conversation},
-            "channelData": {"tenant": {"id": TENANT_ID}, **(channel_data or {})},
-            **fields,
-        }
+        return self.sender.base(conversation, sender=sender, channel_data=channel_data,
+                                **fields)
 
     def personal(self, text: str, *, sender: dict[str, str] = SUPPORT) -> dict[str, Any]:
         """A 1:1 message to the bot."""
-        conversation = {"conversationType": "personal",
-                        "id": f"a:1{sender['entra_id'].replace('-', '')}"}
-        return self.base(conversation, sender=sender, type="message", text=text,
-                         textFormat="plain")
+        return self.sender.personal(text, sender=sender)
 
     def channel_post(self, text_html: str, *, channel: str = INTAKE_CHANNEL,
                      sender: dict[str, str] = SUPPORT, mention: bool = True,
                      root: str | None = None) -> dict[str, Any]:
         """A channel message (a post, or a reply in thread `root`), maybe @mentioning the bot."""
-        activity_id = new_id()
-        tag = f"<at>{BOT_NAME}</at>"
-        entities = [{"type": "mention", "text": tag,
-                     "mentioned": {"id": BOT_ID, "name": BOT_NAME}}] if mention else []
-        activity = self.base(
-            {"conversationType": "channel", "isGroup": True,
-             "id": f"{channel};messageid={root or activity_id}"},
-            sender=sender, type="message", textFormat="plain",
-            text=(tag + " " if mention else "") + text_html, entities=entities,
-            channel_data={"teamsChannelId": channel, "teamsTeamId": TEAM_ID,
-                          "channel": {"id": channel}, "team": {"id": TEAM_ID}})
-        activity["id"] = activity_id
-        if root:
-            activity["replyToId"] = root
-        return activity
+        return self.sender.channel_post(text_html, channel=channel, sender=sender,
+                                        mention=mention, root=root)
 
     def message_action(self, name: str, *, html: str, sender: dict[str, str] = SUPPORT,
                        data: dict[str, Any] | None = None,
                        message_id: str = "1717171717171") -> dict[str, Any]:
-        """composeExtension/fetchTask or submitAction on a channel message (Teams' shape)."""
-        value: dict[str, Any] = {
-            "commandId": "forwardFeedback", "commandContext": "message",
-            "context": {"theme": "default"},
-            "messagePayload": {
-                "id": message_id, "replyToId": None, "messageType": "message",
-                "createdDateTime": "2024-05-06T07:31:00.000Z", "lastModifiedDateTime": None,
-                "deleted": False, "subject": None, "summary": None, "importance": "normal",
-                "locale": "en-us", "linkToMessage":
-                    f"https://teams.microsoft.com/l/message/{INTAKE_CHANNEL}/{message_id}",
-                "from": {"device": None, "conversation": None, "application": None,
-                         "user": {"userIdentityType": "aadUser", "id": GUEST["entra_id"],
-                                  "displayName": GUEST["name"]}},
-                "body": {"contentType": "html", "content": html},
-                "attachmentLayout": None, "attachments": [], "mentions": [],
-                "reactions": [], "policyViolation": None},
-        }
-        if data is not None:
-            value["data"] = data
-        return self.base(
-            {"conversationType": "channel", "isGroup": True,
-             "id": f"{INTAKE_CHANNEL};messageid={message_id}"},
-            sender=sender, type="invoke", name=name, value=value,
-            channel_data={"channel": {"id": INTAKE_CHANNEL}, "team": {"id": TEAM_ID},
-                          "source": {"name": "message"}})
+        """composeExtension/fetchTask or submitAction on a guest's message in the intake channel."""
+        return self.sender.message_action(
+            name, html=html, channel=INTAKE_CHANNEL, sender=sender, author=GUEST,
+            created=datetime(2024, 5, 6, 7, 31, tzinfo=UTC), data=data,
+            message_id=message_id)
 
     def card_click(self, verb: str, item_id: int, *, sender: dict[str, str] = DEV,
                    card_message: str = "1717000009999", **inputs: Any) -> dict[str, Any]:
         """An Action.Execute click (adaptiveCard/action) on a card in the cards channel."""
-        return self.base(
-            {"conversationType": "channel", "isGroup": True,
-             "id": f"{CARDS_CHANNEL};messageid={card_message}"},
-            sender=sender, type="invoke", name="adaptiveCard/action", replyToId=card_message,
-            value={"action": {"type": "Action.Execute", "verb": verb,
-                              "data": {"item": item_id, **inputs}},
-                   "trigger": "manual"},
-            channel_data={"channel": {"id": CARDS_CHANNEL}, "team": {"id": TEAM_ID}})
+        return self.sender.card_click(verb, item_id, channel=CARDS_CHANNEL,
+                                      card_message=card_message, sender=sender, **inputs)
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until every stored request is finished (late inserts are replayed too)."""
@@ -222,9 +166,9 @@ async def running_teams_bot(tmp_path: Path, *, settings: Settings = ANONYMOUS,
     async with FakeConnector() as connector:
         for person in (SUPPORT, DEV):
             connector.add_member(TEAM_ID, **person)
-            connector.add_member(f"a:1{person['entra_id'].replace('-', '')}", **person)
+            connector.add_member(personal_chat_id(person), **person)
         connector.add_member(TEAM_ID, **GUEST, guest=True)
-        connector.add_member(f"a:1{GUEST['entra_id'].replace('-', '')}", **GUEST, guest=True)
+        connector.add_member(personal_chat_id(GUEST), **GUEST, guest=True)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

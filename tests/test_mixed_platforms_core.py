@@ -216,3 +216,17 @@ async def test_an_edited_reply_is_edited_where_the_teams_forwarder_got_it(
     assert [(conversation, message) for conversation, message, _ in org.teams.edits] == [
         (relay.posted.conversation, relay.posted.message)]
     assert org.slack.edits == []
+
+
+async def test_a_digest_for_a_teams_channel_is_posted_on_teams(fresh_store: Store,
+                                                               config: Config) -> None:
+    org = Org(fresh_store, config)
+    claimed = org.digests.claim_window(workspace="T0WORK", index=0,
+                                       start=org.clock() - timedelta(days=1))
+    assert claimed is not None
+
+    await org.drain()
+
+    assert [posted.conversation for _, _, posted in org.teams.digests] == [
+        "19:managers@thread.tacv2"]
+    assert org.slack.calls == []

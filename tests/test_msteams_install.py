@@ -27,13 +27,9 @@ _NOW = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
 def team_update(bot: TeamsBot, event: str, **fields: Any) -> dict[str, Any]:
     """A conversationUpdate in the team's General channel (where Teams sends team events)."""
-    fields.setdefault("type", "conversationUpdate")
-    return bot.base({"conversationType": "channel", "isGroup": True, "id": TEAM_ID},
-                    channel_data={"eventType": event,
-                                  "team": {"id": TEAM_ID, "name": "Payments",
-                                           "aadGroupId": "0c1d2e3f-0000-4000-8000-000000000042"},
-                                  **fields.pop("channel_data", {})},
-                    **fields)
+    return bot.sender.team_update(event, sender=SUPPORT, team_name="Payments",
+                                  aad_group_id="0c1d2e3f-0000-4000-8000-000000000042",
+                                  **fields)
 
 
 def channel_ids(bot: TeamsBot, **kwargs: Any) -> list[str]:

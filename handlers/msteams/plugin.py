@@ -67,7 +67,7 @@ class TeamsPlatform:
 
     async def run_demo(self, *, db_path: str | None) -> int:
         """Play the demo with a team on Teams, against the local Bot Connector stand-in."""
-        from handlers.msteams.demo import run_demo
+        from handlers.msteams.standin.demo import run_demo
 
         return await run_demo(db_path=db_path)
 

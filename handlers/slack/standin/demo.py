@@ -16,7 +16,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,8 @@ from bot.demo.script import (
     Respond,
     Says,
     at,
-    clock_face,
 )
+from bot.demo.transcript import Transcript, who
 from bot.models import Item
 from bot.settings import Settings
 from handlers.slack.standin.payloads import (
@@ -73,27 +73,9 @@ def _name(user: str) -> str:
     return "@" + label.split(" ")[0] if label else user
 
 
-def _who(person: str) -> str:
-    customer = CUSTOMER_PEOPLE.get(person)
-    return f"the customer ({customer})" if customer else f"@{person} ({STAFF[person]})"
-
-
 def _slack_words(text: str) -> str:
     # Typed in Slack, "@channel" reaches the bot as the special mention <!channel>.
     return text.replace("@channel", "<!channel>")
-
-
-class Transcript:
-    """Prints the demo's story as it happens."""
-
-    def __init__(self, write: Callable[[str], None]) -> None:
-        self.write = write
-
-    def step(self, moment: datetime, text: str) -> None:
-        self.write(f"\n{clock_face(moment)}  {text[:1].upper()}{text[1:]}")
-
-    def detail(self, text: str) -> None:
-        self.write(f"         {text}")
 
 
 class SlackStage:
@@ -143,7 +125,7 @@ class SlackStage:
             channel, user=SLACK_USERS[step.by], text=_slack_words(step.text), ts=self._ts())
         self.message_channels[step.key] = channel
         where = CHANNEL_NAMES[channel] + (f" ({step.aside})" if step.aside else "")
-        self.out.step(step.at, f"In {where}, {_who(step.by)} writes: “{step.text}”")
+        self.out.step(step.at, f"In {where}, {who(step.by)} writes: “{step.text}”")
 
     async def forward(self, step: Forward) -> None:
         before = len(self.slack.calls)
@@ -154,7 +136,7 @@ class SlackStage:
         if step.how == "reaction" and source is not None:
             reaction = str(self.bot.config.intake.reaction)
             whose = "their own message" if step.by in CUSTOMER_PEOPLE else "it"
-            self.out.step(step.at, f"{_who(step.by)} adds :{reaction}: to {whose}.")
+            self.out.step(step.at, f"{who(step.by)} adds :{reaction}: to {whose}.")
             await self.client.send_event(self._envelope(reaction_added_event(
                 user=user, reaction=reaction, channel=channel, ts=source["ts"],
                 event_ts=self._ts())))

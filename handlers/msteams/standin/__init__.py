@@ -1,0 +1,1 @@
+"""A local stand-in for Microsoft Teams: activities as Teams sends them, for the demo and tests."""
