@@ -33,6 +33,8 @@ PLAYGROUND_CLI = PLAYGROUND_DIR / "node_modules" / "@microsoft" / "m365agentspla
 # Preloaded into node: the Playground listens on 127.0.0.1 only and connects nowhere else.
 LOOPBACK_GUARD = PLAYGROUND_DIR / "loopback-only.js"
 PINNED_VERSION = "0.2.28"
+# Read from the Playground's working directory; without it, built-in users and a team.
+CONFIG_FILE_NAME = ".m365agentsplayground.yml"
 
 # Environment variables that would send the Playground's requests to the bot through a proxy.
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
@@ -196,9 +198,14 @@ class AgentsPlayground:
             # It moves to a random port when ours was taken meanwhile; its serviceUrl would lie.
             raise PlaygroundError(f"the Playground said {line!r}, expected port {self.port}")
         # The UI's first call; the Playground waits (up to 15 s) for the bot endpoint to answer.
-        async with self._session.get(f"{self.base_url}/_internal/v1/config") as response:
-            response.raise_for_status()
-            self.config = await response.json()
+        try:
+            async with self._session.get(f"{self.base_url}/_internal/v1/config") as response:
+                response.raise_for_status()
+                self.config = await response.json()
+        except aiohttp.ClientConnectionError:
+            # It prints "Listening" before reading its config file, and exits on a bad one.
+            await asyncio.wait_for(self.process.wait(), 5)
+            raise PlaygroundError(f"the Playground stopped:\n{self.log_tail()}") from None
         stream_url = self.base_url.replace("http://", "ws://", 1)
         websocket = await self._session.ws_connect(
             f"{stream_url}/_ws_conversation/v1/conversations/stream")
@@ -213,7 +220,15 @@ class AgentsPlayground:
 
     async def install_in_personal_chat(self) -> None:
         """Send the installationUpdate and conversationUpdate the UI sends on opening the chat."""
-        url = f"{self.base_url}/_debug/conversation/{self.personal_chat_id}/installation"
+        await self.install_in(self.personal_chat_id)
+
+    async def install_in(self, conversation_id: str) -> None:
+        """Install the bot where the UI would on showing `conversation_id` (a chat or a team).
+
+        A team's General channel (whose id is the team's) gets a conversationUpdate with
+        `teamMemberAdded`, as Teams sends when the app is added to a team.
+        """
+        url = f"{self.base_url}/_debug/conversation/{conversation_id}/installation"
         async with self._session.post(url, json={}) as response:
             if response.status != 200:
                 raise PlaygroundError(f"installation: {response.status} {await response.text()}")
@@ -265,15 +280,22 @@ class AgentsPlayground:
 
 
 @contextlib.asynccontextmanager
-async def running_playground(bot_endpoint: str, *,
-                             start_timeout: float = 30.0) -> AsyncIterator[AgentsPlayground]:
-    """Start the Playground headless on a free loopback port, for the bot at `bot_endpoint`."""
+async def running_playground(bot_endpoint: str, *, start_timeout: float = 30.0,
+                             config_yaml: str | None = None,
+                             ) -> AsyncIterator[AgentsPlayground]:
+    """Start the Playground headless on a free loopback port, for the bot at `bot_endpoint`.
+
+    `config_yaml` replaces its built-in tenant, users, chats and team (its
+    .m365agentsplayground.yml format, version 0.1.1); the Playground checks it at start.
+    """
     _require_loopback(bot_endpoint)
     node = node_executable()
     if node is None or unavailable_reason() is not None:
         raise PlaygroundError(unavailable_reason() or "node not found")
     with tempfile.TemporaryDirectory(prefix="playground-") as workdir_name:
         workdir = Path(workdir_name)
+        if config_yaml is not None:
+            (workdir / CONFIG_FILE_NAME).write_text(config_yaml)
         port = _free_loopback_port()
         environment = {name: value for name, value in os.environ.items()
                        if name not in _PROXY_VARIABLES}
