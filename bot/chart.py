@@ -7,12 +7,6 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-# Figure + FigureCanvasAgg instead of pyplot: the Agg backend is chosen per figure, so
-# nothing needs a display, no global backend is switched, and no figure is left open.
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import DateFormatter, DayLocator, date2num
-from matplotlib.figure import Figure
-
 WIDTH_INCHES = 10.0
 HEIGHT_INCHES = 5.0
 DPI = 100
@@ -34,6 +28,14 @@ def trend_chart_png(
     trend: Mapping[str, Sequence[tuple[date, timedelta | None]]], *, title: str
 ) -> bytes:
     """Render one line per team (hours on the y axis, gaps on days without data) as a PNG."""
+    # Imported here: matplotlib takes a third of a second and tens of MB to load, and
+    # only digests draw. Figure + FigureCanvasAgg instead of pyplot: the Agg backend is
+    # chosen per figure, so nothing needs a display, no global backend is switched, and
+    # no figure is left open.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import DateFormatter, DayLocator, date2num
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_axes((0.07, 0.16, 0.68, 0.74))

@@ -166,3 +166,18 @@ def test_the_markup_checker_sees_links_and_bold(tmp_path):
     )
     hits = [hit.split(":")[1] for hit in _markup_in_strings_at(sample, root=tmp_path)]
     assert hits == ["2", "3", "4"]
+
+
+def test_serving_loads_matplotlib_only_when_a_digest_is_drawn():
+    # It costs a third of a second and tens of MB at start, and only digests draw.
+    script = (
+        "import sys\n"
+        "import bot.cli, bot.runtime, handlers.slack.app, handlers.msteams.adapter\n"
+        "print('matplotlib' in sys.modules)\n"
+        "from bot.chart import trend_chart_png\n"
+        "trend_chart_png({}, title='t')\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=CORE.parent, check=True)
+    assert result.stdout.split() == ["False", "True"]

@@ -65,3 +65,20 @@ async def test_a_me_reply_in_a_card_thread_is_the_teams_response(tmp_path):
         relays = [call for call in slack.calls_to("chat.postMessage")
                   if "looking into the refund" in call.args.get("text", "")]
         assert len(relays) == 1 and relays[0].args["channel"] == "C0INTAKE"
+
+
+async def test_a_burst_from_one_person_checks_them_with_slack_once(tmp_path):
+    # Each post needs to know the poster is staff; overlapping lookups share one call.
+    import asyncio
+
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        slack.delay_next("users.info", seconds=0.3)
+        await asyncio.gather(*(
+            running.slack.send_event(event_callback(message_event(
+                channel="C0INTAKE", user="U0SUPPORT2", text=f"refund problem {n}")))
+            for n in range(5)))
+        await running.settle(timeout=10)
+        assert len(running.store.list_items()) == 5
+        looked_up = [call for call in slack.calls_to("users.info")
+                     if call.args.get("user") == "U0SUPPORT2"]
+        assert len(looked_up) == 1

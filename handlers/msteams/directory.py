@@ -18,7 +18,8 @@ from microsoft_agents.activity import ChannelAccount, ConversationParameters, Pa
 from bot.conversations import ConversationBook
 from bot.ports import ChatError
 from bot.store import Conversation
-from handlers.msteams.connector import ConnectorAccess, SharedLookups
+from handlers.msteams.connector import ConnectorAccess
+from handlers.shared_lookups import SharedLookups
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from bot.digest import DigestData
 from bot.models import Item, utcnow
 from bot.ports import ChatError, Notice, Posted
 from bot.store import Store
+from handlers.shared_lookups import SharedLookups
 from handlers.slack.digest_blocks import digest_blocks, digest_text
 from handlers.slack.render import card_blocks, card_text, follow_blocks, notice_text
 
@@ -77,7 +78,8 @@ class SlackChatPort:
         self.client_for = client_for
         self.store = store
         self.team_channels = team_channels
-        self._users: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._users = SharedLookups(found_ttl=_USER_CACHE_SECONDS,
+                                    missing_ttl=_USER_CACHE_SECONDS)
         self._permalinks: dict[tuple[str, str, str], str] = {}
         self._groups: dict[tuple[str, str], tuple[float, list[str]]] = {}
 
@@ -312,22 +314,22 @@ class SlackChatPort:
         return list(members)
 
     async def user_info(self, workspace: str, user: str) -> dict[str, Any] | None:
-        """Return users.info's user object (cached for an hour), or None if unknown."""
-        key = (workspace, user)
-        cached = self._users.get(key)
-        if cached and time.monotonic() - cached[0] < _USER_CACHE_SECONDS:
-            return cached[1]
-        try:
-            data = await self._call(workspace, "users.info", user=user)
-        except ChatError as error:
-            if error.permanent:
-                self._users[key] = (time.monotonic(), None)
-                return None
-            raise
-        info = data.get("user")
-        result = info if isinstance(info, dict) else None
-        self._users[key] = (time.monotonic(), result)
-        return result
+        """Return users.info's user object (cached for an hour), or None if unknown.
+
+        Lookups of one person that overlap (a burst of their forwards) make one call.
+        """
+        async def look_up() -> dict[str, Any] | None:
+            try:
+                data = await self._call(workspace, "users.info", user=user)
+            except ChatError as error:
+                if error.permanent:
+                    return None
+                raise
+            info = data.get("user")
+            return info if isinstance(info, dict) else None
+
+        found: dict[str, Any] | None = await self._users.get(f"{workspace}\n{user}", look_up)
+        return found
 
     async def is_internal_user(self, *, workspace: str, user: str) -> bool:
         # A failed lookup raises: guessing "external" would drop feedback during an
