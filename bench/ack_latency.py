@@ -102,7 +102,17 @@ def feedback_command(i: int) -> Request:
     return encode_command(form), "application/x-www-form-urlencoded"
 
 
-KINDS: dict[str, RequestFactory] = {"message": intake_message, "command": feedback_command}
+def own_echo(i: int) -> Request:
+    """Slack's echo of one of the bot's own posts: nothing acts on it."""
+    ts = f"{int(time.time())}.{next(_ts_counter):06d}"
+    event = message_event(channel=INTAKE_CHANNEL, user="U0BOT", text=f"Feedback #{i} went",
+                          ts=ts)
+    event["bot_id"] = "B0BOT"
+    return encode_event(event_callback(event, team_id=TEAM)), "application/json"
+
+
+KINDS: dict[str, RequestFactory] = {"message": intake_message, "command": feedback_command,
+                                    "own echo": own_echo}
 
 
 # ---- measuring ----------------------------------------------------------------------------

@@ -273,12 +273,16 @@ NOT_ITEMS = {
 }
 
 
-@pytest.mark.parametrize("build", list(NOT_ITEMS.values()), ids=list(NOT_ITEMS))
-async def test_messages_that_are_not_new_feedback(tmp_path, build):
+# The bot's own posts are recognised before anything is stored (Slack echoes every one).
+NOT_STORED = {"own-post", "own-bot-message"}
+
+
+@pytest.mark.parametrize("name", list(NOT_ITEMS))
+async def test_messages_that_are_not_new_feedback(tmp_path, name):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
-        await send(running, build())
+        await send(running, NOT_ITEMS[name]())
         await assert_no_item(running, slack)
-        assert inbox_count(running) == 1
+        assert inbox_count(running) == (0 if name in NOT_STORED else 1)
 
 
 async def test_allow_listed_bot_posts_become_items(tmp_path):

@@ -297,3 +297,22 @@ async def test_a_request_from_a_workspace_this_deployment_does_not_serve_forward
         await running.settle()
         assert running.store.list_items() == []
         assert slack.calls_to("chat.postMessage") == []
+
+
+async def test_the_bots_own_echoed_posts_are_answered_without_being_stored(tmp_path):
+    from handlers.slack.standin.payloads import event_callback, message_event
+    from tests.slack_harness import make_fake_slack, running_bot
+
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        deps = running.bot.deps
+        assert deps.bot_id and deps.bot_user_id
+        own = message_event(channel="C0INTAKE", user=deps.bot_user_id, text="Feedback #1 went")
+        own["bot_id"] = deps.bot_id
+        response = await running.slack.send_event(event_callback(own))
+        assert response.status == 200
+        someone = await running.slack.send_event(event_callback(message_event(
+            channel="C0RANDOM", user="U0SUPPORT", text="lunch?")))
+        assert someone.status == 200
+        with running.store.database.read() as tx:  # type: ignore[attr-defined]
+            kinds = [row["kind"] for row in tx.all("SELECT kind FROM inbox")]
+        assert kinds == ["event_callback"]  # only the other person's message was stored

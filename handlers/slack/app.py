@@ -297,6 +297,22 @@ class FeedbackApp:
         self.runtime.request_done(inbox_id, error="org-wide Enterprise Grid install")
         return BoltResponse(status=200, body=ORG_WIDE_INSTALL if "command" in body else "")
 
+    def is_own_echo(self, body: dict[str, Any]) -> bool:
+        """True for an event about the bot's own new post or reaction, which nothing acts on.
+
+        Until auth.test has said who the bot is, nothing counts as its own.
+        """
+        bot_user, bot_id = self.deps.bot_user_id, self.deps.bot_id
+        event = body.get("event") if body.get("type") == "event_callback" else None
+        if not isinstance(event, dict) or not (bot_user or bot_id):
+            return False
+        if event.get("type") in ("reaction_added", "reaction_removed"):
+            return bool(bot_user) and event.get("user") == bot_user
+        if event.get("type") != "message" or event.get("subtype") not in (None, "bot_message"):
+            return False  # edits and deletions of its posts still matter to relays
+        return bool((bot_user and event.get("user") == bot_user)
+                    or (bot_id and event.get("bot_id") == bot_id))
+
     def replay_soon(self, inbox_id: int | None) -> None:
         """Handle a request whose insert landed after Slack was asked to retry it."""
         self.runtime.replay_soon(inbox_id)

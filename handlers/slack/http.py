@@ -127,6 +127,10 @@ def add_slack_routes(
                 body.get("minute_rate_limited"),
             )
             return web.Response(status=200)
+        if bot.is_own_echo(body):
+            # Slack echoes every post of the bot back as an event; no listener acts on
+            # them, so they are answered at once, never stored.
+            return web.Response(status=200)
         headers = {key.lower(): value for key, value in request.headers.items()}
         workspace = workspace_from_body(body)
         kind = str(body.get("type") or body.get("command") or "unknown")

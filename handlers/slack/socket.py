@@ -37,6 +37,10 @@ async def handle_socket_request(
         log.warning("dropped a malformed Socket Mode %s envelope: %s", request.type, problem)
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
         return
+    if bot.is_own_echo(payload):
+        # The bot's own posts echoed back: nothing acts on them, so nothing is stored.
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+        return
     kind = str(payload.get("type") or payload.get("command") or request.type)
     try:
         inbox_id = await bot.runtime.persist(
