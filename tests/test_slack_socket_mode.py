@@ -181,3 +181,15 @@ async def test_malformed_envelopes_are_acknowledged_and_never_stored(tmp_path):
         assert inbox_count(running) == 0
         assert running.store.list_items() == []
         assert slack.calls_to("chat.postMessage") == []
+
+
+async def test_the_bots_own_echoed_posts_are_acknowledged_and_never_stored(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        client = RecordingSocketClient()
+        own = message_event(channel="C0INTAKE", user=running.bot.deps.bot_user_id,
+                            text="Feedback #1 went to payments")
+        own["bot_id"] = running.bot.deps.bot_id
+        echo = envelope("events_api", event_callback(own))
+        await handle_socket_request(running.bot, client, echo)
+        assert client.acked() == [echo.envelope_id]
+        assert inbox_count(running) == 0
