@@ -36,7 +36,7 @@ def _config(settings: Settings) -> Config | None:
 
 
 def _workspaces(store: Store) -> list[str]:
-    return sorted({item.workspace for item in store.list_items()})
+    return store.item_workspaces()
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:

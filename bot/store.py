@@ -207,6 +207,10 @@ class Store(abc.ABC):
         """Return the item that once had its card at that message (before a reassignment)."""
 
     @abc.abstractmethod
+    def item_workspaces(self) -> list[str]:
+        """Every workspace that has items, in byte order."""
+
+    @abc.abstractmethod
     def list_items(
         self, *, workspace: str | None = None, forwarded_since: datetime | None = None
     ) -> list[Item]:

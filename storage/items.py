@@ -146,6 +146,13 @@ class ItemQueries:
                 return None
             return _find(tx, "id = ?", (workspace, int(row["item_id"])))
 
+    def item_workspaces(self) -> list[str]:
+        # The items_card index leads with the workspace: no item row is read.
+        with self.database.read() as tx:
+            rows = tx.all("SELECT workspace FROM items GROUP BY workspace"
+                          f" ORDER BY workspace{self.database.dialect.byte_order}")
+        return [str(row["workspace"]) for row in rows]
+
     def list_items(
         self, *, workspace: str | None = None, forwarded_since: datetime | None = None
     ) -> list[Item]:

@@ -492,3 +492,10 @@ def test_lone_surrogates_are_stored_as_replacement_characters(store: Store) -> N
     assert event.actor == "U0\ufffd" and event.data == {"note": "odd \ufffd"}
     [entry] = store.outbox_for_item(workspace="T0WORK", item_id=item.id)
     assert entry.payload == {"text": "card \ufffd"}
+
+
+def test_item_workspaces_lists_each_workspace_once_in_byte_order(store: Store) -> None:
+    assert store.item_workspaces() == []
+    for workspace in ("T0WORK", "E1:T2", "T0WORK", "msteams:tenant", "t0lower"):
+        create(store, workspace=workspace)
+    assert store.item_workspaces() == ["E1:T2", "T0WORK", "msteams:tenant", "t0lower"]
