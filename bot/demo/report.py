@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from bot.demo.script import Digest
+from bot.demo.transcript import Transcript
 from bot.digest import human_duration
+from bot.digest_service import Claimed
+from bot.digest_text import digest_table
 from bot.metrics import median
 from bot.models import Item
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 
 def team_table(items: Sequence[Item], teams: Iterable[str]) -> list[str]:
@@ -36,3 +46,35 @@ def team_table(items: Sequence[Item], teams: Iterable[str]) -> list[str]:
         f"{count} {status}" for status, count in sorted(statuses.items())))
     return lines
 
+
+@dataclass(frozen=True)
+class DayEnd:
+    """The demo's last step, begun: the period claimed for the managers' digest."""
+
+    claimed: Claimed | None
+    start: datetime
+    workspace: str
+
+
+def end_the_day(runtime: Runtime, *, now: datetime, out: Transcript, step: Digest) -> DayEnd:
+    """Print the per-team table, claim the managers' digest and say it goes out."""
+    out.write("")
+    for line in team_table(runtime.store.list_items(), runtime.config.teams):
+        out.write(line)
+    workspace = runtime.workspace or ""
+    start = now - timedelta(days=1)
+    claimed = runtime.digests.claim_window(workspace=workspace, index=0, start=start)
+    out.step(step.at, "The managers' digest goes out"
+             + (f" ({step.aside})." if step.aside else "."))
+    return DayEnd(claimed=claimed, start=start, workspace=workspace)
+
+
+def print_the_digest(runtime: Runtime, day: DayEnd, *, now: datetime,
+                     out: Transcript) -> None:
+    """Print the digest the platform got, as its figures stand now."""
+    if day.claimed is None:
+        return
+    data = runtime.digests.build(
+        workspace=day.workspace, index=0, local_date=day.claimed.period.local_date,
+        late=False, window_start=day.start, window_end=now)
+    out.write("\n" + digest_table(data))

@@ -15,7 +15,6 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from aiohttp import web
 from bot.config import load_config
 from bot.demo.clock import SimulatedClock
 from bot.demo.play import play
-from bot.demo.report import team_table
+from bot.demo.report import end_the_day, print_the_digest
 from bot.demo.script import CUSTOMER_PEOPLE, SCRIPT, Digest, Forward, Respond, Says, at
 from bot.demo.transcript import Transcript, who
 from bot.models import Item
@@ -220,23 +219,10 @@ class TeamsStage:
 
     async def digest(self, step: Digest) -> None:
         """End the day with the per-team table and the managers' digest card."""
-        from bot.digest_text import digest_table
-
-        self.out.write("")
-        for line in team_table(self.runtime.store.list_items(), self.runtime.config.teams):
-            self.out.write(line)
         before = len(self.connector.calls)
-        workspace = self.runtime.workspace or ""
-        start = self.clock.now() - timedelta(days=1)
-        claimed = self.runtime.digests.claim_window(workspace=workspace, index=0, start=start)
-        self.out.step(step.at, "The managers' digest goes out"
-                      + (f" ({step.aside})." if step.aside else "."))
+        day = end_the_day(self.runtime, now=self.clock.now(), out=self.out, step=step)
         await self.narrate(before)
-        if claimed is not None:
-            data = self.runtime.digests.build(
-                workspace=workspace, index=0, local_date=claimed.period.local_date,
-                late=False, window_start=start, window_end=self.clock.now())
-            self.out.write("\n" + digest_table(data))
+        print_the_digest(self.runtime, day, now=self.clock.now(), out=self.out)
 
 
 async def _install(stage: TeamsStage) -> None:

@@ -16,14 +16,13 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.config import load_config
 from bot.demo.clock import SimulatedClock
 from bot.demo.play import play
-from bot.demo.report import team_table
+from bot.demo.report import end_the_day, print_the_digest
 from bot.demo.script import (
     CUSTOMER_PEOPLE,
     SCRIPT,
@@ -262,17 +261,8 @@ class SlackStage:
 
     async def digest(self, step: Digest) -> None:
         """End the day with the per-team table and the managers' digest."""
-        from bot.digest_text import digest_table
-
-        self.out.write("")
-        for line in team_table(self.bot.store.list_items(), self.bot.config.teams):
-            self.out.write(line)
         before = len(self.slack.calls)
-        workspace = self.bot.workspace or ""
-        start = self.clock.now() - timedelta(days=1)
-        claimed = self.bot.digests.claim_window(workspace=workspace, index=0, start=start)
-        self.out.step(step.at, "The managers' digest goes out"
-                      + (f" ({step.aside})." if step.aside else "."))
+        day = end_the_day(self.bot.runtime, now=self.clock.now(), out=self.out, step=step)
         await self.settle()
         for call in self.slack.calls[before:]:
             if call.method == "chat.postMessage" and call.ok:
@@ -280,11 +270,7 @@ class SlackStage:
                 self.out.detail(f"→ digest posted in {CHANNEL_NAMES.get(channel, channel)}")
             elif call.method == "files.completeUploadExternal" and call.ok:
                 self.out.detail("→ the 14-day trend chart is uploaded into its thread")
-        if claimed is not None:
-            data = self.bot.digests.build(
-                workspace=workspace, index=0, local_date=claimed.period.local_date,
-                late=False, window_start=start, window_end=self.clock.now())
-            self.out.write("\n" + digest_table(data))
+        print_the_digest(self.bot.runtime, day, now=self.clock.now(), out=self.out)
 
     # ---- what the bot did, in words -----------------------------------------------------
 
