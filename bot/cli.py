@@ -205,25 +205,29 @@ def _parse_since(text: str) -> datetime:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    """Write every item as JSON or CSV."""
-    from bot.export import export_csv, export_json
+    """Write every item as JSON or CSV, streamed page by page."""
+    from bot.export import write_csv, write_json
     from storage import open_existing_store
 
     try:
         store = open_existing_store(settings.database_url)
     except ValueError as error:
         return fail(str(error))
+    write = write_json if args.format == "json" else write_csv
     try:
-        items = store.list_items(forwarded_since=args.since)
+        items = store.iter_items(forwarded_since=args.since)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as handle:
+                count = write(items, handle)
+                if args.format == "json":
+                    handle.write("\n")
+            print(f"wrote {count} item(s) to {args.output}", file=sys.stderr)
+        else:
+            write(items, sys.stdout)
+            if args.format == "json":
+                sys.stdout.write("\n")
     finally:
         store.close()
-    text = export_json(items) + "\n" if args.format == "json" else export_csv(items)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        print(f"wrote {len(items)} item(s) to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
     return 0
 
 

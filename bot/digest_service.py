@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.chart import trend_chart_png
 from bot.config import Config, DigestConfig
-from bot.digest import DigestData, build_digest_data
+from bot.digest import LONGEST_WAITING, PREVIOUS_DAYS, TREND_DAYS, DigestData, build_digest_data
 from bot.digest_schedule import (
     Period,
     current_period,
@@ -20,7 +20,6 @@ from bot.digest_schedule import (
     local_today,
     period_for,
 )
-from bot.models import Item
 from bot.outbox_kinds import DIGEST
 from bot.store import NewOutbox, Store
 from bot.suggestions import Reassignment
@@ -30,6 +29,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 SUGGESTION_MEMORY = timedelta(days=30)
+# The trend's first local day starts less than this before the window's end.
+TREND_READ = timedelta(days=TREND_DAYS + 2)
 
 
 @dataclass(frozen=True)
@@ -155,26 +156,43 @@ class DigestService:
         end = min(window_end, period.window_end) if window_end else period.window_end
         if window_start is not None and window_end is not None:
             end = window_end
-        items = self.store.list_items(workspace=workspace)
+        start = window_start or period.window_start
+        # Only what the digest reports on: its window, the 7 days before, the 14-day
+        # trend, and what waits now; never the whole history.
+        since = min(start - timedelta(days=PREVIOUS_DAYS), end - TREND_READ)
+        items = self.store.window_items(workspace=workspace, since=since, until=end,
+                                        teams=subscription.teams)
         # Suggestions learn from the last month of moves, so old habits fade out.
-        moved = self.reassignments(workspace=workspace, items=items,
-                                   since=end - SUGGESTION_MEMORY)
-        return build_digest_data(
+        moved = self.reassignments(workspace=workspace, since=end - SUGGESTION_MEMORY)
+        data = build_digest_data(
             items=items, reassignments=moved,
             config=self.config, subscription=subscription, index=index,
-            local_date=local_date, window_start=window_start or period.window_start,
+            local_date=local_date, window_start=start,
             window_end=end,
             now=self.clock(), late=late, links=links)
+        return self._with_full_longest(workspace, data)
 
-    def reassignments(self, *, workspace: str, items: list[Item] | None = None,
+    def _with_full_longest(self, workspace: str, data: DigestData) -> DigestData:
+        """The digest with its longest-waiting items read in full (text and all)."""
+        top = data.figures.waiting[:LONGEST_WAITING]
+        full = {item.id: item for item in self.store.items_by_ids(
+            workspace=workspace, ids=[waiting.item.id for waiting in top])}
+        waiting = [replace(entry, item=full.get(entry.item.id, entry.item)) for entry in top]
+        waiting += data.figures.waiting[LONGEST_WAITING:]
+        return replace(data, figures=replace(data.figures, waiting=waiting))
+
+    def reassignments(self, *, workspace: str,
                       since: datetime | None = None) -> list[Reassignment]:
-        """Reassignments in a workspace (made at or after `since`), with the item moved."""
-        by_id = {item.id: item for item in (items if items is not None
-                                             else self.store.list_items(workspace=workspace))}
+        """Reassignments in a workspace (made at or after `since`), with the item moved.
+
+        Reads only those events and the items they moved.
+        """
+        events = self.store.events_of_kind_since(workspace=workspace, kind="reassigned",
+                                                 since=since)
+        by_id = {item.id: item for item in self.store.items_by_ids(
+            workspace=workspace, ids=[event.item_id for event in events])}
         moved = []
-        for event in self.store.events_of_kind(workspace=workspace, kind="reassigned"):
-            if since is not None and event.at < since:
-                continue
+        for event in events:
             item = by_id.get(event.item_id)
             source, target = event.data.get("from"), event.data.get("to")
             if item is not None and source and target:

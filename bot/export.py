@@ -1,4 +1,4 @@
-"""Export every item with the documented fields, as JSON or CSV."""
+"""Export every item with the documented fields, as JSON or CSV, streamed item by item."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO
 
 from bot.models import Item, iso
 
@@ -47,7 +47,24 @@ def export_record(item: Item) -> dict[str, Any]:
 
 def export_json(items: Iterable[Item]) -> str:
     """Render items as a JSON array."""
-    return json.dumps([export_record(item) for item in items], ensure_ascii=False, indent=2)
+    buffer = io.StringIO()
+    write_json(items, buffer)
+    return buffer.getvalue()
+
+
+def write_json(items: Iterable[Item], out: TextIO) -> int:
+    """Write items as a JSON array, one at a time, as json.dumps(indent=2) would; return how many.
+
+    Memory stays that of one item, however many there are.
+    """
+    count = 0
+    for item in items:
+        text = json.dumps(export_record(item), ensure_ascii=False, indent=2)
+        out.write(("[\n" if not count else ",\n") + "\n".join(
+            "  " + line for line in text.split("\n")))
+        count += 1
+    out.write("\n]" if count else "[]")
+    return count
 
 
 # Spreadsheets run a cell that starts with one of these as a formula (OWASP: CSV injection).
@@ -68,10 +85,18 @@ def export_csv(items: Iterable[Item]) -> str:
     instead; the JSON export keeps the text exactly.
     """
     buffer = io.StringIO()
+    write_csv(items, buffer)
+    return buffer.getvalue()
+
+
+def write_csv(items: Iterable[Item], out: TextIO) -> int:
+    """Write items as export_csv does, row by row as they come; return how many."""
     # The default \r\n terminator (RFC 4180) makes csv quote a bare \r inside text too.
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
+    count = 0
     for item in items:
         record = export_record(item)
         writer.writerow({field: spreadsheet_safe(value) for field, value in record.items()})
-    return buffer.getvalue()
+        count += 1
+    return count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -231,6 +232,33 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def events_of_kind(self, *, workspace: str, kind: str) -> list[Event]:
         """Return every event of one kind in a workspace, oldest first."""
+
+    # --- figures: one window at a time ------------------------------------------
+    @abc.abstractmethod
+    def window_items(self, *, workspace: str, since: datetime, until: datetime,
+                     teams: Sequence[str] | None = None) -> list[Item]:
+        """Light items (figure fields only, text empty) a window's figures need.
+
+        Those forwarded, first answered or resolved in [since, until), and those still
+        waiting (unanswered, unresolved); only `teams` when given. Unordered.
+        """
+
+    @abc.abstractmethod
+    def waiting_items(self, *, workspace: str) -> list[Item]:
+        """Full items nobody has answered or resolved, oldest received first."""
+
+    @abc.abstractmethod
+    def items_by_ids(self, *, workspace: str, ids: Sequence[int]) -> list[Item]:
+        """Full items of a workspace by id (missing ones left out), by id."""
+
+    @abc.abstractmethod
+    def events_of_kind_since(self, *, workspace: str, kind: str,
+                             since: datetime | None = None) -> list[Event]:
+        """Events of one kind in a workspace at or after `since` (all without), oldest first."""
+
+    @abc.abstractmethod
+    def iter_items(self, *, forwarded_since: datetime | None = None) -> Iterator[Item]:
+        """Every item (forwarded at or after `forwarded_since`), by forwarded_at, in pages."""
 
     # --- outbox ----------------------------------------------------------------
     @abc.abstractmethod

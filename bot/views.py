@@ -5,13 +5,13 @@ Every platform shows the same figures and lists; each adapter only words them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Config
 from bot.lifecycle import Lifecycle
-from bot.metrics import TeamFigures, compute_figures
+from bot.metrics import Figures, TeamFigures, compute_figures
 from bot.models import Item, Status
 from bot.ports import ChatError, Ports
 from bot.store import Store
@@ -48,11 +48,22 @@ class MineData:
 def stats(*, store: Store, config: Config, workspace: str, now: datetime, days: int,
           team: str | None = None) -> StatsData:
     """The figures `stats` shows: one team's, or every team's and all together."""
-    figures = compute_figures(items=store.list_items(workspace=workspace), config=config,
-                              start=now - timedelta(days=days), end=now, now=now,
-                              teams=[team] if team else None)
+    figures = window_figures(store=store, config=config, workspace=workspace, now=now,
+                             days=days, teams=[team] if team else None)
     rows = figures.teams if team else [*figures.teams, figures.overall]
     return StatsData(days=days, rows=list(rows))
+
+
+def window_figures(*, store: Store, config: Config, workspace: str, now: datetime, days: int,
+                   teams: Sequence[str] | None) -> Figures:
+    """Figures for the `days` days before `now`, from that window's items and those waiting.
+
+    Raises ValueError for an unknown team.
+    """
+    start = now - timedelta(days=days)
+    items = store.window_items(workspace=workspace, since=start, until=now, teams=teams)
+    return compute_figures(items=items, config=config, start=start, end=now, now=now,
+                           teams=teams)
 
 
 async def mine(*, store: Store, lifecycle: Lifecycle, workspace: str, now: datetime,
@@ -63,14 +74,18 @@ async def mine(*, store: Store, lifecycle: Lifecycle, workspace: str, now: datet
     """
     theirs: list[Item] = []
     forwarded: list[Item] = []
-    for item in store.list_items(workspace=workspace):
+    members_of: dict[str, frozenset[str]] = {}
+    # Only what waits (a partial index keeps them apart), never the whole history.
+    for item in store.waiting_items(workspace=workspace):
         if item.first_response_at is not None or item.status not in WAITING:
             continue
-        try:
-            members = await lifecycle.team_members(workspace=workspace, team=item.team,
-                                                   platform=platform)
-        except ChatError:
-            members = frozenset()
+        if item.team not in members_of:
+            try:
+                members_of[item.team] = frozenset(await lifecycle.team_members(
+                    workspace=workspace, team=item.team, platform=platform))
+            except ChatError:
+                members_of[item.team] = frozenset()
+        members = members_of[item.team]
         if user in item.assignees or user in members:
             theirs.append(item)
         elif item.forwarded_by == user:
@@ -131,8 +146,6 @@ class Views:
         teams = await self.teams_of(workspace=workspace, user=user, platform=platform)
         if not teams:
             return StatsData(days=days, rows=[])
-        now = self.clock()
-        figures = compute_figures(items=self.store.list_items(workspace=workspace),
-                                  config=self.config, start=now - timedelta(days=days),
-                                  end=now, now=now, teams=teams)
+        figures = window_figures(store=self.store, config=self.config, workspace=workspace,
+                                 now=self.clock(), days=days, teams=teams)
         return StatsData(days=days, rows=list(figures.teams))

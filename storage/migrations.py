@@ -144,12 +144,27 @@ _V5_PLATFORMS = (
     'CREATE INDEX conversations_user ON conversations (platform, "user")',
 )
 
+_V6_FIGURES_BY_WINDOW = (
+    # Digests, stats and `mine` read one window of one workspace: the items forwarded,
+    # first answered or resolved in it, and those still waiting. Each has its index, so
+    # the cost follows the window, not the whole history.
+    "CREATE INDEX items_window_forwarded ON items (workspace, forwarded_at)",
+    "CREATE INDEX items_window_responded ON items (workspace, first_response_at)",
+    "CREATE INDEX items_window_resolved ON items (workspace, resolved_at)",
+    # Partial: only unanswered, unresolved items, which stay few however long the history.
+    "CREATE INDEX items_waiting ON items (workspace, received_at)"
+    " WHERE first_response_at IS NULL AND status <> 'resolved'",
+    # suggest-rules and digests read the last month of reassignments.
+    "CREATE INDEX events_kind_at ON events (workspace, kind, at)",
+)
+
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (1, _V1_INITIAL),
     (2, _V2_RESPONSES),
     (3, _V3_DIGESTS_AND_REMINDERS),
     (4, _V4_EVENTS_BY_KIND),
     (5, _V5_PLATFORMS),
+    (6, _V6_FIGURES_BY_WINDOW),
 ]
 
 _CREATE_RECORD = (

@@ -1,0 +1,134 @@
+"""The reads behind digests, stats, `mine`, suggest-rules and export: one window at a time.
+
+Figures never read the whole history: a window's items come through the indexes of
+migration 6 (forwarded, first answered or resolved in the window, or still waiting),
+and only the columns the figures use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.models import Event, Item
+from storage.dialect import Database, Row
+from storage.rows import event_from_row, item_from_row, read_required_time, read_time
+
+# What compute_figures and daily_medians read of an item; nothing else is fetched.
+FIGURE_COLUMNS = ("id", "workspace", "team", "status", "severity", "received_at",
+                  "forwarded_at", "first_response_at", "resolved_at", "reassignments")
+_SELECT = "SELECT " + ", ".join(FIGURE_COLUMNS) + " FROM items WHERE workspace = ?"
+# Waiting: nobody answered and nobody resolved it (bot.metrics counts these as waiting).
+WAITING = "first_response_at IS NULL AND status <> 'resolved'"
+# Each branch reads one index range and leaves out the rows an earlier branch has, so
+# no row comes twice and nothing has to be sorted to remove duplicates.
+_OUTSIDE = "({column} IS NULL OR {column} < ? OR {column} >= ?)"
+_WINDOW_ITEMS = " UNION ALL ".join([
+    f"{_SELECT} AND forwarded_at >= ? AND forwarded_at < ?",
+    f"{_SELECT} AND first_response_at >= ? AND first_response_at < ?"
+    " AND (forwarded_at < ? OR forwarded_at >= ?)",
+    f"{_SELECT} AND resolved_at >= ? AND resolved_at < ?"
+    " AND (forwarded_at < ? OR forwarded_at >= ?)"
+    f" AND {_OUTSIDE.format(column='first_response_at')}",
+    # A reopened item keeps its resolved_at: it may be in the branch above already.
+    f"{_SELECT} AND {WAITING} AND (forwarded_at < ? OR forwarded_at >= ?)"
+    f" AND {_OUTSIDE.format(column='resolved_at')}",
+])
+EXPORT_BATCH = 1000
+
+
+def figure_item(row: Row) -> Item:
+    """A light item: the figure columns read, the rest (text included) left empty."""
+    return Item(
+        workspace=row["workspace"], id=row["id"], team=row["team"], status=row["status"],
+        text="", customer=None, severity=row["severity"], source_channel=None,
+        source_ts=None, forwarded_by="",
+        received_at=read_required_time(row["received_at"], "received_at"),
+        forwarded_at=read_required_time(row["forwarded_at"], "forwarded_at"),
+        first_response_at=read_time(row["first_response_at"]),
+        resolved_at=read_time(row["resolved_at"]),
+        reassignments=row["reassignments"],
+    )
+
+
+class FigureQueries:
+    """The window reads of the Store."""
+
+    database: Database
+
+    def window_items(self, *, workspace: str, since: datetime, until: datetime,
+                     teams: Sequence[str] | None = None) -> list[Item]:
+        window = (since, until)
+        params: list[Any] = [
+            workspace, *window,
+            workspace, *window, *window,
+            workspace, *window, *window, *window,
+            workspace, *window, *window,
+        ]
+        sql = _WINDOW_ITEMS
+        if teams is not None:
+            if not teams:
+                return []
+            marks = ", ".join("?" for _ in teams)
+            sql = f"SELECT * FROM ({sql}) AS window_rows WHERE team IN ({marks})"
+            params.extend(teams)
+        with self.database.read() as tx:
+            rows = tx.all(sql, params)
+        return [figure_item(row) for row in rows]
+
+    def waiting_items(self, *, workspace: str) -> list[Item]:
+        with self.database.read() as tx:
+            rows = tx.all(
+                f"SELECT * FROM items WHERE workspace = ? AND {WAITING}"
+                " ORDER BY received_at, forwarded_at, id", (workspace,))
+        return [item_from_row(row) for row in rows]
+
+    def items_by_ids(self, *, workspace: str, ids: Sequence[int]) -> list[Item]:
+        if not ids:
+            return []
+        wanted = sorted(set(ids))
+        found: list[Item] = []
+        with self.database.read() as tx:
+            # In slices, so that no statement exceeds a database's parameter limit.
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                rows = tx.all(f"SELECT * FROM items WHERE workspace = ? AND id IN ({marks})"
+                              " ORDER BY id", (workspace, *chunk))
+                found.extend(item_from_row(row) for row in rows)
+        return found
+
+    def events_of_kind_since(self, *, workspace: str, kind: str,
+                             since: datetime | None = None) -> list[Event]:
+        condition = "workspace = ? AND kind = ?"
+        params: list[Any] = [workspace, kind]
+        if since is not None:
+            condition += " AND at >= ?"
+            params.append(since)
+        with self.database.read() as tx:
+            rows = tx.all(f"SELECT * FROM events WHERE {condition} ORDER BY id", params)
+        return [event_from_row(row) for row in rows]
+
+    def iter_items(self, *, forwarded_since: datetime | None = None,
+                   batch: int = EXPORT_BATCH) -> Iterator[Item]:
+        # Keyset pages in (forwarded_at, id) order: each page is its own short read, so
+        # memory stays one page and writers are never held up for the whole export.
+        where, params = "", list[Any]()
+        if forwarded_since is not None:
+            where, params = "WHERE forwarded_at >= ?", [forwarded_since]
+        sql = f"SELECT * FROM items {where} ORDER BY forwarded_at, id LIMIT {int(batch)}"
+        after = ("WHERE" if not where else where + " AND") + " (forwarded_at > ? OR" \
+            " (forwarded_at = ? AND id > ?))"
+        next_sql = f"SELECT * FROM items {after} ORDER BY forwarded_at, id LIMIT {int(batch)}"
+        with self.database.read() as tx:
+            rows = tx.all(sql, params)
+        while rows:
+            for row in rows:
+                yield item_from_row(row)
+            if len(rows) < batch:
+                return
+            last = rows[-1]
+            with self.database.read() as tx:
+                rows = tx.all(next_sql, [*params, last["forwarded_at"], last["forwarded_at"],
+                                         last["id"]])
