@@ -257,8 +257,12 @@ class Store(abc.ABC):
         """Events of one kind in a workspace at or after `since` (all without), oldest first."""
 
     @abc.abstractmethod
-    def iter_items(self, *, forwarded_since: datetime | None = None) -> Iterator[Item]:
-        """Every item (forwarded at or after `forwarded_since`), by forwarded_at, in pages."""
+    def iter_items(self, *, forwarded_since: datetime | None = None,
+                   batch: int = 1000) -> Iterator[Item]:
+        """Every item (forwarded at or after `forwarded_since`) by forwarded_at and id.
+
+        Read `batch` at a time, each page its own short read, so memory stays flat.
+        """
 
     # --- outbox ----------------------------------------------------------------
     @abc.abstractmethod
