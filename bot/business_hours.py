@@ -19,6 +19,8 @@ _WEEKDAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "s
 
 def _utc(moment: datetime, name: str) -> datetime:
     """Return `moment` in UTC; raise ValueError for a naive datetime."""
+    if moment.tzinfo is UTC:  # what the store gives: nothing to check or convert
+        return moment
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be an aware datetime, got naive {moment!r}")
     # Subtracting two datetimes that share one ZoneInfo ignores DST, so all math runs in UTC.
@@ -169,7 +171,24 @@ def sla_deadline(*, item: Item, config: Config) -> datetime:
     which always runs on the wall clock. A severity the config does not know falls back to
     `severity_default`, so one odd stored row cannot break a digest.
     """
-    severity = item.severity if item.severity in config.sla else config.severity_default
-    target = config.sla_for(cast(Severity, severity))
-    team = None if severity == "urgent" else config.teams.get(item.team)
-    return clock_for(team).add(item.forwarded_at, target)
+    return SlaDeadlines(config)(item)
+
+
+class SlaDeadlines:
+    """`sla_deadline` for many items of one config: each clock and target is made once."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._targets: dict[str, timedelta] = {}
+        self._clocks: dict[str | None, BusinessClock | WallClock] = {}
+
+    def __call__(self, item: Item) -> datetime:
+        """When the item's first response is due (UTC); see sla_deadline."""
+        config = self.config
+        severity = item.severity if item.severity in config.sla else config.severity_default
+        if severity not in self._targets:
+            self._targets[severity] = config.sla_for(cast(Severity, severity))
+        team = None if severity == "urgent" else item.team
+        if team not in self._clocks:
+            self._clocks[team] = clock_for(None if team is None else config.teams.get(team))
+        return self._clocks[team].add(item.forwarded_at, self._targets[severity])

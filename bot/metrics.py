@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeAlias
 
-from bot.business_hours import BusinessClock, WallClock, clock_for, sla_deadline
+from bot.business_hours import BusinessClock, SlaDeadlines, WallClock, clock_for
 from bot.config import Config
 from bot.models import Item, Status
 
@@ -97,6 +97,8 @@ def p90(values: Sequence[timedelta]) -> timedelta | None:
 
 
 def _utc(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is UTC:  # what the store gives: nothing to check or convert
+        return moment
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be an aware datetime, got naive {moment!r}")
     # Two datetimes sharing one ZoneInfo subtract as wall times, wrong across DST; UTC is safe.
@@ -209,18 +211,24 @@ def compute_figures(
     if end < start:
         raise ValueError(f"window ends ({end}) before it starts ({start})")
     names = _team_names(config, teams)
-    in_scope = [item for item in items if teams is None or item.team in names]
     window = _Window(start, end)
+    # Only items new, answered or resolved in the window, or waiting now, count at all;
+    # leaving the rest out at once keeps the per-team passes to the window's size.
+    in_scope = [item for item in items
+                if (teams is None or item.team in names) and (
+                    _is_waiting(item) or item.forwarded_at in window
+                    or item.first_response_at in window or item.resolved_at in window)]
 
     clocks: dict[str, Clock] = {name: clock_for(team) for name, team in config.teams.items()}
     wall = WallClock()
     deadlines: dict[int, datetime] = {}
+    deadline = SlaDeadlines(config)
 
     def deadline_of(item: Item) -> datetime:
         # Keyed by identity: unsaved items all share id 0, and one item is asked about twice.
         key = id(item)
         if key not in deadlines:
-            deadlines[key] = sla_deadline(item=item, config=config)
+            deadlines[key] = deadline(item)
         return deadlines[key]
 
     def business_clock_of(item: Item) -> Clock:

@@ -8,12 +8,12 @@ and only the columns the figures use.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import Event, Item
 from storage.dialect import Database, Row
-from storage.rows import event_from_row, item_from_row, read_required_time, read_time
+from storage.rows import event_from_row, item_from_row
 
 # What compute_figures and daily_medians read of an item; nothing else is fetched.
 FIGURE_COLUMNS = ("id", "workspace", "team", "status", "severity", "received_at",
@@ -38,16 +38,25 @@ _WINDOW_ITEMS = " UNION ALL ".join([
 EXPORT_BATCH = 1000
 
 
+def _time(value: str | datetime | None) -> datetime | None:
+    # SQLite's `…Z` text parses straight to UTC (Python 3.11+); PostgreSQL gives datetimes.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).astimezone(UTC)
+    return value.astimezone(UTC)
+
+
 def figure_item(row: Row) -> Item:
     """A light item: the figure columns read, the rest (text included) left empty."""
+    received, forwarded = _time(row["received_at"]), _time(row["forwarded_at"])
+    if received is None or forwarded is None:
+        raise ValueError(f"stored item {row['id']} has no received_at or forwarded_at")
     return Item(
         workspace=row["workspace"], id=row["id"], team=row["team"], status=row["status"],
         text="", customer=None, severity=row["severity"], source_channel=None,
-        source_ts=None, forwarded_by="",
-        received_at=read_required_time(row["received_at"], "received_at"),
-        forwarded_at=read_required_time(row["forwarded_at"], "forwarded_at"),
-        first_response_at=read_time(row["first_response_at"]),
-        resolved_at=read_time(row["resolved_at"]),
+        source_ts=None, forwarded_by="", received_at=received, forwarded_at=forwarded,
+        first_response_at=_time(row["first_response_at"]), resolved_at=_time(row["resolved_at"]),
         reassignments=row["reassignments"],
     )
 
