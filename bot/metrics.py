@@ -139,14 +139,23 @@ def _figures_for(
     now: datetime,
 ) -> TeamFigures:
     """Figures over `items`; business durations only when `business_clock_of` is given."""
-    new = [item for item in items if item.forwarded_at in window]
-    responded = [
-        (item, _utc(item.first_response_at, "first_response_at"))
-        for item in items
-        if item.first_response_at is not None and item.first_response_at in window
-    ]
-    reassigned = sum(1 for item in new if item.reassignments > 0)
-    waiting = [item for item in items if _is_waiting(item)]
+    start, end = window.start, window.end
+    new = reassigned = resolved = 0
+    responded: list[tuple[Item, datetime]] = []
+    waiting: list[Item] = []
+    # One pass per item: these loops run over every item of the window, per team.
+    for item in items:
+        if start <= _utc(item.forwarded_at, "forwarded_at") < end:
+            new += 1
+            reassigned += item.reassignments > 0
+        if item.first_response_at is not None:
+            answered = _utc(item.first_response_at, "first_response_at")
+            if start <= answered < end:
+                responded.append((item, answered))
+        elif item.status != Status.RESOLVED.value:
+            waiting.append(item)
+        if item.resolved_at in window:
+            resolved += 1
 
     to_response: list[timedelta] = []
     lag: list[timedelta] = []
@@ -170,9 +179,9 @@ def _figures_for(
 
     return TeamFigures(
         team=team,
-        new=len(new),
+        new=new,
         responded=len(responded),
-        resolved=sum(1 for item in items if item.resolved_at in window),
+        resolved=resolved,
         waiting=len(waiting),
         reassigned=reassigned,
         time_to_response=Durations.of(to_response),
@@ -186,7 +195,7 @@ def _figures_for(
         ),
         within_sla=on_time / len(responded) if responded else None,
         sla_breaches=(len(responded) - on_time) + overdue_now,
-        reassignment_rate=reassigned / len(new) if new else None,
+        reassignment_rate=reassigned / new if new else None,
     )
 
 
@@ -214,8 +223,9 @@ def compute_figures(
     window = _Window(start, end)
     # Only items new, answered or resolved in the window, or waiting now, count at all;
     # leaving the rest out at once keeps the per-team passes to the window's size.
+    wanted = set(names)
     in_scope = [item for item in items
-                if (teams is None or item.team in names) and (
+                if (teams is None or item.team in wanted) and (
                     _is_waiting(item) or item.forwarded_at in window
                     or item.first_response_at in window or item.resolved_at in window)]
 

@@ -84,7 +84,12 @@ class FigureQueries:
             params.extend(teams)
         with self.database.read() as tx:
             rows = tx.all(sql, params)
-        return [figure_item(row) for row in rows]
+        # Each row dict is let go as soon as its item is made, so they never all coexist.
+        rows.reverse()
+        items = []
+        while rows:
+            items.append(figure_item(rows.pop()))
+        return items
 
     def waiting_items(self, *, workspace: str) -> list[Item]:
         with self.database.read() as tx:

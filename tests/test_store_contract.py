@@ -6,6 +6,7 @@ databases made by earlier releases in tests/test_store_upgrade.py.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -140,7 +141,7 @@ def test_create_item_assigns_ids_and_round_trips_every_field(store: Store) -> No
 
     assert first.id > 0
     assert second.id > first.id
-    assert first == Item(**{**given.__dict__, "id": first.id})
+    assert first == dataclasses.replace(given, id=first.id)
     assert store.get_item(workspace="T0WORK", item_id=first.id) == first
 
 
