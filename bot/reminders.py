@@ -54,7 +54,8 @@ class Reminders:
         """Send the reminders and escalations that are due now; each happens once per item."""
         now = self.clock()
         reminded = escalated = 0
-        for item in self.store.list_items(workspace=workspace):
+        # Only what waits (a partial index), never the whole history, on every tick.
+        for item in self.store.waiting_items(workspace=workspace):
             if (item.first_response_at is not None or item.status not in _WAITING
                     or not item.card_ts or item.team not in self.config.teams):
                 continue  # answered, resolved, or not yet on a card: never nagged

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
-from bot.export import export_csv, export_json
+from bot.export import export_csv, export_json, export_record, write_csv, write_json
 from bot.models import Item
 from tests.fakes import make_item
 
@@ -202,3 +204,31 @@ def test_each_item_says_which_platform_it_was_forwarded_on() -> None:
         ("slack", items[0].forwarded_by), ("msteams", "carol@example.com")]
     rows = list(csv.DictReader(io.StringIO(export_csv(items))))
     assert [row["platform"] for row in rows] == ["slack", "msteams"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_json_written_item_by_item_is_exactly_the_whole_array(count: int) -> None:
+    items = [make_item(id=number, text=NASTY_TEXT) for number in range(count)]
+    whole = json.dumps([export_record(item) for item in items], ensure_ascii=False, indent=2)
+    assert export_json(items) == whole
+
+
+@pytest.mark.parametrize("write", [write_csv, write_json])
+def test_export_writes_each_item_as_it_comes(write: Any) -> None:
+    pulled: list[int] = []
+
+    def items() -> Iterator[Item]:
+        for number in range(3):
+            pulled.append(number)
+            yield make_item(id=number)
+
+    pulled_at_write: list[int] = []
+
+    class Out(io.StringIO):
+        def write(self, text: str) -> int:
+            pulled_at_write.append(len(pulled))
+            return super().write(text)
+
+    assert write(items(), Out()) == 3
+    # Nothing was read ahead: the first item is written before the second is read.
+    assert 1 in pulled_at_write and pulled_at_write.index(1) < pulled_at_write.index(2)
