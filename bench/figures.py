@@ -279,10 +279,10 @@ def query_plans(database_url: str) -> str:
             f"SELECT * FROM items WHERE workspace = ? AND {WAITING}"
             " ORDER BY received_at, forwarded_at, id", [WORKSPACE]),
         "reassignments of the last 30 days (digest suggestions)": (
-            "SELECT * FROM events WHERE workspace = ? AND kind = ? AND at >= ? ORDER BY id",
+            "SELECT * FROM events WHERE workspace = ? AND kind = ? AND at >= ? ORDER BY at, id",
             [WORKSPACE, "reassigned", now - timedelta(days=30)]),
         "export page": (
-            "SELECT * FROM items WHERE (forwarded_at > ? OR (forwarded_at = ? AND id > ?))"
+            "SELECT * FROM items WHERE forwarded_at >= ? AND (forwarded_at > ? OR id > ?)"
             " ORDER BY forwarded_at, id LIMIT 1000", [since, since, 0]),
     }
     store = open_store(database_url)

@@ -254,7 +254,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def events_of_kind_since(self, *, workspace: str, kind: str,
                              since: datetime | None = None) -> list[Event]:
-        """Events of one kind in a workspace at or after `since` (all without), oldest first."""
+        """Events of one kind in a workspace at or after `since` (all without), by time."""
 
     @abc.abstractmethod
     def iter_items(self, *, forwarded_since: datetime | None = None,

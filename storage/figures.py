@@ -121,7 +121,8 @@ class FigureQueries:
             condition += " AND at >= ?"
             params.append(since)
         with self.database.read() as tx:
-            rows = tx.all(f"SELECT * FROM events WHERE {condition} ORDER BY id", params)
+            # By time, as events_kind_at holds them: only the asked-for stretch is read.
+            rows = tx.all(f"SELECT * FROM events WHERE {condition} ORDER BY at, id", params)
         return [event_from_row(row) for row in rows]
 
     def iter_items(self, *, forwarded_since: datetime | None = None,
@@ -132,8 +133,10 @@ class FigureQueries:
         if forwarded_since is not None:
             where, params = "WHERE forwarded_at >= ?", [forwarded_since]
         sql = f"SELECT * FROM items {where} ORDER BY forwarded_at, id LIMIT {int(batch)}"
-        after = ("WHERE" if not where else where + " AND") + " (forwarded_at > ? OR" \
-            " (forwarded_at = ? AND id > ?))"
+        # `forwarded_at >= ?` lets the index seek to the page's start; the rest skips the
+        # items of the same moment already written.
+        after = ("WHERE" if not where else where + " AND") + " forwarded_at >= ? AND" \
+            " (forwarded_at > ? OR id > ?)"
         next_sql = f"SELECT * FROM items {after} ORDER BY forwarded_at, id LIMIT {int(batch)}"
         with self.database.read() as tx:
             rows = tx.all(sql, params)

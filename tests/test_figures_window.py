@@ -243,7 +243,8 @@ async def test_mine_lists_the_same_items_as_reading_every_item(seeded: Store) ->
 def test_suggest_rules_reads_only_the_moves(seeded: Store) -> None:
     service = DigestService(store=seeded, config=config(), clock=FrozenClock(NOW))
     moved = service.reassignments(workspace=WORKSPACE)
-    events = seeded.events_of_kind(workspace=WORKSPACE, kind="reassigned")
+    events = sorted(seeded.events_of_kind(workspace=WORKSPACE, kind="reassigned"),
+                    key=lambda event: event.at)
     assert [move.item.id for move in moved] == [event.item_id for event in events]
     assert [move.item for move in moved] == [
         seeded.get_item(workspace=WORKSPACE, item_id=event.item_id) for event in events]
