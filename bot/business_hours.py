@@ -61,6 +61,7 @@ class BusinessClock:
         if self._open >= self._close:
             raise ValueError(f"business hours {hours.hours!r}: the start must be before the end")
         self._holidays = _holiday_calendar(hours.holidays) if hours.holidays else None
+        self._hours_cache: dict[date, tuple[datetime, datetime] | None] = {}
 
     @property
     def day_length(self) -> timedelta:
@@ -73,6 +74,12 @@ class BusinessClock:
 
     def _hours_on(self, day: date) -> tuple[datetime, datetime] | None:
         """The UTC opening and closing moments of a local date, or None when closed all day."""
+        # Figures ask about the same few dates for thousands of items: remember each.
+        if day not in self._hours_cache:
+            self._hours_cache[day] = self._find_hours_on(day)
+        return self._hours_cache[day]
+
+    def _find_hours_on(self, day: date) -> tuple[datetime, datetime] | None:
         if day.weekday() not in self._days:
             return None
         if self._holidays is not None and day in self._holidays:

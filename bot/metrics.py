@@ -144,17 +144,20 @@ def _figures_for(
     responded: list[tuple[Item, datetime]] = []
     waiting: list[Item] = []
     # One pass per item: these loops run over every item of the window, per team.
+    resolved_status = Status.RESOLVED.value
     for item in items:
         if start <= _utc(item.forwarded_at, "forwarded_at") < end:
             new += 1
             reassigned += item.reassignments > 0
-        if item.first_response_at is not None:
-            answered = _utc(item.first_response_at, "first_response_at")
+        answered_at = item.first_response_at
+        if answered_at is not None:
+            answered = _utc(answered_at, "first_response_at")
             if start <= answered < end:
                 responded.append((item, answered))
-        elif item.status != Status.RESOLVED.value:
+        elif item.status != resolved_status:
             waiting.append(item)
-        if item.resolved_at in window:
+        resolved_at = item.resolved_at
+        if resolved_at is not None and start <= _utc(resolved_at, "resolved_at") < end:
             resolved += 1
 
     to_response: list[timedelta] = []

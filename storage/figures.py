@@ -42,9 +42,8 @@ def _time(value: str | datetime | None) -> datetime | None:
     # SQLite's `…Z` text parses straight to UTC (Python 3.11+); PostgreSQL gives datetimes.
     if value is None:
         return None
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).astimezone(UTC)
-    return value.astimezone(UTC)
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 def figure_item(row: Row) -> Item:
