@@ -126,16 +126,14 @@ def raw_aggregate(store: Any, start: datetime, end: datetime) -> Any:
     """One GROUP BY over exactly the rows the digest reads (the same branches, same indexes)."""
     from bot.digest import PREVIOUS_DAYS
     from bot.digest_service import TREND_READ
-    from storage.figures import _WINDOW_ITEMS
+    from storage.figures import window_params, window_sql
 
     since = min(start - timedelta(days=PREVIOUS_DAYS), end - TREND_READ)
-    window = (since, end)
-    params = [WORKSPACE, *window, WORKSPACE, *window, *window,
-              WORKSPACE, *window, *window, *window, WORKSPACE, *window, *window]
     with store.database.read() as tx:
         return tx.all("SELECT team, COUNT(*) AS n, MIN(received_at) AS first,"
                       " MAX(first_response_at) AS last, SUM(reassignments) AS moved"
-                      f" FROM ({_WINDOW_ITEMS}) AS window_rows GROUP BY team", params)
+                      f" FROM ({window_sql(store.database.dialect.name)}) AS window_rows"
+                      " GROUP BY team", window_params(WORKSPACE, since, end))
 
 
 def whole_digest(service: Any, store: Any, now: datetime) -> None:
@@ -276,17 +274,18 @@ def postgres_reachable(url: str) -> bool:
 def query_plans(database_url: str) -> str:
     """EXPLAIN QUERY PLAN (SQLite) or EXPLAIN ANALYZE (PostgreSQL) of the main reads."""
     from storage import open_store
-    from storage.figures import _WINDOW_ITEMS, WAITING
+    from storage.figures import WAITING, window_params, window_sql
 
     now = datetime.fromisoformat(NOW)
-    since, until = now - timedelta(days=16), now
-    window = (since, until)
+    since = now - timedelta(days=16)
+    postgres = database_url.startswith("postgresql://")
+    waiting_from = "items" if postgres else "items INDEXED BY items_waiting"
     queries = {
-        "window items (digest, stats)": (_WINDOW_ITEMS, [
-            WORKSPACE, *window, WORKSPACE, *window, *window,
-            WORKSPACE, *window, *window, *window, WORKSPACE, *window, *window]),
-        "waiting items (mine, App Home)": (
-            f"SELECT * FROM items WHERE workspace = ? AND {WAITING}"
+        "window items (digest, stats), 16 days": (
+            window_sql("postgresql" if postgres else "sqlite"),
+            window_params(WORKSPACE, since, now)),
+        "waiting items (mine, App Home, reminders)": (
+            f"SELECT * FROM {waiting_from} WHERE workspace = ? AND {WAITING}"
             " ORDER BY received_at, forwarded_at, id", [WORKSPACE]),
         "reassignments of the last 30 days (digest suggestions)": (
             "SELECT * FROM events WHERE workspace = ? AND kind = ? AND at >= ? ORDER BY at, id",
@@ -296,7 +295,6 @@ def query_plans(database_url: str) -> str:
             " ORDER BY forwarded_at, id LIMIT 1000", [since, since, 0]),
     }
     store = open_store(database_url)
-    postgres = database_url.startswith("postgresql://")
     explain = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
     parts = []
     with store.database.read() as tx:  # type: ignore[attr-defined]

@@ -18,23 +18,46 @@ from storage.rows import event_from_row, item_from_row
 # What compute_figures and daily_medians read of an item; nothing else is fetched.
 FIGURE_COLUMNS = ("id", "workspace", "team", "status", "severity", "received_at",
                   "forwarded_at", "first_response_at", "resolved_at", "reassignments")
-_SELECT = "SELECT " + ", ".join(FIGURE_COLUMNS) + " FROM items WHERE workspace = ?"
 # Waiting: nobody answered and nobody resolved it (bot.metrics counts these as waiting).
 WAITING = "first_response_at IS NULL AND status <> 'resolved'"
-# Each branch reads one index range and leaves out the rows an earlier branch has, so
-# no row comes twice and nothing has to be sorted to remove duplicates.
 _OUTSIDE = "({column} IS NULL OR {column} < ? OR {column} >= ?)"
-_WINDOW_ITEMS = " UNION ALL ".join([
-    f"{_SELECT} AND forwarded_at >= ? AND forwarded_at < ?",
-    f"{_SELECT} AND first_response_at >= ? AND first_response_at < ?"
-    " AND (forwarded_at < ? OR forwarded_at >= ?)",
-    f"{_SELECT} AND resolved_at >= ? AND resolved_at < ?"
-    " AND (forwarded_at < ? OR forwarded_at >= ?)"
-    f" AND {_OUTSIDE.format(column='first_response_at')}",
-    # A reopened item keeps its resolved_at: it may be in the branch above already.
-    f"{_SELECT} AND {WAITING} AND (forwarded_at < ? OR forwarded_at >= ?)"
-    f" AND {_OUTSIDE.format(column='resolved_at')}",
-])
+# Without statistics (a store nobody ran ANALYZE on) SQLite may rather read every item
+# of the workspace through a covering index than the few waiting ones through the
+# partial index; SQLite (only) is told which index to use.
+_SQLITE_WAITING_INDEX = " INDEXED BY items_waiting"
+
+
+def _waiting_from(dialect: str) -> str:
+    return "items" + (_SQLITE_WAITING_INDEX if dialect == "sqlite" else "")
+
+
+def window_sql(dialect: str) -> str:
+    """The window's rows: one UNION ALL branch per index; `dialect` is Dialect.name."""
+    select = "SELECT " + ", ".join(FIGURE_COLUMNS) + " FROM {table} WHERE workspace = ?"
+    plain = select.format(table="items")
+    # Each branch reads one index range and leaves out the rows an earlier branch has,
+    # so no row comes twice and nothing has to be sorted to remove duplicates.
+    return " UNION ALL ".join([
+        f"{plain} AND forwarded_at >= ? AND forwarded_at < ?",
+        f"{plain} AND first_response_at >= ? AND first_response_at < ?"
+        " AND (forwarded_at < ? OR forwarded_at >= ?)",
+        f"{plain} AND resolved_at >= ? AND resolved_at < ?"
+        " AND (forwarded_at < ? OR forwarded_at >= ?)"
+        f" AND {_OUTSIDE.format(column='first_response_at')}",
+        # A reopened item keeps its resolved_at: it may be in the branch above already.
+        f"{select.format(table=_waiting_from(dialect))} AND {WAITING}"
+        " AND (forwarded_at < ? OR forwarded_at >= ?)"
+        f" AND {_OUTSIDE.format(column='resolved_at')}",
+    ])
+
+
+def window_params(workspace: str, since: datetime, until: datetime) -> list[Any]:
+    """The parameters of window_sql, in order."""
+    window = (since, until)
+    return [workspace, *window, workspace, *window, *window,
+            workspace, *window, *window, *window, workspace, *window, *window]
+
+
 EXPORT_BATCH = 1000
 
 
@@ -67,14 +90,8 @@ class FigureQueries:
 
     def window_items(self, *, workspace: str, since: datetime, until: datetime,
                      teams: Sequence[str] | None = None) -> list[Item]:
-        window = (since, until)
-        params: list[Any] = [
-            workspace, *window,
-            workspace, *window, *window,
-            workspace, *window, *window, *window,
-            workspace, *window, *window,
-        ]
-        sql = _WINDOW_ITEMS
+        params = window_params(workspace, since, until)
+        sql = window_sql(self.database.dialect.name)
         if teams is not None:
             if not teams:
                 return []
@@ -93,7 +110,8 @@ class FigureQueries:
     def waiting_items(self, *, workspace: str) -> list[Item]:
         with self.database.read() as tx:
             rows = tx.all(
-                f"SELECT * FROM items WHERE workspace = ? AND {WAITING}"
+                f"SELECT * FROM {_waiting_from(self.database.dialect.name)}"
+                f" WHERE workspace = ? AND {WAITING}"
                 " ORDER BY received_at, forwarded_at, id", (workspace,))
         return [item_from_row(row) for row in rows]
 

@@ -162,7 +162,7 @@ _V6_FIGURES_BY_WINDOW = (
     " WHERE resolved_at IS NOT NULL",
     # Partial: only unanswered, unresolved items, which stay few however long the history.
     "CREATE INDEX items_waiting ON items (workspace, received_at, team, status, severity,"
-    " forwarded_at, resolved_at, reassignments)"
+    " forwarded_at, first_response_at, resolved_at, reassignments)"
     " WHERE first_response_at IS NULL AND status <> 'resolved'",
     # suggest-rules and digests read the last month of reassignments.
     "CREATE INDEX events_kind_at ON events (workspace, kind, at)",

@@ -264,3 +264,21 @@ def test_export_pages_through_every_item_in_order(seeded: Store) -> None:
     assert paged == seeded.list_items(forwarded_since=since)
     assert len(paged) > 7
 
+
+
+def test_sqlite_reads_a_window_from_its_covering_indexes() -> None:
+    from storage import open_store
+    from storage.figures import window_params, window_sql
+
+    store = open_store("sqlite:///:memory:")
+    seed_varied(store)
+    with store.database.read() as tx:  # type: ignore[attr-defined]
+        plan = " | ".join(row["detail"] for row in tx.all(
+            "EXPLAIN QUERY PLAN " + window_sql("sqlite"),
+            window_params(WORKSPACE, START, END)))
+    store.close()
+    for index in ("items_window_forwarded", "items_window_responded",
+                  "items_window_resolved"):
+        assert f"COVERING INDEX {index}" in plan, plan
+    assert "COVERING INDEX items_waiting" in plan, plan
+    assert "SCAN" not in plan, plan
