@@ -47,7 +47,8 @@ MEASURES = [
     ("stats", "`/feedback stats` (7 days, all teams)", 300.0),
     ("stats_team", "`/feedback stats payments 30`", 300.0),
     ("mine", "`/feedback mine` (and App Home's list)", 300.0),
-    ("suggest", "`suggest-rules` (every reassignment)", None),
+    ("suggest", "`suggest-rules` (every reassignment: grows with the history)", None),
+    ("suggest_recent", "`suggest-rules --days 30`", None),
     ("export", "`export --format csv` (every item, to /dev/null)", None),
 ]
 
@@ -113,7 +114,8 @@ def measure(name: str, database_url: str, config_path: str, runs: int) -> dict[s
         "stats": lambda: stats(store, config, now, 7, None),
         "stats_team": lambda: stats(store, config, now, 30, "payments"),
         "mine": lambda: asyncio.run(mine(store, config, now)),
-        "suggest": lambda: suggest(service, store, config),
+        "suggest": lambda: suggest(service, store, config, None),
+        "suggest_recent": lambda: suggest(service, store, config, now - timedelta(days=30)),
         "export": lambda: export_csv(store),
     }
     result = _timed(actions[name], 1 if name == "export" else runs)
@@ -165,11 +167,11 @@ async def mine(store: Any, config: Any, now: datetime) -> None:
                   user="U0ALICE")
 
 
-def suggest(service: Any, store: Any, config: Any) -> None:
+def suggest(service: Any, store: Any, config: Any, since: datetime | None) -> None:
     from bot.suggestions import suggest_rules
 
     moved = [move for workspace in store.item_workspaces()
-             for move in service.reassignments(workspace=workspace)]
+             for move in service.reassignments(workspace=workspace, since=since)]
     suggest_rules(reassignments=moved, config=config)
 
 
@@ -431,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
 def scale_table(results: dict[str, dict[str, dict[str, float]]], small: str, big: str) -> str:
     rows = ["| measure | 1M | 10M | 10M / 1M (target ≤ 1.3×) |", "|---|---|---|---|"]
     for key, label, _ in MEASURES:
-        if key in results[small] and key in results[big] and key != "export":
+        if key in results[small] and key in results[big] and key not in ("export", "suggest"):
             ratio = results[big][key]["ms"] / results[small][key]["ms"]
             rows.append(f"| {label} | {results[small][key]['ms']:.1f} ms |"
                         f" {results[big][key]['ms']:.1f} ms | {ratio:.2f}×"

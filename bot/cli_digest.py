@@ -141,10 +141,14 @@ def cmd_suggest_rules(args: argparse.Namespace, settings: Settings) -> int:
         store = open_existing_store(settings.database_url)
     except ValueError as error:
         return _fail(str(error))
+    if args.days is not None and args.days < 1:
+        store.close()
+        return _fail("--days takes a number of days, 1 or more")
+    since = utcnow() - timedelta(days=args.days) if args.days is not None else None
     try:
         service = DigestService(store=store, config=config, clock=utcnow)
         moved = [move for workspace in _workspaces(store)
-                 for move in service.reassignments(workspace=workspace)]
+                 for move in service.reassignments(workspace=workspace, since=since)]
     finally:
         store.close()
     suggestions = suggest_rules(reassignments=moved, config=config,
@@ -182,5 +186,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                                   help="suggest routing keywords learned from reassignments")
     suggest.add_argument("--min-count", type=int, default=2,
                          help="items a keyword must appear in (default: 2)")
+    suggest.add_argument("--days", type=int, default=None,
+                         help="learn only from the reassignments of the last DAYS days"
+                         " (default: every one)")
     suggest.set_defaults(handler=cmd_suggest_rules)
 

@@ -80,6 +80,33 @@ def test_suggest_rules_prints_a_config_diff(tmp_path, monkeypatch, capsys):
     assert "+    keywords: [refund, invoice, billing, charge, receipt]" in out
 
 
+def test_suggest_rules_learns_only_from_the_days_asked_for(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "bot.db"
+    store = open_store(f"sqlite:///{db}")
+    now = utcnow()
+    for text, days_ago in (("receipt missing in the app", 40), ("the app receipt is wrong", 40),
+                           ("app warranty total is off", 1), ("warranty in the app is late", 2)):
+        moved_at = now - timedelta(days=days_ago)
+        item = make_item(workspace="T0DEMO", team="payments", text=text, reassignments=1,
+                         forwarded_at=moved_at, received_at=moved_at)
+        created = store.create_item(item=item, event=Event(0, "received", "U0S", moved_at),
+                                    outbox=[])
+        store.update_item(workspace="T0DEMO", item_id=created.id, changes={},
+                          event=Event(created.id, "reassigned", "U0CAROL", moved_at,
+                                      {"from": "mobile", "to": "triage"}))
+    store.close()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    assert main(["--config", str(EXAMPLE), "suggest-rules"]) == 0
+    everything = capsys.readouterr().out
+    assert "'receipt'" in everything and "'warranty'" in everything
+    assert main(["--config", str(EXAMPLE), "suggest-rules", "--days", "30"]) == 0
+    recent = capsys.readouterr().out
+    assert "2 items with 'warranty' moved mobile → triage" in recent
+    assert "receipt" not in recent
+    assert main(["--config", str(EXAMPLE), "suggest-rules", "--days", "0"]) == 2
+    assert "--days" in capsys.readouterr().err
+
+
 async def test_clock_warns_about_sqlite_and_stops_on_sigterm(tmp_path):
     async with FakeSlack(team_id="T0DEMO") as slack:
         seed_workspace(slack)
