@@ -426,7 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         record_section(
             "figures", "Figures where the data lives (digest, stats, mine, suggest-rules)",
-            f"{NOTES}\n\n{text}\n\n{plan_text}", command="python bench/figures.py")
+            f"{NOTES}\n\n{text}\n\n{plan_text}",
+            command=" ".join(["python bench/figures.py", *(argv if argv is not None
+                                                             else sys.argv[1:])]))
     return 0
 
 
