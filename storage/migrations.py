@@ -144,12 +144,18 @@ _V5_PLATFORMS = (
     'CREATE INDEX conversations_user ON conversations (platform, "user")',
 )
 
+_V7_OUTBOX_ORDER = (
+    # Finds the earlier pending entries of an item, which its next entry waits behind.
+    "CREATE INDEX outbox_item_order ON outbox (workspace, item_id, status, id)",
+)
+
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (1, _V1_INITIAL),
     (2, _V2_RESPONSES),
     (3, _V3_DIGESTS_AND_REMINDERS),
     (4, _V4_EVENTS_BY_KIND),
     (5, _V5_PLATFORMS),
+    (7, _V7_OUTBOX_ORDER),
 ]
 
 _CREATE_RECORD = (

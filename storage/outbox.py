@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,68 @@ class OutboxQueries:
                        now: datetime | None = None) -> int:
         with self.database.write() as tx:
             return enqueue(tx, workspace, item_id, [entry], now or datetime.now(UTC))[0]
+
+    def outbox_lease_due(
+        self, *, owner: str, now: datetime, until: datetime, limit: int,
+        posting_kinds: Sequence[str] = (), item: tuple[str, int] | None = None,
+        skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
+        up_to: int | None = None,
+    ) -> list[OutboxEntry]:
+        # Select and lease in one transaction. The UPDATE re-checks the lease, so on
+        # PostgreSQL a racing worker that selected the same rows gets none of them.
+        where = [
+            "o.status = 'pending'", "o.next_attempt_at <= ?",
+            "(o.lease_until IS NULL OR o.lease_until < ?)",
+            # An item's entries go in order: none while an earlier one is pending.
+            "NOT EXISTS (SELECT 1 FROM outbox p WHERE p.workspace = o.workspace"
+            " AND p.item_id = o.item_id AND p.status = 'pending' AND p.id < o.id)",
+        ]
+        params: list[Any] = [now, now]
+        if item is not None:
+            where.append("o.workspace = ? AND o.item_id = ?")
+            params.extend(item)
+        if up_to is not None:
+            where.append("o.id <= ?")
+            params.append(up_to)
+        if skip_workspaces:
+            where.append(f"o.workspace NOT IN ({', '.join('?' for _ in skip_workspaces)})")
+            params.extend(skip_workspaces)
+        for workspace, kind in skip_kinds:
+            where.append("NOT (o.workspace = ? AND o.kind = ?)")
+            params.extend((workspace, kind))
+        with self.database.write() as tx:
+            rows = tx.all(f"SELECT o.* FROM outbox o WHERE {' AND '.join(where)}"
+                          " ORDER BY o.id LIMIT ?", (*params, limit))
+            if not rows:
+                return []
+            ids = [row["id"] for row in rows]
+            posting = (f"kind IN ({', '.join('?' for _ in posting_kinds)})"
+                       if posting_kinds else "FALSE")
+            leased = tx.all(
+                "UPDATE outbox SET lease_owner = ?, lease_until = ?,"
+                f" unknown_fate = (unknown_fate OR {posting})"
+                f" WHERE id IN ({', '.join('?' for _ in ids)}) AND status = 'pending'"
+                " AND (lease_until IS NULL OR lease_until < ?) RETURNING id",
+                (owner, until, *posting_kinds, *ids, now),
+            )
+        got = {row["id"] for row in leased}
+        # The rows as selected: unknown_fate says whether an earlier attempt may have posted.
+        return [outbox_from_row(row) for row in rows if row["id"] in got]
+
+    def outbox_newest_id(self) -> int:
+        with self.database.read() as tx:
+            row = tx.one("SELECT MAX(id) AS newest FROM outbox")
+        return int(row["newest"]) if row and row["newest"] is not None else 0
+
+    def outbox_reschedule(
+        self, entry_id: int, *, error: str, next_attempt_at: datetime, unknown_fate: bool,
+        attempted: bool = True,
+    ) -> None:
+        self._change(
+            "UPDATE outbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?,"
+            " unknown_fate = ?, lease_until = NULL WHERE id = ? AND status = 'pending'",
+            (1 if attempted else 0, error, next_attempt_at, unknown_fate, entry_id),
+        )
 
     def outbox_due(self, *, now: datetime, limit: int = 50) -> list[OutboxEntry]:
         return self._entries(
