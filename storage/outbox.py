@@ -47,8 +47,6 @@ class OutboxQueries:
         skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
         up_to: int | None = None,
     ) -> list[OutboxEntry]:
-        # Select and lease in one transaction. The UPDATE re-checks the lease, so on
-        # PostgreSQL a racing worker that selected the same rows gets none of them.
         where = [
             "o.status = 'pending'", "o.next_attempt_at <= ?",
             "(o.lease_until IS NULL OR o.lease_until < ?)",
@@ -69,20 +67,26 @@ class OutboxQueries:
         for workspace, kind in skip_kinds:
             where.append("NOT (o.workspace = ? AND o.kind = ?)")
             params.extend((workspace, kind))
-        with self.database.write() as tx:
+        # Read first: an idle pass takes no write lock (another process may hold it).
+        with self.database.read() as tx:
             rows = tx.all(f"SELECT o.* FROM outbox o WHERE {' AND '.join(where)}"
                           " ORDER BY o.id LIMIT ?", (*params, limit))
-            if not rows:
-                return []
-            ids = [row["id"] for row in rows]
-            posting = (f"kind IN ({', '.join('?' for _ in posting_kinds)})"
-                       if posting_kinds else "FALSE")
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        posting = (f"kind IN ({', '.join('?' for _ in posting_kinds)})"
+                   if posting_kinds else "FALSE")
+        # The UPDATE re-checks the lease, so of workers that read the same rows, each
+        # row goes to one. An entry first in its item's order stays first: entries
+        # queued later have higher ids, and one no longer pending never is again.
+        with self.database.write() as tx:
             leased = tx.all(
                 "UPDATE outbox SET lease_owner = ?, lease_until = ?,"
                 f" unknown_fate = (unknown_fate OR {posting})"
                 f" WHERE id IN ({', '.join('?' for _ in ids)}) AND status = 'pending'"
-                " AND (lease_until IS NULL OR lease_until < ?) RETURNING id",
-                (owner, until, *posting_kinds, *ids, now),
+                " AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
+                " RETURNING id",
+                (owner, until, *posting_kinds, *ids, now, now),
             )
         got = {row["id"] for row in leased}
         # The rows as selected: unknown_fate says whether an earlier attempt may have posted.
