@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import logging
 import multiprocessing
 import sys
@@ -353,7 +354,15 @@ async def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as temp:
             directory = Path(temp)
             url = args.database_url or f"sqlite:///{directory / 'throughput.db'}"
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler is not None:
+                profiler.enable()
             result = await throughput(workspaces, directory, url, args.cards, args.concurrency)
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+                print(f"profile of the throughput phase written to {args.profile}",
+                      file=sys.stderr)
             url = args.database_url or f"sqlite:///{directory / 'outage.db'}"
             outage_result = await outage(workspaces, directory, url, args.rate, args.outage,
                                          args.concurrency)
@@ -384,6 +393,8 @@ def main() -> int:
     parser.add_argument("--retry-after", type=int, default=5, help="Retry-After of the 429s")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per Web API call")
     parser.add_argument("--concurrency", type=int, default=32, help="items sent at once")
+    parser.add_argument("--profile", default=None, metavar="PATH",
+                        help="write a cProfile of the throughput phase (bot side) to PATH")
     parser.add_argument("--database-url", default=None,
                         help="a postgresql:// URL (default: a SQLite file)")
     return asyncio.run(run(parser.parse_args()))

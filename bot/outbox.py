@@ -14,6 +14,7 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.config import Config
 from bot.digest_service import DigestService
@@ -240,24 +241,36 @@ class OutboxWorker:
         """
         delivered = 0
         while entry is not None:
-            if not await self._attempt(entry):
+            result = await self._attempt(entry)
+            if result is None:
                 break
             delivered += 1
             if delivered_ids is not None:
                 delivered_ids.add(entry.id)
-            if not follow or self._stopping or entry.item_id is None:
-                break
-            try:
-                following = self._lease(1, item=(entry.workspace, entry.item_id), up_to=up_to)
-            except Exception:
-                log.exception("could not lease the next entry of item %s", entry.item_id)
-                break
-            entry = following[0] if following else None
+            follow_on = follow and not self._stopping and entry.item_id is not None
+            entry = self._sent(entry, result, follow=follow_on, up_to=up_to)
         return delivered
 
+    def _sent(self, entry: OutboxEntry, result: dict[str, Any], *, follow: bool,
+              up_to: int | None) -> OutboxEntry | None:
+        """Record `entry` sent; with `follow`, lease its item's next due entry in the same
+        transaction and return it."""
+        now = self.clock()
+        if not follow or entry.item_id is None:
+            self.store.outbox_sent(entry.id, result=result, now=now)
+            return None
+        return self.store.outbox_sent_and_lease_next(
+            entry.id, result=result, now=now, owner=self.owner, until=now + LEASE,
+            posting_kinds=POSTS, item=(entry.workspace, entry.item_id),
+            skip_workspaces=self.holds.held_workspaces(), skip_kinds=self.holds.held_kinds(),
+            up_to=up_to)
+
     # --- one attempt ------------------------------------------------------------------
-    async def _attempt(self, entry: OutboxEntry) -> bool:
-        """Attempt one leased entry and record its outcome; True when it was delivered."""
+    async def _attempt(self, entry: OutboxEntry) -> dict[str, Any] | None:
+        """Attempt one leased entry; return what to keep when it was delivered.
+
+        A failure is recorded here (the entry rescheduled, or given up); None is returned.
+        """
         try:
             item = (self.store.get_item(workspace=entry.workspace, item_id=entry.item_id)
                     if entry.item_id is not None else None)
@@ -267,7 +280,7 @@ class OutboxWorker:
                     entry.id, error="the workspace refuses the app's token",
                     next_attempt_at=self.clock() + REVOKED_DEFER,
                     unknown_fate=entry.unknown_fate)
-                return False
+                return None
             try:
                 result = await self.delivery.deliver(entry, item, platform)
             except ChatError as error:
@@ -275,17 +288,16 @@ class OutboxWorker:
                     await self._token_failed(entry, platform, error)
                 else:
                     self._failed(entry, error)
-                return False
+                return None
             self.holds.succeeded(entry.workspace)
-            self.store.outbox_sent(entry.id, result=result, now=self.clock())
-            return True
+            return result
         except Exception:  # one bad entry must not stop the others
             log.exception("outbox entry %s (%s) failed unexpectedly", entry.id, entry.kind)
             # Kept of unknown fate if it may post (the lease marked it): looked up first.
             self.store.outbox_retry(entry.id, error="unexpected error",
                                     next_attempt_at=self.clock() + backoff(entry.attempts + 1),
                                     unknown_fate=False)
-            return False
+            return None
 
     async def _token_failed(self, entry: OutboxEntry, platform: str,
                             error: ChatError) -> None:
@@ -318,7 +330,8 @@ class OutboxWorker:
         else:
             delay = backoff(entry.attempts + 1)
             if error.server_trouble:
-                self.holds.server_failed(entry.workspace)
+                # Not before its workspace is tried again.
+                delay = max(delay, self.holds.server_failed(entry.workspace) - now)
         log.warning("outbox entry %s (%s) failed: %s; retrying in %.1fs", entry.id,
                     entry.kind, error.reason, delay.total_seconds())
         # A refused or failed call leaves the fate as known as before this attempt.

@@ -122,8 +122,11 @@ class Delivery:
             # Chosen once and kept, so a retry neither skips a round-robin turn nor
             # mentions different people than a post that did land.
             assignees = await self._assign(item, port, platform)
-            self.store.update_item(workspace=item.workspace, item_id=item.id,
-                                   changes={"assignees": assignees}, now=self.clock())
+            # Kept before posting only when a retry could choose otherwise (a round-robin
+            # turn, a group's members): a fixed list of owners is chosen the same way again.
+            if team.assign == "round_robin" or (platform == "slack" and team.owner_group):
+                self.store.update_item(workspace=item.workspace, item_id=item.id,
+                                       changes={"assignees": assignees}, now=self.clock())
         if posted is None:
             item.assignees = assignees
             posted = await port.post_card(item=item, mentions=assignees,

@@ -318,6 +318,17 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def outbox_sent_and_lease_next(
+        self, entry_id: int, *, result: dict[str, Any], now: datetime, owner: str,
+        until: datetime, posting_kinds: Sequence[str] = (), item: tuple[str, int],
+        skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
+        up_to: int | None = None,
+    ) -> OutboxEntry | None:
+        """Mark an entry sent (as outbox_sent) and lease `item`'s next due entry, in one
+        transaction; return that entry, or None. The other arguments are outbox_lease_due's.
+        """
+
+    @abc.abstractmethod
     def outbox_newest_id(self) -> int:
         """Return the id of the newest outbox entry, or 0 when there is none (read-only)."""
 
