@@ -190,3 +190,13 @@ async def test_two_workers_on_one_database_send_every_entry_exactly_once(
     finally:
         store_a.close()
         store_b.close()
+
+
+def test_the_concurrency_comes_from_the_environment_and_bad_values_are_named(
+        fresh_store: Store, example_config: Config, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("FEEDBACKBOT_OUTBOX_CONCURRENCY", "5")
+    chat = RecordingChatPort()
+    assert OutboxWorker(store=fresh_store, port=chat, config=example_config).concurrency == 5
+    monkeypatch.setenv("FEEDBACKBOT_OUTBOX_CONCURRENCY", "many")
+    with pytest.raises(ValueError, match="FEEDBACKBOT_OUTBOX_CONCURRENCY.*'many'"):
+        OutboxWorker(store=fresh_store, port=chat, config=example_config)
