@@ -198,5 +198,5 @@ def test_the_concurrency_comes_from_the_environment_and_bad_values_are_named(
     chat = RecordingChatPort()
     assert OutboxWorker(store=fresh_store, port=chat, config=example_config).concurrency == 5
     monkeypatch.setenv("FEEDBACKBOT_OUTBOX_CONCURRENCY", "many")
-    with pytest.raises(ValueError, match="FEEDBACKBOT_OUTBOX_CONCURRENCY.*'many'"):
+    with pytest.raises(ValueError, match=r"FEEDBACKBOT_OUTBOX_CONCURRENCY.*'many'"):
         OutboxWorker(store=fresh_store, port=chat, config=example_config)
