@@ -201,7 +201,10 @@ class OutboxWorker:
                     await asyncio.gather(waiter, return_exceptions=True)
                 for lane in done & lanes:
                     lanes.discard(lane)
-                    self.sent += lane.result()
+                    if lane.exception() is None:
+                        self.sent += lane.result()
+                    else:
+                        log.error("an outbox lane failed", exc_info=lane.exception())
         finally:
             # An attempt under way finishes (cut short, its fate would be unknown);
             # its item's next entries wait for the next start.
@@ -248,7 +251,12 @@ class OutboxWorker:
             if delivered_ids is not None:
                 delivered_ids.add(entry.id)
             follow_on = follow and not self._stopping and entry.item_id is not None
-            entry = self._sent(entry, result, follow=follow_on, up_to=up_to)
+            try:
+                entry = self._sent(entry, result, follow=follow_on, up_to=up_to)
+            except Exception:
+                # Its lease lapses and the post is looked up (found) before any resend.
+                log.exception("could not record outbox entry %s as sent", entry.id)
+                break
         return delivered
 
     def _sent(self, entry: OutboxEntry, result: dict[str, Any], *, follow: bool,
