@@ -252,11 +252,12 @@ class OutboxWorker:
                 delivered_ids.add(entry.id)
             follow_on = follow and not self._stopping and entry.item_id is not None
             try:
-                entry = self._sent(entry, result, follow=follow_on, up_to=up_to)
+                following = self._sent(entry, result, follow=follow_on, up_to=up_to)
             except Exception:
                 # Its lease lapses and the post is looked up (found) before any resend.
                 log.exception("could not record outbox entry %s as sent", entry.id)
                 break
+            entry = following
         return delivered
 
     def _sent(self, entry: OutboxEntry, result: dict[str, Any], *, follow: bool,
