@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import Config
 from bot.digest_service import DigestService
@@ -42,6 +42,7 @@ POSTS = (CARD, NOTICE, DIGEST)  # kinds that create a message, so a retry may du
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 LEASE = timedelta(minutes=2)  # longer than any one attempt; a crashed holder's lease lapses
 # While a workspace refuses the bot's token its entries wait this long between looks;
@@ -52,6 +53,11 @@ REVOKED_DEFER = timedelta(hours=1)
 DEFAULT_CONCURRENCY = 32
 CONCURRENCY_VARIABLE = "FEEDBACKBOT_OUTBOX_CONCURRENCY"
 DRAIN_BATCH = 500  # entries leased by one drain_once pass
+
+
+async def off_loop(call: Callable[[], T]) -> T:
+    """Run a store call in a thread: the loop keeps serving while a commit syncs to disk."""
+    return await asyncio.to_thread(call)
 
 
 def _process_exists(pid: int) -> bool:
@@ -155,16 +161,15 @@ class OutboxWorker:
         self._wake.set()
 
     # --- scheduling -------------------------------------------------------------------
-    def _lease(self, limit: int, *, item: tuple[str, int] | None = None,
-               up_to: int | None = None) -> list[OutboxEntry]:
+    async def _lease(self, limit: int, *, up_to: int | None = None) -> list[OutboxEntry]:
         """Lease up to `limit` due entries that nothing holds back (one transaction)."""
         if limit <= 0:
             return []
         now = self.clock()
-        return self.store.outbox_lease_due(
+        skip_workspaces, skip_kinds = self.holds.held_workspaces(), self.holds.held_kinds()
+        return await off_loop(lambda: self.store.outbox_lease_due(
             owner=self.owner, now=now, until=now + LEASE, limit=limit, posting_kinds=POSTS,
-            item=item, skip_workspaces=self.holds.held_workspaces(),
-            skip_kinds=self.holds.held_kinds(), up_to=up_to)
+            skip_workspaces=skip_workspaces, skip_kinds=skip_kinds, up_to=up_to))
 
     async def _recheck_tokens(self) -> None:
         for checks in list(self._tokens.values()):
@@ -185,7 +190,7 @@ class OutboxWorker:
                 leased: list[OutboxEntry] = []
                 try:
                     await self._recheck_tokens()
-                    leased = self._lease(self.concurrency - len(lanes))
+                    leased = await self._lease(self.concurrency - len(lanes))
                 except Exception:  # the worker must outlive any one bad pass
                     log.exception("outbox pass failed; retrying")
                 for entry in leased:
@@ -224,7 +229,7 @@ class OutboxWorker:
         """
         await self._recheck_tokens()
         newest = self.store.outbox_newest_id()
-        leased = self._lease(DRAIN_BATCH, up_to=newest)
+        leased = await self._lease(DRAIN_BATCH, up_to=newest)
         slots = asyncio.Semaphore(self.concurrency)
 
         async def attempt(entry: OutboxEntry) -> int:
@@ -252,7 +257,7 @@ class OutboxWorker:
                 delivered_ids.add(entry.id)
             follow_on = follow and not self._stopping and entry.item_id is not None
             try:
-                following = self._sent(entry, result, follow=follow_on, up_to=up_to)
+                following = await self._sent(entry, result, follow=follow_on, up_to=up_to)
             except Exception:
                 # Its lease lapses and the post is looked up (found) before any resend.
                 log.exception("could not record outbox entry %s as sent", entry.id)
@@ -260,19 +265,20 @@ class OutboxWorker:
             entry = following
         return delivered
 
-    def _sent(self, entry: OutboxEntry, result: dict[str, Any], *, follow: bool,
-              up_to: int | None) -> OutboxEntry | None:
+    async def _sent(self, entry: OutboxEntry, result: dict[str, Any], *, follow: bool,
+                    up_to: int | None) -> OutboxEntry | None:
         """Record `entry` sent; with `follow`, lease its item's next due entry in the same
         transaction and return it."""
         now = self.clock()
         if not follow or entry.item_id is None:
-            self.store.outbox_sent(entry.id, result=result, now=now)
+            await off_loop(lambda: self.store.outbox_sent(entry.id, result=result, now=now))
             return None
-        return self.store.outbox_sent_and_lease_next(
+        item = (entry.workspace, entry.item_id)
+        skip_workspaces, skip_kinds = self.holds.held_workspaces(), self.holds.held_kinds()
+        return await off_loop(lambda: self.store.outbox_sent_and_lease_next(
             entry.id, result=result, now=now, owner=self.owner, until=now + LEASE,
-            posting_kinds=POSTS, item=(entry.workspace, entry.item_id),
-            skip_workspaces=self.holds.held_workspaces(), skip_kinds=self.holds.held_kinds(),
-            up_to=up_to)
+            posting_kinds=POSTS, item=item, skip_workspaces=skip_workspaces,
+            skip_kinds=skip_kinds, up_to=up_to))
 
     # --- one attempt ------------------------------------------------------------------
     async def _attempt(self, entry: OutboxEntry) -> dict[str, Any] | None:
@@ -281,8 +287,10 @@ class OutboxWorker:
         A failure is recorded here (the entry rescheduled, or given up); None is returned.
         """
         try:
-            item = (self.store.get_item(workspace=entry.workspace, item_id=entry.item_id)
-                    if entry.item_id is not None else None)
+            item_id = entry.item_id
+            item = (await off_loop(lambda: self.store.get_item(workspace=entry.workspace,
+                                                               item_id=item_id))
+                    if item_id is not None else None)
             platform = self._platform_of(entry, item)
             if await self.tokens_on(platform).held_back(entry.workspace):
                 self.store.outbox_reschedule(
@@ -296,7 +304,7 @@ class OutboxWorker:
                 if error.workspace_gone:
                     await self._token_failed(entry, platform, error)
                 else:
-                    self._failed(entry, error)
+                    await self._failed(entry, error)
                 return None
             self.holds.succeeded(entry.workspace)
             return result
@@ -315,18 +323,18 @@ class OutboxWorker:
             refusal = await self.tokens_on(platform).confirm(entry.workspace)
         except ChatError as check:
             # The platform can't say now: retry the entry as after any passing failure.
-            self._failed(entry, ChatError(f"{error.reason} (token check: {check.reason})",
+            await self._failed(entry, ChatError(f"{error.reason} (token check: {check.reason})",
                                           retry_after=check.retry_after))
             return
         if refusal is None:
             # The token works, so that refusal was a glitch and not a revocation.
-            self._failed(entry, ChatError(f"{error.reason} although the token works"))
+            await self._failed(entry, ChatError(f"{error.reason} although the token works"))
             return
         self.store.outbox_reschedule(entry.id, error=error.reason,
                                      next_attempt_at=self.clock() + REVOKED_DEFER,
                                      unknown_fate=entry.unknown_fate)
 
-    def _failed(self, entry: OutboxEntry, error: ChatError) -> None:
+    async def _failed(self, entry: OutboxEntry, error: ChatError) -> None:
         now = self.clock()
         if error.permanent:
             self._give_up(entry, error, now)
@@ -344,8 +352,9 @@ class OutboxWorker:
         log.warning("outbox entry %s (%s) failed: %s; retrying in %.1fs", entry.id,
                     entry.kind, error.reason, delay.total_seconds())
         # A refused or failed call leaves the fate as known as before this attempt.
-        self.store.outbox_reschedule(entry.id, error=error.reason, next_attempt_at=now + delay,
-                                     unknown_fate=entry.unknown_fate or error.unknown_fate)
+        await off_loop(lambda: self.store.outbox_reschedule(
+            entry.id, error=error.reason, next_attempt_at=now + delay,
+            unknown_fate=entry.unknown_fate or error.unknown_fate))
 
     def _give_up(self, entry: OutboxEntry, error: ChatError, now: datetime) -> None:
         self.store.outbox_give_up(entry.id, error=error.reason, now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -132,7 +133,8 @@ class Delivery:
             posted = await port.post_card(item=item, mentions=assignees,
                                           outbox_key=entry.key)
         now = self.clock()
-        updated = self.store.update_item(
+        updated = await asyncio.to_thread(
+            self.store.update_item,
             workspace=item.workspace, item_id=item.id,
             changes={"card_channel": posted.conversation, "card_ts": posted.message,
                      "card_platform": platform,

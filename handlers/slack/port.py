@@ -408,7 +408,9 @@ class SlackChatPort:
     async def is_shared_conversation(self, *, workspace: str, conversation: str) -> bool:
         if conversation.startswith("D"):
             return False
-        cached = self.store.get_channel_shared(workspace=workspace, channel=conversation)
+        # In a thread: the loop keeps serving while another thread commits to the store.
+        cached = await asyncio.to_thread(self.store.get_channel_shared, workspace=workspace,
+                                         channel=conversation)
         if cached is not None:
             return cached
         return await self._look_up_shared(workspace, conversation)
