@@ -1,7 +1,7 @@
 """How many cards a second the outbox sends, and whether one workspace's 429s slow the others.
 
     python bench/outbox_throughput.py [--cards 3000] [--rate 250] [--outage 60]
-                                      [--latency 0.02] [--concurrency 32]
+                                      [--latency 0.02] [--concurrency 64]
 
 Everything runs on loopback. A second process serves 5 fake Slack workspaces (the
 tests' FakeSlack), each answering every Web API call after `--latency` seconds; each
@@ -392,7 +392,7 @@ def main() -> int:
                         help="seconds of 429s (and of normal sending before them)")
     parser.add_argument("--retry-after", type=int, default=5, help="Retry-After of the 429s")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per Web API call")
-    parser.add_argument("--concurrency", type=int, default=32, help="items sent at once")
+    parser.add_argument("--concurrency", type=int, default=64, help="items sent at once")
     parser.add_argument("--profile", default=None, metavar="PATH",
                         help="write a cProfile of the throughput phase (bot side) to PATH")
     parser.add_argument("--database-url", default=None,

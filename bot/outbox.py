@@ -48,9 +48,10 @@ LEASE = timedelta(minutes=2)  # longer than any one attempt; a crashed holder's 
 # While a workspace refuses the bot's token its entries wait this long between looks;
 # a token that works again (see bot.revocation) makes them due at once.
 REVOKED_DEFER = timedelta(hours=1)
-# Items sent at once by default: enough to hide ~20-50 ms per call at a few hundred
-# cards a second, few enough to stay within a workspace's burst allowance.
-DEFAULT_CONCURRENCY = 32
+# Items sent at once by default. Each waits on Web API round trips and on the store's
+# commits in turn; 64 keeps a few hundred cards a second going at 20 ms per call
+# (bench/outbox_throughput.py), while each item still sends one message at a time.
+DEFAULT_CONCURRENCY = 64
 CONCURRENCY_VARIABLE = "FEEDBACKBOT_OUTBOX_CONCURRENCY"
 DRAIN_BATCH = 500  # entries leased by one drain_once pass
 
@@ -84,7 +85,7 @@ class OutboxWorker:
     """Sends due outbox entries through each platform's ChatPort.
 
     An item's entries go one at a time, in order; up to `concurrency` items are sent
-    at once (default: $FEEDBACKBOT_OUTBOX_CONCURRENCY, else 32). A rate limit holds
+    at once (default: $FEEDBACKBOT_OUTBOX_CONCURRENCY, else 64). A rate limit holds
     only what the platform limited (see bot.outbox_holds); 5xx and timeouts back the
     entry and its workspace off exponentially and are retried forever; permanent errors
     flag the item and tell the forwarder. A call refused for the token stops a
