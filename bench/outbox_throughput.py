@@ -1,6 +1,6 @@
 """How many cards a second the outbox sends, and whether one workspace's 429s slow the others.
 
-    python bench/outbox_throughput.py [--cards 3000] [--rate 250] [--outage 60]
+    python bench/outbox_throughput.py [--cards 3000] [--rate 200] [--outage 60]
                                       [--latency 0.02] [--concurrency 64]
 
 Everything runs on loopback. A second process serves 5 fake Slack workspaces (the
@@ -386,7 +386,7 @@ async def run(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=3000, help="items in the throughput phase")
-    parser.add_argument("--rate", type=float, default=250.0,
+    parser.add_argument("--rate", type=float, default=200.0,
                         help="items a second arriving in the outage phase")
     parser.add_argument("--outage", type=float, default=60.0,
                         help="seconds of 429s (and of normal sending before them)")

@@ -340,22 +340,32 @@ class OutboxWorker:
         if error.permanent:
             self._give_up(entry, error, now)
             return
+        deferred: tuple[list[str] | None, datetime] | None = None
         if error.retry_after is not None:
             delay = timedelta(seconds=max(error.retry_after, 0.0))
             if error.limited == WORKSPACE:
                 # The rest of this workspace's entries of this kind wait too, unleased.
                 self.holds.rate_limited(entry.workspace, entry.kind, now + delay)
+                deferred = ([entry.kind], now + delay)
         else:
             delay = backoff(entry.attempts + 1)
             if error.server_trouble:
-                # Not before its workspace is tried again.
-                delay = max(delay, self.holds.server_failed(entry.workspace) - now)
+                held = self.holds.held_workspaces()
+                until = self.holds.server_failed(entry.workspace)
+                delay = max(delay, until - now)  # not before its workspace is tried again
+                if entry.workspace not in held:
+                    deferred = (None, until)
         log.warning("outbox entry %s (%s) failed: %s; retrying in %.1fs", entry.id,
                     entry.kind, error.reason, delay.total_seconds())
         # A refused or failed call leaves the fate as known as before this attempt.
         await off_loop(lambda: self.store.outbox_reschedule(
             entry.id, error=error.reason, next_attempt_at=now + delay,
             unknown_fate=entry.unknown_fate or error.unknown_fate))
+        if deferred is not None:
+            # Out of the due entries, so that leasing doesn't pass over them meanwhile.
+            kinds, until = deferred
+            await off_loop(lambda: self.store.outbox_defer(
+                workspace=entry.workspace, kinds=kinds, until=until, now=now))
 
     def _give_up(self, entry: OutboxEntry, error: ChatError, now: datetime) -> None:
         self.store.outbox_give_up(entry.id, error=error.reason, now=now)

@@ -306,7 +306,7 @@ class Store(abc.ABC):
         skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
         up_to: int | None = None,
     ) -> list[OutboxEntry]:
-        """Lease up to `limit` due, unleased entries in one transaction; return them, oldest first.
+        """Lease up to `limit` due, unleased entries in one transaction; longest due first.
 
         An item's entries are leased one at a time, in order: an entry waits while an
         earlier entry of its item is pending (leased, or waiting for a retry). `item`
@@ -327,6 +327,12 @@ class Store(abc.ABC):
         """Mark an entry sent (as outbox_sent) and lease `item`'s next due entry, in one
         transaction; return that entry, or None. The other arguments are outbox_lease_due's.
         """
+
+    @abc.abstractmethod
+    def outbox_defer(self, *, workspace: str, kinds: Sequence[str] | None, until: datetime,
+                     now: datetime) -> int:
+        """Make `workspace`'s unleased pending entries (of `kinds`; None: all) wait until
+        `until`, without counting an attempt; return how many were deferred."""
 
     @abc.abstractmethod
     def outbox_newest_id(self) -> int:

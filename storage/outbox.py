@@ -60,8 +60,10 @@ def _due_select(
     for workspace, kind in skip_kinds:
         where.append("NOT (o.workspace = ? AND o.kind = ?)")
         params.extend((workspace, kind))
-    return (f"SELECT o.* FROM outbox o WHERE {' AND '.join(where)} ORDER BY o.id LIMIT ?",
-            (*params, limit))
+    # Longest due first; in index order (status, next_attempt_at, then the row id), so
+    # the scan stops at `limit` instead of sorting every due entry.
+    return (f"SELECT o.* FROM outbox o WHERE {' AND '.join(where)}"
+            " ORDER BY o.next_attempt_at, o.id LIMIT ?", (*params, limit))
 
 
 def _lease_rows(tx: Transaction, rows: list[dict[str, Any]], *, owner: str, now: datetime,
@@ -127,6 +129,17 @@ class OutboxQueries:
             leased = _lease_rows(tx, rows, owner=owner, now=now, until=until,
                                  posting_kinds=posting_kinds) if rows else []
         return leased[0] if leased else None
+
+    def outbox_defer(self, *, workspace: str, kinds: Sequence[str] | None, until: datetime,
+                     now: datetime) -> int:
+        kind_filter = ""
+        if kinds is not None:
+            kind_filter = f" AND kind IN ({', '.join('?' for _ in kinds)})"
+        return self._change(
+            "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending' AND workspace = ?"
+            f"{kind_filter} AND next_attempt_at < ? AND (lease_until IS NULL OR lease_until < ?)",
+            (until, workspace, *(kinds or ()), until, now),
+        )
 
     def outbox_newest_id(self) -> int:
         with self.database.read() as tx:

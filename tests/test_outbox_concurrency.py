@@ -4,6 +4,7 @@ the workspace a platform rate-limited or failed for. Several workers share one o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -34,12 +35,21 @@ class InterleavingPort(RecordingChatPort):
         self.most_per_item = 0
         self.most_at_once = 0
         self.order: list[tuple[int, str]] = []  # (item id, outbox key), as sends began
+        self._overlap = asyncio.Event()
 
     async def _turns(self, item_id: int, key: str, turns: int) -> None:
+        first = not self.order
         self.order.append((item_id, key))
         self.busy[item_id] += 1
         self.most_per_item = max(self.most_per_item, self.busy[item_id])
         self.most_at_once = max(self.most_at_once, sum(self.busy.values()))
+        if self.most_at_once > 1:
+            self._overlap.set()
+        if first:
+            # The first send lasts until another begins (a sequential worker never lets
+            # one begin: then it gives up waiting, and most_at_once stays 1).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._overlap.wait(), 5)
         for _ in range(turns):
             await asyncio.sleep(0)
         self.busy[item_id] -= 1
