@@ -199,12 +199,15 @@ class Bot:
 
 
 async def start_bot(directory: Path, urls: list[str], database_url: str,
-                    concurrency: int) -> Bot:
+                    concurrency: int, session_per_call: bool = False) -> Bot:
     store = open_store(database_url)
     config = bench_config(directory)
     sessions = [aiohttp.ClientSession() for _ in urls]
+    # One HTTP session per workspace, reused; `--session-per-call` leaves the client
+    # without one, so slack_sdk opens a new session (and connection) for every call.
     clients = {workspace: AsyncWebClient(token=f"xoxb-{workspace.lower()}", base_url=url,
-                                         session=session, retry_handlers=[])
+                                         session=None if session_per_call else session,
+                                         retry_handlers=[])
                for workspace, url, session in zip(WORKSPACES, urls, sessions, strict=True)}
     port = SlackChatPort(client_for=clients.__getitem__, store=store,
                          team_channels={name: team.channel for name, team in
@@ -244,8 +247,9 @@ async def wait_for_cards(workspaces: Workspaces, count: int, progress: Progress,
 
 
 async def throughput(workspaces: Workspaces, directory: Path, database_url: str,
-                     cards: int, concurrency: int) -> dict[str, Any]:
-    bot = await start_bot(directory, workspaces.urls, database_url, concurrency)
+                     cards: int, concurrency: int, session_per_call: bool) -> dict[str, Any]:
+    bot = await start_bot(directory, workspaces.urls, database_url, concurrency,
+                          session_per_call)
     seeding = Progress("storing items", cards)
     items = []
     for start in range(0, cards, 500):
@@ -357,7 +361,8 @@ async def run(args: argparse.Namespace) -> int:
             profiler = cProfile.Profile() if args.profile else None
             if profiler is not None:
                 profiler.enable()
-            result = await throughput(workspaces, directory, url, args.cards, args.concurrency)
+            result = await throughput(workspaces, directory, url, args.cards, args.concurrency,
+                                      args.session_per_call)
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
@@ -371,11 +376,20 @@ async def run(args: argparse.Namespace) -> int:
     body = table(result, outage_result, args)
     print(body)
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    notes = (f"\n\nOne outbox worker (concurrency {args.concurrency}) on {backend}; the"
-             " fake workspaces run in a second process. Each card is followed by its"
-             " confirmation in the intake thread: two chat.postMessage calls per item, no"
-             " chat.getPermalink (links are built from the workspace URL).")
-    record_section("outbox_throughput", "Outbox throughput and one workspace's rate limit",
+    sessions = ("a new HTTP session per call" if args.session_per_call
+                else "one reused HTTP session per workspace")
+    notes = (f"\n\nOne outbox worker (concurrency {args.concurrency}) on {backend}, {sessions};"
+             " the 5 fake workspaces (FakeSlack, one server each, told apart by the port's"
+             " `client_for(workspace)`) run in a second process. Each card is followed by"
+             " its confirmation in the intake thread: two chat.postMessage calls per item,"
+             " no chat.getPermalink (links are built from the workspace URL), three commits"
+             " per item (the card on the item; the card sent with the confirmation leased;"
+             " the confirmation sent), made in threads so the loop keeps sending meanwhile."
+             " In the outage phase items arrive at the offered rate while the worker runs;"
+             " the other workspaces' pace is their cards posted a second, away from the"
+             " phase's edges.")
+    name = "outbox_throughput" + ("_postgres" if args.database_url else "")
+    record_section(name, f"Outbox throughput and one workspace's rate limit ({backend})",
                    body + notes, command=" ".join(["python bench/outbox_throughput.py",
                                                    *sys.argv[1:]]))
     ok = (result["lost"] == 0 and result["twice"] == 0 and outage_result["lost"] == 0
@@ -393,6 +407,8 @@ def main() -> int:
     parser.add_argument("--retry-after", type=int, default=5, help="Retry-After of the 429s")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per Web API call")
     parser.add_argument("--concurrency", type=int, default=64, help="items sent at once")
+    parser.add_argument("--session-per-call", action="store_true",
+                        help="throughput phase: a new HTTP session per Web API call")
     parser.add_argument("--profile", default=None, metavar="PATH",
                         help="write a cProfile of the throughput phase (bot side) to PATH")
     parser.add_argument("--database-url", default=None,
