@@ -1,57 +1,64 @@
-"""Deliver what the store says must be sent, surviving outages, rate limits and restarts."""
+"""Deliver what the store says must be sent, surviving outages, rate limits and restarts.
+
+Entries of one item go out in order, one at a time (a card before the confirmation
+that links to it, relays and their edits in order); different items, conversations and
+workspaces are sent concurrently, up to a bound. Several worker processes share the
+outbox through leases.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-import random
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import Config
 from bot.digest_service import DigestService
-from bot.models import Event, Item, Status, utcnow
-from bot.outbox_kinds import (
-    CARD,
-    CARD_MOVED,
-    CARD_UPDATE,
-    DIGEST,
-    EPHEMERAL,
-    NOTICE,
-    RELAY_DELETE,
-    RELAY_EDIT,
+from bot.models import Event, Item, utcnow
+from bot.outbox_delivery import Delivery
+from bot.outbox_entries import (
+    card_platform_of,
+    forwarder_notice,
+    notice_entry,
+    notice_of,
+    plain_reason,
+    platform_of,
 )
-from bot.ports import PLATFORM_NAMES, ChatError, ChatPort, Notice, Ports, Posted
+from bot.outbox_holds import MAX_BACKOFF, Holds, backoff
+from bot.outbox_kinds import CARD, DIGEST, NOTICE
+from bot.ports import WORKSPACE, ChatError, ChatPort, Notice, Ports
 from bot.revocation import TokenChecks
-from bot.store import NewOutbox, OutboxEntry, Store
+from bot.store import OutboxEntry, Store
+
+__all__ = ["LEASE", "MAX_BACKOFF", "OutboxWorker", "card_platform_of", "forwarder_notice",
+           "notice_entry", "notice_of", "plain_reason", "platform_of"]
 
 POSTS = (CARD, NOTICE, DIGEST)  # kinds that create a message, so a retry may duplicate it
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
-MAX_BACKOFF = timedelta(minutes=5)
 LEASE = timedelta(minutes=2)  # longer than any one attempt; a crashed holder's lease lapses
 # While a workspace refuses the bot's token its entries wait this long between looks;
 # a token that works again (see bot.revocation) makes them due at once.
 REVOKED_DEFER = timedelta(hours=1)
+# Items sent at once by default. Each waits on Web API round trips and on the store's
+# commits in turn; 64 keeps a few hundred cards a second going at 20 ms per call
+# (bench/outbox_throughput.py), while each item still sends one message at a time.
+DEFAULT_CONCURRENCY = 64
+CONCURRENCY_VARIABLE = "FEEDBACKBOT_OUTBOX_CONCURRENCY"
+DRAIN_BATCH = 500  # entries leased by one drain_once pass
 
-# Plain words, without any platform's markup: they are kept in the item (`failed`) and
-# shown wherever the item is. Each platform words a failed notice itself, from the
-# error and the channel kept beside these words.
-_PLAIN_REASONS = {
-    "channel_not_found": "{channel} doesn't exist or the bot can't see it",
-    "not_in_channel": "the bot isn't a member of {channel}; invite it with /invite",
-    "is_archived": "{channel} is archived",
-    "user_not_found": "the person could not be found",
-    "cannot_dm_bot": "the person is a bot and can't get messages",
-    "channel_is_shared": ("{channel} is shared with another organisation, and"
-                          " the bot never posts where customers can read"),
-}
+
+async def off_loop(call: Callable[[], T]) -> T:
+    """Run a store call in a thread: the loop keeps serving while a commit syncs to disk."""
+    return await asyncio.to_thread(call)
 
 
 def _process_exists(pid: int) -> bool:
@@ -64,66 +71,42 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def plain_reason(error: str, *, channel: str | None = None) -> str:
-    """Say what a permanent platform error means, in plain words without markup."""
-    template = _PLAIN_REASONS.get(error, "the chat platform refused the message ({error})")
-    return template.format(channel=f"the channel {channel}" if channel else "the channel",
-                           error=error)
-
-
-def notice_entry(notice: Notice) -> NewOutbox:
-    """Build the outbox entry that delivers `notice`."""
-    # The payload's keys predate Teams; entries stored then must still be delivered.
-    return NewOutbox(kind=NOTICE, payload={
-        "kind": notice.kind, "user": notice.user, "channel": notice.conversation,
-        "thread_ts": notice.thread, "data": notice.data, "platform": notice.platform,
-    })
-
-
-def notice_of(payload: dict[str, Any]) -> Notice:
-    """The notice an outbox payload (written by notice_entry) delivers."""
-    return Notice(kind=payload["kind"], user=payload["user"],
-                  conversation=payload.get("channel"), thread=payload.get("thread_ts"),
-                  data=payload.get("data") or {}, platform=payload.get("platform") or "slack")
-
-
-def forwarder_notice(item: Item, notice_kind: str, /, **data: Any) -> Notice:
-    """Address a notice to whoever forwarded `item`, where they forwarded it."""
-    return Notice(kind=notice_kind, user=item.forwarded_by, conversation=item.reply_channel,
-                  thread=item.reply_thread_ts, data=data, platform=item.platform)
-
-
-def card_platform_of(item: Item) -> str:
-    """Where `item`'s card is (or goes); items from before Teams have theirs on Slack."""
-    return item.card_platform or "slack"
-
-
-def platform_of(entry: OutboxEntry, item: Item | None) -> str:
-    """The platform an outbox entry is sent on."""
-    if entry.kind in (CARD, CARD_UPDATE) and item is not None:
-        return card_platform_of(item)
-    return str(entry.payload.get("platform") or "slack")
+def _configured_concurrency() -> int:
+    text = os.environ.get(CONCURRENCY_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_CONCURRENCY
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{CONCURRENCY_VARIABLE} must be a whole number of at least 1,"
+                         f" not {text!r}")
+    return int(text)
 
 
 class OutboxWorker:
-    """Sends due outbox entries through each platform's ChatPort, one at a time, in order.
+    """Sends due outbox entries through each platform's ChatPort.
 
-    Rate limits wait for Retry-After (a platform that asks to slow down gets nothing more
-    in that pass; the others carry on); 5xx and timeouts back off exponentially and
-    are retried forever; permanent errors flag the item and tell the forwarder. A call
-    refused for the token stops a workspace only when its token itself is refused
-    (`tokens`); its entries then wait, kept, until the token works again.
+    An item's entries go one at a time, in order; up to `concurrency` items are sent
+    at once (default: $FEEDBACKBOT_OUTBOX_CONCURRENCY, else 64). A rate limit holds
+    only what the platform limited (see bot.outbox_holds); 5xx and timeouts back the
+    entry and its workspace off exponentially and are retried forever; permanent errors
+    flag the item and tell the forwarder. A call refused for the token stops a
+    workspace only when its token itself is refused (`tokens`); its entries then wait,
+    kept, until the token works again.
     """
 
     def __init__(self, *, store: Store, port: ChatPort | Ports, config: Config,
-                 clock: Clock = utcnow, digests: DigestService | None = None) -> None:
+                 clock: Clock = utcnow, digests: DigestService | None = None,
+                 concurrency: int | None = None) -> None:
         self.store = store
         self.ports = Ports.of(port)
         self.config = config
         self.clock = clock
         self.digests = digests
+        self.concurrency = concurrency or _configured_concurrency()
+        self.holds = Holds(clock=clock)
+        self.delivery = Delivery(store=store, ports=self.ports, config=config, clock=clock,
+                                 digests=digests)
         self._wake = asyncio.Event()
-        self._rate_limited: set[str] = set()
+        self._stopping = False
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.sent = 0
         self._tokens: dict[str, TokenChecks] = {}
@@ -178,239 +161,161 @@ class OutboxWorker:
         """Ask the worker to look at the outbox now rather than at its next due time."""
         self._wake.set()
 
+    # --- scheduling -------------------------------------------------------------------
+    async def _lease(self, limit: int, *, up_to: int | None = None) -> list[OutboxEntry]:
+        """Lease up to `limit` due entries that nothing holds back (one transaction)."""
+        if limit <= 0:
+            return []
+        now = self.clock()
+        skip_workspaces, skip_kinds = self.holds.held_workspaces(), self.holds.held_kinds()
+        return await off_loop(lambda: self.store.outbox_lease_due(
+            owner=self.owner, now=now, until=now + LEASE, limit=limit, posting_kinds=POSTS,
+            skip_workspaces=skip_workspaces, skip_kinds=skip_kinds, up_to=up_to))
+
+    async def _recheck_tokens(self) -> None:
+        for checks in list(self._tokens.values()):
+            await checks.recheck_due()
+
     async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
-        """Drain the outbox until `stop` is set."""
-        while not stop.is_set():
-            try:
-                # Delivering can queue more (a card queues its confirmation): go again.
-                while await self.drain_once() and not stop.is_set():
-                    pass
-            except Exception:  # the worker must outlive any one bad entry
-                log.exception("outbox pass failed; retrying")
-            self._wake.clear()
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({waiter, stopper}, timeout=idle,
-                                   return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waiter.cancel()
-                stopper.cancel()
-                await asyncio.gather(waiter, stopper, return_exceptions=True)
+        """Send due entries until `stop` is set, up to `concurrency` items at once.
+
+        As each item's entry is sent, its next one follows at once; new entries are
+        leased as soon as a slot is free, woken by `wake()` or every `idle` seconds.
+        """
+        self._stopping = False
+        lanes: set[asyncio.Task[int]] = set()
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                self._wake.clear()  # before leasing: a wake from now on is not lost
+                leased: list[OutboxEntry] = []
+                try:
+                    await self._recheck_tokens()
+                    leased = await self._lease(self.concurrency - len(lanes))
+                except Exception:  # the worker must outlive any one bad pass
+                    log.exception("outbox pass failed; retrying")
+                for entry in leased:
+                    lanes.add(asyncio.create_task(self._lane(entry, follow=True)))
+                if leased and len(lanes) < self.concurrency:
+                    continue  # there may be more due right now
+                waiter = asyncio.ensure_future(self._wake.wait())
+                try:
+                    done, _ = await asyncio.wait({waiter, stopper, *lanes}, timeout=idle,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                    await asyncio.gather(waiter, return_exceptions=True)
+                for lane in done & lanes:
+                    lanes.discard(lane)
+                    if lane.exception() is None:
+                        self.sent += lane.result()
+                    else:
+                        log.error("an outbox lane failed", exc_info=lane.exception())
+        finally:
+            # An attempt under way finishes (cut short, its fate would be unknown);
+            # its item's next entries wait for the next start.
+            self._stopping = True
+            stopper.cancel()
+            results = await asyncio.gather(stopper, *lanes, return_exceptions=True)
+            self.sent += sum(result for result in results[1:] if isinstance(result, int))
 
     async def drain_once(self, *, delivered_ids: set[int] | None = None) -> int:
         """Attempt every due entry once; return how many were delivered.
 
         `delivered_ids`, when given, collects the ids of the entries this pass delivered.
+        Entries queued by this pass (a card's confirmation) wait for the next one.
 
         Refused tokens whose re-check is due are tried first, so a workspace whose token
         works again gets its waiting entries sent in this same pass.
         """
-        delivered = 0
-        self._rate_limited.clear()
-        for checks in list(self._tokens.values()):
-            await checks.recheck_due()
-        for entry in self.store.outbox_due(now=self.clock()):
-            item = (self.store.get_item(workspace=entry.workspace, item_id=entry.item_id)
-                    if entry.item_id is not None else None)
-            platform = self._platform_of(entry, item)
-            if platform in self._rate_limited:
-                continue  # it asked us to slow down: the rest waits for the next pass
-            if await self.tokens_on(platform).held_back(entry.workspace):
-                self.store.outbox_retry(entry.id, error="the workspace refuses the app's token",
-                                        next_attempt_at=self.clock() + REVOKED_DEFER,
-                                        unknown_fate=False)
-                continue
-            if await self._attempt(entry, platform):
-                delivered += 1
-                if delivered_ids is not None:
-                    delivered_ids.add(entry.id)
+        await self._recheck_tokens()
+        newest = self.store.outbox_newest_id()
+        leased = await self._lease(DRAIN_BATCH, up_to=newest)
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def attempt(entry: OutboxEntry) -> int:
+            async with slots:
+                return await self._lane(entry, follow=True, up_to=newest,
+                                        delivered_ids=delivered_ids)
+
+        delivered = sum(await asyncio.gather(*(attempt(entry) for entry in leased)))
         self.sent += delivered
         return delivered
 
-    async def _attempt(self, entry: OutboxEntry, platform: str) -> bool:
-        now = self.clock()
-        # From the lease on, a crash leaves a post's fate unknown: look before re-sending.
-        if not self.store.outbox_lease(entry.id, owner=self.owner, now=now,
-                                       until=now + LEASE, maybe_posts=entry.kind in POSTS):
-            return False  # another process is on it, or it was just finished
-        try:
-            result = await self._deliver(entry, platform)
-        except ChatError as error:
-            if error.workspace_gone:
-                await self._token_failed(entry, platform, error)
-            else:
-                if error.retry_after is not None:
-                    self._rate_limited.add(platform)
-                self._failed(entry, error)
-            return False
-        self.store.outbox_sent(entry.id, result=result, now=self.clock())
-        return True
+    async def _lane(self, entry: OutboxEntry | None, *, follow: bool, up_to: int | None = None,
+                    delivered_ids: set[int] | None = None) -> int:
+        """Attempt a leased entry, then (with `follow`) its item's next ones, in order.
 
-    async def _refuse_if_shared(self, port: ChatPort, workspace: str,
-                                conversation: str) -> None:
-        """Raise a permanent error for a conversation outsiders can read: never post there.
-
-        When the platform can't tell now, its ChatError is raised, so the entry waits.
+        `up_to` leaves the entries with a higher id for later.
         """
-        if await port.is_shared_conversation(workspace=workspace, conversation=conversation):
-            raise ChatError("channel_is_shared", permanent=True)
+        delivered = 0
+        while entry is not None:
+            result = await self._attempt(entry)
+            if result is None:
+                break
+            delivered += 1
+            if delivered_ids is not None:
+                delivered_ids.add(entry.id)
+            follow_on = follow and not self._stopping and entry.item_id is not None
+            try:
+                following = await self._sent(entry, result, follow=follow_on, up_to=up_to)
+            except Exception:
+                # Its lease lapses and the post is looked up (found) before any resend.
+                log.exception("could not record outbox entry %s as sent", entry.id)
+                break
+            entry = following
+        return delivered
 
-    async def _deliver(self, entry: OutboxEntry, platform: str) -> dict[str, Any]:
-        item = (self.store.get_item(workspace=entry.workspace, item_id=entry.item_id)
-                if entry.item_id is not None else None)
-        port = self.ports.on(platform)
-        if entry.kind == CARD and item is not None:
-            return await self._post_card(entry, item, port)
-        if entry.kind == CARD_UPDATE and item is not None:
-            if item.card_channel and item.card_ts:
-                await self._refuse_if_shared(port, item.workspace, item.card_channel)
-                await port.update_card(item=item)
-            return {"updated": bool(item.card_ts)}
-        if entry.kind == NOTICE:
-            return await self._send_notice(entry, item, port)
-        if entry.kind == DIGEST:
-            return await self._post_digest(entry, port)
-        payload = entry.payload
-        if entry.kind == CARD_MOVED and item is not None:
-            if not item.card_ts:
-                # The new card isn't posted yet; its link is needed first.
-                raise ChatError("waiting for the new card", permanent=entry.attempts > 50)
-            await self._refuse_if_shared(port, item.workspace, payload["channel"])
-            await port.mark_card_moved(item=item, conversation=payload["channel"],
-                                       message=payload["ts"])
-            return {"moved": True}
-        if entry.kind == RELAY_EDIT:
-            notice = payload["notice"]
-            await port.edit_notice(
-                workspace=entry.workspace, conversation=payload["channel"],
-                message=payload["ts"], item=item,
-                notice=Notice(kind=notice["kind"], user=notice["user"],
-                              data=notice.get("data") or {}, platform=platform))
-            return {"edited": True}
-        if entry.kind == RELAY_DELETE:
-            await port.delete_message(workspace=entry.workspace,
-                                      conversation=payload["channel"], message=payload["ts"])
-            return {"deleted": True}
-        if entry.kind == EPHEMERAL:
-            await self._refuse_if_shared(port, entry.workspace, payload["channel"])
-            await port.send_ephemeral(workspace=entry.workspace,
-                                      conversation=payload["channel"], user=payload["user"],
-                                      text=payload["text"])
-            return {"sent": True}
-        log.warning("dropping outbox entry %s of kind %s: its item is gone", entry.id,
-                    entry.kind)
-        return {"dropped": True}
-
-    async def _post_card(self, entry: OutboxEntry, item: Item, port: ChatPort,
-                         ) -> dict[str, Any]:
-        if item.card_ts:
-            return {"channel": item.card_channel, "ts": item.card_ts, "already": True}
-        team = self.config.teams.get(item.team)
-        if team is None:
-            raise ChatError(f"team {item.team} is no longer configured", permanent=True)
-        platform = card_platform_of(item)
-        channel = team.channel_on(platform)
-        if not channel:
-            raise ChatError(f"team {item.team} has no channel on"
-                            f" {PLATFORM_NAMES.get(platform, platform)}", permanent=True)
-        await self._refuse_if_shared(port, item.workspace, channel)
-        posted: Posted | None = None
-        if entry.unknown_fate:
-            posted = await port.find_post(workspace=item.workspace, conversation=channel,
-                                          user=None, outbox_key=entry.key,
-                                          since=entry.created_at)
-        assignees = item.assignees
-        if not assignees:
-            # Chosen once and kept, so a retry neither skips a round-robin turn nor
-            # mentions different people than a post that did land.
-            assignees = await self._assign(item, port, platform)
-            self.store.update_item(workspace=item.workspace, item_id=item.id,
-                                   changes={"assignees": assignees}, now=self.clock())
-        if posted is None:
-            item.assignees = assignees
-            posted = await port.post_card(item=item, mentions=assignees,
-                                          outbox_key=entry.key)
+    async def _sent(self, entry: OutboxEntry, result: dict[str, Any], *, follow: bool,
+                    up_to: int | None) -> OutboxEntry | None:
+        """Record `entry` sent; with `follow`, lease its item's next due entry in the same
+        transaction and return it."""
         now = self.clock()
-        updated = self.store.update_item(
-            workspace=item.workspace, item_id=item.id,
-            changes={"card_channel": posted.conversation, "card_ts": posted.message,
-                     "card_platform": platform,
-                     "assignees": assignees,
-                     "status": Status.ROUTED.value if item.status == Status.RECEIVED.value
-                     else item.status},
-            event=Event(item_id=item.id, kind="routed", actor=None, at=now,
-                        data={"team": item.team, "channel": posted.conversation,
-                              "ts": posted.message, "assignees": assignees}),
-            outbox=[notice_entry(forwarder_notice(item, "routed", team=item.team,
-                                                  assignees=assignees))],
-        )
-        if updated is None:
-            log.warning("item %s vanished while its card was posted", item.id)
-        return {"channel": posted.conversation, "ts": posted.message}
+        if not follow or entry.item_id is None:
+            await off_loop(lambda: self.store.outbox_sent(entry.id, result=result, now=now))
+            return None
+        item = (entry.workspace, entry.item_id)
+        skip_workspaces, skip_kinds = self.holds.held_workspaces(), self.holds.held_kinds()
+        return await off_loop(lambda: self.store.outbox_sent_and_lease_next(
+            entry.id, result=result, now=now, owner=self.owner, until=now + LEASE,
+            posting_kinds=POSTS, item=item, skip_workspaces=skip_workspaces,
+            skip_kinds=skip_kinds, up_to=up_to))
 
-    async def _post_digest(self, entry: OutboxEntry, port: ChatPort) -> dict[str, Any]:
-        if self.digests is None:
-            raise ChatError("this process does not post digests")
-        payload = entry.payload
-        index = int(payload["index"])
-        if index >= len(self.config.digests):
-            raise ChatError("the digest subscription was removed from the config",
-                            permanent=True)
-        channel = self.config.digests[index].target
-        await self._refuse_if_shared(port, entry.workspace, channel)
-        existing = None
-        if entry.unknown_fate:
-            existing = await port.find_post(workspace=entry.workspace, conversation=channel,
-                                            user=None, outbox_key=entry.key,
-                                            since=entry.created_at)
-        data = self.digests.build_claimed(workspace=entry.workspace, claim=payload)
-        chart = await self.digests.chart(data)
-        posted = await port.post_digest(workspace=entry.workspace, data=data,
-                                        chart_png=chart, outbox_key=entry.key,
-                                        existing=existing, conversation=channel)
-        return {"channel": posted.conversation, "ts": posted.message}
+    # --- one attempt ------------------------------------------------------------------
+    async def _attempt(self, entry: OutboxEntry) -> dict[str, Any] | None:
+        """Attempt one leased entry; return what to keep when it was delivered.
 
-    async def _assign(self, item: Item, port: ChatPort, platform: str) -> list[str]:
-        team = self.config.teams[item.team]
-        members = list(team.owners_on(platform))
-        group = team.owner_group if platform == "slack" else None
-        if group:
-            members = await port.group_members(workspace=item.workspace, group=group)
-        if not members:
-            return []
-        if team.assign == "round_robin":
-            turn = self.store.next_rotation(workspace=item.workspace, team=item.team)
-            return [members[turn % len(members)]]
-        return members
-
-    async def _send_notice(self, entry: OutboxEntry, item: Item | None,
-                           port: ChatPort) -> dict[str, Any]:
-        notice = notice_of(entry.payload)
-        if notice.conversation and await self._may_be_shared(port, entry.workspace,
-                                                             notice.conversation):
-            # Never post where outsiders can read: the person is told 1:1 instead.
-            notice = Notice(kind=notice.kind, user=notice.user, data=notice.data,
-                            platform=notice.platform)
-        if entry.unknown_fate:
-            found = await port.find_post(workspace=entry.workspace,
-                                         conversation=notice.conversation, user=notice.user,
-                                         outbox_key=entry.key, since=entry.created_at)
-            if found is not None:
-                return {"channel": found.conversation, "ts": found.message, "found": True}
-        posted = await port.send_notice(workspace=entry.workspace, item=item,
-                                        notice=notice, outbox_key=entry.key)
-        return {"channel": posted.conversation, "ts": posted.message}
-
-    async def _may_be_shared(self, port: ChatPort, workspace: str, conversation: str) -> bool:
-        """Whether outsiders may read `conversation`; True when the platform can't say now."""
+        A failure is recorded here (the entry rescheduled, or given up); None is returned.
+        """
         try:
-            return await port.is_shared_conversation(workspace=workspace,
-                                                     conversation=conversation)
-        except ChatError as error:
-            log.warning("could not check who can read %s (%s); treating it as shared",
-                        conversation, error.reason)
-            return True
+            item_id = entry.item_id
+            item = (await off_loop(lambda: self.store.get_item(workspace=entry.workspace,
+                                                               item_id=item_id))
+                    if item_id is not None else None)
+            platform = self._platform_of(entry, item)
+            if await self.tokens_on(platform).held_back(entry.workspace):
+                self.store.outbox_reschedule(
+                    entry.id, error="the workspace refuses the app's token",
+                    next_attempt_at=self.clock() + REVOKED_DEFER,
+                    unknown_fate=entry.unknown_fate)
+                return None
+            try:
+                result = await self.delivery.deliver(entry, item, platform)
+            except ChatError as error:
+                if error.workspace_gone:
+                    await self._token_failed(entry, platform, error)
+                else:
+                    await self._failed(entry, error)
+                return None
+            self.holds.succeeded(entry.workspace)
+            return result
+        except Exception:  # one bad entry must not stop the others
+            log.exception("outbox entry %s (%s) failed unexpectedly", entry.id, entry.kind)
+            # Kept of unknown fate if it may post (the lease marked it): looked up first.
+            self.store.outbox_retry(entry.id, error="unexpected error",
+                                    next_attempt_at=self.clock() + backoff(entry.attempts + 1),
+                                    unknown_fate=False)
+            return None
 
     async def _token_failed(self, entry: OutboxEntry, platform: str,
                             error: ChatError) -> None:
@@ -419,30 +324,48 @@ class OutboxWorker:
             refusal = await self.tokens_on(platform).confirm(entry.workspace)
         except ChatError as check:
             # The platform can't say now: retry the entry as after any passing failure.
-            self._failed(entry, ChatError(f"{error.reason} (token check: {check.reason})",
+            await self._failed(entry, ChatError(f"{error.reason} (token check: {check.reason})",
                                           retry_after=check.retry_after))
             return
         if refusal is None:
             # The token works, so that refusal was a glitch and not a revocation.
-            self._failed(entry, ChatError(f"{error.reason} although the token works"))
+            await self._failed(entry, ChatError(f"{error.reason} although the token works"))
             return
-        self.store.outbox_retry(entry.id, error=error.reason,
-                                next_attempt_at=self.clock() + REVOKED_DEFER, unknown_fate=False)
+        self.store.outbox_reschedule(entry.id, error=error.reason,
+                                     next_attempt_at=self.clock() + REVOKED_DEFER,
+                                     unknown_fate=entry.unknown_fate)
 
-    def _failed(self, entry: OutboxEntry, error: ChatError) -> None:
+    async def _failed(self, entry: OutboxEntry, error: ChatError) -> None:
         now = self.clock()
         if error.permanent:
             self._give_up(entry, error, now)
             return
+        deferred: tuple[list[str] | None, datetime] | None = None
         if error.retry_after is not None:
             delay = timedelta(seconds=max(error.retry_after, 0.0))
+            if error.limited == WORKSPACE:
+                # The rest of this workspace's entries of this kind wait too, unleased.
+                self.holds.rate_limited(entry.workspace, entry.kind, now + delay)
+                deferred = ([entry.kind], now + delay)
         else:
-            base = min(2 ** min(entry.attempts, 12), MAX_BACKOFF.total_seconds())
-            delay = timedelta(seconds=base * random.uniform(0.5, 1.0))
+            delay = backoff(entry.attempts + 1)
+            if error.server_trouble:
+                held = self.holds.held_workspaces()
+                until = self.holds.server_failed(entry.workspace)
+                delay = max(delay, until - now)  # not before its workspace is tried again
+                if entry.workspace not in held:
+                    deferred = (None, until)
         log.warning("outbox entry %s (%s) failed: %s; retrying in %.1fs", entry.id,
                     entry.kind, error.reason, delay.total_seconds())
-        self.store.outbox_retry(entry.id, error=error.reason, next_attempt_at=now + delay,
-                                unknown_fate=error.unknown_fate)
+        # A refused or failed call leaves the fate as known as before this attempt.
+        await off_loop(lambda: self.store.outbox_reschedule(
+            entry.id, error=error.reason, next_attempt_at=now + delay,
+            unknown_fate=entry.unknown_fate or error.unknown_fate))
+        if deferred is not None:
+            # Out of the due entries, so that leasing doesn't pass over them meanwhile.
+            kinds, until = deferred
+            await off_loop(lambda: self.store.outbox_defer(
+                workspace=entry.workspace, kinds=kinds, until=until, now=now))
 
     def _give_up(self, entry: OutboxEntry, error: ChatError, now: datetime) -> None:
         self.store.outbox_give_up(entry.id, error=error.reason, now=now)

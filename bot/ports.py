@@ -21,6 +21,11 @@ class ChatError(Exception):
     the request may have reached the platform (a timeout), so the post must be looked
     up before it is sent again; `workspace_gone` means the platform refused the bot's
     credentials for this call (revoked, uninstalled, invalid_auth).
+
+    With `retry_after`, `limited` says what the platform asked to slow down: WORKSPACE
+    (that workspace, for this kind of call) or CONVERSATION (that conversation only);
+    None leaves only this entry waiting. `server_trouble` means the platform itself is
+    failing (5xx, timeout, broken connection): the whole workspace backs off.
     """
 
     def __init__(
@@ -31,6 +36,8 @@ class ChatError(Exception):
         retry_after: float | None = None,
         unknown_fate: bool = False,
         workspace_gone: bool = False,
+        limited: str | None = None,
+        server_trouble: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -38,6 +45,13 @@ class ChatError(Exception):
         self.retry_after = retry_after
         self.unknown_fate = unknown_fate
         self.workspace_gone = workspace_gone
+        self.limited = limited
+        self.server_trouble = server_trouble
+
+
+# What a rate limit covers (ChatError.limited).
+WORKSPACE = "workspace"
+CONVERSATION = "conversation"
 
 
 @dataclass(frozen=True)

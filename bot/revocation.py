@@ -9,6 +9,7 @@ waiting entries are made due at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,7 +102,9 @@ class TokenChecks:
         A mark not checked here yet (set by an uninstall event, or by another process)
         is checked at once; a known one when its re-check is due.
         """
-        if not self.store.is_workspace_revoked(workspace=self._mark(workspace)):
+        # Asked before every send: in a thread, so that the loop keeps serving meanwhile.
+        if not await asyncio.to_thread(self.store.is_workspace_revoked,
+                                       workspace=self._mark(workspace)):
             self._refused.pop(workspace, None)
             return False
         refused = self._refused.get(workspace)

@@ -330,6 +330,56 @@ class Store(abc.ABC):
                        now: datetime | None = None) -> int:
         """Add one entry outside an item change, due at `now` (default: now); return its id."""
 
+    @abc.abstractmethod
+    def outbox_lease_due(
+        self, *, owner: str, now: datetime, until: datetime, limit: int,
+        posting_kinds: Sequence[str] = (), item: tuple[str, int] | None = None,
+        skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
+        up_to: int | None = None,
+    ) -> list[OutboxEntry]:
+        """Lease up to `limit` due, unleased entries in one transaction; longest due first.
+
+        An item's entries are leased one at a time, in order: an entry waits while an
+        earlier entry of its item is pending (leased, or waiting for a retry). `item`
+        (workspace, item id) leases only that item's next entry; `skip_workspaces` and
+        `skip_kinds` ((workspace, kind) pairs) leave entries that must wait; `up_to`
+        leaves entries with a higher id. Entries of
+        `posting_kinds` are marked of unknown fate in the store, as by outbox_lease; the
+        entries returned say whether an earlier attempt may have posted.
+        """
+
+    @abc.abstractmethod
+    def outbox_sent_and_lease_next(
+        self, entry_id: int, *, result: dict[str, Any], now: datetime, owner: str,
+        until: datetime, posting_kinds: Sequence[str] = (), item: tuple[str, int],
+        skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
+        up_to: int | None = None,
+    ) -> OutboxEntry | None:
+        """Mark an entry sent (as outbox_sent) and lease `item`'s next due entry, in one
+        transaction; return that entry, or None. The other arguments are outbox_lease_due's.
+        """
+
+    @abc.abstractmethod
+    def outbox_defer(self, *, workspace: str, kinds: Sequence[str] | None, until: datetime,
+                     now: datetime) -> int:
+        """Make `workspace`'s unleased pending entries (of `kinds`; None: all) wait until
+        `until`, without counting an attempt; return how many were deferred."""
+
+    @abc.abstractmethod
+    def outbox_newest_id(self) -> int:
+        """Return the id of the newest outbox entry, or 0 when there is none (read-only)."""
+
+    @abc.abstractmethod
+    def outbox_reschedule(
+        self, entry_id: int, *, error: str, next_attempt_at: datetime, unknown_fate: bool,
+        attempted: bool = True,
+    ) -> None:
+        """Free a leased entry and schedule its next attempt; counts one attempt if `attempted`.
+
+        Unlike outbox_retry, `unknown_fate` is stored as given: the caller knows whether
+        any attempt so far may have posted. Does nothing to an entry no longer pending.
+        """
+
     # --- followers ---------------------------------------------------------------
     @abc.abstractmethod
     def add_follower(self, *, workspace: str, item_id: int, user: str, now: datetime,

@@ -168,6 +168,11 @@ _V6_FIGURES_BY_WINDOW = (
     "CREATE INDEX events_kind_at ON events (workspace, kind, at)",
 )
 
+_V7_OUTBOX_ORDER = (
+    # Finds the earlier pending entries of an item, which its next entry waits behind.
+    "CREATE INDEX outbox_item_order ON outbox (workspace, item_id, status, id)",
+)
+
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (1, _V1_INITIAL),
     (2, _V2_RESPONSES),
@@ -175,6 +180,7 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (4, _V4_EVENTS_BY_KIND),
     (5, _V5_PLATFORMS),
     (6, _V6_FIGURES_BY_WINDOW),
+    (7, _V7_OUTBOX_ORDER),
 ]
 
 _CREATE_RECORD = (

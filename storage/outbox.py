@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,63 @@ def enqueue(
     return ids
 
 
+_SENT = ("UPDATE outbox SET status = 'sent', result = ?, sent_at = ?,"
+         " attempts = attempts + 1, lease_until = NULL WHERE id = ?")
+
+
+def _due_select(
+    *, now: datetime, limit: int, item: tuple[str, int] | None, skip_workspaces: Sequence[str],
+    skip_kinds: Sequence[tuple[str, str]], up_to: int | None,
+) -> tuple[str, tuple[Any, ...]]:
+    """The SELECT of due, unleased entries first in their item's order, and its parameters."""
+    where = [
+        "o.status = 'pending'", "o.next_attempt_at <= ?",
+        "(o.lease_until IS NULL OR o.lease_until < ?)",
+        # An item's entries go in order: none while an earlier one is pending.
+        "NOT EXISTS (SELECT 1 FROM outbox p WHERE p.workspace = o.workspace"
+        " AND p.item_id = o.item_id AND p.status = 'pending' AND p.id < o.id)",
+    ]
+    params: list[Any] = [now, now]
+    if item is not None:
+        where.append("o.workspace = ? AND o.item_id = ?")
+        params.extend(item)
+    if up_to is not None:
+        where.append("o.id <= ?")
+        params.append(up_to)
+    if skip_workspaces:
+        where.append(f"o.workspace NOT IN ({', '.join('?' for _ in skip_workspaces)})")
+        params.extend(skip_workspaces)
+    for workspace, kind in skip_kinds:
+        where.append("NOT (o.workspace = ? AND o.kind = ?)")
+        params.extend((workspace, kind))
+    # Longest due first; in index order (status, next_attempt_at, then the row id), so
+    # the scan stops at `limit` instead of sorting every due entry.
+    return (f"SELECT o.* FROM outbox o WHERE {' AND '.join(where)}"
+            " ORDER BY o.next_attempt_at, o.id LIMIT ?", (*params, limit))
+
+
+def _lease_rows(tx: Transaction, rows: list[dict[str, Any]], *, owner: str, now: datetime,
+                until: datetime, posting_kinds: Sequence[str]) -> list[OutboxEntry]:
+    """Lease the selected rows still free; return those leased, as they were selected."""
+    ids = [row["id"] for row in rows]
+    posting = (f"kind IN ({', '.join('?' for _ in posting_kinds)})"
+               if posting_kinds else "FALSE")
+    # The UPDATE re-checks the lease, so of workers that read the same rows, each row
+    # goes to one. An entry first in its item's order stays first: entries queued later
+    # have higher ids, and one no longer pending never is again.
+    leased = tx.all(
+        "UPDATE outbox SET lease_owner = ?, lease_until = ?,"
+        f" unknown_fate = (unknown_fate OR {posting})"
+        f" WHERE id IN ({', '.join('?' for _ in ids)}) AND status = 'pending'"
+        " AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
+        " RETURNING id",
+        (owner, until, *posting_kinds, *ids, now, now),
+    )
+    got = {row["id"] for row in leased}
+    # As selected: unknown_fate says whether an earlier attempt may have posted.
+    return [outbox_from_row(row) for row in rows if row["id"] in got]
+
+
 class OutboxQueries:
     """The outbox part of the Store."""
 
@@ -39,6 +97,64 @@ class OutboxQueries:
                        now: datetime | None = None) -> int:
         with self.database.write() as tx:
             return enqueue(tx, workspace, item_id, [entry], now or datetime.now(UTC))[0]
+
+    def outbox_lease_due(
+        self, *, owner: str, now: datetime, until: datetime, limit: int,
+        posting_kinds: Sequence[str] = (), item: tuple[str, int] | None = None,
+        skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
+        up_to: int | None = None,
+    ) -> list[OutboxEntry]:
+        select = _due_select(now=now, limit=limit, item=item, skip_workspaces=skip_workspaces,
+                             skip_kinds=skip_kinds, up_to=up_to)
+        # Read first: an idle pass takes no write lock (another process may hold it).
+        with self.database.read() as tx:
+            rows = tx.all(*select)
+        if not rows:
+            return []
+        with self.database.write() as tx:
+            return _lease_rows(tx, rows, owner=owner, now=now, until=until,
+                               posting_kinds=posting_kinds)
+
+    def outbox_sent_and_lease_next(
+        self, entry_id: int, *, result: dict[str, Any], now: datetime, owner: str,
+        until: datetime, posting_kinds: Sequence[str] = (), item: tuple[str, int],
+        skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
+        up_to: int | None = None,
+    ) -> OutboxEntry | None:
+        select = _due_select(now=now, limit=1, item=item, skip_workspaces=skip_workspaces,
+                             skip_kinds=skip_kinds, up_to=up_to)
+        with self.database.write() as tx:
+            tx.execute(_SENT, (json.dumps(result), now, entry_id))
+            rows = tx.all(*select)
+            leased = _lease_rows(tx, rows, owner=owner, now=now, until=until,
+                                 posting_kinds=posting_kinds) if rows else []
+        return leased[0] if leased else None
+
+    def outbox_defer(self, *, workspace: str, kinds: Sequence[str] | None, until: datetime,
+                     now: datetime) -> int:
+        kind_filter = ""
+        if kinds is not None:
+            kind_filter = f" AND kind IN ({', '.join('?' for _ in kinds)})"
+        return self._change(
+            "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending' AND workspace = ?"
+            f"{kind_filter} AND next_attempt_at < ? AND (lease_until IS NULL OR lease_until < ?)",
+            (until, workspace, *(kinds or ()), until, now),
+        )
+
+    def outbox_newest_id(self) -> int:
+        with self.database.read() as tx:
+            row = tx.one("SELECT MAX(id) AS newest FROM outbox")
+        return int(row["newest"]) if row and row["newest"] is not None else 0
+
+    def outbox_reschedule(
+        self, entry_id: int, *, error: str, next_attempt_at: datetime, unknown_fate: bool,
+        attempted: bool = True,
+    ) -> None:
+        self._change(
+            "UPDATE outbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?,"
+            " unknown_fate = ?, lease_until = NULL WHERE id = ? AND status = 'pending'",
+            (1 if attempted else 0, error, next_attempt_at, unknown_fate, entry_id),
+        )
 
     def outbox_due(self, *, now: datetime, limit: int = 50) -> list[OutboxEntry]:
         return self._entries(
@@ -111,11 +227,7 @@ class OutboxQueries:
 
     # --- outcomes of an attempt ----------------------------------------------------
     def outbox_sent(self, entry_id: int, *, result: dict[str, Any], now: datetime) -> None:
-        self._change(
-            "UPDATE outbox SET status = 'sent', result = ?, sent_at = ?,"
-            " attempts = attempts + 1, lease_until = NULL WHERE id = ?",
-            (json.dumps(result), now, entry_id),
-        )
+        self._change(_SENT, (json.dumps(result), now, entry_id))
 
     def outbox_retry(
         self, entry_id: int, *, error: str, next_attempt_at: datetime, unknown_fate: bool

@@ -104,3 +104,25 @@ async def test_a_connector_outage_is_retried_later_and_nothing_is_lost(outbox):
     assert entry.status == "sent"
     assert len(outbox.fake.activities[CHANNEL]) == 1
     assert len(outbox.fake.calls_to("send_to_conversation")) == 4  # 2 refused, card, notice
+
+
+async def test_a_connector_outage_holds_back_the_tenants_other_cards_until_its_backoff_ends(
+        outbox):
+    outbox.fake.fail_next("send_to_conversation", status=503)
+    assert await _drain(outbox.worker) == 0
+    (entry,) = outbox.store.outbox_for_item(workspace=WORKSPACE, item_id=outbox.item.id)
+    second = outbox.store.create_item(
+        item=card_item(id=13, assignees=[], forwarded_at=outbox.clock(),
+                       received_at=outbox.clock()),
+        event=Event(item_id=0, kind="received", actor="dave@example.com", at=outbox.clock()),
+        outbox=[NewOutbox(kind="card")])
+
+    # The connector is failing for this tenant: its next card waits, unsent, with the first.
+    assert await _drain(outbox.worker) == 0
+    assert len(outbox.fake.calls_to("send_to_conversation")) == 1
+
+    outbox.clock.now = entry.next_attempt_at
+    assert await _drain(outbox.worker) == 4  # both cards, then both notices
+    cards = {outbox.store.get_item(workspace=WORKSPACE, item_id=item_id).card_ts
+             for item_id in (outbox.item.id, second.id)}
+    assert len(cards) == 2 and None not in cards

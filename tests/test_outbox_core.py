@@ -400,7 +400,9 @@ async def test_revoked_workspace_gets_nothing_further(
     await forwarded(intake, clock)
     await forwarded(intake, clock)
     other = await forwarded(intake, clock, workspace="T0OTHER")
-    chat.fail_next("post_card", ChatError("token_revoked", workspace_gone=True))
+    # Both T0WORK cards are on their way at once (items go concurrently): Slack refuses
+    # each, as it refuses every call made with a revoked token.
+    chat.fail_next("post_card", ChatError("token_revoked", workspace_gone=True), count=2)
     chat.refused_tokens["T0WORK"] = "token_revoked"
 
     await worker.drain_once()

@@ -112,16 +112,18 @@ def chat_error(error: BaseException, *, sending: bool) -> ChatError:
             return ConnectorError(f"Teams refused the bot's token (401){detail}",
                                   status=status, workspace_gone=True)
         if status == 408 or status >= 500:
-            return ConnectorError(f"Teams answered {status}{detail}", status=status)
+            return ConnectorError(f"Teams answered {status}{detail}", status=status,
+                                  server_trouble=True)
         reason = PLAIN_REASONS.get(status, "Teams refused the request")
         return ConnectorError(f"{reason} ({status}{', ' + code if code else ''})",
                               status=status, permanent=True)
     if isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return ChatError("timeout", unknown_fate=sending)
+        return ChatError("timeout", unknown_fate=sending, server_trouble=True)
     if isinstance(error, aiohttp.ClientConnectorError):
-        return ChatError(f"connection: {error}")  # never reached the connector
+        # Never reached the connector.
+        return ChatError(f"connection: {error}", server_trouble=True)
     if isinstance(error, aiohttp.ClientError):
-        return ChatError(f"connection: {error}", unknown_fate=sending)
+        return ChatError(f"connection: {error}", unknown_fate=sending, server_trouble=True)
     raise error
 
 

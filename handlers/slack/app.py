@@ -217,6 +217,8 @@ class FeedbackApp:
         self.deps.bot_user_id = self.auth.bot_user_id
         self.deps.bot_id = self.auth.bot_id
         self.deps.team_url = str(response.get("url") or "") or None
+        if self.deps.team_url:
+            self.port.remember_url(workspace=workspace, url=self.deps.team_url)
         self.runtime.claim_workspace(workspace)
         if self.auth_refused:
             log.warning("Slack accepts SLACK_BOT_TOKEN now (it refused it before: %s)",

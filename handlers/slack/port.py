@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from bot.ports import ChatError, Notice, Posted
 from bot.store import Store
 from handlers.shared_lookups import SharedLookups
 from handlers.slack.digest_blocks import digest_blocks, digest_text
+from handlers.slack.rate_limits import RateLimits
 from handlers.slack.render import card_blocks, card_text, follow_blocks, notice_text
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,12 @@ REVOKED_ERRORS = frozenset({
 })
 METADATA_EVENT = "feedbackbot_outbox"
 _HISTORY_PAGES = 5
+MESSAGE_TS = re.compile(r"\d+\.\d{6}")  # a message ts as Slack writes it
 CLOCK_SKEW = timedelta(minutes=15)
+# Answers that mean Slack itself is failing, rather than refusing this one call.
+SERVER_TROUBLE = frozenset({"internal_error", "fatal_error", "service_unavailable",
+                            "request_timeout"})
+_URL_CACHE_SECONDS = 3600.0
 _USER_CACHE_SECONDS = 3600.0
 _GROUP_CACHE_SECONDS = 300.0  # membership changes should reach routing within minutes
 
@@ -57,12 +64,13 @@ def chat_error(error: Exception) -> ChatError:
             return ChatError(code, workspace_gone=True)
         if code in PERMANENT_ERRORS:
             return ChatError(code, permanent=True)
-        return ChatError(code or f"http_{status}")
+        return ChatError(code or f"http_{status}",
+                         server_trouble=status >= 500 or code in SERVER_TROUBLE)
     if isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return ChatError("timeout", unknown_fate=True)
+        return ChatError("timeout", unknown_fate=True, server_trouble=True)
     if isinstance(error, aiohttp.ClientError):
         # The request may or may not have reached Slack before the connection broke.
-        return ChatError(f"connection: {error}", unknown_fate=True)
+        return ChatError(f"connection: {error}", unknown_fate=True, server_trouble=True)
     raise error
 
 
@@ -70,7 +78,9 @@ class SlackChatPort:
     """Posts cards and notices, and answers lookups, for one or more workspaces.
 
     `client_for(workspace)` returns a Web API client carrying that workspace's bot
-    token. Lookups are cached; a failed shared-channel lookup counts as shared.
+    token. Lookups are cached; a failed shared-channel lookup counts as shared. A 429
+    holds back only what Slack limited (see handlers.slack.rate_limits). Permalinks the
+    bot can build from the workspace's URL (from auth.test) are not fetched.
     """
 
     def __init__(self, *, client_for: Callable[[str], AsyncWebClient], store: Store,
@@ -82,14 +92,48 @@ class SlackChatPort:
                                     missing_ttl=_USER_CACHE_SECONDS)
         self._permalinks: dict[tuple[str, str, str], str] = {}
         self._groups: dict[tuple[str, str], tuple[float, list[str]]] = {}
+        self._urls: dict[str, str] = {}
+        # Concurrent first permalinks of a workspace share one auth.test; a failed one
+        # is asked again after a minute, meanwhile chat.getPermalink stands in.
+        self._url_lookups = SharedLookups(found_ttl=_URL_CACHE_SECONDS, missing_ttl=60.0)
+        self.rate_limits = RateLimits()
 
     async def _call(self, workspace: str, method: str, **kwargs: Any) -> dict[str, Any]:
+        channel = kwargs.get("channel")
+        channel = channel if isinstance(channel, str) else None
+        self.rate_limits.check(workspace, method, channel)
         client = self.client_for(workspace)
         try:
             response = await client.api_call(method, json=kwargs)
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as error:
-            raise chat_error(error) from error
-        return dict(response.data) if isinstance(response.data, dict) else {}
+            failure = chat_error(error)
+            if failure.retry_after is not None:
+                failure.limited = self.rate_limits.limited(workspace, method, channel,
+                                                           failure.retry_after)
+            raise failure from error
+        data = dict(response.data) if isinstance(response.data, dict) else {}
+        if method == "auth.test" and isinstance(data.get("url"), str):
+            self.remember_url(workspace=workspace, url=data["url"])
+        return data
+
+    def remember_url(self, *, workspace: str, url: str) -> None:
+        """Keep a workspace's URL (auth.test's `url`), from which permalinks are built."""
+        self._urls[workspace] = url if url.endswith("/") else url + "/"
+
+    async def workspace_url(self, workspace: str) -> str | None:
+        """The workspace's URL, asked of auth.test once; None when Slack can't say now."""
+        if workspace in self._urls:
+            return self._urls[workspace]
+
+        async def look_up() -> str | None:
+            try:
+                await self._call(workspace, "auth.test")
+            except ChatError:
+                return None
+            return self._urls.get(workspace)
+
+        url: str | None = await self._url_lookups.get(workspace, look_up)
+        return url
 
     async def post_card(self, *, item: Item, mentions: list[str], outbox_key: str) -> Posted:
         channel = self._team_channel(item)
@@ -127,13 +171,28 @@ class SlackChatPort:
             return item.source_permalink
         if not (item.source_channel and item.source_ts):
             return None
-        return await self.permalink(item.workspace, item.source_channel, item.source_ts)
+        # Confirmed in the source's own thread: the source is a top-level message, whose
+        # link the bot can build. A reply's link also names its thread, unknown here.
+        top_level = (item.reply_channel == item.source_channel
+                     and item.reply_thread_ts == item.source_ts)
+        return await self.permalink(item.workspace, item.source_channel, item.source_ts,
+                                    top_level=top_level)
 
-    async def permalink(self, workspace: str, channel: str, ts: str) -> str | None:
-        """Return a message's permalink, or None when Slack can't give one."""
+    async def permalink(self, workspace: str, channel: str, ts: str, *,
+                        top_level: bool = True) -> str | None:
+        """Return a message's permalink, or None when Slack can't give one.
+
+        A top-level message's link is built from the workspace's URL, as Slack builds
+        it (<url>archives/<channel>/p<ts without the dot>); otherwise, or while the URL
+        is unknown, it is asked of chat.getPermalink.
+        """
         key = (workspace, channel, ts)
         if key in self._permalinks:
             return self._permalinks[key]
+        if top_level and MESSAGE_TS.fullmatch(ts):
+            url = await self.workspace_url(workspace)
+            if url:
+                return f"{url}archives/{channel}/p{ts.replace('.', '')}"
         try:
             data = await self._call(workspace, "chat.getPermalink", channel=channel,
                                     message_ts=ts)
@@ -349,7 +408,9 @@ class SlackChatPort:
     async def is_shared_conversation(self, *, workspace: str, conversation: str) -> bool:
         if conversation.startswith("D"):
             return False
-        cached = self.store.get_channel_shared(workspace=workspace, channel=conversation)
+        # In a thread: the loop keeps serving while another thread commits to the store.
+        cached = await asyncio.to_thread(self.store.get_channel_shared, workspace=workspace,
+                                         channel=conversation)
         if cached is not None:
             return cached
         return await self._look_up_shared(workspace, conversation)
