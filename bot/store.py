@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -117,10 +118,14 @@ class Store(abc.ABC):
         received_at: datetime,
         nowait: bool = False,
         platform: str = "slack",
+        lease_owner: str | None = None,
+        lease_until: datetime | None = None,
     ) -> int | None:
         """Store an inbound request; return its id, or None when `dedupe_key` was seen.
 
-        With `nowait`, raises StoreBusy at once instead of waiting for a lock.
+        With `lease_owner`, the row is stored claimed by that process until `lease_until`
+        (it finishes the request itself). With `nowait`, raises StoreBusy at once instead
+        of waiting for a lock.
         """
 
     @abc.abstractmethod
@@ -149,6 +154,30 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def inbox_prune(self, *, before: datetime) -> int:
         """Delete processed rows received before `before`; return how many went."""
+
+    @abc.abstractmethod
+    def inbox_claim(self, *, owner: str, now: datetime, until: datetime,
+                    received_before: datetime | None = None,
+                    platforms: Sequence[str] | None = None, inbox_id: int | None = None,
+                    limit: int = 20,
+                    max_attempts: int = INBOX_MAX_ATTEMPTS) -> list[InboxRow]:
+        """Lease up to `limit` pending rows to `owner` until `until`; return them, oldest first.
+
+        A row is free when nobody holds it, its lease has lapsed, or `owner` holds it
+        already. Only rows received by `received_before` (default `now`), of `platforms`
+        (default any), and with id `inbox_id` (when given) are taken. Several processes
+        calling at once never get the same row.
+        """
+
+    @abc.abstractmethod
+    def inbox_claimable(self, *, owner: str, now: datetime,
+                        platforms: Sequence[str] | None = None,
+                        max_attempts: int = INBOX_MAX_ATTEMPTS) -> bool:
+        """True when `inbox_claim` would find a row now; read-only, so cheap to poll."""
+
+    @abc.abstractmethod
+    def inbox_release(self, *, owner: str) -> int:
+        """Drop `owner`'s leases on rows not yet done (it is stopping); return how many."""
 
     # --- items -----------------------------------------------------------------
     @abc.abstractmethod

@@ -6,7 +6,7 @@ parameters. This module holds the rest:
 
 - `Dialect`: the few fragments of SQL text that differ (column types in the schema,
   reading a JSON field, byte-order sorting, row locks, catalog lookups);
-- `SqliteDatabase` / `PostgresDatabase`: one connection each, wrapped so that a store
+- `SqliteDatabase` / `PostgresDatabase`: one connection (a pool on PostgreSQL), wrapped so that a store
   opens a transaction the same way on both. SQLite takes its write lock up front
   (BEGIN IMMEDIATE) where PostgreSQL relies on row locks and unique indexes; SQLite
   keeps times as ISO 8601 UTC text ending in `Z` (so they compare as text), PostgreSQL
@@ -44,6 +44,9 @@ Params = Sequence[Any]
 OLDEST_SQLITE = (3, 35, 0)
 # How long a SQLite writer waits for another process's write lock.
 BUSY_TIMEOUT_SECONDS = 30
+# PostgreSQL connections per process: the event loop's helpers, the outbox and the inbox
+# workers each take one while they talk to the database, and no longer.
+POOL_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Dialect:
     table_exists: str
     # Run first in each migration's transaction so that concurrent starts take turns.
     migration_lock: str | None
+    # Appended after for_update where rows another transaction holds are to be passed over.
+    skip_locked: str = ""
 
     def ddl(self, statement: str) -> str:
         """A schema statement with its $id, $time and $flag column types filled in."""
@@ -100,6 +105,7 @@ POSTGRES = Dialect(
     table_exists="SELECT 1 WHERE to_regclass(?) IS NOT NULL",
     # Any fixed number works; every feedbackbot process on one database uses the same one.
     migration_lock="SELECT pg_advisory_xact_lock(28818678458706279)",  # 0x66626f746d6967, "fbotmig"
+    skip_locked=" SKIP LOCKED",
 )
 
 
@@ -295,29 +301,43 @@ class _PostgresTransaction(Transaction):
 
 
 class PostgresDatabase(Database):
-    """A PostgreSQL database named by a `postgresql://` URL (psycopg 3).
+    """A PostgreSQL database named by a `postgresql://` URL (psycopg 3, psycopg_pool).
 
-    One connection, autocommit off; every transaction runs at READ COMMITTED,
-    serialised within the process by an RLock. A connection the server dropped while
-    idle is replaced before the next transaction. Raises psycopg.OperationalError when
-    the server cannot be reached.
+    A pool of up to `pool_size` connections, so that threads don't queue behind one;
+    autocommit off, every transaction at READ COMMITTED. A thread that opens a
+    transaction inside its own open one reuses its connection (a savepoint), as one
+    connection did. A connection the server dropped while idle is replaced before the
+    next transaction. Raises psycopg.OperationalError when the server cannot be reached.
     """
 
     dialect = POSTGRES
 
-    def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
+    def __init__(self, url: str, *, connect_timeout: int = 10,
+                 pool_size: int = POOL_SIZE) -> None:
         import psycopg
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool, PoolTimeout
 
         self._psycopg = psycopg
         self.url = url
         self._connect_timeout = connect_timeout
-        self._lock = threading.RLock()
         self._closed = False
-        self._conn = self._connect()
+        self._held = threading.local()  # this thread's connection while it holds one
+        self._pool = ConnectionPool(
+            self._conninfo(), min_size=1, max_size=pool_size, open=False,
+            kwargs={"autocommit": False, "row_factory": dict_row},
+            timeout=BUSY_TIMEOUT_SECONDS, name="feedbackbot")
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except PoolTimeout:
+            self._pool.close()
+            # The pool says only that it timed out; a direct attempt says why.
+            self._psycopg.connect(self._conninfo()).close()
+            raise self._psycopg.OperationalError(
+                f"could not connect to {redact(url)} within {connect_timeout}s") from None
 
-    def _connect(self) -> Any:
+    def _conninfo(self) -> str:
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
-        from psycopg.rows import dict_row
 
         options = conninfo_to_dict(self.url)
         extra: dict[str, Any] = {}
@@ -325,46 +345,81 @@ class PostgresDatabase(Database):
             extra["connect_timeout"] = self._connect_timeout
         if "application_name" not in options:
             extra["application_name"] = "feedbackbot"
-        return self._psycopg.connect(
-            make_conninfo(self.url, **extra), autocommit=False, row_factory=dict_row
-        )
+        return make_conninfo(self.url, **extra)
 
-    def _live(self) -> Any:
+    @contextmanager
+    def _connection(self, nowait: bool) -> Iterator[Any]:
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
         if self._closed:
             raise self._psycopg.InterfaceError("this store has been closed")
-        if self._conn.closed:
-            self._conn = self._connect()
-        return self._conn
+        from psycopg_pool import PoolTimeout
+
+        try:
+            conn = self._pool.getconn(timeout=NOWAIT_LOCK_MS / 1000 if nowait else None)
+        except PoolTimeout as error:
+            raise StoreBusy("every database connection of this process is busy") from error
+        self._held.conn = conn
+        try:
+            yield conn
+        finally:
+            self._held.conn = None
+            self._pool.putconn(conn)
 
     @contextmanager
     def write(self, *, nowait: bool = False) -> Iterator[Transaction]:
-        with locked(self._lock, nowait):
+        with self._connection(nowait) as conn:
             stack = ExitStack()
-            conn = self._live()
             try:
                 stack.enter_context(conn.transaction())
             except self._psycopg.OperationalError:
                 if not conn.closed:
                     raise
                 # The server closed the connection while it was idle (restart, idle
-                # timeout, pg_terminate_backend). Nothing ran yet: retry once, anew.
-                conn = self._live()
-                stack.enter_context(conn.transaction())
-            try:
-                with stack:
-                    if nowait:
-                        conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
-                    yield _PostgresTransaction(conn)
-            except self._psycopg.errors.LockNotAvailable as error:
-                raise StoreBusy("a table the write needs is locked") from error
+                # timeout, pg_terminate_backend). Nothing ran yet: retry on a fresh one.
+                with self._replacement(conn) as fresh:
+                    with self._run(fresh, nowait) as tx:
+                        yield tx
+                return
+            with stack, self._locks_refused():
+                if nowait:
+                    conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
+                yield _PostgresTransaction(conn)
+
+    @contextmanager
+    def _run(self, conn: Any, nowait: bool) -> Iterator[Transaction]:
+        with conn.transaction(), self._locks_refused():
+            if nowait:
+                conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
+            yield _PostgresTransaction(conn)
+
+    @contextmanager
+    def _replacement(self, dead: Any) -> Iterator[Any]:
+        """A new connection in place of `dead` for this thread (the pool drops the dead one)."""
+        self._pool.check()  # also replaces the pool's other dropped connections
+        conn = self._pool.getconn()
+        self._held.conn = conn
+        try:
+            yield conn
+        finally:
+            self._held.conn = dead
+            self._pool.putconn(conn)
+
+    @contextmanager
+    def _locks_refused(self) -> Iterator[None]:
+        try:
+            yield
+        except self._psycopg.errors.LockNotAvailable as error:
+            raise StoreBusy("a table the write needs is locked") from error
 
     def read(self) -> AbstractContextManager[Transaction]:
         return self.write()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._conn.close()
+        self._closed = True
+        self._pool.close()
 
 
 def redact(url: str) -> str:

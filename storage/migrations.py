@@ -144,12 +144,21 @@ _V5_PLATFORMS = (
     'CREATE INDEX conversations_user ON conversations (platform, "user")',
 )
 
+_V8_INBOX_CLAIMS = (
+    # Who is finishing a stored request, and until when: several workers (and `serve`
+    # finishing its own requests) share one inbox without finishing a row twice. A lease
+    # that lapses (its process died) makes the row free again.
+    "ALTER TABLE inbox ADD COLUMN lease_owner TEXT",
+    "ALTER TABLE inbox ADD COLUMN lease_until $time",
+)
+
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (1, _V1_INITIAL),
     (2, _V2_RESPONSES),
     (3, _V3_DIGESTS_AND_REMINDERS),
     (4, _V4_EVENTS_BY_KIND),
     (5, _V5_PLATFORMS),
+    (8, _V8_INBOX_CLAIMS),
 ]
 
 _CREATE_RECORD = (
