@@ -159,14 +159,14 @@ class Store(abc.ABC):
     def inbox_claim(self, *, owner: str, now: datetime, until: datetime,
                     received_before: datetime | None = None,
                     platforms: Sequence[str] | None = None, inbox_id: int | None = None,
-                    limit: int = 20,
+                    limit: int = 20, include_own: bool = False,
                     max_attempts: int = INBOX_MAX_ATTEMPTS) -> list[InboxRow]:
         """Lease up to `limit` pending rows to `owner` until `until`; return them, oldest first.
 
-        A row is free when nobody holds it, its lease has lapsed, or `owner` holds it
-        already. Only rows received by `received_before` (default `now`), of `platforms`
-        (default any), and with id `inbox_id` (when given) are taken. Several processes
-        calling at once never get the same row.
+        A row is free when nobody holds it or its lease has lapsed; with `include_own`,
+        also when `owner` holds it already. Only rows received by `received_before` (default
+        `now`), of `platforms` (default any), and with id `inbox_id` (when given) are
+        taken. Several processes calling at once never get the same row.
         """
 
     @abc.abstractmethod
@@ -174,6 +174,10 @@ class Store(abc.ABC):
                         platforms: Sequence[str] | None = None,
                         max_attempts: int = INBOX_MAX_ATTEMPTS) -> bool:
         """True when `inbox_claim` would find a row now; read-only, so cheap to poll."""
+
+    @abc.abstractmethod
+    def inbox_lease_owners(self) -> list[str]:
+        """Who holds leases on rows not yet done, each once, in byte order."""
 
     @abc.abstractmethod
     def inbox_release(self, *, owner: str) -> int:

@@ -106,7 +106,9 @@ class OffLoopStore:
     async def add_to_inbox(self, *, workspace: str, kind: str, dedupe_key: str | None,
                            body: str, headers: dict[str, str], received_at: datetime,
                            platform: str = "slack",
-                           late: Callable[[int | None], None] | None = None) -> int | None:
+                           late: Callable[[int | None], None] | None = None,
+                           lease_owner: str | None = None,
+                           lease_until: datetime | None = None) -> int | None:
         """Store a request before it is acknowledged; return its row id, or None if seen.
 
         When the store is free this is one insert, here and now. When a lock is held
@@ -116,8 +118,8 @@ class OffLoopStore:
         def insert(store: Store, *, nowait: bool = False) -> int | None:
             return store.inbox_add(workspace=workspace, kind=kind, dedupe_key=dedupe_key,
                                    body=body, headers=headers, received_at=received_at,
-                                   platform=platform,
-                                   nowait=nowait)
+                                   platform=platform, lease_owner=lease_owner,
+                                   lease_until=lease_until, nowait=nowait)
 
         try:
             # A thread hop costs milliseconds on a busy loop: only pay it when blocked.

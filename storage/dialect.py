@@ -6,8 +6,8 @@ parameters. This module holds the rest:
 
 - `Dialect`: the few fragments of SQL text that differ (column types in the schema,
   reading a JSON field, byte-order sorting, row locks, catalog lookups);
-- `SqliteDatabase` / `PostgresDatabase`: one connection (a pool on PostgreSQL), wrapped so that a store
-  opens a transaction the same way on both. SQLite takes its write lock up front
+- `SqliteDatabase` / `PostgresDatabase`: one connection (a pool on PostgreSQL), wrapped
+  so that a store opens a transaction the same way on both. SQLite takes its write lock up front
   (BEGIN IMMEDIATE) where PostgreSQL relies on row locks and unique indexes; SQLite
   keeps times as ISO 8601 UTC text ending in `Z` (so they compare as text), PostgreSQL
   as `timestamptz`. Each adapter converts datetime parameters on the way in; rows come
@@ -379,9 +379,8 @@ class PostgresDatabase(Database):
                     raise
                 # The server closed the connection while it was idle (restart, idle
                 # timeout, pg_terminate_backend). Nothing ran yet: retry on a fresh one.
-                with self._replacement(conn) as fresh:
-                    with self._run(fresh, nowait) as tx:
-                        yield tx
+                with self._replacement(conn) as fresh, self._run(fresh, nowait) as tx:
+                    yield tx
                 return
             with stack, self._locks_refused():
                 if nowait:

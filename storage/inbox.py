@@ -83,22 +83,30 @@ class InboxQueries:
             )
 
     # --- claims: one process finishes a row, however many share the inbox ---------------
-    def _claimable(self, platforms: Sequence[str] | None) -> tuple[str, list[object]]:
-        where = ("processed = FALSE AND attempts < ?"
-                 " AND (lease_owner = ? OR lease_until IS NULL OR lease_until < ?)"
-                 " AND received_at <= ?")
+    @staticmethod
+    def _claimable(*, max_attempts: int, received_before: datetime, now: datetime,
+                   platforms: Sequence[str] | None,
+                   own: str | None = None) -> tuple[str, list[object]]:
+        """The WHERE clause (and its parameters) of rows a process may claim now."""
+        free = "lease_until IS NULL OR lease_until < ?"
+        params: list[object] = [max_attempts, received_before, now]
+        if own is not None:
+            free += " OR lease_owner = ?"
+            params.append(own)
+        where = f"processed = FALSE AND attempts < ? AND received_at <= ? AND ({free})"
         if platforms is not None:
             where += f" AND platform IN ({', '.join('?' for _ in platforms) or 'NULL'})"
-        return where, list(platforms or ())
+            params.extend(platforms)
+        return where, params
 
     def inbox_claim(self, *, owner: str, now: datetime, until: datetime,
                     received_before: datetime | None = None,
                     platforms: Sequence[str] | None = None, inbox_id: int | None = None,
-                    limit: int = 20,
+                    limit: int = 20, include_own: bool = False,
                     max_attempts: int = INBOX_MAX_ATTEMPTS) -> list[InboxRow]:
-        where, extra = self._claimable(platforms)
-        params: list[object] = [owner, until, max_attempts, owner, now,
-                                received_before or now, *extra]
+        where, params = self._claimable(
+            max_attempts=max_attempts, received_before=received_before or now, now=now,
+            platforms=platforms, own=owner if include_own else None)
         if inbox_id is not None:
             where += " AND id = ?"
             params.append(inbox_id)
@@ -108,18 +116,24 @@ class InboxQueries:
                 "UPDATE inbox SET lease_owner = ?, lease_until = ? WHERE id IN"
                 f" (SELECT id FROM inbox WHERE {where} ORDER BY id LIMIT ?"
                 f"{dialect.for_update}{dialect.skip_locked}) RETURNING *",
-                (*params, limit),
+                (owner, until, *params, limit),
             )
         return sorted((inbox_from_row(row) for row in rows), key=lambda row: row.id)
 
     def inbox_claimable(self, *, owner: str, now: datetime,
                         platforms: Sequence[str] | None = None,
                         max_attempts: int = INBOX_MAX_ATTEMPTS) -> bool:
-        where, extra = self._claimable(platforms)
+        where, params = self._claimable(max_attempts=max_attempts, received_before=now,
+                                        now=now, platforms=platforms)
         with self.database.read() as tx:
-            row = tx.one(f"SELECT id FROM inbox WHERE {where} ORDER BY id LIMIT 1",
-                         (max_attempts, owner, now, now, *extra))
+            row = tx.one(f"SELECT id FROM inbox WHERE {where} ORDER BY id LIMIT 1", params)
         return row is not None
+
+    def inbox_lease_owners(self) -> list[str]:
+        with self.database.read() as tx:
+            rows = tx.all("SELECT DISTINCT lease_owner FROM inbox"
+                          " WHERE processed = FALSE AND lease_owner IS NOT NULL")
+        return sorted(str(row["lease_owner"]) for row in rows)
 
     def inbox_release(self, *, owner: str) -> int:
         with self.database.write() as tx:

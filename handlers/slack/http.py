@@ -2,7 +2,9 @@
 
 Order matters: the signature is checked on the raw body (401), then the body is
 parsed (400), then the request is stored in the inbox, and only then is it handed
-to Bolt, which acknowledges it.
+to Bolt, which acknowledges it. With a `feedbackbot worker` (`serve --no-worker`),
+Bolt here only works out the answer and the worker does the rest
+(handlers/slack/phases.py says what still runs here).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from handlers.slack.body import (
     BodyRefused,
 )
 from handlers.slack.context import dedupe_key, shape_problem, workspace_from_body
+from handlers.slack.phases import finished_where_answered
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +137,13 @@ def add_slack_routes(
         headers = {key.lower(): value for key, value in request.headers.items()}
         workspace = workspace_from_body(body)
         kind = str(body.get("type") or body.get("command") or "unknown")
+        # With a worker process, only what must happen while Slack waits is done here.
+        finish_here = bot.runtime.finishes_requests or finished_where_answered(body)
         try:
             inbox_id = await bot.runtime.persist(
                 platform=bot.name, workspace=workspace, kind=kind, dedupe_key=dedupe_key(body),
-                body=text, headers={"content-type": headers.get("content-type", "")})
+                body=text, headers={"content-type": headers.get("content-type", "")},
+                finish_here=finish_here)
         except StoreBusy as busy:
             # Nothing is acknowledged, so Slack delivers it again; if the insert lands
             # after all, it is handled then, and the redelivery finds it stored.
@@ -148,8 +154,8 @@ def add_slack_routes(
             # A redelivery of something already stored: nothing changes.
             return web.Response(status=200)
         response = await bot.dispatch(
-            inbox_id=inbox_id, body=text, headers=headers, query=request.query_string
-        )
+            inbox_id=inbox_id, body=text, headers=headers, query=request.query_string,
+            phase="all" if finish_here else "ack")
         return web.Response(
             status=response.status,
             body=response.body,
