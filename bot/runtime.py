@@ -219,11 +219,20 @@ class Runtime:
         # Its own requests too: this process stored them for itself and retries them here.
         for row in self.claims.claim(platforms=platforms, include_own=True,
                                      received_before=self.clock() - older_than):
-            await self._finish(row)
+            # A worker starting up finishes what was just answered as it would have.
+            await self._finish(row, fresh=self._options["worker"] and self._is_fresh(row))
             replayed += 1
         if replayed:
             log.info("finished %d request(s) left over from before", replayed)
         return replayed
+
+    def _is_fresh(self, row: InboxRow) -> bool:
+        """True for a request answered moments ago and not tried yet.
+
+        Answers to it are still welcome; after a long wait (a failure, a dead holder)
+        the platform's replay rules apply.
+        """
+        return row.attempts == 0 and row.received_at >= self.clock() - INBOX_RETRY_AFTER
 
     async def _finish(self, row: InboxRow, *, fresh: bool = False) -> None:
         adapter = self.adapters.get(row.platform)
@@ -334,12 +343,8 @@ class Runtime:
                     rows = self.claims.claim(platforms=platforms, limit=free)
             except Exception:  # the loop must outlive a failing store; try again soon
                 log.exception("looking for stored requests failed; trying again shortly")
-            recent = self.clock() - INBOX_RETRY_AFTER
             for row in rows:
-                # Answers to a request just made are still welcome; after a long wait
-                # (a failure, a dead holder) the platform's replay rules apply.
-                fresh = row.attempts == 0 and row.received_at >= recent
-                task = asyncio.create_task(self._finish(row, fresh=fresh))
+                task = asyncio.create_task(self._finish(row, fresh=self._is_fresh(row)))
                 running.add(task)
                 task.add_done_callback(done)
             if rows and len(running) < INBOX_CONCURRENCY:

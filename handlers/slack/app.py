@@ -396,9 +396,10 @@ class FeedbackApp:
 
     # --- running this platform alone ----------------------------------------------
     async def start(self, *, outbox: bool = True, scheduler: bool = True,
-                    inbox: bool = True) -> None:
+                    inbox: bool = True, worker: bool = False) -> None:
         """Start the runtime (and so connect to Slack); see Runtime.start."""
-        await self.runtime.start(outbox=outbox, scheduler=scheduler, inbox=inbox)
+        await self.runtime.start(outbox=outbox, scheduler=scheduler, inbox=inbox,
+                                 worker=worker)
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until auth.test has answered."""

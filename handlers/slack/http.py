@@ -166,10 +166,12 @@ def add_slack_routes(
 
 
 async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int,
-                scheduler: bool = True, bodies: BodyReader | None = None) -> web.AppRunner:
+                scheduler: bool = True, bodies: BodyReader | None = None,
+                worker_elsewhere: bool = False) -> web.AppRunner:
     """Start the HTTP server and the bot's workers; return the runner for cleanup.
 
-    With `scheduler` false, digests and reminders are left to `feedbackbot clock`.
+    With `scheduler` false, digests and reminders are left to `feedbackbot clock`; with
+    `worker_elsewhere`, finishing requests and the outbox to `feedbackbot worker`.
     `port` 0 picks a free port; `base_url(runner)` says which.
     """
     runner = web.AppRunner(build_web_app(bot, signing_secret=signing_secret, bodies=bodies),
@@ -177,7 +179,11 @@ async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int,
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    await bot.start(scheduler=scheduler)
+    if worker_elsewhere:
+        bot.runtime.finishes_requests = False
+        await bot.start(scheduler=scheduler, outbox=False, inbox=False)
+    else:
+        await bot.start(scheduler=scheduler)
     return runner
 
 
