@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -186,6 +187,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+WORKER_NICENESS = 10
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Finish the requests `serve --no-worker` answered, and send the outbox, until stopped."""
     config = check_config_file(settings.config_path)
@@ -195,6 +199,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(platforms, str):
         return fail(platforms)
     _warn_about_platforms_not_running(config, platforms)
+
+    # On a host it shares with `serve`, answering Slack within its deadline comes first.
+    os.nice(WORKER_NICENESS)
 
     async def run() -> int:
         stop = stop_signals()

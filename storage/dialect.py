@@ -35,15 +35,17 @@ import sqlite_utils
 
 from bot.models import iso
 from bot.store import StoreBusy
-from storage.locks import NOWAIT_LOCK_MS, locked, process_write_lock
+from storage.locks import NOWAIT_LOCK_MS, AckGate, locked, process_write_lock
 
 Row = dict[str, Any]
 Params = Sequence[Any]
 
 # RETURNING arrived in SQLite 3.35.0.
 OLDEST_SQLITE = (3, 35, 0)
-# How long a SQLite writer waits for another process's write lock.
+# How long a SQLite writer waits for another process's write lock, and how often it looks.
 BUSY_TIMEOUT_SECONDS = 30
+BUSY_FIRST_PAUSE = 0.0002
+BUSY_LONGEST_PAUSE = 0.002
 # PostgreSQL connections per process: the event loop's helpers, the outbox and the inbox
 # workers each take one while they talk to the database, and no longer.
 POOL_SIZE = 8
@@ -132,10 +134,13 @@ class Database(abc.ABC):
     dialect: Dialect
 
     @abc.abstractmethod
-    def write(self, *, nowait: bool = False) -> AbstractContextManager[Transaction]:
+    def write(self, *, nowait: bool = False,
+              urgent: bool = False) -> AbstractContextManager[Transaction]:
         """One transaction that may write; rolled back on any error, else committed.
 
         With `nowait`, raises StoreBusy at once rather than wait for a lock held elsewhere.
+        An `urgent` write (a request being stored before it is answered) goes before
+        other writers waiting on the same database, where the database has one write lock.
         """
 
     @abc.abstractmethod
@@ -214,6 +219,7 @@ class SqliteDatabase(Database):
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._lock = threading.RLock()
+        self._gate = AckGate(self.path) if self.path != ":memory:" else None
 
     def _enable_wal(self) -> None:
         # Switching a new file to WAL does not wait on the busy timeout: when several
@@ -229,7 +235,18 @@ class SqliteDatabase(Database):
             time.sleep(0.01)
 
     @contextmanager
-    def write(self, *, nowait: bool = False) -> Iterator[Transaction]:
+    def write(self, *, nowait: bool = False, urgent: bool = False) -> Iterator[Transaction]:
+        with ExitStack() as gate:
+            if self._gate is not None:
+                if urgent:
+                    gate.enter_context(self._gate.urgent())
+                else:
+                    self._gate.give_way()
+            with self._write(nowait) as tx:
+                yield tx
+
+    @contextmanager
+    def _write(self, nowait: bool) -> Iterator[Transaction]:
         # Writers in this process take turns here, so that they never meet in SQLite's
         # busy handler, which polls with sleeps of up to 100 ms; only other processes do.
         with locked(self._lock, nowait), locked(process_write_lock(self.path), nowait):
@@ -242,16 +259,26 @@ class SqliteDatabase(Database):
             self._conn.execute("COMMIT")
 
     def _begin_immediate(self, nowait: bool) -> None:
-        if not nowait:
-            self._conn.execute("BEGIN IMMEDIATE")
-            return
+        # SQLite's own busy handler sleeps 1, 2, 5 … up to 100 ms between looks while
+        # another process writes (a worker beside `serve`): far longer than a commit takes.
+        # Looking again every fraction of a millisecond gets the lock soon after it is free.
         self._conn.execute("PRAGMA busy_timeout = 0")
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
-                raise
-            raise StoreBusy(f"the database {self.path} is locked") from error
+            pause = BUSY_FIRST_PAUSE
+            deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+            while True:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) and "busy" not in str(error):
+                        raise
+                    if nowait:
+                        raise StoreBusy(f"the database {self.path} is locked") from error
+                    if time.monotonic() > deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 2, BUSY_LONGEST_PAUSE)
         finally:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
 
@@ -263,6 +290,8 @@ class SqliteDatabase(Database):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._gate is not None:
+                self._gate.close()
 
 
 # --- PostgreSQL --------------------------------------------------------------------------
@@ -369,7 +398,8 @@ class PostgresDatabase(Database):
             self._pool.putconn(conn)
 
     @contextmanager
-    def write(self, *, nowait: bool = False) -> Iterator[Transaction]:
+    def write(self, *, nowait: bool = False, urgent: bool = False) -> Iterator[Transaction]:
+        # Row locks, not one write lock: an urgent write needs no precedence here.
         with self._connection(nowait) as conn:
             stack = ExitStack()
             try:

@@ -30,7 +30,8 @@ class InboxQueries:
         lease_owner: str | None = None,
         lease_until: datetime | None = None,
     ) -> int | None:
-        with self.database.write(nowait=nowait) as tx:
+        # Storing a request holds up its answer: it goes before the workers' writes.
+        with self.database.write(nowait=nowait, urgent=True) as tx:
             row = tx.one(
                 "INSERT INTO inbox (workspace, kind, dedupe_key, body, headers, received_at,"
                 " attempts, platform, lease_owner, lease_until)"
