@@ -56,19 +56,20 @@ class InboxClaims:
 
     def claim(self, *, platforms: Sequence[str], received_before: datetime | None = None,
               inbox_id: int | None = None, limit: int = 500,
-              include_own: bool = False) -> list[InboxRow]:
+              include_own: bool = False,
+              finished: Sequence[tuple[int, str | None]] = ()) -> list[InboxRow]:
         """Lease free rows of `platforms` to this process; return them, oldest first.
 
         With `include_own`, rows this process holds already are taken again too (to retry
-        its own requests).
+        its own requests). `finished` rows (id, error) are marked done in the same commit.
         """
-        if not platforms:
+        if not platforms and not finished:
             return []
         now = self.clock()
         return self.store.inbox_claim(owner=self.owner, now=now, until=now + INBOX_LEASE,
                                       received_before=received_before, platforms=platforms,
                                       inbox_id=inbox_id, limit=limit,
-                                      include_own=include_own)
+                                      include_own=include_own, finished=finished)
 
     def any_free(self, *, platforms: Sequence[str]) -> bool:
         """True when a row of `platforms` could be claimed now (a cheap read)."""

@@ -119,6 +119,7 @@ class Runtime:
         self._ready_event = asyncio.Event()
         self._options = {"outbox": True, "scheduler": True, "inbox": True, "worker": False}
         self._wake_inbox = asyncio.Event()
+        self._finished: list[tuple[int, str | None]] = []  # a worker's rows to mark done
         self._scheduler_started = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -185,8 +186,22 @@ class Runtime:
             lease_until=self.claims.lease_until() if finish_here else None)
 
     def request_done(self, inbox_id: int, *, error: str | None = None) -> None:
-        """Mark a stored request finished (with why nothing was done, if so)."""
+        """Mark a stored request finished (with why nothing was done, if so).
+
+        A worker marks them in its next claim's transaction (one commit fewer each): until
+        then the rows stay leased to it, so no one else takes them.
+        """
+        if self._options["worker"] and not self._closed:
+            self._finished.append((inbox_id, error))
+            self._wake_inbox.set()
+            return
         self.store.inbox_done(inbox_id, error=error)
+
+    def _flush_finished(self) -> None:
+        """Mark what this worker finished done, in one commit."""
+        finished, self._finished = self._finished, []
+        if finished:
+            self.claims.claim(platforms=[], finished=finished)
 
     def request_failed(self, inbox_id: int, *, kind: str, error: str) -> None:
         """Count a failed attempt; the request is retried, and given up after a few."""
@@ -330,6 +345,11 @@ class Runtime:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+            try:
+                self._flush_finished()
+            except Exception:  # they are finished again after their lease: no loss
+                log.exception("could not mark %d finished request(s) done",
+                              len(self._finished))
 
     async def _claim_and_finish(self, running: set[asyncio.Task[None]],
                                 done: Callable[[asyncio.Task[None]], None],
@@ -340,7 +360,11 @@ class Runtime:
             try:
                 platforms = sorted(self._ready)
                 if free > 0 and self.claims.any_free(platforms=platforms):
-                    rows = self.claims.claim(platforms=platforms, limit=free)
+                    finished, self._finished = self._finished, []
+                    rows = self.claims.claim(platforms=platforms, limit=free,
+                                             finished=finished)
+                else:
+                    self._flush_finished()
             except Exception:  # the loop must outlive a failing store; try again soon
                 log.exception("looking for stored requests failed; trying again shortly")
             for row in rows:

@@ -160,8 +160,12 @@ class Store(abc.ABC):
                     received_before: datetime | None = None,
                     platforms: Sequence[str] | None = None, inbox_id: int | None = None,
                     limit: int = 20, include_own: bool = False,
+                    finished: Sequence[tuple[int, str | None]] = (),
                     max_attempts: int = INBOX_MAX_ATTEMPTS) -> list[InboxRow]:
         """Lease up to `limit` pending rows to `owner` until `until`; return them, oldest first.
+
+        `finished` rows (id, error) are first marked done, in the same transaction: a
+        worker marks what it finished with its next claim, one commit for both.
 
         A row is free when nobody holds it or its lease has lapsed; with `include_own`,
         also when `owner` holds it already. Only rows received by `received_before` (default

@@ -104,6 +104,7 @@ class InboxQueries:
                     received_before: datetime | None = None,
                     platforms: Sequence[str] | None = None, inbox_id: int | None = None,
                     limit: int = 20, include_own: bool = False,
+                    finished: Sequence[tuple[int, str | None]] = (),
                     max_attempts: int = INBOX_MAX_ATTEMPTS) -> list[InboxRow]:
         where, params = self._claimable(
             max_attempts=max_attempts, received_before=received_before or now, now=now,
@@ -113,6 +114,11 @@ class InboxQueries:
             params.append(inbox_id)
         dialect = self.database.dialect
         with self.database.write() as tx:
+            for inbox_id_done, error in finished:
+                tx.execute("UPDATE inbox SET processed = TRUE, error = ? WHERE id = ?",
+                           (error, inbox_id_done))
+            if platforms is not None and not platforms:
+                return []
             rows = tx.all(
                 "UPDATE inbox SET lease_owner = ?, lease_until = ? WHERE id IN"
                 f" (SELECT id FROM inbox WHERE {where} ORDER BY id LIMIT ?"
