@@ -207,6 +207,16 @@ class Runtime:
         """Count a failed attempt; the request is retried, and given up after a few."""
         record_failed_attempt(self.store, inbox_id, kind=kind, error=error)
 
+    def finish_in_background(self, row: InboxRow) -> None:
+        """Finish a request this process stored for itself and has answered, after the answer.
+
+        Its answer left without waiting for the work (no ack polling), and the work runs
+        here like a worker's; until it is done the row stays leased to this process.
+        """
+        task = asyncio.create_task(self._finish(row, fresh=True))
+        self._late_replays.add(task)
+        task.add_done_callback(self._late_replays.discard)
+
     def replay_soon(self, inbox_id: int | None) -> None:
         """Finish a request whose insert landed after its sender was asked to retry it."""
         if inbox_id is None or not self.finishes_requests:

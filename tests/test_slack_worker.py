@@ -138,3 +138,12 @@ async def test_a_request_held_by_a_worker_that_died_is_finished_after_its_lease(
         [item] = serve.store.list_items()
         assert item.text == "refund lost"
         assert row.id  # the same row, finished once
+
+
+async def test_help_is_answered_and_done_in_serve_with_nothing_left_for_a_worker(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db",
+                                                       worker_elsewhere=True) as serve:
+        answer = await serve.slack.send_command(slash_command(
+            text="help", user_id="U0SUPPORT", channel_id="C0GENERAL"))
+        assert answer.status == 200 and "How to forward customer feedback" in answer.body
+        await wait_until(lambda: not serve.store.inbox_pending(), what="serve to finish it")

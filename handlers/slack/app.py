@@ -356,6 +356,13 @@ class FeedbackApp:
         await self.dispatch(inbox_id=row.id, body=body, headers=row.headers, mode=mode,
                             replay=not fresh, phase="finish" if fresh else "all")
 
+    def finish_after_answer(self, inbox_id: int, *, workspace: str, kind: str, body: str,
+                            headers: dict[str, str], dedupe_key: str | None) -> None:
+        """Finish a request this process stored and answered, as a task of its own."""
+        self.runtime.finish_in_background(InboxRow(
+            id=inbox_id, workspace=workspace, kind=kind, dedupe_key=dedupe_key, body=body,
+            headers=headers, received_at=self.clock(), attempts=0, platform=self.name))
+
     # --- the platform's part of the runtime --------------------------------------
     def add_routes(self, app: web.Application) -> None:
         """Serve Slack's requests at /slack/events."""

@@ -137,13 +137,15 @@ def add_slack_routes(
         headers = {key.lower(): value for key, value in request.headers.items()}
         workspace = workspace_from_body(body)
         kind = str(body.get("type") or body.get("command") or "unknown")
-        # With a worker process, only what must happen while Slack waits is done here.
-        finish_here = bot.runtime.finishes_requests or finished_where_answered(body)
+        # Only what must happen while Slack waits is done before the answer. The rest is
+        # a worker's: another process's (`serve --no-worker`), or this one's, after it.
+        while_waiting = finished_where_answered(body)
+        finish_here = bot.runtime.finishes_requests or while_waiting
+        stored_headers = {"content-type": headers.get("content-type", "")}
         try:
             inbox_id = await bot.runtime.persist(
                 platform=bot.name, workspace=workspace, kind=kind, dedupe_key=dedupe_key(body),
-                body=text, headers={"content-type": headers.get("content-type", "")},
-                finish_here=finish_here)
+                body=text, headers=stored_headers, finish_here=finish_here)
         except StoreBusy as busy:
             # Nothing is acknowledged, so Slack delivers it again; if the insert lands
             # after all, it is handled then, and the redelivery finds it stored.
@@ -155,7 +157,10 @@ def add_slack_routes(
             return web.Response(status=200)
         response = await bot.dispatch(
             inbox_id=inbox_id, body=text, headers=headers, query=request.query_string,
-            phase="all" if finish_here else "ack")
+            phase="all" if while_waiting else "ack")
+        if finish_here and not while_waiting:
+            bot.finish_after_answer(inbox_id, workspace=workspace, kind=kind, body=text,
+                                    headers=stored_headers, dedupe_key=dedupe_key(body))
         return web.Response(
             status=response.status,
             body=response.body,

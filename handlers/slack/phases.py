@@ -2,9 +2,10 @@
 
 In split mode `serve` only verifies, stores and answers; `feedbackbot worker` does the
 rest. The exceptions are requests whose work must happen while Slack still waits:
-opening a modal needs the request's `trigger_id`, which expires 3 s after the click, and
-a forwarding form's submission answers with the forward's outcome (its errors, or the
-"already forwarded" view). Those are finished where they arrive, as in one-process mode.
+opening a modal needs the request's `trigger_id`, which expires 3 s after the click, a
+forwarding form's submission answers with the forward's outcome (its errors, or the
+"already forwarded" view), and `/feedback help|stats|mine` answer with what they looked
+up. Those are finished where they arrive, before the answer, as Bolt does by default.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from handlers.slack.intake_command import COMMAND
 from handlers.slack.intake_modal import MODAL_CALLBACK, SHORTCUT_CALLBACK
 from handlers.slack.render import REASSIGN_ACTION, RESOLVE_ACTION
 
+# `/feedback` subcommands whose answer is all there is to do.
+_ANSWERS = frozenset({"help", "stats", "mine"})
 # Buttons whose listener opens a modal.
 _OPEN_MODALS = frozenset({RESOLVE_ACTION, REASSIGN_ACTION})
 
@@ -22,8 +25,11 @@ _OPEN_MODALS = frozenset({RESOLVE_ACTION, REASSIGN_ACTION})
 def finished_where_answered(body: dict[str, Any]) -> bool:
     """True when the request's work must run in the process that answers it."""
     if "command" in body:
-        # `/feedback` alone opens the forwarding form.
-        return body.get("command") == COMMAND and not str(body.get("text") or "").strip()
+        # `/feedback` alone opens the forwarding form; help, stats and mine answer with
+        # what they looked up, so nothing is left to do after the answer (a text that only
+        # starts like one, "stats broken", is feedback, and merely finished here too).
+        words = str(body.get("text") or "").strip().lower().split()
+        return body.get("command") == COMMAND and (not words or words[0] in _ANSWERS)
     kind = body.get("type")
     if kind == "block_actions":
         return any(isinstance(action, dict) and action.get("action_id") in _OPEN_MODALS
