@@ -1,6 +1,12 @@
 """Ack latency: how long Slack waits for feedbackbot's HTTP answer, against bare Bolt.
 
     python bench/ack_latency.py [--requests N] [--concurrency C]
+    python bench/ack_latency.py --rate 200 [--seconds 10] [--latency-ms 20]
+
+With `--rate`, the open-loop comparison of bench/ack_open_loop.py runs instead: a fixed
+arrival rate, every server in its own process (bare Bolt, `serve --no-worker` with a
+`feedbackbot worker`, and `serve` alone), a fake Slack with Web API latency, commands,
+card clicks and own echoes, recorded in docs/benchmarks.md next to the targets.
 
 Slack gives an app 3 s to answer a request. feedbackbot stores every request in a SQLite
 inbox (one insert) before it answers, and `/feedback <text>` also routes and stores the
@@ -576,6 +582,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--db-dir", default=None, help="where the temp SQLite database goes (default: $TMPDIR)"
     )
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open loop: requests per second (see bench/ack_open_loop.py)")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="with --rate: timed seconds per case and kind")
+    parser.add_argument("--warmup-seconds", type=float, default=2.0,
+                        help="with --rate: untimed seconds first")
+    parser.add_argument("--latency-ms", type=float, default=20.0,
+                        help="with --rate: the fake Slack's latency per Web API call")
+    parser.add_argument("--database-url", default=None,
+                        help="with --rate: run feedbackbot on this (empty) database instead"
+                        " of a temporary SQLite file")
+    parser.add_argument("--cases", default="split,one",
+                        help="with --rate: split (serve --no-worker + worker), one (serve"
+                        " alone), or both, comma-separated")
     parser.add_argument("--request-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
     parser.add_argument("--drain-timeout", type=float, default=120.0, help=argparse.SUPPRESS)
     argv = sys.argv[1:] if argv is None else argv
@@ -586,6 +606,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.requests > 100_000:
         parser.error("--requests is capped at 100000 so a run stays bounded")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.rate is not None:
+        if not 0 < args.rate <= 5000 or args.seconds <= 0:
+            parser.error("--rate must be between 0 and 5000, --seconds above 0")
+        import ack_open_loop
+
+        return ack_open_loop.main(args)
     return asyncio.run(main_async(args))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -168,7 +169,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             await runtime.stop()
             await runner.cleanup()
             return fail(f"cannot listen on {args.host}:{port}: {error.strerror or error}", 1)
-        await runtime.start(scheduler=not args.no_scheduler)
+        if args.no_worker:
+            # Answer here; `feedbackbot worker` finishes the requests and sends the outbox.
+            runtime.finishes_requests = False
+            await runtime.start(scheduler=not args.no_scheduler, outbox=False, inbox=False)
+        else:
+            await runtime.start(scheduler=not args.no_scheduler)
         paths = {"slack": "/slack/events", "msteams": "/api/messages"}
         served = ", ".join(f"http://{args.host}:{port}{paths.get(p.name, '/')}"
                            for p in platforms)
@@ -176,6 +182,39 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         await stop.wait()
         await runtime.stop()
         await runner.cleanup()
+        return 0
+
+    return asyncio.run(run())
+
+
+WORKER_NICENESS = 10
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Finish the requests `serve --no-worker` answered, and send the outbox, until stopped."""
+    config = check_config_file(settings.config_path)
+    if config is None:
+        return 1
+    platforms = platforms_to_run(settings, load_platforms())
+    if isinstance(platforms, str):
+        return fail(platforms)
+    _warn_about_platforms_not_running(config, platforms)
+
+    # On a host it shares with `serve`, answering Slack within its deadline comes first.
+    os.nice(WORKER_NICENESS)
+
+    async def run() -> int:
+        stop = stop_signals()
+        runtime = open_runtime(settings, config)
+        problem = attach_platforms(runtime, settings, platforms)
+        if problem:
+            await runtime.stop()
+            return fail(problem)
+        await runtime.start(scheduler=False, worker=True)
+        print(f"feedbackbot worker finishing {', '.join(p.title for p in platforms)}"
+              " requests and sending the outbox", flush=True)
+        await stop.wait()
+        await runtime.stop()
         return 0
 
     return asyncio.run(run())
@@ -264,7 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default: 0.0.0.0)")
     serve.add_argument("--no-scheduler", action="store_true",
                        help="leave digests and reminders to `feedbackbot clock`")
+    serve.add_argument("--no-worker", action="store_true",
+                       help="only store and answer requests; `feedbackbot worker` finishes"
+                       " them and sends the outbox")
     serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker", help="finish stored requests and send the outbox (beside `serve --no-worker`)")
+    worker.set_defaults(handler=cmd_worker)
 
     check = commands.add_parser("check-config", help="validate the config file")
     check.add_argument("--online", action="store_true",

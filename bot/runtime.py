@@ -19,6 +19,12 @@ from aiohttp import web
 from bot.config import Config
 from bot.digest_service import DigestService
 from bot.inbox import record_failed_attempt
+from bot.inbox_claims import (
+    INBOX_CONCURRENCY,
+    INBOX_POLL_SECONDS,
+    InboxClaims,
+    process_owner,
+)
 from bot.intake import IntakeService
 from bot.lifecycle import Lifecycle
 from bot.models import utcnow
@@ -69,8 +75,9 @@ class PlatformAdapter(Protocol):
         """The platform's part of /healthz; `ok` false makes the whole answer 503."""
         ...
 
-    async def finish(self, row: InboxRow) -> None:
-        """Finish one stored request (a replay after a restart or a failure)."""
+    async def finish(self, row: InboxRow, *, fresh: bool = False) -> None:
+        """Finish one stored request: a replay after a restart or a failure, or (`fresh`)
+        one a `feedbackbot worker` took over just after another process answered it."""
         ...
 
 
@@ -103,10 +110,16 @@ class Runtime:
         self.views = Views(store=store, config=config, lifecycle=self.lifecycle,
                            ports=self.ports, clock=clock)
         self.replies = Replies(store=store, clock=clock, wake=self.outbox.wake)
+        self.claims = InboxClaims(store=store, owner=process_owner(self), clock=clock)
+        # False in `serve --no-worker`: requests are answered here and finished by a
+        # `feedbackbot worker`, except what must happen here (see each platform).
+        self.finishes_requests = True
         self.workspace: str | None = None
         self._ready: set[str] = set()
         self._ready_event = asyncio.Event()
-        self._options = {"outbox": True, "scheduler": True, "inbox": True}
+        self._options = {"outbox": True, "scheduler": True, "inbox": True, "worker": False}
+        self._wake_inbox = asyncio.Event()
+        self._finished: list[tuple[int, str | None]] = []  # a worker's rows to mark done
         self._scheduler_started = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -158,33 +171,63 @@ class Runtime:
     # --- inbox: stored before acknowledged, finished after ------------------------
     async def persist(self, *, platform: str, workspace: str, kind: str,
                       dedupe_key: str | None, body: str, headers: dict[str, str],
-                      late: Callable[[int | None], None] | None = None) -> int | None:
+                      late: Callable[[int | None], None] | None = None,
+                      finish_here: bool = True) -> int | None:
         """Store a request before it is answered; None when `dedupe_key` was seen.
 
+        With `finish_here` (the default) the row is stored claimed by this process, which
+        finishes it; otherwise it is left for a worker to claim. One insert either way.
         Raises StoreBusy when the store can't take it in time (ask for a redelivery).
         """
         return await self.off_loop.add_to_inbox(
             workspace=workspace, kind=kind, dedupe_key=dedupe_key, body=body, headers=headers,
-            received_at=self.clock(), platform=platform, late=late or self.replay_soon)
+            received_at=self.clock(), platform=platform, late=late or self.replay_soon,
+            lease_owner=self.claims.owner if finish_here else None,
+            lease_until=self.claims.lease_until() if finish_here else None)
 
     def request_done(self, inbox_id: int, *, error: str | None = None) -> None:
-        """Mark a stored request finished (with why nothing was done, if so)."""
+        """Mark a stored request finished (with why nothing was done, if so).
+
+        A worker marks them in its next claim's transaction (one commit fewer each): until
+        then the rows stay leased to it, so no one else takes them.
+        """
+        if self._options["worker"] and not self._closed:
+            self._finished.append((inbox_id, error))
+            self._wake_inbox.set()
+            return
         self.store.inbox_done(inbox_id, error=error)
+
+    def _flush_finished(self) -> None:
+        """Mark what this worker finished done, in one commit."""
+        finished, self._finished = self._finished, []
+        if finished:
+            self.claims.claim(platforms=[], finished=finished)
 
     def request_failed(self, inbox_id: int, *, kind: str, error: str) -> None:
         """Count a failed attempt; the request is retried, and given up after a few."""
         record_failed_attempt(self.store, inbox_id, kind=kind, error=error)
 
+    def finish_in_background(self, row: InboxRow) -> None:
+        """Finish a request this process stored for itself and has answered, after the answer.
+
+        Its answer left without waiting for the work (no ack polling), and the work runs
+        here like a worker's; until it is done the row stays leased to this process.
+        """
+        task = asyncio.create_task(self._finish(row, fresh=True))
+        self._late_replays.add(task)
+        task.add_done_callback(self._late_replays.discard)
+
     def replay_soon(self, inbox_id: int | None) -> None:
         """Finish a request whose insert landed after its sender was asked to retry it."""
-        if inbox_id is None:
-            return  # a redelivery stored it first
+        if inbox_id is None or not self.finishes_requests:
+            return  # a redelivery stored it first, or a worker will take it
 
         async def replay() -> None:
-            for row in self.store.inbox_pending():
-                if row.id == inbox_id and self.is_ready(row.platform):
-                    log.info("a %s request was stored late; handling it now", row.kind)
-                    await self._finish(row)
+            # Taken by its id, though this process holds it already (it stored it).
+            for row in self.claims.claim(platforms=sorted(self._ready), inbox_id=inbox_id,
+                                         include_own=True):
+                log.info("a %s request was stored late; handling it now", row.kind)
+                await self._finish(row)
 
         task = asyncio.create_task(replay())
         self._late_replays.add(task)
@@ -196,25 +239,32 @@ class Runtime:
 
         Only requests of platforms that are ready (of `platform`, when given) are tried.
         """
-        cutoff = self.clock() - older_than
+        platforms = sorted(self._ready if platform is None else self._ready & {platform})
         replayed = 0
-        for row in self.store.inbox_pending():
-            if row.received_at > cutoff or not self.is_ready(row.platform):
-                continue
-            if platform is not None and row.platform != platform:
-                continue
-            await self._finish(row)
+        # Its own requests too: this process stored them for itself and retries them here.
+        for row in self.claims.claim(platforms=platforms, include_own=True,
+                                     received_before=self.clock() - older_than):
+            # A worker starting up finishes what was just answered as it would have.
+            await self._finish(row, fresh=self._options["worker"] and self._is_fresh(row))
             replayed += 1
         if replayed:
             log.info("finished %d request(s) left over from before", replayed)
         return replayed
 
-    async def _finish(self, row: InboxRow) -> None:
+    def _is_fresh(self, row: InboxRow) -> bool:
+        """True for a request answered moments ago and not tried yet.
+
+        Answers to it are still welcome; after a long wait (a failure, a dead holder)
+        the platform's replay rules apply.
+        """
+        return row.attempts == 0 and row.received_at >= self.clock() - INBOX_RETRY_AFTER
+
+    async def _finish(self, row: InboxRow, *, fresh: bool = False) -> None:
         adapter = self.adapters.get(row.platform)
         if adapter is None:
             return
         try:
-            await adapter.finish(row)
+            await adapter.finish(row, fresh=fresh)
         except Exception as error:  # one broken row must not block the rest
             log.exception("could not replay inbox row %s", row.id)
             self.request_failed(row.id, kind=row.kind, error=repr(error))
@@ -249,20 +299,25 @@ class Runtime:
 
     # --- lifecycle ----------------------------------------------------------------
     async def start(self, *, outbox: bool = True, scheduler: bool = True,
-                    inbox: bool = True) -> None:
+                    inbox: bool = True, worker: bool = False) -> None:
         """Connect every platform, finish leftover work, and start the background workers.
 
         `scheduler` runs digests and reminders here; `outbox` sends what is queued;
-        `inbox` finishes requests left over from before.
+        `inbox` finishes requests left over from before; `worker` also finishes, as soon
+        as they are stored, the requests other processes answered and left to a worker.
         """
-        self._options = {"outbox": outbox, "scheduler": scheduler, "inbox": inbox}
+        self._options = {"outbox": outbox, "scheduler": scheduler, "inbox": inbox,
+                         "worker": worker}
         self._stop.clear()
-        if inbox:
+        if inbox or worker:
             # A new process owes no backoff to failures seen by the one before it, and
-            # entries held by a process that was killed are free again.
+            # entries and requests held by a process that was killed are free again.
             self.store.outbox_retry_now(now=self.clock())
             self.outbox.release_dead_leases()
+            self.claims.release_dead()
             self._tasks.append(asyncio.create_task(self._retry_inbox()))
+        if worker:
+            self._tasks.append(asyncio.create_task(self._work_inbox()))
         if outbox:
             self._tasks.append(asyncio.create_task(self._run_outbox()))
         for adapter in self.adapters.values():
@@ -278,6 +333,66 @@ class Runtime:
                     self.store.inbox_prune(before=self.clock() - INBOX_KEEP)
                 except Exception:  # the loop must outlive one failing pass
                     log.exception("retrying stored requests failed; trying again later")
+
+    def wake_inbox(self) -> None:
+        """Look for new requests now rather than at the next poll."""
+        self._wake_inbox.set()
+
+    async def _work_inbox(self) -> None:
+        """Finish requests as soon as they are stored, up to INBOX_CONCURRENCY at once."""
+        await self._ready_event.wait()
+        running: set[asyncio.Task[None]] = set()
+        slot_free = asyncio.Event()
+
+        def done(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            slot_free.set()
+
+        try:
+            await self._claim_and_finish(running, done, slot_free)
+        finally:
+            # Rows cut short stay leased to this process, which frees them on stopping.
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            try:
+                self._flush_finished()
+            except Exception:  # they are finished again after their lease: no loss
+                log.exception("could not mark %d finished request(s) done",
+                              len(self._finished))
+
+    async def _claim_and_finish(self, running: set[asyncio.Task[None]],
+                                done: Callable[[asyncio.Task[None]], None],
+                                slot_free: asyncio.Event) -> None:
+        while not self._stop.is_set():
+            rows: list[InboxRow] = []
+            free = INBOX_CONCURRENCY - len(running)
+            try:
+                platforms = sorted(self._ready)
+                if free > 0 and self.claims.any_free(platforms=platforms):
+                    finished, self._finished = self._finished, []
+                    rows = self.claims.claim(platforms=platforms, limit=free,
+                                             finished=finished)
+                else:
+                    self._flush_finished()
+            except Exception:  # the loop must outlive a failing store; try again soon
+                log.exception("looking for stored requests failed; trying again shortly")
+            for row in rows:
+                task = asyncio.create_task(self._finish(row, fresh=self._is_fresh(row)))
+                running.add(task)
+                task.add_done_callback(done)
+            if rows and len(running) < INBOX_CONCURRENCY:
+                continue  # more may be waiting
+            self._wake_inbox.clear()
+            slot_free.clear()
+            wake = asyncio.ensure_future(self._wake_inbox.wait())
+            waits = [wake, asyncio.ensure_future(self._stop.wait())]
+            if len(running) >= INBOX_CONCURRENCY:
+                waits.append(asyncio.ensure_future(slot_free.wait()))
+            await asyncio.wait(waits, timeout=INBOX_POLL_SECONDS,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waits:
+                waiter.cancel()
 
     async def _run_outbox(self) -> None:
         # Nothing can be sent before a platform is connected.
@@ -297,8 +412,9 @@ class Runtime:
         self._tasks.clear()
         try:
             self.outbox.release_own_leases()
+            self.claims.release_own()
         except Exception:  # the store may be what failed; the leases lapse anyway
-            log.exception("could not release this process's outbox leases")
+            log.exception("could not release this process's outbox and inbox leases")
         for adapter in self.adapters.values():
             await adapter.disconnect()
         self.off_loop.close()

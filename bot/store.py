@@ -118,10 +118,14 @@ class Store(abc.ABC):
         received_at: datetime,
         nowait: bool = False,
         platform: str = "slack",
+        lease_owner: str | None = None,
+        lease_until: datetime | None = None,
     ) -> int | None:
         """Store an inbound request; return its id, or None when `dedupe_key` was seen.
 
-        With `nowait`, raises StoreBusy at once instead of waiting for a lock.
+        With `lease_owner`, the row is stored claimed by that process until `lease_until`
+        (it finishes the request itself). With `nowait`, raises StoreBusy at once instead
+        of waiting for a lock.
         """
 
     @abc.abstractmethod
@@ -150,6 +154,38 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def inbox_prune(self, *, before: datetime) -> int:
         """Delete processed rows received before `before`; return how many went."""
+
+    @abc.abstractmethod
+    def inbox_claim(self, *, owner: str, now: datetime, until: datetime,
+                    received_before: datetime | None = None,
+                    platforms: Sequence[str] | None = None, inbox_id: int | None = None,
+                    limit: int = 20, include_own: bool = False,
+                    finished: Sequence[tuple[int, str | None]] = (),
+                    max_attempts: int = INBOX_MAX_ATTEMPTS) -> list[InboxRow]:
+        """Lease up to `limit` pending rows to `owner` until `until`; return them, oldest first.
+
+        `finished` rows (id, error) are first marked done, in the same transaction: a
+        worker marks what it finished with its next claim, one commit for both.
+
+        A row is free when nobody holds it or its lease has lapsed; with `include_own`,
+        also when `owner` holds it already. Only rows received by `received_before` (default
+        `now`), of `platforms` (default any), and with id `inbox_id` (when given) are
+        taken. Several processes calling at once never get the same row.
+        """
+
+    @abc.abstractmethod
+    def inbox_claimable(self, *, owner: str, now: datetime,
+                        platforms: Sequence[str] | None = None,
+                        max_attempts: int = INBOX_MAX_ATTEMPTS) -> bool:
+        """True when `inbox_claim` would find a row now; read-only, so cheap to poll."""
+
+    @abc.abstractmethod
+    def inbox_lease_owners(self) -> list[str]:
+        """Who holds leases on rows not yet done, each once, in byte order."""
+
+    @abc.abstractmethod
+    def inbox_release(self, *, owner: str) -> int:
+        """Drop `owner`'s leases on rows not yet done (it is stopping); return how many."""
 
     # --- items -----------------------------------------------------------------
     @abc.abstractmethod

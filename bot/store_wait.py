@@ -106,25 +106,25 @@ class OffLoopStore:
     async def add_to_inbox(self, *, workspace: str, kind: str, dedupe_key: str | None,
                            body: str, headers: dict[str, str], received_at: datetime,
                            platform: str = "slack",
-                           late: Callable[[int | None], None] | None = None) -> int | None:
+                           late: Callable[[int | None], None] | None = None,
+                           lease_owner: str | None = None,
+                           lease_until: datetime | None = None) -> int | None:
         """Store a request before it is acknowledged; return its row id, or None if seen.
 
-        When the store is free this is one insert, here and now. When a lock is held
-        elsewhere it is retried off the loop for at most ACK_WAIT seconds, then raises
-        StoreBusy; if that insert lands later, `late` gets the new row's id.
+        One insert (one commit), in a worker thread. When a lock is held elsewhere it
+        waits for at most ACK_WAIT seconds, then raises StoreBusy; if that insert lands
+        later, `late` gets the new row's id.
         """
-        def insert(store: Store, *, nowait: bool = False) -> int | None:
+        def insert(store: Store) -> int | None:
             return store.inbox_add(workspace=workspace, kind=kind, dedupe_key=dedupe_key,
                                    body=body, headers=headers, received_at=received_at,
-                                   platform=platform,
-                                   nowait=nowait)
+                                   platform=platform, lease_owner=lease_owner,
+                                   lease_until=lease_until)
 
-        try:
-            # A thread hop costs milliseconds on a busy loop: only pay it when blocked.
-            return insert(self._main, nowait=True)
-        except StoreBusy:
-            return await self.call(insert, wait=ACK_WAIT, what=f"storing a {kind} request",
-                                   late=late)
+        # The insert commits (an fsync on SQLite, a round trip on PostgreSQL): in a worker
+        # thread, the event loop goes on answering other requests meanwhile.
+        return await self.call(insert, wait=ACK_WAIT, what=f"storing a {kind} request",
+                               late=late)
 
     async def health(self) -> dict[str, Any]:
         """The outbox backlog and whether the store answers, never waiting on its locks.

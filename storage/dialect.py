@@ -6,8 +6,8 @@ parameters. This module holds the rest:
 
 - `Dialect`: the few fragments of SQL text that differ (column types in the schema,
   reading a JSON field, byte-order sorting, row locks, catalog lookups);
-- `SqliteDatabase` / `PostgresDatabase`: one connection each, wrapped so that a store
-  opens a transaction the same way on both. SQLite takes its write lock up front
+- `SqliteDatabase` / `PostgresDatabase`: one connection (a pool on PostgreSQL), wrapped
+  so that a store opens a transaction the same way on both. SQLite takes its write lock up front
   (BEGIN IMMEDIATE) where PostgreSQL relies on row locks and unique indexes; SQLite
   keeps times as ISO 8601 UTC text ending in `Z` (so they compare as text), PostgreSQL
   as `timestamptz`. Each adapter converts datetime parameters on the way in; rows come
@@ -35,15 +35,20 @@ import sqlite_utils
 
 from bot.models import iso
 from bot.store import StoreBusy
-from storage.locks import NOWAIT_LOCK_MS, locked, process_write_lock
+from storage.locks import NOWAIT_LOCK_MS, AckGate, locked, process_write_lock
 
 Row = dict[str, Any]
 Params = Sequence[Any]
 
 # RETURNING arrived in SQLite 3.35.0.
 OLDEST_SQLITE = (3, 35, 0)
-# How long a SQLite writer waits for another process's write lock.
+# How long a SQLite writer waits for another process's write lock, and how often it looks.
 BUSY_TIMEOUT_SECONDS = 30
+BUSY_FIRST_PAUSE = 0.0002
+BUSY_LONGEST_PAUSE = 0.002
+# PostgreSQL connections per process: the event loop's helpers, the outbox and the inbox
+# workers each take one while they talk to the database, and no longer.
+POOL_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class Dialect:
     table_exists: str
     # Run first in each migration's transaction so that concurrent starts take turns.
     migration_lock: str | None
+    # Appended after for_update where rows another transaction holds are to be passed over.
+    skip_locked: str = ""
 
     def ddl(self, statement: str) -> str:
         """A schema statement with its $id, $time and $flag column types filled in."""
@@ -100,6 +107,7 @@ POSTGRES = Dialect(
     table_exists="SELECT 1 WHERE to_regclass(?) IS NOT NULL",
     # Any fixed number works; every feedbackbot process on one database uses the same one.
     migration_lock="SELECT pg_advisory_xact_lock(28818678458706279)",  # 0x66626f746d6967, "fbotmig"
+    skip_locked=" SKIP LOCKED",
 )
 
 
@@ -126,10 +134,13 @@ class Database(abc.ABC):
     dialect: Dialect
 
     @abc.abstractmethod
-    def write(self, *, nowait: bool = False) -> AbstractContextManager[Transaction]:
+    def write(self, *, nowait: bool = False,
+              urgent: bool = False) -> AbstractContextManager[Transaction]:
         """One transaction that may write; rolled back on any error, else committed.
 
         With `nowait`, raises StoreBusy at once rather than wait for a lock held elsewhere.
+        An `urgent` write (a request being stored before it is answered) goes before
+        other writers waiting on the same database, where the database has one write lock.
         """
 
     @abc.abstractmethod
@@ -208,6 +219,7 @@ class SqliteDatabase(Database):
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._lock = threading.RLock()
+        self._gate = AckGate(self.path) if self.path != ":memory:" else None
 
     def _enable_wal(self) -> None:
         # Switching a new file to WAL does not wait on the busy timeout: when several
@@ -223,7 +235,18 @@ class SqliteDatabase(Database):
             time.sleep(0.01)
 
     @contextmanager
-    def write(self, *, nowait: bool = False) -> Iterator[Transaction]:
+    def write(self, *, nowait: bool = False, urgent: bool = False) -> Iterator[Transaction]:
+        with ExitStack() as gate:
+            if self._gate is not None:
+                if urgent:
+                    gate.enter_context(self._gate.urgent())
+                else:
+                    self._gate.give_way()
+            with self._write(nowait) as tx:
+                yield tx
+
+    @contextmanager
+    def _write(self, nowait: bool) -> Iterator[Transaction]:
         # Writers in this process take turns here, so that they never meet in SQLite's
         # busy handler, which polls with sleeps of up to 100 ms; only other processes do.
         with locked(self._lock, nowait), locked(process_write_lock(self.path), nowait):
@@ -236,16 +259,26 @@ class SqliteDatabase(Database):
             self._conn.execute("COMMIT")
 
     def _begin_immediate(self, nowait: bool) -> None:
-        if not nowait:
-            self._conn.execute("BEGIN IMMEDIATE")
-            return
+        # SQLite's own busy handler sleeps 1, 2, 5 … up to 100 ms between looks while
+        # another process writes (a worker beside `serve`): far longer than a commit takes.
+        # Looking again every fraction of a millisecond gets the lock soon after it is free.
         self._conn.execute("PRAGMA busy_timeout = 0")
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
-                raise
-            raise StoreBusy(f"the database {self.path} is locked") from error
+            pause = BUSY_FIRST_PAUSE
+            deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+            while True:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) and "busy" not in str(error):
+                        raise
+                    if nowait:
+                        raise StoreBusy(f"the database {self.path} is locked") from error
+                    if time.monotonic() > deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 2, BUSY_LONGEST_PAUSE)
         finally:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
 
@@ -257,6 +290,8 @@ class SqliteDatabase(Database):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._gate is not None:
+                self._gate.close()
 
 
 # --- PostgreSQL --------------------------------------------------------------------------
@@ -295,29 +330,43 @@ class _PostgresTransaction(Transaction):
 
 
 class PostgresDatabase(Database):
-    """A PostgreSQL database named by a `postgresql://` URL (psycopg 3).
+    """A PostgreSQL database named by a `postgresql://` URL (psycopg 3, psycopg_pool).
 
-    One connection, autocommit off; every transaction runs at READ COMMITTED,
-    serialised within the process by an RLock. A connection the server dropped while
-    idle is replaced before the next transaction. Raises psycopg.OperationalError when
-    the server cannot be reached.
+    A pool of up to `pool_size` connections, so that threads don't queue behind one;
+    autocommit off, every transaction at READ COMMITTED. A thread that opens a
+    transaction inside its own open one reuses its connection (a savepoint), as one
+    connection did. A connection the server dropped while idle is replaced before the
+    next transaction. Raises psycopg.OperationalError when the server cannot be reached.
     """
 
     dialect = POSTGRES
 
-    def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
+    def __init__(self, url: str, *, connect_timeout: int = 10,
+                 pool_size: int = POOL_SIZE) -> None:
         import psycopg
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool, PoolTimeout
 
         self._psycopg = psycopg
         self.url = url
         self._connect_timeout = connect_timeout
-        self._lock = threading.RLock()
         self._closed = False
-        self._conn = self._connect()
+        self._held = threading.local()  # this thread's connection while it holds one
+        self._pool = ConnectionPool(
+            self._conninfo(), min_size=1, max_size=pool_size, open=False,
+            kwargs={"autocommit": False, "row_factory": dict_row},
+            timeout=BUSY_TIMEOUT_SECONDS, name="feedbackbot")
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except PoolTimeout:
+            self._pool.close()
+            # The pool says only that it timed out; a direct attempt says why.
+            self._psycopg.connect(self._conninfo()).close()
+            raise self._psycopg.OperationalError(
+                f"could not connect to {redact(url)} within {connect_timeout}s") from None
 
-    def _connect(self) -> Any:
+    def _conninfo(self) -> str:
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
-        from psycopg.rows import dict_row
 
         options = conninfo_to_dict(self.url)
         extra: dict[str, Any] = {}
@@ -325,46 +374,81 @@ class PostgresDatabase(Database):
             extra["connect_timeout"] = self._connect_timeout
         if "application_name" not in options:
             extra["application_name"] = "feedbackbot"
-        return self._psycopg.connect(
-            make_conninfo(self.url, **extra), autocommit=False, row_factory=dict_row
-        )
-
-    def _live(self) -> Any:
-        if self._closed:
-            raise self._psycopg.InterfaceError("this store has been closed")
-        if self._conn.closed:
-            self._conn = self._connect()
-        return self._conn
+        return make_conninfo(self.url, **extra)
 
     @contextmanager
-    def write(self, *, nowait: bool = False) -> Iterator[Transaction]:
-        with locked(self._lock, nowait):
+    def _connection(self, nowait: bool) -> Iterator[Any]:
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
+        if self._closed:
+            raise self._psycopg.InterfaceError("this store has been closed")
+        from psycopg_pool import PoolTimeout
+
+        try:
+            conn = self._pool.getconn(timeout=NOWAIT_LOCK_MS / 1000 if nowait else None)
+        except PoolTimeout as error:
+            raise StoreBusy("every database connection of this process is busy") from error
+        self._held.conn = conn
+        try:
+            yield conn
+        finally:
+            self._held.conn = None
+            self._pool.putconn(conn)
+
+    @contextmanager
+    def write(self, *, nowait: bool = False, urgent: bool = False) -> Iterator[Transaction]:
+        # Row locks, not one write lock: an urgent write needs no precedence here.
+        with self._connection(nowait) as conn:
             stack = ExitStack()
-            conn = self._live()
             try:
                 stack.enter_context(conn.transaction())
             except self._psycopg.OperationalError:
                 if not conn.closed:
                     raise
                 # The server closed the connection while it was idle (restart, idle
-                # timeout, pg_terminate_backend). Nothing ran yet: retry once, anew.
-                conn = self._live()
-                stack.enter_context(conn.transaction())
-            try:
-                with stack:
-                    if nowait:
-                        conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
-                    yield _PostgresTransaction(conn)
-            except self._psycopg.errors.LockNotAvailable as error:
-                raise StoreBusy("a table the write needs is locked") from error
+                # timeout, pg_terminate_backend). Nothing ran yet: retry on a fresh one.
+                with self._replacement(conn) as fresh, self._run(fresh, nowait) as tx:
+                    yield tx
+                return
+            with stack, self._locks_refused():
+                if nowait:
+                    conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
+                yield _PostgresTransaction(conn)
+
+    @contextmanager
+    def _run(self, conn: Any, nowait: bool) -> Iterator[Transaction]:
+        with conn.transaction(), self._locks_refused():
+            if nowait:
+                conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
+            yield _PostgresTransaction(conn)
+
+    @contextmanager
+    def _replacement(self, dead: Any) -> Iterator[Any]:
+        """A new connection in place of `dead` for this thread (the pool drops the dead one)."""
+        self._pool.check()  # also replaces the pool's other dropped connections
+        conn = self._pool.getconn()
+        self._held.conn = conn
+        try:
+            yield conn
+        finally:
+            self._held.conn = dead
+            self._pool.putconn(conn)
+
+    @contextmanager
+    def _locks_refused(self) -> Iterator[None]:
+        try:
+            yield
+        except self._psycopg.errors.LockNotAvailable as error:
+            raise StoreBusy("a table the write needs is locked") from error
 
     def read(self) -> AbstractContextManager[Transaction]:
         return self.write()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._conn.close()
+        self._closed = True
+        self._pool.close()
 
 
 def redact(url: str) -> str:

@@ -173,6 +173,14 @@ _V7_OUTBOX_ORDER = (
     "CREATE INDEX outbox_item_order ON outbox (workspace, item_id, status, id)",
 )
 
+_V8_INBOX_CLAIMS = (
+    # Who is finishing a stored request, and until when: several workers (and `serve`
+    # finishing its own requests) share one inbox without finishing a row twice. A lease
+    # that lapses (its process died) makes the row free again.
+    "ALTER TABLE inbox ADD COLUMN lease_owner TEXT",
+    "ALTER TABLE inbox ADD COLUMN lease_until $time",
+)
+
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (1, _V1_INITIAL),
     (2, _V2_RESPONSES),
@@ -181,6 +189,7 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (5, _V5_PLATFORMS),
     (6, _V6_FIGURES_BY_WINDOW),
     (7, _V7_OUTBOX_ORDER),
+    (8, _V8_INBOX_CLAIMS),
 ]
 
 _CREATE_RECORD = (

@@ -99,8 +99,12 @@ async def running_bot(
     scheduler: bool = False,
     clock: Callable[[], datetime] = utcnow,
     bodies: BodyReader | None = None,
+    worker_elsewhere: bool = False,
 ) -> AsyncIterator[RunningBot]:
-    """Start the bot against `fake` on an ephemeral loopback port; stop it afterwards."""
+    """Start the bot against `fake` on an ephemeral loopback port; stop it afterwards.
+
+    With `worker_elsewhere`, it runs as `serve --no-worker` (see `running_worker`).
+    """
     settings = Settings(
         bot_token="xoxb-test",
         signing_secret=SIGNING_SECRET,
@@ -113,7 +117,8 @@ async def running_bot(
     # The scheduler stays off unless asked for: digests due at the wall-clock time the
     # tests run would otherwise post into them.
     runner = await serve(bot, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0,
-                         scheduler=scheduler, bodies=bodies)
+                         scheduler=scheduler, bodies=bodies,
+                         worker_elsewhere=worker_elsewhere)
     url = base_url(runner)
     if wait:
         await bot.wait_ready()
@@ -124,6 +129,22 @@ async def running_bot(
         await client.close()
         await bot.stop()
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def running_worker(fake: FakeSlack, db_path: Path | str, *,
+                         config: Config | None = None,
+                         clock: Callable[[], datetime] = utcnow) -> AsyncIterator[FeedbackApp]:
+    """Run what `feedbackbot worker` runs, on the store `db_path` names; stop it afterwards."""
+    settings = Settings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
+                        api_url=fake.api_url, database_url=database_url_for(db_path))
+    bot = create_app(settings, config=config or example_config(), clock=clock)
+    await bot.start(scheduler=False, worker=True)
+    await bot.wait_ready()
+    try:
+        yield bot
+    finally:
+        await bot.stop()
 
 
 # --- helpers for the Slack end-to-end tests ---------------------------------------------

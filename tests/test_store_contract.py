@@ -500,3 +500,31 @@ def test_item_workspaces_lists_each_workspace_once_in_byte_order(store: Store) -
     for workspace in ("T0WORK", "E1:T2", "T0WORK", "msteams:tenant", "t0lower"):
         create(store, workspace=workspace)
     assert store.item_workspaces() == ["E1:T2", "T0WORK", "msteams:tenant", "t0lower"]
+
+
+def test_inbox_claims_give_each_row_to_one_holder_until_its_lease_lapses(store):
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    later = now + timedelta(seconds=30)
+
+    def add(key, **lease):
+        return store.inbox_add(workspace="T0", kind="event", dedupe_key=key, body="{}",
+                               headers={}, received_at=now, **lease)
+
+    mine = add("Ev1", lease_owner="serve", lease_until=later)
+    free = add("Ev2")
+    teams = add("Ev3", platform="msteams")
+    assert store.inbox_claimable(owner="w1", now=now, platforms=["slack"])
+    assert [row.id for row in store.inbox_claim(owner="w1", now=now, until=later,
+                                                platforms=["slack"])] == [free]
+    assert store.inbox_claim(owner="w2", now=now, until=later, platforms=["slack"]) == []
+    assert not store.inbox_claimable(owner="w2", now=now, platforms=["slack"])
+    # Its holder may take a row again; others wait until the lease lapses.
+    assert [row.id for row in store.inbox_claim(owner="serve", now=now, until=later,
+                                                include_own=True)] == [mine, teams]
+    assert store.inbox_lease_owners() == ["serve", "w1"]
+    assert [row.id for row in store.inbox_claim(
+        owner="w2", now=later + timedelta(seconds=1), until=later + timedelta(minutes=1),
+        platforms=["slack"])] == [mine, free]
+    store.inbox_done(free)
+    assert store.inbox_release(owner="w2") == 1
+    assert store.inbox_lease_owners() == ["serve"]

@@ -34,7 +34,8 @@ TABLES = ("inbox", "items", "events", "outbox", "rotations", "drafts", "channels
           "workspaces", "followers", "item_flags", "digest_claims")
 # Columns added after release 0.1.0, with what an old row must read as.
 ADDED_COLUMNS = {"items": {"platform": "slack", "card_platform": None},
-                 "inbox": {"platform": "slack"}, "followers": {"platform": "slack"}}
+                 "inbox": {"platform": "slack", "lease_owner": None, "lease_until": None},
+                 "followers": {"platform": "slack"}}
 
 
 def _sqlite_rows(path: Path) -> dict[str, list[dict[str, Any]]]:

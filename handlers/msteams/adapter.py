@@ -96,8 +96,12 @@ class TeamsAdapter:
         mode = self.settings.teams_auth_mode
         return {"ok": mode != "refuse", "auth": mode}
 
-    async def finish(self, row: InboxRow) -> None:
-        """Finish one stored activity (a replay after a restart or a failure)."""
+    async def finish(self, row: InboxRow, *, fresh: bool = False) -> None:
+        """Finish one stored activity (a replay after a restart or a failure).
+
+        Teams requests are finished where they are answered (invokes answer with
+        results), so a worker only ever finishes them as replays: `fresh` changes nothing.
+        """
         await self.inbound.finish(row)
 
 

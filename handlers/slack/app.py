@@ -38,7 +38,7 @@ from handlers.slack import (
     workspace_events,
 )
 from handlers.slack.context import body_for_bolt, team_and_enterprise, workspace_key
-from handlers.slack.deps import FAILURE_RECORDED, Deps
+from handlers.slack.deps import ACK_ONLY, FAILURE_RECORDED, Deps
 from handlers.slack.port import SlackChatPort
 from storage import open_store
 
@@ -107,23 +107,13 @@ class FeedbackApp:
         self.api_timeout = api_timeout
         self._http: aiohttp.ClientSession | None = None
 
-        async def authorize(enterprise_id: str | None = None, team_id: str | None = None,
-                            **_: Any) -> AuthorizeResult:
-            # From the auth.test made at start-up: no Web API call inside a request.
-            # Until it has answered, authorization fails and the stored request waits.
-            return self._authorized(enterprise_id, team_id)  # type: ignore[return-value]
-
-        self.bolt = AsyncApp(
-            client=self.lookup_client,
-            authorize=authorize,
-            # The signature is checked on the raw body before anything is stored, so
-            # Bolt's own check (which parses first) would only repeat it.
-            request_verification_enabled=False,
-            # The bot's own messages are ignored by the listeners, which also mark
-            # them done in the inbox.
-            ignoring_self_events_enabled=False,
-            process_before_response=False,
-        )
+        # Requests answered and finished here, as Bolt does by default: the listener
+        # acks, then works on. `quick_bolt` waits for the listener before answering:
+        # for the ack-only phase of `serve --no-worker` (the listener stops at its ack, so
+        # the answer leaves at once, without Bolt's 10 ms ack polling) and for a worker
+        # finishing a request another process answered (done when dispatch returns).
+        self.bolt = self._new_bolt(process_before_response=False)
+        self.quick_bolt = self._new_bolt(process_before_response=True)
         self.port = SlackChatPort(
             client_for=lambda workspace: self.client, store=self.store,
             team_channels={name: team.channel for name, team in self.config.teams.items()
@@ -136,16 +126,36 @@ class FeedbackApp:
         self.scheduler = runtime.scheduler
         self.lifecycle = runtime.lifecycle
         self.deps = Deps(runtime=runtime, port=self.port)
-        # Card listeners first: they match only events about cards, and Bolt runs the
-        # first listener that matches.
-        card_events.register(self.bolt, self.deps, self.lifecycle)
-        card_actions.register(self.bolt, self.deps, self.lifecycle)
-        chat_views.register(self.bolt, self.deps)
-        intake_command.register(self.bolt, self.deps, self.lifecycle)
-        for feature in (intake_modal, intake_events, workspace_events):
-            feature.register(self.bolt, self.deps)
-        workspace_events.register_catch_alls(self.bolt, self.deps)
+        for bolt in (self.bolt, self.quick_bolt):
+            # Card listeners first: they match only events about cards, and Bolt runs the
+            # first listener that matches.
+            card_events.register(bolt, self.deps, self.lifecycle)
+            card_actions.register(bolt, self.deps, self.lifecycle)
+            chat_views.register(bolt, self.deps)
+            intake_command.register(bolt, self.deps, self.lifecycle)
+            for feature in (intake_modal, intake_events, workspace_events):
+                feature.register(bolt, self.deps)
+            workspace_events.register_catch_alls(bolt, self.deps)
         self._connecting: asyncio.Task[None] | None = None
+
+    def _new_bolt(self, *, process_before_response: bool) -> AsyncApp:
+        async def authorize(enterprise_id: str | None = None, team_id: str | None = None,
+                            **_: Any) -> AuthorizeResult:
+            # From the auth.test made at start-up: no Web API call inside a request.
+            # Until it has answered, authorization fails and the stored request waits.
+            return self._authorized(enterprise_id, team_id)  # type: ignore[return-value]
+
+        return AsyncApp(
+            client=self.lookup_client,
+            authorize=authorize,
+            # The signature is checked on the raw body before anything is stored, so
+            # Bolt's own check (which parses first) would only repeat it.
+            request_verification_enabled=False,
+            # The bot's own messages are ignored by the listeners, which also mark
+            # them done in the inbox.
+            ignoring_self_events_enabled=False,
+            process_before_response=process_before_response,
+        )
 
     # --- authorization -----------------------------------------------------------
     def _authorized(self, enterprise_id: str | None,
@@ -248,11 +258,15 @@ class FeedbackApp:
     # --- inbound ----------------------------------------------------------------
     async def dispatch(self, *, inbox_id: int, body: str | dict[str, Any],
                        headers: Mapping[str, str | Sequence[str]], query: str = "",
-                       mode: str = "http", replay: bool = False) -> BoltResponse:
+                       mode: str = "http", replay: bool = False,
+                       phase: str = "all") -> BoltResponse:
         """Run a stored request through Bolt; a request nothing will handle is marked done.
 
         That covers requests no listener matches and requests from a workspace this
         deployment does not serve; both would otherwise be replayed forever.
+        `phase` "ack" only works out the answer (a worker finishes the request later);
+        "finish" does the whole work and returns once it is done; "all" answers as soon
+        as the listener acks and works on after that.
         """
         if self.auth is None:
             # Not connected yet (Slack may be down): the request is stored and will be
@@ -264,12 +278,17 @@ class FeedbackApp:
             # Bolt reads the payload's ids while building the request: odd shapes raise here.
             if isinstance(body, str):
                 body, headers = body_for_bolt(body, headers)
+            context: dict[str, Any] = {"inbox_id": inbox_id, "replay": replay}
+            if phase == "ack":
+                context[ACK_ONLY] = True
             request = AsyncBoltRequest(body=body, query=query, headers=dict(headers),
-                                       mode=mode, context={"inbox_id": inbox_id,
-                                                           "replay": replay})
+                                       mode=mode, context=context)
             if _org_wide(request.body):
                 return self._refuse_org_wide(inbox_id, request.body)
-            response = await self.bolt.async_dispatch(request)
+            bolt = self.bolt if phase == "all" else self.quick_bolt
+            response = await bolt.async_dispatch(request)
+            if phase == "ack":
+                return response  # what comes of the request is the worker's to record
         except Exception as error:  # counted, so that it is retried a few times, not forever
             log.exception("handling stored request %s failed", inbox_id)
             self.runtime.request_failed(inbox_id, kind=_kind(body), error=repr(error))
@@ -325,14 +344,26 @@ class FeedbackApp:
             return 0
         return await self.runtime.replay_inbox(platform=self.name, older_than=older_than)
 
-    async def finish(self, row: InboxRow) -> None:
-        """Run a stored Slack request through Bolt again (after a restart or a failure)."""
+    async def finish(self, row: InboxRow, *, fresh: bool = False) -> None:
+        """Run a stored Slack request through Bolt again (after a restart or a failure).
+
+        A `fresh` one was just answered by `serve --no-worker`: the person still gets
+        the answers a replay long after the fact would leave out, and this returns once
+        the work is done.
+        """
         if self.auth is None:
             return  # finished once auth.test answers
         mode = row.headers.get(SOCKET_MODE_HEADER, "http")
         body: str | dict[str, Any] = json.loads(row.body) if mode == "socket_mode" else row.body
         await self.dispatch(inbox_id=row.id, body=body, headers=row.headers, mode=mode,
-                            replay=True)
+                            replay=not fresh, phase="finish" if fresh else "all")
+
+    def finish_after_answer(self, inbox_id: int, *, workspace: str, kind: str, body: str,
+                            headers: dict[str, str], dedupe_key: str | None) -> None:
+        """Finish a request this process stored and answered, as a task of its own."""
+        self.runtime.finish_in_background(InboxRow(
+            id=inbox_id, workspace=workspace, kind=kind, dedupe_key=dedupe_key, body=body,
+            headers=headers, received_at=self.clock(), attempts=0, platform=self.name))
 
     # --- the platform's part of the runtime --------------------------------------
     def add_routes(self, app: web.Application) -> None:
@@ -374,9 +405,10 @@ class FeedbackApp:
 
     # --- running this platform alone ----------------------------------------------
     async def start(self, *, outbox: bool = True, scheduler: bool = True,
-                    inbox: bool = True) -> None:
+                    inbox: bool = True, worker: bool = False) -> None:
         """Start the runtime (and so connect to Slack); see Runtime.start."""
-        await self.runtime.start(outbox=outbox, scheduler=scheduler, inbox=inbox)
+        await self.runtime.start(outbox=outbox, scheduler=scheduler, inbox=inbox,
+                                 worker=worker)
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until auth.test has answered."""

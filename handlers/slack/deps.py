@@ -92,7 +92,7 @@ class Deps:
 class SlackCall:
     """One request as a listener sees it."""
 
-    ack: AsyncAck
+    ack: Callable[..., Awaitable[Any]]  # Bolt's AsyncAck, or AckThenStop in the ack-only phase
     body: dict[str, Any]
     context: AsyncBoltContext
     client: AsyncWebClient
@@ -115,6 +115,42 @@ Handler = Callable[[SlackCall], Awaitable[None]]
 
 # Set in a request's context once its failure is counted, so that it is counted once.
 FAILURE_RECORDED = "feedbackbot_failure_recorded"
+# Set in a request's context when only its answer is wanted here: a worker does the rest.
+ACK_ONLY = "feedbackbot_ack_only"
+
+
+class AckSent(BaseException):
+    """The ack-only phase is over once the listener has acknowledged; a worker does the rest.
+
+    A BaseException, so that a listener's own `except Exception` can't swallow it.
+    """
+
+
+class AckThenStop:
+    """An ack that answers Slack, then stops the listener (raises AckSent)."""
+
+    def __init__(self, ack: AsyncAck) -> None:
+        self._ack = ack
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> None:
+        await self._ack(*args, **kwargs)
+        raise AckSent
+
+
+async def _acknowledge_only(handler: Handler, call: SlackCall, ack: AsyncAck) -> None:
+    """Run `handler` up to its ack: what the answer says (a routing message, a form's
+    errors) is worked out as usual, and nothing after it runs here."""
+    if call.body.get("type") == "event_callback":
+        return  # Bolt acknowledges events by itself; listeners only do work
+    try:
+        await handler(call)
+    except AckSent:
+        return
+    except Exception:  # the worker handles the request (and records its failure)
+        log.exception("working out the answer to a %s failed; answered plainly",
+                      call.body.get("type") or "command")
+    if ack.response is None:
+        await ack()
 
 def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
     """Wrap `handler` as a Bolt listener that marks its inbox row done when it finishes.
@@ -131,6 +167,11 @@ def tracked(deps: Deps, handler: Handler) -> Callable[..., Awaitable[None]]:
         respond: AsyncRespond,
     ) -> None:
         inbox_id = context.get("inbox_id")
+        if context.get(ACK_ONLY):
+            await _acknowledge_only(handler, SlackCall(
+                ack=AckThenStop(ack), body=body, context=context, client=client,
+                respond=respond), ack)
+            return
         call = SlackCall(ack=ack, body=body, context=context, client=client, respond=respond)
         deps.in_flight += 1
         try:

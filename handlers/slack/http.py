@@ -2,7 +2,9 @@
 
 Order matters: the signature is checked on the raw body (401), then the body is
 parsed (400), then the request is stored in the inbox, and only then is it handed
-to Bolt, which acknowledges it.
+to Bolt, which acknowledges it. With a `feedbackbot worker` (`serve --no-worker`),
+Bolt here only works out the answer and the worker does the rest
+(handlers/slack/phases.py says what still runs here).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from handlers.slack.body import (
     BodyRefused,
 )
 from handlers.slack.context import dedupe_key, shape_problem, workspace_from_body
+from handlers.slack.phases import finished_where_answered
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +137,15 @@ def add_slack_routes(
         headers = {key.lower(): value for key, value in request.headers.items()}
         workspace = workspace_from_body(body)
         kind = str(body.get("type") or body.get("command") or "unknown")
+        # Only what must happen while Slack waits is done before the answer. The rest is
+        # a worker's: another process's (`serve --no-worker`), or this one's, after it.
+        while_waiting = finished_where_answered(body)
+        finish_here = bot.runtime.finishes_requests or while_waiting
+        stored_headers = {"content-type": headers.get("content-type", "")}
         try:
             inbox_id = await bot.runtime.persist(
                 platform=bot.name, workspace=workspace, kind=kind, dedupe_key=dedupe_key(body),
-                body=text, headers={"content-type": headers.get("content-type", "")})
+                body=text, headers=stored_headers, finish_here=finish_here)
         except StoreBusy as busy:
             # Nothing is acknowledged, so Slack delivers it again; if the insert lands
             # after all, it is handled then, and the redelivery finds it stored.
@@ -148,8 +156,11 @@ def add_slack_routes(
             # A redelivery of something already stored: nothing changes.
             return web.Response(status=200)
         response = await bot.dispatch(
-            inbox_id=inbox_id, body=text, headers=headers, query=request.query_string
-        )
+            inbox_id=inbox_id, body=text, headers=headers, query=request.query_string,
+            phase="all" if while_waiting else "ack")
+        if finish_here and not while_waiting:
+            bot.finish_after_answer(inbox_id, workspace=workspace, kind=kind, body=text,
+                                    headers=stored_headers, dedupe_key=dedupe_key(body))
         return web.Response(
             status=response.status,
             body=response.body,
@@ -160,10 +171,12 @@ def add_slack_routes(
 
 
 async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int,
-                scheduler: bool = True, bodies: BodyReader | None = None) -> web.AppRunner:
+                scheduler: bool = True, bodies: BodyReader | None = None,
+                worker_elsewhere: bool = False) -> web.AppRunner:
     """Start the HTTP server and the bot's workers; return the runner for cleanup.
 
-    With `scheduler` false, digests and reminders are left to `feedbackbot clock`.
+    With `scheduler` false, digests and reminders are left to `feedbackbot clock`; with
+    `worker_elsewhere`, finishing requests and the outbox to `feedbackbot worker`.
     `port` 0 picks a free port; `base_url(runner)` says which.
     """
     runner = web.AppRunner(build_web_app(bot, signing_secret=signing_secret, bodies=bodies),
@@ -171,7 +184,11 @@ async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int,
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    await bot.start(scheduler=scheduler)
+    if worker_elsewhere:
+        bot.runtime.finishes_requests = False
+        await bot.start(scheduler=scheduler, outbox=False, inbox=False)
+    else:
+        await bot.start(scheduler=scheduler)
     return runner
 
 
