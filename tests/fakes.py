@@ -68,6 +68,7 @@ class SentNotice:
 class _Scripted:
     error: ChatError
     landed: bool
+    workspace: str | None = None
 
 
 @dataclass
@@ -113,9 +114,10 @@ class RecordingChatPort:
 
     # --- scripting ---------------------------------------------------------------
     def fail_next(
-        self, method: str, error: ChatError, count: int = 1, *, landed: bool = False
+        self, method: str, error: ChatError, count: int = 1, *, landed: bool = False,
+        workspace: str | None = None,
     ) -> None:
-        """Make the next `count` calls of `method` raise `error`.
+        """Make the next `count` calls of `method` (for `workspace`, if given) raise `error`.
 
         With `landed`, a post is delivered before the error is raised: a timeout whose
         request did reach the platform.
@@ -123,7 +125,8 @@ class RecordingChatPort:
         if method not in PORT_METHODS:
             raise ValueError(f"ChatPort has no method {method!r}")
         for _ in range(count):
-            self._failures[method].append(_Scripted(error=error, landed=landed))
+            self._failures[method].append(
+                _Scripted(error=error, landed=landed, workspace=workspace))
 
     def calls_of(self, method: str) -> list[dict[str, Any]]:
         """The kwargs of every call of `method`, failed ones included."""
@@ -141,9 +144,13 @@ class RecordingChatPort:
 
     def _record(self, method: str, kwargs: dict[str, Any]) -> _Scripted | None:
         self.calls.append((method, kwargs))
-        queue = self._failures.get(method)
-        if queue:
-            scripted = queue.popleft()
+        queue = self._failures[method]
+        item = kwargs.get("item")
+        workspace = kwargs.get("workspace", getattr(item, "workspace", None))
+        for scripted in list(queue):
+            if scripted.workspace not in (None, workspace):
+                continue  # scripted for another workspace's calls
+            queue.remove(scripted)
             if not scripted.landed:
                 raise scripted.error
             return scripted

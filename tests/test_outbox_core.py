@@ -401,8 +401,9 @@ async def test_revoked_workspace_gets_nothing_further(
     await forwarded(intake, clock)
     other = await forwarded(intake, clock, workspace="T0OTHER")
     # Both T0WORK cards are on their way at once (items go concurrently): Slack refuses
-    # each, as it refuses every call made with a revoked token.
-    chat.fail_next("post_card", ChatError("token_revoked", workspace_gone=True), count=2)
+    # each, as it refuses every call made with a revoked token, and only those.
+    chat.fail_next("post_card", ChatError("token_revoked", workspace_gone=True), count=2,
+                   workspace="T0WORK")
     chat.refused_tokens["T0WORK"] = "token_revoked"
 
     await worker.drain_once()
