@@ -27,6 +27,7 @@ from bot.inbox_claims import (
 )
 from bot.intake import IntakeService
 from bot.lifecycle import Lifecycle
+from bot.metrics import Figures
 from bot.models import utcnow
 from bot.outbox import OutboxWorker
 from bot.ports import ChatPort, Ports
@@ -39,6 +40,8 @@ from bot.views import Views
 
 log = logging.getLogger(__name__)
 
+# Slack shows a command's answer only if it comes within 3 s.
+FIGURES_WAIT = 2.5
 INBOX_RETRY_AFTER = timedelta(seconds=30)
 INBOX_RETRY_EVERY = 15.0
 INBOX_KEEP = timedelta(days=2)  # event ids must be remembered for at least an hour
@@ -108,7 +111,7 @@ class Runtime:
                                    workspace=lambda: self.workspace,
                                    after_tick=self.outbox.wake)
         self.views = Views(store=store, config=config, lifecycle=self.lifecycle,
-                           ports=self.ports, clock=clock)
+                           ports=self.ports, clock=clock, read_figures=self._read_figures)
         self.replies = Replies(store=store, clock=clock, wake=self.outbox.wake)
         self.claims = InboxClaims(store=store, owner=process_owner(self), clock=clock)
         # False in `serve --no-worker`: requests are answered here and finished by a
@@ -125,6 +128,10 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._late_replays: set[asyncio.Task[None]] = set()
         self._closed = False
+
+    async def _read_figures(self, work: Callable[[Store], Figures]) -> Figures:
+        """Read a window of figures in a store thread, so acks go on meanwhile."""
+        return await self.off_loop.call(work, wait=FIGURES_WAIT, what="reading figures")
 
     # --- platforms ----------------------------------------------------------------
     def add_platform(self, adapter: PlatformAdapter) -> None:

@@ -5,9 +5,10 @@ Every platform shows the same figures and lists; each adapter only words them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bot.config import Config
 from bot.lifecycle import Lifecycle
@@ -15,6 +16,10 @@ from bot.metrics import Figures, TeamFigures, compute_figures
 from bot.models import Item, Status
 from bot.ports import ChatError, Ports
 from bot.store import Store
+
+T = TypeVar("T")
+# Runs a read of the store somewhere other than the event loop, and awaits its result.
+StoreReader = Callable[[Callable[[Store], T]], Awaitable[T]]
 
 WAITING = frozenset({Status.RECEIVED.value, Status.ROUTED.value, Status.REOPENED.value})
 
@@ -95,16 +100,39 @@ async def mine(*, store: Store, lifecycle: Lifecycle, workspace: str, now: datet
     return MineData(now=now, theirs=theirs, forwarded=forwarded)
 
 
+async def _read_here(work: Callable[[Store], T], store: Store) -> T:
+    return work(store)
+
+
 class Views:
-    """The figures and waiting lists of one deployment, for whoever may see them."""
+    """The figures and waiting lists of one deployment, for whoever may see them.
+
+    Figures read a whole window of items: `read_figures` runs that read off the event
+    loop (the runtime passes its store threads), so other requests are answered
+    meanwhile. Without it the read runs where it is called.
+    """
 
     def __init__(self, *, store: Store, config: Config, lifecycle: Lifecycle, ports: Ports,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime],
+                 read_figures: StoreReader[Figures] | None = None) -> None:
         self.store = store
         self.config = config
         self.lifecycle = lifecycle
         self.ports = ports
         self.clock = clock
+        self._read_figures = read_figures
+
+    async def _figures(self, *, workspace: str, days: int,
+                       teams: Sequence[str] | None) -> Figures:
+        now = self.clock()
+
+        def read(store: Store) -> Figures:
+            return window_figures(store=store, config=self.config, workspace=workspace,
+                                  now=now, days=days, teams=teams)
+
+        if self._read_figures is None:
+            return await _read_here(read, self.store)
+        return await self._read_figures(read)
 
     async def refusal(self, *, workspace: str, user: str, platform: str = "slack"
                       ) -> str | None:
@@ -116,10 +144,15 @@ class Views:
             return CANT_CHECK
         return None if internal else NOT_INTERNAL
 
-    def stats(self, *, workspace: str, days: int, team: str | None = None) -> StatsData:
-        """The figures `stats` shows, as of now."""
-        return stats(store=self.store, config=self.config, workspace=workspace,
-                     now=self.clock(), days=days, team=team)
+    async def stats(self, *, workspace: str, days: int, team: str | None = None) -> StatsData:
+        """The figures `stats` shows, as of now: one team's, or every team's and all together.
+
+        Raises StoreBusy when the store threads can't read them in time.
+        """
+        figures = await self._figures(workspace=workspace, days=days,
+                                      teams=[team] if team else None)
+        rows = figures.teams if team else [*figures.teams, figures.overall]
+        return StatsData(days=days, rows=list(rows))
 
     async def mine(self, *, workspace: str, user: str, platform: str = "slack") -> MineData:
         """What waits on `user`, and what they forwarded that waits, as of now."""
@@ -146,6 +179,5 @@ class Views:
         teams = await self.teams_of(workspace=workspace, user=user, platform=platform)
         if not teams:
             return StatsData(days=days, rows=[])
-        figures = window_figures(store=self.store, config=self.config, workspace=workspace,
-                                 now=self.clock(), days=days, teams=teams)
+        figures = await self._figures(workspace=workspace, days=days, teams=teams)
         return StatsData(days=days, rows=list(figures.teams))

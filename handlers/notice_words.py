@@ -86,3 +86,8 @@ def notice_sentence(notice: Notice, item: Item | None, wording: Wording, *,
     if notice.kind == "rejected":
         return f"{icon} {wording.escape(str(data.get('reason') or 'Not forwarded.'))}"
     return wording.escape(str(data.get("text") or ""))
+
+
+# When the figures can't be read before the chat gives up waiting for the answer.
+FIGURES_BUSY = ("The figures are taking longer than usual to add up right now."
+                " Please ask again in a minute.")

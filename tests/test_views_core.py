@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable
 from datetime import timedelta
+
+import pytest
 
 from bot.config import Config
 from bot.intake import IntakeService
 from bot.lifecycle import Lifecycle
+from bot.metrics import Figures
 from bot.ports import ChatError, Ports
-from bot.store import Store
+from bot.store import Store, StoreBusy
 from bot.views import CANT_CHECK, NOT_INTERNAL, Views, mine, stats
 from tests.fakes import FrozenClock, RecordingChatPort, intake_request
 
@@ -38,7 +44,7 @@ async def test_stats_counts_new_and_answered_items_per_team_and_overall(
                                       kind="button")
     clock.advance(timedelta(minutes=1))
 
-    data = views.stats(workspace="T0WORK", days=7)
+    data = await views.stats(workspace="T0WORK", days=7)
 
     by_team = {row.team: row for row in data.rows}
     assert data.days == 7
@@ -112,3 +118,46 @@ async def test_my_teams_stats_shows_only_the_teams_the_person_is_on(
     data = await views.my_teams_stats(workspace="T0WORK", user="U0BOB")
     assert [(row.team, row.new) for row in data.rows] == [("payments", 1)]
     assert (await views.my_teams_stats(workspace="T0WORK", user="U0SUPPORT")).rows == []
+
+
+async def test_figures_are_read_through_the_given_reader_off_the_event_loop(
+    fresh_store: Store, example_config: Config, clock: FrozenClock, intake: IntakeService
+) -> None:
+    chat = RecordingChatPort(internal_users={"U0ALICE"})
+    ports = Ports({"slack": chat})
+    lifecycle = Lifecycle(store=fresh_store, config=example_config, port=ports, clock=clock)
+    loop_thread = threading.get_ident()
+    read_on: list[int] = []
+
+    async def in_a_thread(work: Callable[[Store], Figures]) -> Figures:
+        def run() -> Figures:
+            read_on.append(threading.get_ident())
+            return work(fresh_store)
+        return await asyncio.to_thread(run)
+
+    views = Views(store=fresh_store, config=example_config, lifecycle=lifecycle, ports=ports,
+                  clock=clock, read_figures=in_a_thread)
+    await _forward(intake, clock, "the refund never arrived")
+    clock.advance(timedelta(minutes=1))
+
+    data = await views.stats(workspace="T0WORK", days=7, team="payments")
+
+    assert [(row.team, row.new) for row in data.rows] == [("payments", 1)]
+    assert read_on and loop_thread not in read_on
+
+
+async def test_figures_that_cannot_be_read_in_time_say_so(
+    fresh_store: Store, example_config: Config, clock: FrozenClock
+) -> None:
+    chat = RecordingChatPort(internal_users={"U0ALICE"})
+    ports = Ports({"slack": chat})
+    lifecycle = Lifecycle(store=fresh_store, config=example_config, port=ports, clock=clock)
+
+    async def too_slow(work: Callable[[Store], Figures]) -> Figures:
+        raise StoreBusy("reading figures took longer than 2.5s")
+
+    views = Views(store=fresh_store, config=example_config, lifecycle=lifecycle, ports=ports,
+                  clock=clock, read_figures=too_slow)
+
+    with pytest.raises(StoreBusy):
+        await views.stats(workspace="T0WORK", days=7)

@@ -12,8 +12,10 @@ from bot.config import Config
 from bot.durations import format_duration
 from bot.metrics import Durations, TeamFigures
 from bot.models import Item
+from bot.store import StoreBusy
 from bot.views import Views
 from handlers.msteams.text import cut, escape_markdown
+from handlers.notice_words import FIGURES_BUSY
 
 STATS = re.compile(r"^stats(?:\s+(?P<team>\S+?))?(?:\s+(?P<days>7d|30d))?$", re.IGNORECASE)
 MAX_LISTED = 15
@@ -70,10 +72,13 @@ def figures_text(row: TeamFigures, *, days: int) -> str:
     return "\n".join(lines)
 
 
-def stats_text(*, views: Views, config: Config, workspace: str, text: str) -> str:
+async def stats_text(*, views: Views, config: Config, workspace: str, text: str) -> str:
     """The figures for a `stats` message (computed by the core, as on Slack)."""
     team, days = parse_stats(text, config) or (None, 7)
-    data = views.stats(workspace=workspace, days=days, team=team)
+    try:
+        data = await views.stats(workspace=workspace, days=days, team=team)
+    except StoreBusy:
+        return FIGURES_BUSY
     return "\n\n".join(figures_text(row, days=data.days) for row in data.rows)
 
 

@@ -165,5 +165,5 @@ class Turns:
         if command == "mine":
             return await chat_answers.mine_text(views=self.services.views,
                                                 workspace=workspace, user=sender.key)
-        return chat_answers.stats_text(views=self.services.views, config=self.services.config,
+        return await chat_answers.stats_text(views=self.services.views, config=self.services.config,
                                        workspace=workspace, text=text)

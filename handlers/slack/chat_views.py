@@ -14,6 +14,8 @@ from bot.config import Config
 from bot.durations import format_duration
 from bot.metrics import Durations, TeamFigures
 from bot.models import Item
+from bot.store import StoreBusy
+from handlers.notice_words import FIGURES_BUSY
 from handlers.slack.deps import Deps, SlackCall, tracked
 from handlers.slack.render import cut, escape, status_blocks
 
@@ -69,9 +71,12 @@ def figures_text(row: TeamFigures, *, days: int) -> str:
     return "\n".join(lines)
 
 
-def stats_text(deps: Deps, *, workspace: str, team: str | None, days: int) -> str:
-    """The figures `/feedback stats` shows."""
-    data = deps.views.stats(workspace=workspace, days=days, team=team)
+async def stats_text(deps: Deps, *, workspace: str, team: str | None, days: int) -> str:
+    """The figures `/feedback stats` shows; a short apology when they can't be read in time."""
+    try:
+        data = await deps.views.stats(workspace=workspace, days=days, team=team)
+    except StoreBusy:
+        return FIGURES_BUSY
     return "\n\n".join(figures_text(row, days=data.days) for row in data.rows)
 
 
@@ -142,7 +147,10 @@ async def home_view(deps: Deps, *, workspace: str, user: str) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(
             f"*You forwarded, still waiting* ({len(forwarded)})\n" + "\n".join(lines),
             3000)[0]}})
-    figures = await deps.views.my_teams_stats(workspace=workspace, user=user, days=7)
+    try:
+        figures = await deps.views.my_teams_stats(workspace=workspace, user=user, days=7)
+    except StoreBusy:  # the lists above still help; the figures come with the next visit
+        figures = views.StatsData(days=7, rows=[])
     if figures.rows:
         blocks.append({"type": "divider"})
         for row in figures.rows:

@@ -57,7 +57,7 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
                 return
         if stats is not None:
             team, days = stats
-            await call.ack(text=stats_text(deps, workspace=call.workspace, team=team,
+            await call.ack(text=await stats_text(deps, workspace=call.workspace, team=team,
                                            days=days))
             return
         if MINE.match(text):
