@@ -38,7 +38,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from report import Progress, record_section
+from report import Progress, fresh_postgres_database, record_section
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config, load_config
@@ -200,6 +200,8 @@ class Bot:
 
 async def start_bot(directory: Path, urls: list[str], database_url: str,
                     concurrency: int, session_per_call: bool = False) -> Bot:
+    if database_url.startswith("postgres"):
+        fresh_postgres_database(database_url)  # each phase starts from an empty outbox
     store = open_store(database_url)
     config = bench_config(directory)
     sessions = [aiohttp.ClientSession() for _ in urls]

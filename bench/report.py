@@ -114,3 +114,18 @@ def record_section(name: str, title: str, body: str, *, doc: Path = DOC,
     doc.write_text(text, encoding="utf-8")
     print(f"figures written to {doc} (section {name})", file=sys.stderr)
     return doc
+
+
+def fresh_postgres_database(url: str) -> str:
+    """Drop and create the PostgreSQL database `url` names, so a run starts empty; return `url`.
+
+    Connects to the server's `postgres` database to do it; raises what psycopg raises
+    when the server can't be reached or the role may not create databases.
+    """
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return url
