@@ -10,11 +10,10 @@ start, so nothing waits longer than that and no row is finished by two processes
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from bot.lease_owners import is_dead_holder
 from bot.store import InboxRow, Store
 
 log = logging.getLogger(__name__)
@@ -25,21 +24,6 @@ INBOX_LEASE = timedelta(seconds=30)
 INBOX_POLL_SECONDS = 0.02
 # Requests a worker finishes at once (each mostly waits on the chat platform's answers).
 INBOX_CONCURRENCY = 32
-
-
-def process_owner(instance: object) -> str:
-    """A name for the lease holder: host, pid (to tell a dead process) and instance."""
-    return f"{socket.gethostname()}:{os.getpid()}:{id(instance):x}"
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
 
 
 class InboxClaims:
@@ -78,14 +62,9 @@ class InboxClaims:
 
     def release_dead(self) -> int:
         """Free rows leased by processes on this host that no longer exist; return how many."""
-        host = socket.gethostname()
         released = 0
         for owner in self.store.inbox_lease_owners():
-            owner_host, _, rest = owner.partition(":")
-            pid_text = rest.partition(":")[0]
-            if owner_host != host or not pid_text.isdigit() or owner == self.owner:
-                continue
-            if int(pid_text) != os.getpid() and not _process_exists(int(pid_text)):
+            if is_dead_holder(owner, me=self.owner):
                 released += self.store.inbox_release(owner=owner)
         if released:
             log.info("freed %d stored request(s) held by a process that is gone", released)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.config import Config
 from bot.digest_service import DigestService
+from bot.lease_owners import is_dead_holder, process_owner
 from bot.models import Event, Item, utcnow
 from bot.outbox_delivery import Delivery
 from bot.outbox_entries import (
@@ -61,16 +61,6 @@ async def off_loop(call: Callable[[], T]) -> T:
     return await asyncio.to_thread(call)
 
 
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    return True
-
-
 def _configured_concurrency() -> int:
     text = os.environ.get(CONCURRENCY_VARIABLE, "").strip()
     if not text:
@@ -107,7 +97,7 @@ class OutboxWorker:
                                  digests=digests)
         self._wake = asyncio.Event()
         self._stopping = False
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.owner = process_owner(self)
         self.sent = 0
         self._tokens: dict[str, TokenChecks] = {}
 
@@ -145,14 +135,9 @@ class OutboxWorker:
 
     def release_dead_leases(self) -> int:
         """Free entries leased by processes on this host that no longer exist (kill -9)."""
-        host = socket.gethostname()
         released = 0
         for entry_id, owner in self.store.outbox_leases():
-            owner_host, _, rest = owner.partition(":")
-            pid_text = rest.partition(":")[0]
-            if owner_host != host or not pid_text.isdigit() or owner == self.owner:
-                continue
-            if not _process_exists(int(pid_text)):
+            if is_dead_holder(owner, me=self.owner):
                 self.store.outbox_release(entry_id, owner=owner)
                 released += 1
         return released

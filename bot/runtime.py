@@ -19,13 +19,9 @@ from aiohttp import web
 from bot.config import Config
 from bot.digest_service import DigestService
 from bot.inbox import record_failed_attempt
-from bot.inbox_claims import (
-    INBOX_CONCURRENCY,
-    INBOX_POLL_SECONDS,
-    InboxClaims,
-    process_owner,
-)
+from bot.inbox_claims import INBOX_CONCURRENCY, INBOX_POLL_SECONDS, InboxClaims
 from bot.intake import IntakeService
+from bot.lease_owners import process_owner
 from bot.lifecycle import Lifecycle
 from bot.metrics import Figures
 from bot.models import utcnow
