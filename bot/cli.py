@@ -350,6 +350,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.with_changes(config_path=args.config)
     try:
         code: int = args.handler(args, settings)
+    except BrokenPipeError:
+        # The reader went away (`feedbackbot export | head`): what it wanted it has.
+        _silence_stdout()
+        return 0
     except StoreUnavailable as error:
         return _expected_failure(error, str(error), 1)
     except OSError as error:
@@ -358,6 +362,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A file named on the command line or in the environment: say which and why.
         return _expected_failure(error, f"{error.filename}: {error.strerror or error}", 1)
     return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _expected_failure(error: Exception, message: str, code: int) -> int:

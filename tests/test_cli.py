@@ -274,3 +274,32 @@ async def test_expected_failures_get_one_line_not_a_traceback(case, tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("feedbackbot:")]
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert "secret@" not in result.stderr
+
+
+def test_export_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    # `feedbackbot export | head`: the reader closes the pipe long before the last row.
+    db = tmp_path / "bot.db"
+    store = open_store(f"sqlite:///{db}")
+    base = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    for index in range(400):
+        forwarded = base + timedelta(minutes=index)
+        item = Item(workspace="T0DEMO", id=0, team="payments", status="routed",
+                    text=f"item {index}: " + "the refund never arrived " * 20, customer=None,
+                    severity="normal", source_channel="C0INTAKE",
+                    source_ts=f"1700000000.{index:06d}", forwarded_by="U0SUPPORT",
+                    received_at=forwarded, forwarded_at=forwarded)
+        store.create_item(item=item, event=Event(0, "received", "U0SUPPORT", forwarded),
+                          outbox=[])
+    store.close()
+    import os
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "export", "--format", "csv"],
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{db}"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().startswith(b"workspace,id,")
+    process.stdout.close()  # what `head -1` does once it has its line
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, errors
+    assert "Traceback" not in errors and "BrokenPipe" not in errors
