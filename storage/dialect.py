@@ -122,6 +122,10 @@ class Transaction(abc.ABC):
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a statement; return every row it yields, as dicts."""
 
+    @abc.abstractmethod
+    def tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """Run a statement; return every row as a tuple in column order (cheaper than dicts)."""
+
     def one(self, sql: str, params: Params = ()) -> Row | None:
         """Run a statement; return its first row, or None."""
         rows = self.all(sql, params)
@@ -190,6 +194,11 @@ class _SqliteTransaction(Transaction):
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         cursor = self._conn.cursor()
         cursor.row_factory = _sqlite_row  # the connection's own rows stay sqlite-utils' tuples
+        return cursor.execute(sql, _sqlite_params(params)).fetchall()
+
+    def tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
         return cursor.execute(sql, _sqlite_params(params)).fetchall()
 
 
@@ -326,6 +335,13 @@ class _PostgresTransaction(Transaction):
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         cursor = self._conn.execute(_pyformat(sql), _postgres_params(params))
+        return list(cursor.fetchall()) if cursor.description else []
+
+    def tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        from psycopg.rows import tuple_row
+
+        cursor = self._conn.cursor(row_factory=tuple_row)
+        cursor.execute(_pyformat(sql), _postgres_params(params))
         return list(cursor.fetchall()) if cursor.description else []
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import Event, Item
-from storage.dialect import Database, Row
+from storage.dialect import Database
 from storage.rows import event_from_row, item_from_row
 
 # What compute_figures and daily_medians read of an item; nothing else is fetched.
@@ -69,17 +69,19 @@ def _time(value: str | datetime | None) -> datetime | None:
     return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
-def figure_item(row: Row) -> Item:
-    """A light item: the figure columns read, the rest (text included) left empty."""
-    received, forwarded = _time(row["received_at"]), _time(row["forwarded_at"])
+def figure_item_from_values(values: tuple[Any, ...]) -> Item:
+    """A light item from a row of FIGURE_COLUMNS (a tuple): the rest, text included, left empty."""
+    (item_id, workspace, team, status, severity, received_at, forwarded_at,
+     first_response_at, resolved_at, reassignments) = values
+    received, forwarded = _time(received_at), _time(forwarded_at)
     if received is None or forwarded is None:
-        raise ValueError(f"stored item {row['id']} has no received_at or forwarded_at")
+        raise ValueError(f"stored item {item_id} has no received_at or forwarded_at")
     return Item(
-        workspace=row["workspace"], id=row["id"], team=row["team"], status=row["status"],
-        text="", customer=None, severity=row["severity"], source_channel=None,
+        workspace=workspace, id=item_id, team=team, status=status,
+        text="", customer=None, severity=severity, source_channel=None,
         source_ts=None, forwarded_by="", received_at=received, forwarded_at=forwarded,
-        first_response_at=_time(row["first_response_at"]), resolved_at=_time(row["resolved_at"]),
-        reassignments=row["reassignments"],
+        first_response_at=_time(first_response_at), resolved_at=_time(resolved_at),
+        reassignments=reassignments,
     )
 
 
@@ -99,12 +101,13 @@ class FigureQueries:
             sql = f"SELECT * FROM ({sql}) AS window_rows WHERE team IN ({marks})"
             params.extend(teams)
         with self.database.read() as tx:
-            rows = tx.all(sql, params)
-        # Each row dict is let go as soon as its item is made, so they never all coexist.
+            # Tuples, not dicts: one dict per row was a large share of the read's time.
+            rows = tx.tuples(sql, params)
+        # Each row is let go as soon as its item is made, so they never all coexist.
         rows.reverse()
         items = []
         while rows:
-            items.append(figure_item(rows.pop()))
+            items.append(figure_item_from_values(rows.pop()))
         return items
 
     def waiting_items(self, *, workspace: str) -> list[Item]:

@@ -282,3 +282,20 @@ def test_sqlite_reads_a_window_from_its_covering_indexes() -> None:
         assert f"COVERING INDEX {index}" in plan, plan
     assert "COVERING INDEX items_waiting" in plan, plan
     assert "SCAN" not in plan, plan
+
+
+def test_window_rows_are_read_as_tuples_in_column_order(seeded: Store) -> None:
+    # Figures read plain tuples (no dict per row); their order must be FIGURE_COLUMNS'.
+    from storage.figures import FIGURE_COLUMNS, window_params, window_sql
+
+    database = seeded.database
+    sql, params = window_sql(database.dialect.name), window_params(WORKSPACE, START, END)
+    with database.read() as tx:
+        as_dicts, as_tuples = tx.all(sql, params), tx.tuples(sql, params)
+    assert as_tuples and all(type(row) is tuple for row in as_tuples)
+    assert as_tuples == [tuple(row[column] for column in FIGURE_COLUMNS) for row in as_dicts]
+    by_team = seeded.window_items(workspace=WORKSPACE, since=START, until=END,
+                                  teams=["mobile", "triage"])
+    every = seeded.window_items(workspace=WORKSPACE, since=START, until=END)
+    assert sorted(by_team, key=lambda item: item.id) == sorted(
+        (item for item in every if item.team in ("mobile", "triage")), key=lambda item: item.id)
