@@ -51,7 +51,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from ack_open_loop import post_for_status
 from aiohttp import web
+from report import Progress
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 
@@ -162,26 +164,6 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-class Progress:
-    """A counter on stderr, redrawn in place."""
-
-    def __init__(self, label: str, total: int) -> None:
-        self.label, self.total, self.done = label, total, 0
-        self._last = 0.0
-
-    def tick(self) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if self.done == self.total or now - self._last > 0.1:
-            self._last = now
-            sys.stderr.write(f"\r  {self.label:<28} {self.done:>6}/{self.total}")
-            sys.stderr.flush()
-
-    def finish(self, extra: str = "") -> None:
-        sys.stderr.write(f"\r  {self.label:<28} {self.done:>6}/{self.total} {extra}\n")
-        sys.stderr.flush()
-
-
 async def send_many(
     session: aiohttp.ClientSession,
     url: str,
@@ -201,18 +183,14 @@ async def send_many(
             headers = {"Content-Type": content_type, "User-Agent": "Slackbot 1.0"}
             headers.update(sign(SECRET, body))
             started = time.perf_counter()
-            try:
-                async with session.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    status = response.status
-            except (aiohttp.ClientError, TimeoutError):
-                if result is not None:
-                    result.failures += 1
+            status = await post_for_status(session, url, body, headers)
+            if progress is not None:
+                progress.tick()
+            if result is None:
                 continue
-            finally:
-                if progress is not None:
-                    progress.tick()
-            if result is not None:
+            if status is None:
+                result.failures += 1
+            else:
                 result.latencies.append(time.perf_counter() - started)
                 result.statuses[status] += 1
 

@@ -108,6 +108,17 @@ class Run:
         return self.failures + sum(n for status, n in self.statuses.items() if status != 200)
 
 
+async def post_for_status(session: aiohttp.ClientSession, url: str, body: bytes,
+                          headers: dict[str, str]) -> int | None:
+    """POST `body`; return the HTTP status, or None when no answer came (timeout, refused)."""
+    try:
+        async with session.post(url, data=body, headers=headers) as response:
+            await response.read()
+            return response.status
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
 async def open_loop(session: aiohttp.ClientSession, url: str, kind: str, *, rate: float,
                     seconds: float, card: dict[str, Any], run: Run | None,
                     progress: Any = None) -> None:
@@ -124,18 +135,14 @@ async def open_loop(session: aiohttp.ClientSession, url: str, kind: str, *, rate
         headers = {"Content-Type": content_type, **sign(SECRET, body)}
         if run is not None and loop.time() - due > 0.005:
             run.late_sends += 1
-        try:
-            async with session.post(url, data=body, headers=headers) as response:
-                await response.read()
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError):
-            if run is not None:
-                run.failures += 1
+        status = await post_for_status(session, url, body, headers)
+        if progress is not None:
+            progress.tick()
+        if run is None:
             return
-        finally:
-            if progress is not None:
-                progress.tick()
-        if run is not None:
+        if status is None:
+            run.failures += 1
+        else:
             run.latencies.append(loop.time() - due)
             run.statuses[status] += 1
 
