@@ -124,18 +124,47 @@ def measure(name: str, database_url: str, config_path: str, runs: int) -> dict[s
     return {"ms": result, "peak_mb": peak_kb / 1024}
 
 
-def raw_aggregate(store: Any, start: datetime, end: datetime) -> Any:
-    """One GROUP BY over exactly the rows the digest reads (the same branches, same indexes)."""
-    from bot.digest import PREVIOUS_DAYS
-    from bot.digest_service import TREND_READ
-    from storage.figures import window_params, window_sql
+# Every row a digest's figures touch: forwarded, first answered or resolved in the
+# stretch it reads, or waiting now; each once, one UNION ALL branch per covering index.
+_OUTSIDE = "({column} IS NULL OR {column} < ? OR {column} >= ?)"
 
-    since = min(start - timedelta(days=PREVIOUS_DAYS), end - TREND_READ)
+
+def window_rows_sql(postgres: bool) -> str:
+    """The rows of the baseline aggregate, read through the same indexes as the figures."""
+    from storage.figures import FIGURE_COLUMNS, WAITING
+
+    select = "SELECT " + ", ".join(FIGURE_COLUMNS) + " FROM {table} WHERE workspace = ?"
+    plain = select.format(table="items")
+    waiting_from = "items" if postgres else "items INDEXED BY items_waiting"
+    return " UNION ALL ".join([
+        f"{plain} AND forwarded_at >= ? AND forwarded_at < ?",
+        f"{plain} AND first_response_at >= ? AND first_response_at < ?"
+        " AND (forwarded_at < ? OR forwarded_at >= ?)",
+        f"{plain} AND resolved_at >= ? AND resolved_at < ?"
+        " AND (forwarded_at < ? OR forwarded_at >= ?)"
+        f" AND {_OUTSIDE.format(column='first_response_at')}",
+        f"{select.format(table=waiting_from)} AND {WAITING}"
+        " AND (forwarded_at < ? OR forwarded_at >= ?)"
+        f" AND {_OUTSIDE.format(column='resolved_at')}",
+    ])
+
+
+def window_rows_params(since: datetime, until: datetime) -> list[Any]:
+    window = (since, until)
+    return [WORKSPACE, *window, WORKSPACE, *window, *window,
+            WORKSPACE, *window, *window, *window, WORKSPACE, *window, *window]
+
+
+def raw_aggregate(store: Any, start: datetime, end: datetime) -> Any:
+    """One GROUP BY over every row the digest's figures touch (same stretch, same indexes)."""
+    from bot.digest import answers_since
+
+    postgres = store.database.dialect.name == "postgresql"
     with store.database.read() as tx:
         return tx.all("SELECT team, COUNT(*) AS n, MIN(received_at) AS first,"
                       " MAX(first_response_at) AS last, SUM(reassignments) AS moved"
-                      f" FROM ({window_sql(store.database.dialect.name)}) AS window_rows"
-                      " GROUP BY team", window_params(WORKSPACE, since, end))
+                      f" FROM ({window_rows_sql(postgres)}) AS window_rows GROUP BY team",
+                      window_rows_params(answers_since(start, end), end))
 
 
 def whole_digest(service: Any, store: Any, now: datetime) -> None:
@@ -276,16 +305,20 @@ def postgres_reachable(url: str) -> bool:
 def query_plans(database_url: str) -> str:
     """EXPLAIN QUERY PLAN (SQLite) or EXPLAIN ANALYZE (PostgreSQL) of the main reads."""
     from storage import open_store
-    from storage.figures import WAITING, window_params, window_sql
+    from storage.figures import ANSWERED_SQL, WAITING, counts_sql
 
     now = datetime.fromisoformat(NOW)
     since = now - timedelta(days=16)
+    week = (now - timedelta(days=8), now)
     postgres = database_url.startswith("postgresql://")
     waiting_from = "items" if postgres else "items INDEXED BY items_waiting"
     queries = {
-        "window items (digest, stats), 16 days": (
-            window_sql("postgresql" if postgres else "sqlite"),
-            window_params(WORKSPACE, since, now)),
+        "items forwarded per team, per window (digest, stats)": (
+            counts_sql("forwarded_at", 1, None), [*week, *week, WORKSPACE, *week]),
+        "items resolved per team, per window (digest, stats)": (
+            counts_sql("resolved_at", 1, None), [*week, WORKSPACE, *week]),
+        "items first answered, 16 days (digest durations and trend, stats)": (
+            ANSWERED_SQL, [WORKSPACE, since, now]),
         "waiting items (mine, App Home, reminders)": (
             f"SELECT * FROM {waiting_from} WHERE workspace = ? AND {WAITING}"
             " ORDER BY received_at, forwarded_at, id", [WORKSPACE]),

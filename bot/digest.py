@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.config import Config, DigestConfig
-from bot.metrics import Figures, TeamFigures, WaitingItem, compute_figures, daily_medians
+from bot.figure_rows import FigureRows, Window, rows_from_items, utc
+from bot.metrics import Figures, TeamFigures, WaitingItem, daily_medians_of, figures_from_rows
 from bot.models import Item
 from bot.suggestions import Reassignment, Suggestion, suggest_rules
 
@@ -59,6 +60,21 @@ class DigestData:
         return (self.window_end - self.window_start) / timedelta(days=1)
 
 
+# Answers read for the trend: its days, and a day either side for the zone's offset.
+TREND_READ = timedelta(days=TREND_DAYS + 2)
+
+
+def digest_windows(window_start: datetime, window_end: datetime) -> list[Window]:
+    """The windows a digest's figures cover: its own, then the days before it."""
+    return [(window_start, window_end),
+            (window_start - timedelta(days=PREVIOUS_DAYS), window_start)]
+
+
+def answers_since(window_start: datetime, window_end: datetime) -> datetime:
+    """From when a digest needs the answered items: its previous window, or its trend."""
+    return min(window_start - timedelta(days=PREVIOUS_DAYS), window_end - TREND_READ)
+
+
 def build_digest_data(
     *,
     items: Sequence[Item],
@@ -74,20 +90,34 @@ def build_digest_data(
     links: Mapping[int, str] | None = None,
 ) -> DigestData:
     """Compute a digest's content; raise ValueError for naive times or an unknown team."""
+    window_start, window_end = utc(window_start, "window_start"), utc(window_end, "window_end")
+    rows = rows_from_items(items, windows=digest_windows(window_start, window_end),
+                           answered_since=answers_since(window_start, window_end),
+                           until=window_end)
+    return digest_from_rows(rows, reassignments=reassignments, config=config,
+                            subscription=subscription, index=index, local_date=local_date,
+                            now=now, late=late, links=links)
+
+
+def digest_from_rows(
+    rows: FigureRows,
+    *,
+    reassignments: Sequence[Reassignment],
+    config: Config,
+    subscription: DigestConfig,
+    index: int,
+    local_date: date,
+    now: datetime,
+    late: bool = False,
+    links: Mapping[int, str] | None = None,
+) -> DigestData:
+    """A digest's content from the rows of `digest_windows`; it raises as build_digest_data."""
     teams = subscription.teams
-    figures = compute_figures(
-        items=items, config=config, start=window_start, end=window_end, now=now, teams=teams
-    )
-    previous = compute_figures(
-        items=items,
-        config=config,
-        start=window_start - timedelta(days=PREVIOUS_DAYS),
-        end=window_start,
-        now=now,
-        teams=teams,
-    )
-    trend = daily_medians(
-        items=items,
+    window_start, window_end = rows.windows[0]
+    figures = figures_from_rows(rows, window=0, config=config, now=now, teams=teams)
+    previous = figures_from_rows(rows, window=1, config=config, now=now, teams=teams)
+    trend = daily_medians_of(
+        rows.answered,
         config=config,
         end=window_end,
         days=TREND_DAYS,

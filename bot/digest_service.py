@@ -11,7 +11,13 @@ from typing import Any
 
 from bot.chart import trend_chart_png
 from bot.config import Config, DigestConfig
-from bot.digest import LONGEST_WAITING, PREVIOUS_DAYS, TREND_DAYS, DigestData, build_digest_data
+from bot.digest import (
+    LONGEST_WAITING,
+    DigestData,
+    answers_since,
+    digest_from_rows,
+    digest_windows,
+)
 from bot.digest_schedule import (
     Period,
     current_period,
@@ -29,8 +35,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 SUGGESTION_MEMORY = timedelta(days=30)
-# The trend's first local day starts less than this before the window's end.
-TREND_READ = timedelta(days=TREND_DAYS + 2)
 
 
 @dataclass(frozen=True)
@@ -159,17 +163,14 @@ class DigestService:
         start = window_start or period.window_start
         # Only what the digest reports on: its window, the 7 days before, the 14-day
         # trend, and what waits now; never the whole history.
-        since = min(start - timedelta(days=PREVIOUS_DAYS), end - TREND_READ)
-        items = self.store.window_items(workspace=workspace, since=since, until=end,
-                                        teams=subscription.teams)
+        rows = self.store.figure_rows(workspace=workspace, windows=digest_windows(start, end),
+                                      answered_since=answers_since(start, end), until=end,
+                                      teams=subscription.teams)
         # Suggestions learn from the last month of moves, so old habits fade out.
         moved = self.reassignments(workspace=workspace, since=end - SUGGESTION_MEMORY)
-        data = build_digest_data(
-            items=items, reassignments=moved,
-            config=self.config, subscription=subscription, index=index,
-            local_date=local_date, window_start=start,
-            window_end=end,
-            now=self.clock(), late=late, links=links)
+        data = digest_from_rows(
+            rows, reassignments=moved, config=self.config, subscription=subscription,
+            index=index, local_date=local_date, now=self.clock(), late=late, links=links)
         return self._with_full_longest(workspace, data)
 
     def _with_full_longest(self, workspace: str, data: DigestData) -> DigestData:

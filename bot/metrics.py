@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import bisect
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import TypeAlias
+from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple, TypeAlias
 
 from bot.business_hours import BusinessClock, SlaDeadlines, WallClock, clock_for
 from bot.config import Config
-from bot.models import Item, Status
+from bot.figure_rows import AnsweredRow, FigureRows, TeamCounts, rows_from_items, utc
+from bot.models import Item
 
 ALL_TEAMS = "all"
 
@@ -30,7 +32,8 @@ class Durations:
     def of(cls, values: Iterable[timedelta]) -> Durations:
         """Summarise durations; median and p90 are None when there are none."""
         ordered = sorted(values)
-        return cls(count=len(ordered), median=median(ordered), p90=p90(ordered))
+        return cls(count=len(ordered), median=_median_of_sorted(ordered),
+                   p90=_p90_of_sorted(ordered))
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,15 @@ class Figures:
 
 def median(values: Sequence[timedelta]) -> timedelta | None:
     """The median of durations (the mean of the middle two for an even count); None if empty."""
-    ordered = sorted(values)
+    return _median_of_sorted(sorted(values))
+
+
+def p90(values: Sequence[timedelta]) -> timedelta | None:
+    """The 90th percentile by nearest rank (the ceil(0.9 n)-th smallest); None if empty."""
+    return _p90_of_sorted(sorted(values))
+
+
+def _median_of_sorted(ordered: Sequence[timedelta]) -> timedelta | None:
     count = len(ordered)
     if count == 0:
         return None
@@ -86,9 +97,7 @@ def median(values: Sequence[timedelta]) -> timedelta | None:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def p90(values: Sequence[timedelta]) -> timedelta | None:
-    """The 90th percentile by nearest rank (the ceil(0.9 n)-th smallest); None if empty."""
-    ordered = sorted(values)
+def _p90_of_sorted(ordered: Sequence[timedelta]) -> timedelta | None:
     if not ordered:
         return None
     # Integer ceil(9n / 10), so no float rounding can push the rank one too high.
@@ -96,16 +105,7 @@ def p90(values: Sequence[timedelta]) -> timedelta | None:
     return ordered[rank - 1]
 
 
-def _utc(moment: datetime, name: str) -> datetime:
-    if moment.tzinfo is UTC:  # what the store gives: nothing to check or convert
-        return moment
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime, got naive {moment!r}")
-    # Two datetimes sharing one ZoneInfo subtract as wall times, wrong across DST; UTC is safe.
-    return moment.astimezone(UTC)
-
-
-def _team_names(config: Config, teams: Sequence[str] | None) -> list[str]:
+def team_names(config: Config, teams: Sequence[str] | None) -> list[str]:
     """The asked-for teams in config order; raise ValueError naming any unknown team."""
     if teams is None:
         return list(config.teams)
@@ -116,89 +116,53 @@ def _team_names(config: Config, teams: Sequence[str] | None) -> list[str]:
     return [name for name in config.teams if name in wanted]
 
 
-def _is_waiting(item: Item) -> bool:
-    return item.first_response_at is None and item.status != Status.RESOLVED.value
+class _Answer(NamedTuple):
+    """An answered row with its wall-clock durations and whether it met its SLA."""
 
-
-@dataclass(frozen=True)
-class _Window:
-    start: datetime
-    end: datetime
-
-    def __contains__(self, moment: datetime | None) -> bool:
-        return moment is not None and self.start <= _utc(moment, "item time") < self.end
+    row: AnsweredRow
+    to_response: timedelta
+    lag: timedelta
+    developer: timedelta
+    on_time: bool
 
 
 def _figures_for(
     team: str,
-    items: list[Item],
+    counts: TeamCounts,
+    answers: list[_Answer],
+    waiting: int,
+    overdue_now: int,
     *,
-    window: _Window,
-    deadline_of: Callable[[Item], datetime],
-    business_clock_of: Callable[[Item], Clock] | None,
-    now: datetime,
+    business_clock_of: Callable[[str], Clock] | None,
 ) -> TeamFigures:
-    """Figures over `items`; business durations only when `business_clock_of` is given."""
-    start, end = window.start, window.end
-    new = reassigned = resolved = 0
-    responded: list[tuple[Item, datetime]] = []
-    waiting: list[Item] = []
-    # One pass per item: these loops run over every item of the window, per team.
-    resolved_status = Status.RESOLVED.value
-    for item in items:
-        if start <= _utc(item.forwarded_at, "forwarded_at") < end:
-            new += 1
-            reassigned += item.reassignments > 0
-        answered_at = item.first_response_at
-        if answered_at is not None:
-            answered = _utc(answered_at, "first_response_at")
-            if start <= answered < end:
-                responded.append((item, answered))
-        elif item.status != resolved_status:
-            waiting.append(item)
-        resolved_at = item.resolved_at
-        if resolved_at is not None and start <= _utc(resolved_at, "resolved_at") < end:
-            resolved += 1
-
-    to_response: list[timedelta] = []
-    lag: list[timedelta] = []
-    developer: list[timedelta] = []
-    to_response_business: list[timedelta] = []
-    developer_business: list[timedelta] = []
-    on_time = 0
-    for item, answered in responded:
-        received = _utc(item.received_at, "received_at")
-        forwarded = _utc(item.forwarded_at, "forwarded_at")
-        to_response.append(answered - received)
-        lag.append(forwarded - received)
-        developer.append(answered - forwarded)
-        if business_clock_of is not None:
-            clock = business_clock_of(item)
-            to_response_business.append(clock.elapsed(received, answered))
-            developer_business.append(clock.elapsed(forwarded, answered))
-        if answered <= deadline_of(item):
-            on_time += 1
-    overdue_now = sum(1 for item in waiting if now > deadline_of(item))
-
+    """Figures from counts and answers; business durations only with `business_clock_of`."""
+    responded = len(answers)
+    on_time = sum(1 for answer in answers if answer.on_time)
+    business: tuple[Durations, Durations] | None = None
+    if business_clock_of is not None:
+        to_response_business: list[timedelta] = []
+        developer_business: list[timedelta] = []
+        for answer in answers:
+            row = answer.row
+            clock = business_clock_of(row.team)
+            to_response_business.append(clock.elapsed(row.received_at, row.answered_at))
+            developer_business.append(clock.elapsed(row.forwarded_at, row.answered_at))
+        business = Durations.of(to_response_business), Durations.of(developer_business)
     return TeamFigures(
         team=team,
-        new=new,
-        responded=len(responded),
-        resolved=resolved,
-        waiting=len(waiting),
-        reassigned=reassigned,
-        time_to_response=Durations.of(to_response),
-        time_to_response_business=(
-            Durations.of(to_response_business) if business_clock_of is not None else None
-        ),
-        forwarding_lag=Durations.of(lag),
-        developer_response=Durations.of(developer),
-        developer_response_business=(
-            Durations.of(developer_business) if business_clock_of is not None else None
-        ),
-        within_sla=on_time / len(responded) if responded else None,
-        sla_breaches=(len(responded) - on_time) + overdue_now,
-        reassignment_rate=reassigned / new if new else None,
+        new=counts.new,
+        responded=responded,
+        resolved=counts.resolved,
+        waiting=waiting,
+        reassigned=counts.reassigned,
+        time_to_response=Durations.of(answer.to_response for answer in answers),
+        time_to_response_business=business[0] if business else None,
+        forwarding_lag=Durations.of(answer.lag for answer in answers),
+        developer_response=Durations.of(answer.developer for answer in answers),
+        developer_response_business=business[1] if business else None,
+        within_sla=on_time / responded if responded else None,
+        sla_breaches=(responded - on_time) + overdue_now,
+        reassignment_rate=counts.reassigned / counts.new if counts.new else None,
     )
 
 
@@ -219,79 +183,70 @@ def compute_figures(
     left the config, which then shows in `overall` and `waiting` only). Raises ValueError
     for naive datetimes, `end` before `start`, or an unknown team.
     """
-    start, end, now = _utc(start, "start"), _utc(end, "end"), _utc(now, "now")
+    start, end = utc(start, "start"), utc(end, "end")
     if end < start:
         raise ValueError(f"window ends ({end}) before it starts ({start})")
-    names = _team_names(config, teams)
-    window = _Window(start, end)
-    # Only items new, answered or resolved in the window, or waiting now, count at all;
-    # leaving the rest out at once keeps the per-team passes to the window's size.
-    wanted = set(names)
-    in_scope = [item for item in items
-                if (teams is None or item.team in wanted) and (
-                    _is_waiting(item) or item.forwarded_at in window
-                    or item.first_response_at in window or item.resolved_at in window)]
+    rows = rows_from_items(items, windows=[(start, end)], answered_since=start, until=end)
+    return figures_from_rows(rows, window=0, config=config, now=now, teams=teams)
+
+
+def figures_from_rows(rows: FigureRows, *, window: int, config: Config, now: datetime,
+                      teams: Sequence[str] | None = None) -> Figures:
+    """`compute_figures` for one of the rows' windows; raise ValueError as it does."""
+    start, end = rows.windows[window]
+    now = utc(now, "now")
+    if end < start:
+        raise ValueError(f"window ends ({end}) before it starts ({start})")
+    names = team_names(config, teams)
+    wanted = None if teams is None else set(names)
+    counts = {team: tally for team, tally in rows.counts[window].items()
+              if wanted is None or team in wanted}
+    deadline = SlaDeadlines(config)
+    answers: dict[str, list[_Answer]] = defaultdict(list)
+    for row in rows.answered:
+        if start <= row.answered_at < end and (wanted is None or row.team in wanted):
+            due = deadline.due(team=row.team, severity=row.severity,
+                               forwarded_at=row.forwarded_at)
+            answers[row.team].append(_Answer(
+                row, row.answered_at - row.received_at, row.forwarded_at - row.received_at,
+                row.answered_at - row.forwarded_at, row.answered_at <= due))
+    waiting = [
+        WaitingItem(item=item, age=now - utc(item.received_at, "received_at"),
+                    waiting_since_forwarded=now - utc(item.forwarded_at, "forwarded_at"),
+                    overdue=now > deadline(item))
+        for item in rows.waiting if wanted is None or item.team in wanted]
+    waiting.sort(key=lambda w: (utc(w.item.received_at, "received_at"),
+                                utc(w.item.forwarded_at, "forwarded_at"), w.item.id))
+    waiting_of: dict[str, list[WaitingItem]] = defaultdict(list)
+    for entry in waiting:
+        waiting_of[entry.item.team].append(entry)
 
     clocks: dict[str, Clock] = {name: clock_for(team) for name, team in config.teams.items()}
     wall = WallClock()
-    deadlines: dict[int, datetime] = {}
-    deadline = SlaDeadlines(config)
 
-    def deadline_of(item: Item) -> datetime:
-        # Keyed by identity: unsaved items all share id 0, and one item is asked about twice.
-        key = id(item)
-        if key not in deadlines:
-            deadlines[key] = deadline(item)
-        return deadlines[key]
+    def business_clock_of(team: str) -> Clock:
+        return clocks.get(team, wall)
 
-    def business_clock_of(item: Item) -> Clock:
-        return clocks.get(item.team, wall)
+    def figures_of(team: str, tally: TeamCounts, answered: list[_Answer],
+                   waits: list[WaitingItem], business: bool) -> TeamFigures:
+        return _figures_for(team, tally, answered, len(waits),
+                            sum(1 for entry in waits if entry.overdue),
+                            business_clock_of=business_clock_of if business else None)
 
-    by_team: dict[str, list[Item]] = defaultdict(list)
-    for item in in_scope:
-        by_team[item.team].append(item)
-    rows = [
-        _figures_for(
-            name,
-            by_team[name],
-            window=window,
-            deadline_of=deadline_of,
-            business_clock_of=(
-                business_clock_of if config.teams[name].business_hours is not None else None
-            ),
-            now=now,
-        )
-        for name in names
-    ]
+    result = [figures_of(name, counts.get(name, TeamCounts()), answers[name],
+                         waiting_of[name], config.teams[name].business_hours is not None)
+              for name in names]
     # Business figures for "all" only when every team in scope counts business time;
     # a mix of business and wall-clock durations would be neither.
     every_team_has_hours = all(config.teams[name].business_hours is not None for name in names)
-    overall = _figures_for(
+    overall = figures_of(
         ALL_TEAMS,
-        in_scope,
-        window=window,
-        deadline_of=deadline_of,
-        business_clock_of=business_clock_of if every_team_has_hours else None,
-        now=now,
-    )
-    waiting = [
-        WaitingItem(
-            item=item,
-            age=now - _utc(item.received_at, "received_at"),
-            waiting_since_forwarded=now - _utc(item.forwarded_at, "forwarded_at"),
-            overdue=now > deadline_of(item),
-        )
-        for item in in_scope
-        if _is_waiting(item)
-    ]
-    waiting.sort(
-        key=lambda w: (
-            _utc(w.item.received_at, "received_at"),
-            _utc(w.item.forwarded_at, "forwarded_at"),
-            w.item.id,
-        )
-    )
-    return Figures(start=start, end=end, teams=rows, overall=overall, waiting=waiting)
+        TeamCounts(new=sum(tally.new for tally in counts.values()),
+                   reassigned=sum(tally.reassigned for tally in counts.values()),
+                   resolved=sum(tally.resolved for tally in counts.values())),
+        [answer for team_answers in answers.values() for answer in team_answers],
+        waiting, every_team_has_hours)
+    return Figures(start=start, end=end, teams=result, overall=overall, waiting=waiting)
 
 
 def daily_medians(
@@ -309,25 +264,45 @@ def daily_medians(
     first; a day without responses has None. Responses at or after `end` are left out.
     Raises ValueError for a naive `end`, `days` < 1, an unknown zone or an unknown team.
     """
-    end = _utc(end, "end")
+    answered = [AnsweredRow(item.team, item.severity, utc(item.received_at, "received_at"),
+                            utc(item.forwarded_at, "forwarded_at"),
+                            utc(item.first_response_at, "first_response_at"))
+                for item in items if item.first_response_at is not None]
+    return daily_medians_of(answered, config=config, end=end, days=days, tz=tz, teams=teams)
+
+
+def daily_medians_of(
+    answered: Iterable[AnsweredRow],
+    *,
+    config: Config,
+    end: datetime,
+    days: int = 14,
+    tz: str = "UTC",
+    teams: Sequence[str] | None = None,
+) -> dict[str, list[tuple[date, timedelta | None]]]:
+    """`daily_medians` over answered rows (UTC); it raises as daily_medians does."""
+    end = utc(end, "end")
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     try:
         zone = zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {tz!r}") from None
-    names = _team_names(config, teams)
+    names = team_names(config, teams)
     last = end.astimezone(zone).date()
     dates = [last - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    # Each local day's first moment in UTC: a bisection finds an answer's day without
+    # converting every answer to the zone.
+    starts = [datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+              for day in [*dates, last + timedelta(days=1)]]
+    first, after = starts[0], min(starts[-1], end)
 
-    buckets: dict[str, dict[date, list[timedelta]]] = {name: defaultdict(list) for name in names}
-    for item in items:
-        if item.team not in buckets or item.first_response_at is None:
-            continue
-        answered = _utc(item.first_response_at, "first_response_at")
-        if answered >= end:
-            continue
-        day = answered.astimezone(zone).date()
-        if dates[0] <= day <= last:
-            buckets[item.team][day].append(answered - _utc(item.received_at, "received_at"))
-    return {name: [(day, median(buckets[name].get(day, []))) for day in dates] for name in names}
+    buckets: dict[str, list[list[timedelta]]] = {name: [[] for _ in dates] for name in names}
+    for row in answered:
+        answered_at = row.answered_at
+        if first <= answered_at < after and row.team in buckets:
+            day = bisect.bisect_right(starts, answered_at) - 1
+            buckets[row.team][day].append(answered_at - row.received_at)
+    return {name: [(day, median(bucket)) for day, bucket in zip(dates, buckets[name],
+                                                                 strict=True)]
+            for name in names}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.figure_rows import FigureRows, Window
 from bot.models import Event, Item
 
 # A request that failed this often is given up: kept, but never replayed again.
@@ -271,13 +272,12 @@ class Store(abc.ABC):
 
     # --- figures: one window at a time ------------------------------------------
     @abc.abstractmethod
-    def window_items(self, *, workspace: str, since: datetime, until: datetime,
-                     teams: Sequence[str] | None = None) -> list[Item]:
-        """Light items (figure fields only, text empty) a window's figures need.
-
-        Those forwarded, first answered or resolved in [since, until), and those still
-        waiting (unanswered, unresolved); only `teams` when given. Unordered.
-        """
+    def figure_rows(self, *, workspace: str, windows: Sequence[Window],
+                    answered_since: datetime, until: datetime,
+                    teams: Sequence[str] | None = None) -> FigureRows:
+        """What figures of `windows` need: per window each team's counts (forwarded,
+        reassigned of those, resolved), the items first answered in [answered_since, until),
+        and the light items waiting now (text empty); only `teams` when given."""
 
     @abc.abstractmethod
     def waiting_items(self, *, workspace: str) -> list[Item]:

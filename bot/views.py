@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from bot.config import Config
 from bot.lifecycle import Lifecycle
-from bot.metrics import Figures, TeamFigures, compute_figures
+from bot.metrics import Figures, TeamFigures, figures_from_rows
 from bot.models import Item, Status
 from bot.ports import ChatError, Ports
 from bot.store import Store
@@ -66,9 +66,9 @@ def window_figures(*, store: Store, config: Config, workspace: str, now: datetim
     Raises ValueError for an unknown team.
     """
     start = now - timedelta(days=days)
-    items = store.window_items(workspace=workspace, since=start, until=now, teams=teams)
-    return compute_figures(items=items, config=config, start=start, end=now, now=now,
-                           teams=teams)
+    rows = store.figure_rows(workspace=workspace, windows=[(start, now)], answered_since=start,
+                             until=now, teams=teams)
+    return figures_from_rows(rows, window=0, config=config, now=now, teams=teams)
 
 
 async def mine(*, store: Store, lifecycle: Lifecycle, workspace: str, now: datetime,

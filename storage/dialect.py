@@ -390,6 +390,11 @@ class PostgresDatabase(Database):
             extra["connect_timeout"] = self._connect_timeout
         if "application_name" not in options:
             extra["application_name"] = "feedbackbot"
+        # Times come back in UTC whatever the server's zone: psycopg then gives them
+        # Python's own UTC, and reads of thousands of rows convert none of them.
+        given = str(options.get("options") or "")
+        if "timezone" not in given.lower():
+            extra["options"] = f"{given} -c TimeZone=UTC".strip()
         return make_conninfo(self.url, **extra)
 
     @contextmanager

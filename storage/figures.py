@@ -1,8 +1,9 @@
 """The reads behind digests, stats, `mine`, suggest-rules and export: one window at a time.
 
-Figures never read the whole history: a window's items come through the indexes of
-migration 6 (forwarded, first answered or resolved in the window, or still waiting),
-and only the columns the figures use.
+Figures never read the whole history, nor hold an object per item of their window: the
+counts of items forwarded and resolved in each window are summed in the database, and
+only the items first answered in the stretch (whose durations make the medians) and
+those still waiting come back as rows, through the covering indexes of migration 6.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.figure_rows import AnsweredRow, FigureRows, TeamCounts, Window
 from bot.models import Event, Item
 from storage.dialect import Database
 from storage.rows import event_from_row, item_from_row
 
-# What compute_figures and daily_medians read of an item; nothing else is fetched.
+# What figures read of a waiting item; nothing else is fetched.
 FIGURE_COLUMNS = ("id", "workspace", "team", "status", "severity", "received_at",
                   "forwarded_at", "first_response_at", "resolved_at", "reassignments")
 # Waiting: nobody answered and nobody resolved it (bot.metrics counts these as waiting).
 WAITING = "first_response_at IS NULL AND status <> 'resolved'"
-_OUTSIDE = "({column} IS NULL OR {column} < ? OR {column} >= ?)"
 # Without statistics (a store nobody ran ANALYZE on) SQLite may rather read every item
 # of the workspace through a covering index than the few waiting ones through the
 # partial index; SQLite (only) is told which index to use.
@@ -31,42 +32,44 @@ def _waiting_from(dialect: str) -> str:
     return "items" + (_SQLITE_WAITING_INDEX if dialect == "sqlite" else "")
 
 
-def window_sql(dialect: str) -> str:
-    """The window's rows: one UNION ALL branch per index; `dialect` is Dialect.name."""
-    select = "SELECT " + ", ".join(FIGURE_COLUMNS) + " FROM {table} WHERE workspace = ?"
-    plain = select.format(table="items")
-    # Each branch reads one index range and leaves out the rows an earlier branch has,
-    # so no row comes twice and nothing has to be sorted to remove duplicates.
-    return " UNION ALL ".join([
-        f"{plain} AND forwarded_at >= ? AND forwarded_at < ?",
-        f"{plain} AND first_response_at >= ? AND first_response_at < ?"
-        " AND (forwarded_at < ? OR forwarded_at >= ?)",
-        f"{plain} AND resolved_at >= ? AND resolved_at < ?"
-        " AND (forwarded_at < ? OR forwarded_at >= ?)"
-        f" AND {_OUTSIDE.format(column='first_response_at')}",
-        # A reopened item keeps its resolved_at: it may be in the branch above already.
-        f"{select.format(table=_waiting_from(dialect))} AND {WAITING}"
-        " AND (forwarded_at < ? OR forwarded_at >= ?)"
-        f" AND {_OUTSIDE.format(column='resolved_at')}",
-    ])
+def _teams_clause(teams: Sequence[str] | None) -> tuple[str, list[Any]]:
+    if teams is None:
+        return "", []
+    return f" AND team IN ({', '.join('?' for _ in teams)})", list(teams)
 
 
-def window_params(workspace: str, since: datetime, until: datetime) -> list[Any]:
-    """The parameters of window_sql, in order."""
-    window = (since, until)
-    return [workspace, *window, workspace, *window, *window,
-            workspace, *window, *window, *window, workspace, *window, *window]
+def counts_sql(column: str, windows: int, teams: Sequence[str] | None) -> str:
+    """Per team, for each of `windows` windows: how many rows have `column` inside it.
+
+    For forwarded_at also how many of those were reassigned. One range of one covering
+    index is read (the windows' span), and only the per-team sums leave the database.
+    """
+    inside = f"{column} >= ? AND {column} < ?"
+    sums = []
+    for _ in range(windows):
+        sums.append(f"SUM(CASE WHEN {inside} THEN 1 ELSE 0 END)")
+        if column == "forwarded_at":
+            sums.append(f"SUM(CASE WHEN {inside} AND reassignments > 0 THEN 1 ELSE 0 END)")
+    return (f"SELECT team, {', '.join(sums)} FROM items WHERE workspace = ? AND {inside}"
+            f"{_teams_clause(teams)[0]} GROUP BY team")
+
+
+ANSWERED_SQL = ("SELECT team, severity, received_at, forwarded_at, first_response_at"
+                " FROM items WHERE workspace = ? AND first_response_at >= ?"
+                " AND first_response_at < ?")
 
 
 EXPORT_BATCH = 1000
 
 
-def _time(value: str | datetime | None) -> datetime | None:
+def _utc(value: str | datetime) -> datetime:
     # SQLite's `…Z` text parses straight to UTC (Python 3.11+); PostgreSQL gives datetimes.
-    if value is None:
-        return None
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+def _time(value: str | datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
 
 
 def figure_item_from_values(values: tuple[Any, ...]) -> Item:
@@ -90,25 +93,50 @@ class FigureQueries:
 
     database: Database
 
-    def window_items(self, *, workspace: str, since: datetime, until: datetime,
-                     teams: Sequence[str] | None = None) -> list[Item]:
-        params = window_params(workspace, since, until)
-        sql = window_sql(self.database.dialect.name)
-        if teams is not None:
-            if not teams:
-                return []
-            marks = ", ".join("?" for _ in teams)
-            sql = f"SELECT * FROM ({sql}) AS window_rows WHERE team IN ({marks})"
-            params.extend(teams)
+    def figure_rows(self, *, workspace: str, windows: Sequence[Window],
+                    answered_since: datetime, until: datetime,
+                    teams: Sequence[str] | None = None) -> FigureRows:
+        if teams is not None and not teams:
+            return FigureRows(windows=tuple(windows), counts=tuple({} for _ in windows),
+                              answered_since=answered_since, until=until, answered=[],
+                              waiting=[])
+        span = (min(start for start, _ in windows), max(end for _, end in windows))
+        in_windows = [moment for window in windows for moment in window]
+        only, team_params = _teams_clause(teams)
+        dialect = self.database.dialect.name
         with self.database.read() as tx:
-            # Tuples, not dicts: one dict per row was a large share of the read's time.
-            rows = tx.tuples(sql, params)
-        # Each row is let go as soon as its item is made, so they never all coexist.
-        rows.reverse()
-        items = []
-        while rows:
-            items.append(figure_item_from_values(rows.pop()))
-        return items
+            forwarded = tx.tuples(counts_sql("forwarded_at", len(windows), teams), [
+                *(moment for window in windows for moment in (*window, *window)),
+                workspace, *span, *team_params])
+            resolved = tx.tuples(counts_sql("resolved_at", len(windows), teams),
+                                 [*in_windows, workspace, *span, *team_params])
+            answered = tx.tuples(ANSWERED_SQL + only,
+                                 [workspace, answered_since, until, *team_params])
+            waiting = tx.tuples(f"SELECT {', '.join(FIGURE_COLUMNS)}"
+                                f" FROM {_waiting_from(dialect)} WHERE workspace = ?"
+                                f" AND {WAITING}{only}", [workspace, *team_params])
+        counts: list[dict[str, list[int]]] = [{} for _ in windows]
+        for team, *sums in forwarded:
+            for number, teams_counts in enumerate(counts):
+                new, moved = sums[2 * number], sums[2 * number + 1]
+                if new:
+                    teams_counts[team] = [new, moved, 0]
+        for team, *sums in resolved:
+            for number, teams_counts in enumerate(counts):
+                if sums[number]:
+                    teams_counts.setdefault(team, [0, 0, 0])[2] = sums[number]
+        # SQLite gives `…Z` text, which parses straight to UTC; PostgreSQL gives datetimes.
+        moment = datetime.fromisoformat if dialect == "sqlite" else _utc
+        rows = [AnsweredRow(team, severity, moment(received_at), moment(forwarded_at),
+                            moment(answered_at))
+                for team, severity, received_at, forwarded_at, answered_at in answered]
+        del answered
+        return FigureRows(
+            windows=tuple(windows),
+            counts=tuple({team: TeamCounts(*tally) for team, tally in teams_counts.items()}
+                         for teams_counts in counts),
+            answered_since=answered_since, until=until, answered=rows,
+            waiting=[figure_item_from_values(values) for values in waiting])
 
     def waiting_items(self, *, workspace: str) -> list[Item]:
         with self.database.read() as tx:

@@ -281,3 +281,61 @@ def test_an_item_of_a_team_no_longer_configured_uses_wall_clock() -> None:
 def test_an_unknown_severity_falls_back_to_the_default() -> None:
     item = make_item(severity="blocker", forwarded_at=berlin(5, 6, 9))
     assert sla_deadline(item=item, config=config()) == berlin(5, 6, 17)
+
+
+# --- the calendar gives what walking day by day gives -----------------------------------
+
+
+def _walked_elapsed(clock: BusinessClock, start: datetime, end: datetime) -> timedelta:
+    """Business time summed day by day over each local day's hours: the plain definition."""
+    zone = ZoneInfo(clock_zone[id(clock)])
+    total, day = timedelta(0), start.astimezone(zone).date()
+    while day <= end.astimezone(zone).date():
+        hours = clock._find_hours_on(day)
+        if hours is not None:
+            total += max(min(hours[1], end) - max(hours[0], start), timedelta(0))
+        day += timedelta(days=1)
+    return total
+
+
+def _walked_add(clock: BusinessClock, start: datetime, amount: timedelta) -> datetime:
+    """The moment `amount` of business time has passed, walking day by day."""
+    zone = ZoneInfo(clock_zone[id(clock)])
+    remaining = amount.days * clock.day_length + (amount - timedelta(days=amount.days))
+    if not remaining:
+        return start
+    day = start.astimezone(zone).date()
+    while True:
+        hours = clock._find_hours_on(day)
+        if hours is not None and hours[1] > start:
+            begin = max(hours[0], start)
+            if remaining <= hours[1] - begin:
+                return begin + remaining
+            remaining -= hours[1] - begin
+        day += timedelta(days=1)
+
+
+clock_zone: dict[int, str] = {}
+
+
+@pytest.mark.parametrize(("zone", "hours", "holidays"), [
+    ("Europe/Berlin", "09:00-17:00", "DE"), ("America/New_York", "08:30-18:00", None),
+    # Chile moves its clocks at midnight: some local days have no 00:00.
+    ("America/Santiago", "00:00-10:00", None), ("Asia/Kolkata", "10:00-19:30", "IN")])
+def test_business_time_from_the_calendar_equals_walking_day_by_day(
+        zone: str, hours: str, holidays: str | None) -> None:
+    import random
+
+    rng = random.Random(zone)
+    business = clock(timezone=zone, hours=hours, holidays=holidays)
+    clock_zone[id(business)] = zone
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    for _ in range(400):
+        # Moments anywhere in two years, in random order, so the calendar grows both ways.
+        start = base + timedelta(seconds=rng.uniform(0, 2 * 365 * 86400))
+        end = start + timedelta(seconds=rng.choice([rng.uniform(0, 3600),
+                                                    rng.uniform(0, 40 * 86400)]))
+        assert business.elapsed(start, end) == _walked_elapsed(business, start, end)
+        amount = timedelta(minutes=rng.choice([0, 30, 120, 480, 3 * 1440, 10 * 1440]))
+        assert business.add(start, amount) == _walked_add(business, start, amount)
+        assert business.elapsed(end, start) == timedelta(0)

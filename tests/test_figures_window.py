@@ -16,6 +16,7 @@ import pytest
 from bot.config import Config
 from bot.digest import build_digest_data
 from bot.digest_service import SUGGESTION_MEMORY, DigestService
+from bot.figure_rows import rows_from_items
 from bot.metrics import Figures, compute_figures
 from bot.models import Event, Item, Status
 from bot.store import Store
@@ -152,27 +153,31 @@ def test_stats_from_the_window_equal_those_from_every_item(seeded: Store, days: 
     assert result.rows[-1].new > 0 and result.rows[-1].responded > 0
 
 
-def test_window_items_are_each_relevant_item_once(seeded: Store) -> None:
-    light = seeded.window_items(workspace=WORKSPACE, since=START, until=END)
-    ids = [item.id for item in light]
-    assert len(ids) == len(set(ids))
-
-    def relevant(item: Item) -> bool:
-        def inside(moment: datetime | None) -> bool:
-            return moment is not None and START <= moment < END
-        waiting = item.first_response_at is None and item.status != Status.RESOLVED.value
-        return (inside(item.forwarded_at) or inside(item.first_response_at)
-                or inside(item.resolved_at) or waiting)
-
-    whole = seeded.list_items(workspace=WORKSPACE)
-    assert sorted(ids) == sorted(item.id for item in whole if relevant(item))
-    by_id = {item.id: item for item in whole}
-    for item in light:
+@pytest.mark.parametrize("since", [START, START - timedelta(days=10)])
+@pytest.mark.parametrize("teams", [None, ["mobile", "triage"], ["payments"], []])
+def test_figure_rows_from_the_store_equal_those_from_every_item(
+        seeded: Store, teams: list[str] | None, since: datetime) -> None:
+    # The seeds put items on every edge: forwarded, answered and resolved at START.
+    windows = [(START, END), (START - timedelta(days=7), START)]
+    rows = seeded.figure_rows(workspace=WORKSPACE, windows=windows, answered_since=since,
+                              until=END, teams=teams)
+    every = [item for item in seeded.list_items(workspace=WORKSPACE)
+             if teams is None or item.team in teams]
+    whole = rows_from_items(every, windows=windows, answered_since=since, until=END)
+    assert rows.windows == whole.windows
+    assert rows.counts == whole.counts
+    assert sorted(rows.answered) == sorted(whole.answered)
+    assert sorted(item.id for item in rows.waiting) == sorted(item.id for item in whole.waiting)
+    by_id = {item.id: item for item in every}
+    for item in rows.waiting:
         full = by_id[item.id]
         assert (item.team, item.status, item.severity, item.received_at, item.forwarded_at,
-                item.first_response_at, item.resolved_at, item.reassignments) == (
-            full.team, full.status, full.severity, full.received_at, full.forwarded_at,
-            full.first_response_at, full.resolved_at, full.reassignments)
+                item.reassignments) == (full.team, full.status, full.severity,
+                                        full.received_at, full.forwarded_at, full.reassignments)
+    if teams != []:
+        assert rows.answered and rows.waiting and any(rows.counts[1].values())
+    # The two windows are counted apart, and an answered row is read once.
+    assert len(rows.answered) == len(set(rows.answered))
 
 
 def _digest_from_every_item(store: Store, index: int, start: datetime, end: datetime
@@ -266,36 +271,26 @@ def test_export_pages_through_every_item_in_order(seeded: Store) -> None:
 
 
 
-def test_sqlite_reads_a_window_from_its_covering_indexes() -> None:
+def test_sqlite_reads_figures_from_covering_indexes_only() -> None:
     from storage import open_store
-    from storage.figures import window_params, window_sql
+    from storage.figures import ANSWERED_SQL, WAITING, counts_sql
 
     store = open_store("sqlite:///:memory:")
     seed_varied(store)
+    window = [START, END]
+    reads = {
+        "items_window_forwarded": (counts_sql("forwarded_at", 1, None),
+                                   [*window, *window, WORKSPACE, *window]),
+        "items_window_resolved": (counts_sql("resolved_at", 1, None),
+                                  [*window, WORKSPACE, *window]),
+        "items_window_responded": (ANSWERED_SQL, [WORKSPACE, *window]),
+        "items_waiting": ("SELECT id, team FROM items INDEXED BY items_waiting"
+                          f" WHERE workspace = ? AND {WAITING}", [WORKSPACE]),
+    }
     with store.database.read() as tx:  # type: ignore[attr-defined]
-        plan = " | ".join(row["detail"] for row in tx.all(
-            "EXPLAIN QUERY PLAN " + window_sql("sqlite"),
-            window_params(WORKSPACE, START, END)))
+        for index, (sql, params) in reads.items():
+            plan = " | ".join(row["detail"] for row in tx.all("EXPLAIN QUERY PLAN " + sql,
+                                                              params))
+            assert f"COVERING INDEX {index}" in plan, plan
+            assert "SCAN" not in plan, plan
     store.close()
-    for index in ("items_window_forwarded", "items_window_responded",
-                  "items_window_resolved"):
-        assert f"COVERING INDEX {index}" in plan, plan
-    assert "COVERING INDEX items_waiting" in plan, plan
-    assert "SCAN" not in plan, plan
-
-
-def test_window_rows_are_read_as_tuples_in_column_order(seeded: Store) -> None:
-    # Figures read plain tuples (no dict per row); their order must be FIGURE_COLUMNS'.
-    from storage.figures import FIGURE_COLUMNS, window_params, window_sql
-
-    database = seeded.database
-    sql, params = window_sql(database.dialect.name), window_params(WORKSPACE, START, END)
-    with database.read() as tx:
-        as_dicts, as_tuples = tx.all(sql, params), tx.tuples(sql, params)
-    assert as_tuples and all(type(row) is tuple for row in as_tuples)
-    assert as_tuples == [tuple(row[column] for column in FIGURE_COLUMNS) for row in as_dicts]
-    by_team = seeded.window_items(workspace=WORKSPACE, since=START, until=END,
-                                  teams=["mobile", "triage"])
-    every = seeded.window_items(workspace=WORKSPACE, since=START, until=END)
-    assert sorted(by_team, key=lambda item: item.id) == sorted(
-        (item for item in every if item.team in ("mobile", "triage")), key=lambda item: item.id)

@@ -1,0 +1,98 @@
+"""What figures need to know of a stretch of time: counts, answered rows and waiting items.
+
+The store reads these with a few aggregate queries (storage/figures.py), so a digest or
+`/feedback stats` never holds an object per item of its window; `rows_from_items` makes
+the same from items already in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from bot.models import Item, Status
+
+Window = tuple[datetime, datetime]
+
+
+class AnsweredRow(NamedTuple):
+    """An item first answered inside the rows' stretch: only what durations and SLAs use."""
+
+    team: str
+    severity: str
+    received_at: datetime
+    forwarded_at: datetime
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class TeamCounts:
+    """One team's counts in one window: forwarded (new), of those reassigned, and resolved."""
+
+    new: int = 0
+    reassigned: int = 0
+    resolved: int = 0
+
+
+@dataclass(frozen=True)
+class FigureRows:
+    """Per window, each team's counts; the items first answered in [answered_since, until);
+    and the light items waiting now (unanswered, unresolved)."""
+
+    windows: tuple[Window, ...]
+    counts: tuple[dict[str, TeamCounts], ...]
+    answered_since: datetime
+    until: datetime
+    answered: list[AnsweredRow]
+    waiting: list[Item]
+
+
+def utc(moment: datetime, name: str) -> datetime:
+    """`moment` in UTC; raise ValueError for a naive datetime."""
+    if moment.tzinfo is UTC:  # what the store gives: nothing to check or convert
+        return moment
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime, got naive {moment!r}")
+    # Two datetimes sharing one ZoneInfo subtract as wall times, wrong across DST; UTC is safe.
+    return moment.astimezone(UTC)
+
+
+def is_waiting(item: Item) -> bool:
+    """Nobody has answered it and nobody resolved it."""
+    return item.first_response_at is None and item.status != Status.RESOLVED.value
+
+
+def rows_from_items(items: Iterable[Item], *, windows: Sequence[Window],
+                    answered_since: datetime, until: datetime) -> FigureRows:
+    """The FigureRows of items in memory; raise ValueError for a naive datetime."""
+    counted: list[dict[str, list[int]]] = [{} for _ in windows]
+    spans = [(utc(start, "start"), utc(end, "end")) for start, end in windows]
+    since, last = utc(answered_since, "answered_since"), utc(until, "until")
+    answered: list[AnsweredRow] = []
+    waiting: list[Item] = []
+    for item in items:
+        forwarded = utc(item.forwarded_at, "forwarded_at")
+        resolved = None if item.resolved_at is None else utc(item.resolved_at, "resolved_at")
+        for (start, end), teams in zip(spans, counted, strict=True):
+            new = start <= forwarded < end
+            closed = resolved is not None and start <= resolved < end
+            if new or closed:
+                tally = teams.setdefault(item.team, [0, 0, 0])
+                tally[0] += new
+                tally[1] += new and item.reassignments > 0
+                tally[2] += closed
+        if item.first_response_at is not None:
+            answered_at = utc(item.first_response_at, "first_response_at")
+            if since <= answered_at < last:
+                answered.append(AnsweredRow(item.team, item.severity,
+                                            utc(item.received_at, "received_at"),
+                                            forwarded, answered_at))
+        elif item.status != Status.RESOLVED.value:
+            waiting.append(item)
+    return FigureRows(
+        windows=tuple(spans),
+        counts=tuple({team: TeamCounts(*tally) for team, tally in teams.items()}
+                     for teams in counted),
+        answered_since=since, until=last, answered=answered, waiting=waiting)
