@@ -253,11 +253,15 @@ class SlaDeadlines:
 
     def due(self, *, team: str, severity: str, forwarded_at: datetime) -> datetime:
         """When an item of `team` and `severity` forwarded then is due; see sla_deadline."""
+        clock, target = self.rule(team, severity)
+        return clock.add(forwarded_at, target)
+
+    def rule(self, team: str, severity: str) -> tuple[BusinessClock | WallClock, timedelta]:
+        """The clock and the target that make the deadline of `team`'s `severity` items."""
         rule = self._rules.get((team, severity))
         if rule is None:
             rule = self._rules[(team, severity)] = self._rule(team, severity)
-        clock, target = rule
-        return clock.add(forwarded_at, target)
+        return rule
 
     def _rule(self, team: str, severity: str) -> tuple[BusinessClock | WallClock, timedelta]:
         config = self.config

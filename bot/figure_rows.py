@@ -38,8 +38,8 @@ class TeamCounts:
 
 @dataclass(frozen=True)
 class FigureRows:
-    """Per window, each team's counts; the items first answered in [answered_since, until);
-    and the light items waiting now (unanswered, unresolved)."""
+    """Per window, each team's counts; the items first answered in [answered_since, until),
+    in answer order; and the light items waiting now (unanswered, unresolved)."""
 
     windows: tuple[Window, ...]
     counts: tuple[dict[str, TeamCounts], ...]
@@ -91,6 +91,7 @@ def rows_from_items(items: Iterable[Item], *, windows: Sequence[Window],
                                             forwarded, answered_at))
         elif item.status != Status.RESOLVED.value:
             waiting.append(item)
+    answered.sort(key=lambda row: row.answered_at)
     return FigureRows(
         windows=tuple(spans),
         counts=tuple({team: TeamCounts(*tally) for team, tally in teams.items()}

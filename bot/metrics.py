@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NamedTuple, TypeAlias
+from typing import TypeAlias
 
 from bot.business_hours import BusinessClock, SlaDeadlines, WallClock, clock_for
 from bot.config import Config
@@ -116,34 +116,47 @@ def team_names(config: Config, teams: Sequence[str] | None) -> list[str]:
     return [name for name in config.teams if name in wanted]
 
 
-class _Answer(NamedTuple):
-    """An answered row with its wall-clock durations and whether it met its SLA."""
+class _Answers:
+    """One team's answers in a window: rows, wall-clock durations, and how many met the SLA."""
 
-    row: AnsweredRow
-    to_response: timedelta
-    lag: timedelta
-    developer: timedelta
-    on_time: bool
+    __slots__ = ("developer", "lag", "on_time", "rows", "to_response")
+
+    def __init__(self) -> None:
+        self.rows: list[AnsweredRow] = []
+        self.to_response: list[timedelta] = []
+        self.lag: list[timedelta] = []
+        self.developer: list[timedelta] = []
+        self.on_time = 0
+
+    @classmethod
+    def merged(cls, parts: Iterable[_Answers]) -> _Answers:
+        whole = cls()
+        for part in parts:
+            whole.rows += part.rows
+            whole.to_response += part.to_response
+            whole.lag += part.lag
+            whole.developer += part.developer
+            whole.on_time += part.on_time
+        return whole
 
 
 def _figures_for(
     team: str,
     counts: TeamCounts,
-    answers: list[_Answer],
+    answers: _Answers,
     waiting: int,
     overdue_now: int,
     *,
     business_clock_of: Callable[[str], Clock] | None,
 ) -> TeamFigures:
     """Figures from counts and answers; business durations only with `business_clock_of`."""
-    responded = len(answers)
-    on_time = sum(1 for answer in answers if answer.on_time)
+    responded = len(answers.rows)
+    on_time = answers.on_time
     business: tuple[Durations, Durations] | None = None
     if business_clock_of is not None:
         to_response_business: list[timedelta] = []
         developer_business: list[timedelta] = []
-        for answer in answers:
-            row = answer.row
+        for row in answers.rows:
             clock = business_clock_of(row.team)
             to_response_business.append(clock.elapsed(row.received_at, row.answered_at))
             developer_business.append(clock.elapsed(row.forwarded_at, row.answered_at))
@@ -155,15 +168,48 @@ def _figures_for(
         resolved=counts.resolved,
         waiting=waiting,
         reassigned=counts.reassigned,
-        time_to_response=Durations.of(answer.to_response for answer in answers),
+        time_to_response=Durations.of(answers.to_response),
         time_to_response_business=business[0] if business else None,
-        forwarding_lag=Durations.of(answer.lag for answer in answers),
-        developer_response=Durations.of(answer.developer for answer in answers),
+        forwarding_lag=Durations.of(answers.lag),
+        developer_response=Durations.of(answers.developer),
         developer_response_business=business[1] if business else None,
         within_sla=on_time / responded if responded else None,
         sla_breaches=(responded - on_time) + overdue_now,
         reassignment_rate=counts.reassigned / counts.new if counts.new else None,
     )
+
+
+def _answers_in(answered: Sequence[AnsweredRow], start: datetime, end: datetime,
+                wanted: set[str] | None, deadline: SlaDeadlines) -> dict[str, _Answers]:
+    """Each team's answers in [start, end) of rows ordered by answer time."""
+    by_team: dict[str, _Answers] = {}
+    first = bisect.bisect_left(answered, start, key=_ANSWERED_AT)
+    after = bisect.bisect_left(answered, end, lo=first, key=_ANSWERED_AT)
+    for index in range(first, after):
+        row = answered[index]
+        team = row.team
+        if wanted is not None and team not in wanted:
+            continue
+        answers = by_team.get(team)
+        if answers is None:
+            answers = by_team[team] = _Answers()
+        received, forwarded, answered_at = row.received_at, row.forwarded_at, row.answered_at
+        answers.rows.append(row)
+        answers.to_response.append(answered_at - received)
+        answers.lag.append(forwarded - received)
+        answers.developer.append(answered_at - forwarded)
+        clock, target = deadline.rule(team, row.severity)
+        # Most teams run on the wall clock: their deadline is one addition.
+        due = forwarded + target if type(clock) is WallClock else clock.add(forwarded, target)
+        answers.on_time += answered_at <= due
+    return by_team
+
+
+def _answered_at(row: AnsweredRow) -> datetime:
+    return row.answered_at
+
+
+_ANSWERED_AT = _answered_at
 
 
 def compute_figures(
@@ -202,14 +248,7 @@ def figures_from_rows(rows: FigureRows, *, window: int, config: Config, now: dat
     counts = {team: tally for team, tally in rows.counts[window].items()
               if wanted is None or team in wanted}
     deadline = SlaDeadlines(config)
-    answers: dict[str, list[_Answer]] = defaultdict(list)
-    for row in rows.answered:
-        if start <= row.answered_at < end and (wanted is None or row.team in wanted):
-            due = deadline.due(team=row.team, severity=row.severity,
-                               forwarded_at=row.forwarded_at)
-            answers[row.team].append(_Answer(
-                row, row.answered_at - row.received_at, row.forwarded_at - row.received_at,
-                row.answered_at - row.forwarded_at, row.answered_at <= due))
+    answers = _answers_in(rows.answered, start, end, wanted, deadline)
     waiting = [
         WaitingItem(item=item, age=now - utc(item.received_at, "received_at"),
                     waiting_since_forwarded=now - utc(item.forwarded_at, "forwarded_at"),
@@ -227,13 +266,13 @@ def figures_from_rows(rows: FigureRows, *, window: int, config: Config, now: dat
     def business_clock_of(team: str) -> Clock:
         return clocks.get(team, wall)
 
-    def figures_of(team: str, tally: TeamCounts, answered: list[_Answer],
+    def figures_of(team: str, tally: TeamCounts, answered: _Answers,
                    waits: list[WaitingItem], business: bool) -> TeamFigures:
         return _figures_for(team, tally, answered, len(waits),
                             sum(1 for entry in waits if entry.overdue),
                             business_clock_of=business_clock_of if business else None)
 
-    result = [figures_of(name, counts.get(name, TeamCounts()), answers[name],
+    result = [figures_of(name, counts.get(name, TeamCounts()), answers.get(name, _Answers()),
                          waiting_of[name], config.teams[name].business_hours is not None)
               for name in names]
     # Business figures for "all" only when every team in scope counts business time;
@@ -244,7 +283,7 @@ def figures_from_rows(rows: FigureRows, *, window: int, config: Config, now: dat
         TeamCounts(new=sum(tally.new for tally in counts.values()),
                    reassigned=sum(tally.reassigned for tally in counts.values()),
                    resolved=sum(tally.resolved for tally in counts.values())),
-        [answer for team_answers in answers.values() for answer in team_answers],
+        _Answers.merged(answers.values()),
         waiting, every_team_has_hours)
     return Figures(start=start, end=end, teams=result, overall=overall, waiting=waiting)
 

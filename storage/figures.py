@@ -54,9 +54,10 @@ def counts_sql(column: str, windows: int, teams: Sequence[str] | None) -> str:
             f"{_teams_clause(teams)[0]} GROUP BY team")
 
 
+# In answer order, as the index holds them: figures find a window's answers by bisection.
 ANSWERED_SQL = ("SELECT team, severity, received_at, forwarded_at, first_response_at"
                 " FROM items WHERE workspace = ? AND first_response_at >= ?"
-                " AND first_response_at < ?")
+                " AND first_response_at < ?{teams} ORDER BY first_response_at")
 
 
 EXPORT_BATCH = 1000
@@ -110,7 +111,7 @@ class FigureQueries:
                 workspace, *span, *team_params])
             resolved = tx.tuples(counts_sql("resolved_at", len(windows), teams),
                                  [*in_windows, workspace, *span, *team_params])
-            answered = tx.tuples(ANSWERED_SQL + only,
+            answered = tx.tuples(ANSWERED_SQL.format(teams=only),
                                  [workspace, answered_since, until, *team_params])
             waiting = tx.tuples(f"SELECT {', '.join(FIGURE_COLUMNS)}"
                                 f" FROM {_waiting_from(dialect)} WHERE workspace = ?"

@@ -283,7 +283,7 @@ def test_sqlite_reads_figures_from_covering_indexes_only() -> None:
                                    [*window, *window, WORKSPACE, *window]),
         "items_window_resolved": (counts_sql("resolved_at", 1, None),
                                   [*window, WORKSPACE, *window]),
-        "items_window_responded": (ANSWERED_SQL, [WORKSPACE, *window]),
+        "items_window_responded": (ANSWERED_SQL.format(teams=""), [WORKSPACE, *window]),
         "items_waiting": ("SELECT id, team FROM items INDEXED BY items_waiting"
                           f" WHERE workspace = ? AND {WAITING}", [WORKSPACE]),
     }
