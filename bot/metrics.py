@@ -12,7 +12,14 @@ from typing import TypeAlias
 
 from bot.business_hours import BusinessClock, SlaDeadlines, WallClock, clock_for
 from bot.config import Config
-from bot.figure_rows import AnsweredRow, FigureRows, TeamCounts, rows_from_items, utc
+from bot.figure_rows import (
+    ANSWERED_AT,
+    AnsweredRow,
+    FigureRows,
+    TeamCounts,
+    rows_from_items,
+    utc,
+)
 from bot.models import Item
 
 ALL_TEAMS = "all"
@@ -156,10 +163,10 @@ def _figures_for(
     if business_clock_of is not None:
         to_response_business: list[timedelta] = []
         developer_business: list[timedelta] = []
-        for row in answers.rows:
-            clock = business_clock_of(row.team)
-            to_response_business.append(clock.elapsed(row.received_at, row.answered_at))
-            developer_business.append(clock.elapsed(row.forwarded_at, row.answered_at))
+        for row_team, _, received, forwarded, answered_at in answers.rows:
+            clock = business_clock_of(row_team)
+            to_response_business.append(clock.elapsed(received, answered_at))
+            developer_business.append(clock.elapsed(forwarded, answered_at))
         business = Durations.of(to_response_business), Durations.of(developer_business)
     return TeamFigures(
         team=team,
@@ -183,33 +190,25 @@ def _answers_in(answered: Sequence[AnsweredRow], start: datetime, end: datetime,
                 wanted: set[str] | None, deadline: SlaDeadlines) -> dict[str, _Answers]:
     """Each team's answers in [start, end) of rows ordered by answer time."""
     by_team: dict[str, _Answers] = {}
-    first = bisect.bisect_left(answered, start, key=_ANSWERED_AT)
-    after = bisect.bisect_left(answered, end, lo=first, key=_ANSWERED_AT)
+    first = bisect.bisect_left(answered, start, key=ANSWERED_AT)
+    after = bisect.bisect_left(answered, end, lo=first, key=ANSWERED_AT)
     for index in range(first, after):
         row = answered[index]
-        team = row.team
+        team, severity, received, forwarded, answered_at = row
         if wanted is not None and team not in wanted:
             continue
         answers = by_team.get(team)
         if answers is None:
             answers = by_team[team] = _Answers()
-        received, forwarded, answered_at = row.received_at, row.forwarded_at, row.answered_at
         answers.rows.append(row)
         answers.to_response.append(answered_at - received)
         answers.lag.append(forwarded - received)
         answers.developer.append(answered_at - forwarded)
-        clock, target = deadline.rule(team, row.severity)
+        clock, target = deadline.rule(team, severity)
         # Most teams run on the wall clock: their deadline is one addition.
         due = forwarded + target if type(clock) is WallClock else clock.add(forwarded, target)
         answers.on_time += answered_at <= due
     return by_team
-
-
-def _answered_at(row: AnsweredRow) -> datetime:
-    return row.answered_at
-
-
-_ANSWERED_AT = _answered_at
 
 
 def compute_figures(
@@ -303,10 +302,10 @@ def daily_medians(
     first; a day without responses has None. Responses at or after `end` are left out.
     Raises ValueError for a naive `end`, `days` < 1, an unknown zone or an unknown team.
     """
-    answered = [AnsweredRow(item.team, item.severity, utc(item.received_at, "received_at"),
-                            utc(item.forwarded_at, "forwarded_at"),
-                            utc(item.first_response_at, "first_response_at"))
-                for item in items if item.first_response_at is not None]
+    answered: list[AnsweredRow] = [
+        (item.team, item.severity, utc(item.received_at, "received_at"),
+         utc(item.forwarded_at, "forwarded_at"), utc(item.first_response_at, "first_response_at"))
+        for item in items if item.first_response_at is not None]
     return daily_medians_of(answered, config=config, end=end, days=days, tz=tz, teams=teams)
 
 
@@ -337,11 +336,10 @@ def daily_medians_of(
     first, after = starts[0], min(starts[-1], end)
 
     buckets: dict[str, list[list[timedelta]]] = {name: [[] for _ in dates] for name in names}
-    for row in answered:
-        answered_at = row.answered_at
-        if first <= answered_at < after and row.team in buckets:
+    for team, _, received, _, answered_at in answered:
+        if first <= answered_at < after and team in buckets:
             day = bisect.bisect_right(starts, answered_at) - 1
-            buckets[row.team][day].append(answered_at - row.received_at)
+            buckets[team][day].append(answered_at - received)
     return {name: [(day, median(bucket)) for day, bucket in zip(dates, buckets[name],
                                                                  strict=True)]
             for name in names}

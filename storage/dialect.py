@@ -391,11 +391,11 @@ class PostgresDatabase(Database):
             extra["connect_timeout"] = self._connect_timeout
         if "application_name" not in options:
             extra["application_name"] = "feedbackbot"
-        # Times come back in UTC whatever the server's zone: psycopg then gives them
-        # Python's own UTC, and reads of thousands of rows convert none of them.
+        # Times come back in UTC whatever the server's or the URL's zone (the last -c
+        # wins): psycopg then gives them Python's own UTC, so figures neither convert
+        # thousands of them nor subtract two local times across a DST change.
         given = str(options.get("options") or "")
-        if "timezone" not in given.lower():
-            extra["options"] = f"{given} -c TimeZone=UTC".strip()
+        extra["options"] = f"{given} -c TimeZone=UTC".strip()
         return make_conninfo(self.url, **extra)
 
     @contextmanager

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.figure_rows import AnsweredRow, FigureRows, TeamCounts, Window
+from bot.figure_rows import FigureRows, TeamCounts, Window
 from bot.models import Event, Item
 from storage.dialect import Database
 from storage.rows import event_from_row, item_from_row
@@ -126,17 +126,18 @@ class FigureQueries:
             for number, teams_counts in enumerate(counts):
                 if sums[number]:
                     teams_counts.setdefault(team, [0, 0, 0])[2] = sums[number]
-        # SQLite gives `…Z` text, which parses straight to UTC; PostgreSQL gives datetimes.
-        moment = datetime.fromisoformat if dialect == "sqlite" else _utc
-        rows = [AnsweredRow(team, severity, moment(received_at), moment(forwarded_at),
-                            moment(answered_at))
-                for team, severity, received_at, forwarded_at, answered_at in answered]
-        del answered
+        if dialect == "sqlite":
+            # `…Z` text, which parses straight to UTC; PostgreSQL's rows (in UTC, see
+            # storage/dialect.py) are already what the figures take.
+            moment = datetime.fromisoformat
+            answered = [(team, severity, moment(received_at), moment(forwarded_at),
+                         moment(answered_at))
+                        for team, severity, received_at, forwarded_at, answered_at in answered]
         return FigureRows(
             windows=tuple(windows),
             counts=tuple({team: TeamCounts(*tally) for team, tally in teams_counts.items()}
                          for teams_counts in counts),
-            answered_since=answered_since, until=until, answered=rows,
+            answered_since=answered_since, until=until, answered=answered,
             waiting=[figure_item_from_values(values) for values in waiting])
 
     def waiting_items(self, *, workspace: str) -> list[Item]:
