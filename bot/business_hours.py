@@ -12,22 +12,13 @@ import holidays
 
 from bot.config import BusinessHours, Config, Severity, TeamConfig
 from bot.models import Item
+from bot.models import in_utc as _utc
 
 _ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
 # How far the calendar reaches beyond the day asked about, so neighbours need no rebuild.
 _CALENDAR_STEP = timedelta(days=31)
 _WEEKDAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-
-
-def _utc(moment: datetime, name: str) -> datetime:
-    """Return `moment` in UTC; raise ValueError for a naive datetime."""
-    if moment.tzinfo is UTC:  # what the store gives: nothing to check or convert
-        return moment
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime, got naive {moment!r}")
-    # Subtracting two datetimes that share one ZoneInfo ignores DST, so all math runs in UTC.
-    return moment.astimezone(UTC)
 
 
 @functools.lru_cache(maxsize=32)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.config import Config, DigestConfig
-from bot.figure_rows import FigureRows, Window, rows_from_items, utc
+from bot.figure_rows import FigureRows, Window, rows_from_items
 from bot.metrics import Figures, TeamFigures, WaitingItem, daily_medians_of, figures_from_rows
 from bot.models import Item
+from bot.models import in_utc as utc
 from bot.suggestions import Reassignment, Suggestion, suggest_rules
 
 PREVIOUS_DAYS = 7

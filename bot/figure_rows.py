@@ -10,9 +10,10 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.models import Item, Status
+from bot.models import in_utc as utc
 
 Window = tuple[datetime, datetime]
 
@@ -44,16 +45,6 @@ class FigureRows:
     until: datetime
     answered: list[AnsweredRow]
     waiting: list[Item]
-
-
-def utc(moment: datetime, name: str) -> datetime:
-    """`moment` in UTC; raise ValueError for a naive datetime."""
-    if moment.tzinfo is UTC:  # what the store gives: nothing to check or convert
-        return moment
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime, got naive {moment!r}")
-    # Two datetimes sharing one ZoneInfo subtract as wall times, wrong across DST; UTC is safe.
-    return moment.astimezone(UTC)
 
 
 def is_waiting(item: Item) -> bool:

@@ -18,9 +18,9 @@ from bot.figure_rows import (
     FigureRows,
     TeamCounts,
     rows_from_items,
-    utc,
 )
 from bot.models import Item
+from bot.models import in_utc as utc
 
 ALL_TEAMS = "all"
 

@@ -37,6 +37,16 @@ def ts_to_datetime(ts: str | float) -> datetime:
     return datetime.fromtimestamp(float(ts), UTC)
 
 
+def in_utc(moment: datetime, name: str) -> datetime:
+    """`moment` in UTC; raise ValueError naming `name` for a naive datetime."""
+    if moment.tzinfo is UTC:  # what the store gives: nothing to check or convert
+        return moment
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime, got naive {moment!r}")
+    # Two datetimes sharing one ZoneInfo subtract as wall times, wrong across DST; UTC is safe.
+    return moment.astimezone(UTC)
+
+
 def iso(moment: datetime | None) -> str | None:
     """Format an aware datetime as ISO 8601 UTC with a Z suffix, or None."""
     if moment is None:
