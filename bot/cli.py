@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bot.cli_digest import add_commands
+from bot.cli_forget import add_command as add_forget_command
 from bot.cli_support import (
     check_config_file,
     fail,
@@ -338,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=cmd_export)
 
     add_commands(commands)
+    add_forget_command(commands)
     for platform in load_platforms().available.values():
         platform.add_commands(commands)
 

@@ -461,7 +461,9 @@ class Runtime:
             await adapter.disconnect()
         self.off_loop.close()
         self.store.close()
-        if drained.cut or drained.busy_left:
+        if grace <= 0:
+            log.debug("stopped without waiting for work under way")
+        elif drained.cut or drained.busy_left:
             log.warning("stopped after the %.0fs grace with %d task(s) cut short; %d stored"
                         " request(s) or outbox entries are finished at the next start",
                         grace, drained.cut + drained.busy_left, released)
