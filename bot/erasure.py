@@ -44,6 +44,8 @@ STRUCTURE_KEYS = frozenset({
 })
 # Staff ids: kept when a customer is forgotten, erased by retention and by `--user`.
 STAFF_KEYS = frozenset({"user", "mentions", "by"})
+# Old items are anonymised this many at a time (one transaction; the rest go next time).
+ANONYMISE_BATCH = 500
 # Words shorter than this are found only as a whole string, never inside longer text.
 MIN_WORDS_INSIDE = 8
 
@@ -225,6 +227,7 @@ class ErasureReport:
 
     rows: Counter[str] = field(default_factory=Counter)
     items: list[tuple[str, int]] = field(default_factory=list)  # (workspace, item id)
+    named_in: list[tuple[str, int]] = field(default_factory=list)  # a user's id went
 
     @property
     def empty(self) -> bool:
@@ -239,4 +242,7 @@ class ErasureReport:
         if self.items:
             ids = ", ".join(f"{workspace}/{item_id}" for workspace, item_id in self.items)
             lines.append(f"items with words {verb}: {ids}")
+        if self.named_in:
+            ids = ", ".join(f"{workspace}/{item_id}" for workspace, item_id in self.named_in)
+            lines.append(f"items the user's id and words {verb} from: {ids}")
         return lines

@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import DigestConfig
 from bot.digest_service import DigestService
+from bot.erasure import ANONYMISE_BATCH
 from bot.reminders import Reminders
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class Scheduler:
         self._pruned_at = now
         keep = timedelta(days=self.digests.config.retention_days)
         report = self.digests.store.anonymise_items(forwarded_before=now - keep, now=now)
+        if len(report.items) >= ANONYMISE_BATCH:
+            self._pruned_at = None  # more are waiting: one batch at each wake-up
         if report.items:
             log.info("anonymised %d item(s) older than retention_days (%d)",
                      len(report.items), keep.days)

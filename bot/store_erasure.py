@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from datetime import datetime
 
-from bot.erasure import ErasureReport, Person
+from bot.erasure import ANONYMISE_BATCH, ErasureReport, Person
 
 
 class ErasureStore(abc.ABC):
@@ -19,7 +19,9 @@ class ErasureStore(abc.ABC):
         and return what would change."""
 
     @abc.abstractmethod
-    def anonymise_items(self, *, forwarded_before: datetime, now: datetime) -> ErasureReport:
-        """Erase the words and names of items forwarded before a moment, keeping their
-        timings, team, status and severity (their figures stay valid); also the stored
-        requests and drafts that old. Items already anonymised are left alone."""
+    def anonymise_items(self, *, forwarded_before: datetime, now: datetime,
+                        limit: int = ANONYMISE_BATCH) -> ErasureReport:
+        """Erase the words and names of up to `limit` items forwarded before a moment,
+        keeping their timings, team, status and severity (their figures stay valid), in
+        one transaction. Items already anonymised are left alone. When fewer than `limit`
+        were left, the stored requests and drafts that old are erased too."""

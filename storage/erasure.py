@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.erasure import (
+    ANONYMISE_BATCH,
     ERASED,
     STAFF_KEYS,
     STRUCTURE_KEYS,
@@ -30,8 +31,6 @@ from storage.items import assignments
 from storage.rows import item_columns
 
 EMPTY_BODY = "{}"
-# Old items are anonymised this many at a time, each batch its own transaction.
-ANONYMISE_BATCH = 500
 _NOT_ANONYMISED = "NOT (text = ? AND forwarded_by = ?)"
 
 
@@ -100,29 +99,23 @@ class ErasureQueries:
             changes.report.items = [(str(row["workspace"]), int(row["id"])) for row in whole]
             return changes.report
 
-    def anonymise_items(self, *, forwarded_before: datetime, now: datetime) -> ErasureReport:
+    def anonymise_items(self, *, forwarded_before: datetime, now: datetime,
+                        limit: int = ANONYMISE_BATCH) -> ErasureReport:
         # A passive checkpoint: a running bot must not wait here for readers to finish.
-        with _zeroing_freed_space(self.database, checkpoint="PASSIVE"):
-            return self._anonymise(forwarded_before)
+        with _zeroing_freed_space(self.database, checkpoint="PASSIVE"), \
+                self.database.write() as tx:
+            changes = _Changes(tx, dry_run=False)
+            rows = tx.all(f"SELECT * FROM items WHERE forwarded_at < ? AND {_NOT_ANONYMISED}"
+                          " ORDER BY id LIMIT ?", (forwarded_before, ERASED, ERASED, limit))
+            for row in rows:
+                _erase_item(changes, row, keep=STRUCTURE_KEYS, matcher=None, staff_too=True)
+            if len(rows) < limit:
+                # Stored requests and drafts that old hold words and nothing else.
+                _erase_old_requests(changes, forwarded_before)
+                changes.delete("drafts", "created_at < ?", (forwarded_before,))
+            changes.report.items = [(str(row["workspace"]), int(row["id"])) for row in rows]
+            return changes.report
 
-    def _anonymise(self, forwarded_before: datetime) -> ErasureReport:
-        report = ErasureReport()
-        while True:
-            with self.database.write() as tx:
-                changes = _Changes(tx, dry_run=False)
-                rows = tx.all(f"SELECT * FROM items WHERE forwarded_at < ? AND {_NOT_ANONYMISED}"
-                              " ORDER BY id LIMIT ?",
-                              (forwarded_before, ERASED, ERASED, ANONYMISE_BATCH))
-                for row in rows:
-                    _erase_item(changes, row, keep=STRUCTURE_KEYS, matcher=None, staff_too=True)
-                if len(rows) < ANONYMISE_BATCH:
-                    # Stored requests and drafts that old hold words and nothing else.
-                    _erase_old_requests(changes, forwarded_before)
-                    changes.delete("drafts", "created_at < ?", (forwarded_before,))
-            report.rows.update(changes.report.rows)
-            report.items += [(str(row["workspace"]), int(row["id"])) for row in rows]
-            if len(rows) < ANONYMISE_BATCH:
-                return report
 
 
 @contextmanager
@@ -245,6 +238,7 @@ def _forget_user(changes: _Changes, user: str, matcher: Matcher, touched: list[R
     for row in touched:
         values = item_columns(user_item_changes(row, user))
         if values:
+            changes.report.named_in.append((str(row["workspace"]), int(row["id"])))
             changes.run("items", f"UPDATE items SET {assignments(values)} WHERE id = ?",
                         (*values.values(), row["id"]))
     for event in tx.all("SELECT id, actor, data FROM events WHERE actor = ? OR data LIKE ?",
@@ -255,14 +249,13 @@ def _forget_user(changes: _Changes, user: str, matcher: Matcher, touched: list[R
         if mine or new != data:
             changes.run("events", "UPDATE events SET data = ?, actor = ? WHERE id = ?",
                         (_dumps(new), ERASED if mine else event["actor"], event["id"]))
-    items = {(str(row["workspace"]), int(row["id"])) for row in touched}
-    for entry in tx.all("SELECT id, workspace, item_id, status, payload, result FROM outbox"
-                        " WHERE payload LIKE ? OR result LIKE ? OR item_id IS NOT NULL",
-                        (f"%{user}%", f"%{user}%")):
-        ours = entry["item_id"] is not None and (entry["workspace"], entry["item_id"]) in items
-        text = f"{entry['payload']}{entry['result'] or ''}"
-        if not ours and user not in text:
-            continue
+    columns = "SELECT id, status, payload, result FROM outbox"
+    entries = {int(row["id"]): row for row in tx.all(
+        f"{columns} WHERE payload LIKE ? OR result LIKE ?", (f"%{user}%", f"%{user}%"))}
+    for row in touched:  # their words may be in their items' messages without their id
+        entries.update((int(entry["id"]), entry) for entry in tx.all(
+            f"{columns} WHERE workspace = ? AND item_id = ?", (row["workspace"], row["id"])))
+    for _, entry in sorted(entries.items()):
         payload, result = _loads(entry["payload"]), _loads(entry["result"])
         new_payload, new_result = scrub(payload, matcher=matcher), scrub(result, matcher=matcher)
         if (new_payload, new_result) == (payload, result):

@@ -176,7 +176,10 @@ async def test_forgetting_a_user_erases_their_id_and_replies(tmp_path, monkeypat
         store.close()
         assert theirs.first_response_by == ERASED and theirs.first_response_at is not None
         assert other.first_response_by == "U0BOB"
-        assert "erased in events: " in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "erased in events: " in out
+        assert ("items the user's id and words erased from:"
+                f" T0DEMO/{theirs.id}, T0DEMO/{other.id}") in out
 
 
 async def test_a_dry_run_says_what_would_go_and_changes_nothing(tmp_path, monkeypatch,
