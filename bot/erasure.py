@@ -39,7 +39,7 @@ ERASED = "[erased]"
 STRUCTURE_KEYS = frozenset({
     "kind", "platform", "channel", "thread_ts", "ts", "team", "from", "to", "intake",
     "route_reason", "matches", "owner", "old_card_channel", "old_card_ts", "what", "error",
-    "conversation", "message", "ok", "type", "item_id", "status", "severity", "period",
+    "conversation", "reply_ts", "ok", "type", "item_id", "status", "severity", "period",
     "subscription", "waited", "late", "forced",
 })
 # Staff ids: kept when a customer is forgotten, erased by retention and by `--user`.
