@@ -54,10 +54,10 @@ async def _start(command: Sequence[str], env: dict[str, str],
             stdout=asyncio.subprocess.DEVNULL, stderr=sink)
 
 
-async def _start_serve(api_url: str, db: Path, port: int, log: Path,
-                       *extra: str) -> asyncio.subprocess.Process:
+async def _start_serve(api_url: str, db: Path, port: int, log: Path, *extra: str,
+                       env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
     process = await _start(["serve", "--host", "127.0.0.1", "--port", str(port), *extra],
-                           _env(api_url, db), log)
+                           {**_env(api_url, db), **(env or {})}, log)
     async with aiohttp.ClientSession() as session:
         for _ in range(300):
             try:
@@ -177,6 +177,60 @@ async def test_a_slow_request_under_way_is_awaited_not_cut(tmp_path):
     assert item["text"] == "refund not received for order 12" and item["card_ts"]
     assert [row["processed"] for row in _rows(db, "inbox")] == [1]
     assert "stopped cleanly" in log.read_text()
+
+
+async def test_work_outlasting_the_grace_is_cut_and_finished_once_after_a_restart(tmp_path):
+    db, log = tmp_path / "bot.db", tmp_path / "serve.log"
+    port = _free_port()
+    async with make_fake_slack() as slack:
+        process = await _start_serve(slack.api_url, db, port, log,
+                                     env={"FEEDBACKBOT_SHUTDOWN_GRACE": "1"})
+        client = SignedSlackClient(f"http://127.0.0.1:{port}", SIGNING_SECRET)
+        slack.delay_next("users.info", seconds=8)
+        response = await client.send_event(event_callback(message_event(
+            channel="C0INTAKE", user="U0SUPPORT", text="refund not received for order 12")))
+        await client.close()
+        assert response.status == 200
+        await slack.wait_for("users.info", timeout=10)
+        started = asyncio.get_running_loop().time()
+        assert await _terminate(process) == 0
+        assert asyncio.get_running_loop().time() - started < 5  # the grace, not the 8 s
+        assert "grace with work cut short" in log.read_text()
+        assert _rows(db, "items") == []
+        # Cut short, the request stayed stored and free for the next start.
+        [row] = _rows(db, "inbox")
+        assert not row["processed"] and row["lease_owner"] is None
+
+        process = await _start_serve(slack.api_url, db, port, log)
+        try:
+            await wait_until(lambda: len(cards_per_item(slack)) == 1, timeout=15,
+                             what="the card after the restart")
+        finally:
+            assert await _terminate(process) == 0
+        [item] = _rows(db, "items")
+        assert cards_per_item(slack) == {item["id"]: 1}
+
+
+async def test_a_worker_finishes_the_request_it_is_working_on(tmp_path):
+    db, log = tmp_path / "bot.db", tmp_path / "processes.log"
+    port = _free_port()
+    async with make_fake_slack() as slack:
+        serve = await _start_serve(slack.api_url, db, port, log, "--no-worker")
+        worker = await _start(["worker"], _env(slack.api_url, db), log)
+        await wait_until(lambda: len(slack.calls_to("auth.test")) >= 2, timeout=15,
+                         what="both processes to connect")
+        client = SignedSlackClient(f"http://127.0.0.1:{port}", SIGNING_SECRET)
+        slack.delay_next("users.info", seconds=3)
+        response = await client.send_event(event_callback(message_event(
+            channel="C0INTAKE", user="U0SUPPORT", text="refund not received for order 12")))
+        await client.close()
+        assert response.status == 200
+        await slack.wait_for("users.info", timeout=10)
+        assert await _terminate(worker) == 0
+        assert await _terminate(serve) == 0
+    [item] = _rows(db, "items")
+    assert item["card_ts"] and cards_per_item(slack) == {item["id"]: 1}
+    assert [row["processed"] for row in _rows(db, "inbox")] == [1]
 
 
 async def test_worker_and_clock_stop_on_sigterm_with_exit_0(tmp_path):
