@@ -99,12 +99,18 @@ class Matcher:
             re.escape(user) for user in ids) + r")(?![A-Za-z0-9])") if ids else None)
         self.words: set[str] = set()
         self.links: set[str] = set()
+        # Long words by their first characters: finding them inside a text then costs one
+        # look-up per position, however many words there are.
+        self._long_words: dict[str, list[str]] = {}
 
     def add_words(self, *texts: str | None) -> None:
         """Also match these texts (an erased item's text, note, replies)."""
         for text in texts:
-            if text and text != ERASED and fold(text):
-                self.words.add(fold(text))
+            word = fold(text) if text and text != ERASED else ""
+            if word and word not in self.words:
+                self.words.add(word)
+                if len(word) >= MIN_WORDS_INSIDE:
+                    self._long_words.setdefault(word[:MIN_WORDS_INSIDE], []).append(word)
 
     def add_links(self, *ids: str | None) -> None:
         """Also match strings equal to these ids (of an erased item's messages)."""
@@ -118,10 +124,13 @@ class Matcher:
         if self._user_pattern is not None and self._user_pattern.search(text):
             return True
         folded = fold(text)
-        if folded in self.names:
+        if folded in self.names or folded in self.words:
             return True
-        return any(word == folded or (len(word) >= MIN_WORDS_INSIDE and word in folded)
-                   for word in self.words)
+        for start in range(len(folded) - MIN_WORDS_INSIDE + 1):
+            found = self._long_words.get(folded[start:start + MIN_WORDS_INSIDE])
+            if found and any(folded.startswith(word, start) for word in found):
+                return True
+        return False
 
     def refers(self, value: Any) -> bool:
         """True when any string in `value` (decoded JSON) says or links to what is erased."""

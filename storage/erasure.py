@@ -88,8 +88,11 @@ class ErasureQueries:
                 for event in tx.all("SELECT data FROM events WHERE actor = ?", (person.user,)):
                     matcher.add_words(*_texts_of(_loads(event["data"])))
             keep = STRUCTURE_KEYS | STAFF_KEYS
+            # What an erased item keeps is structure and staff ids: only a user's id there
+            # is theirs.
+            ids = Matcher(user_ids=[person.user]) if person.user else None
             for row in whole:
-                _erase_item(changes, row, keep=keep, matcher=matcher, staff_too=False)
+                _erase_item(changes, row, keep=keep, matcher=ids, staff_too=False)
             whole_ids = {int(row["id"]) for row in whole}
             if person.user:
                 _forget_user(changes, person.user, matcher,
