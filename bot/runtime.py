@@ -461,13 +461,4 @@ class Runtime:
             await adapter.disconnect()
         self.off_loop.close()
         self.store.close()
-        if grace <= 0:
-            log.debug("stopped without waiting for work under way")
-        elif drained.cut or drained.busy_left:
-            log.warning("stopped after the %.0fs grace with work cut short (%d task(s), %d"
-                        " listener(s) still running); what it held is stored (%d lease(s)"
-                        " released) and is finished at the next start",
-                        grace, drained.cut, drained.busy_left, released)
-        else:
-            log.info("stopped cleanly: %d task(s) under way finished, nothing cut short",
-                     drained.finished)
+        drained.log(grace=grace, released=released)

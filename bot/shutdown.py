@@ -79,6 +79,19 @@ class Drained:
     cut: int
     busy_left: int  # platform listeners still running when the grace ran out
 
+    def log(self, *, grace: float, released: int) -> None:
+        """Say in the log how the stop went (`released`: leases given back for later)."""
+        if grace <= 0:
+            log.debug("stopped without waiting for work under way")
+        elif self.cut or self.busy_left:
+            log.warning("stopped after the %.0fs grace with work cut short (%d task(s), %d"
+                        " listener(s) still running); what it held is stored (%d lease(s)"
+                        " released) and is finished at the next start",
+                        grace, self.cut, self.busy_left, released)
+        else:
+            log.info("stopped cleanly: %d task(s) under way finished, nothing cut short",
+                     self.finished)
+
     def plus(self, other: Drained) -> Drained:
         """Both stops' counts added up."""
         return Drained(finished=self.finished + other.finished, cut=self.cut + other.cut,
