@@ -18,7 +18,15 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bot.cli_digest import add_commands
-from bot.cli_support import check_config_file, fail, open_runtime, stop_signals
+from bot.cli_forget import add_command as add_forget_command
+from bot.cli_support import (
+    check_config_file,
+    fail,
+    open_runtime,
+    stop_grace_or_fail,
+    stop_gracefully,
+    stop_signals,
+)
 from bot.config import Config, load_config
 from bot.install_check import configured_teams_channels, missing_installs
 from bot.log_setup import configure_logging
@@ -149,6 +157,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return fail(platforms)
     _warn_about_platforms_not_running(config, platforms)
     port = args.port if args.port is not None else settings.port
+    grace = stop_grace_or_fail()
+    if grace is None:
+        return 2
 
     async def run() -> int:
         stop = stop_signals()
@@ -161,7 +172,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         for name, platform in found.available.items():
             if name not in runtime.adapters:
                 platform.add_refusals(app)
-        runner = web.AppRunner(app, access_log=None)
+        # Requests already being handled when the site stops get the whole grace.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace)
         await runner.setup()
         try:
             await web.TCPSite(runner, args.host, port).start()
@@ -180,8 +192,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                            for p in platforms)
         print(f"feedbackbot serving {served}", flush=True)
         await stop.wait()
-        await runtime.stop()
-        await runner.cleanup()
+        await stop_gracefully(runtime, grace, runner=runner)
         return 0
 
     return asyncio.run(run())
@@ -200,6 +211,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return fail(platforms)
     _warn_about_platforms_not_running(config, platforms)
 
+    grace = stop_grace_or_fail()
+    if grace is None:
+        return 2
     # On a host it shares with `serve`, answering Slack within its deadline comes first.
     os.nice(WORKER_NICENESS)
 
@@ -214,7 +228,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         print(f"feedbackbot worker finishing {', '.join(p.title for p in platforms)}"
               " requests and sending the outbox", flush=True)
         await stop.wait()
-        await runtime.stop()
+        await stop_gracefully(runtime, grace)
         return 0
 
     return asyncio.run(run())
@@ -325,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=cmd_export)
 
     add_commands(commands)
+    add_forget_command(commands)
     for platform in load_platforms().available.values():
         platform.add_commands(commands)
 

@@ -10,7 +10,7 @@ import asyncio
 import sys
 from datetime import timedelta
 
-from bot.cli_support import fail, open_runtime, stop_signals
+from bot.cli_support import fail, open_runtime, stop_grace_or_fail, stop_gracefully, stop_signals
 from bot.config import Config, load_config
 from bot.digest_post import DEFAULT_WAIT_SECONDS, post_digests
 from bot.digest_service import DigestService
@@ -117,6 +117,10 @@ def cmd_clock(args: argparse.Namespace, settings: Settings) -> int:
     if settings.database_url.startswith("sqlite:"):
         print("feedbackbot clock: warning: with a SQLite DATABASE_URL, `serve` and `clock`"
               " must share that file, which means running on the same host.", file=sys.stderr)
+    grace = stop_grace_or_fail()
+    if grace is None:
+        return 2
+
     async def run() -> int:
         stop = stop_signals()
         runtime = _runtime_with_platforms(settings, config)
@@ -126,7 +130,7 @@ def cmd_clock(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.start(outbox=False, scheduler=True, inbox=False)
         print("feedbackbot clock running (digests and reminders)", flush=True)
         await stop.wait()
-        await runtime.stop()
+        await stop_gracefully(runtime, grace)
         return 0
 
     return asyncio.run(run())

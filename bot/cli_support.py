@@ -7,9 +7,12 @@ import logging
 import signal
 import sys
 
+from aiohttp import web
+
 from bot.config import Config, load_config
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.shutdown import shutdown_grace
 from bot.store import Store
 from storage import open_store
 
@@ -57,3 +60,28 @@ def stop_signals() -> asyncio.Event:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+def stop_grace_or_fail() -> float | None:
+    """FEEDBACKBOT_SHUTDOWN_GRACE in seconds, or None (the problem printed) when it is wrong."""
+    try:
+        return shutdown_grace()
+    except ValueError as error:
+        fail(str(error))
+        return None
+
+
+async def stop_gracefully(runtime: Runtime, grace: float,
+                          runner: web.AppRunner | None = None) -> None:
+    """Refuse new requests, let those under way finish within `grace` seconds, then stop.
+
+    The HTTP site (`runner`) stops accepting first and its running handlers finish;
+    then the work they started, and the outbox sends under way, get what is left.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    log.info("asked to stop: finishing the work under way (up to %.0fs)", grace)
+    runtime.begin_stopping()
+    if runner is not None:
+        await runner.cleanup()
+    await runtime.stop(grace=max(0.0, deadline - loop.time()))

@@ -30,6 +30,7 @@ from bot.ports import ChatPort, Ports
 from bot.reminders import Reminders
 from bot.replies import Replies
 from bot.scheduler import Scheduler
+from bot.shutdown import drain, refuse_while_stopping, send_what_is_due
 from bot.store import InboxRow, Store
 from bot.store_wait import OffLoopStore
 from bot.views import Views
@@ -121,9 +122,14 @@ class Runtime:
         self._finished: list[tuple[int, str | None]] = []  # a worker's rows to mark done
         self._scheduler_started = False
         self._stop = asyncio.Event()
+        self._stop_outbox = asyncio.Event()  # later: requests finished while stopping send
         self._tasks: list[asyncio.Task[None]] = []
+        self._outbox_task: asyncio.Task[None] | None = None
         self._late_replays: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Set by a stopping process: new requests get 503, work under way finishes.
+        self.stopping = False
+        self._grace = 0.0
 
     async def _read_figures(self, work: Callable[[Store], Figures]) -> Figures:
         """Read a window of figures in a store thread, so acks go on meanwhile."""
@@ -275,7 +281,8 @@ class Runtime:
     # --- HTTP ---------------------------------------------------------------------
     def web_app(self) -> web.Application:
         """One aiohttp application: /healthz and every platform's routes."""
-        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app = web.Application(client_max_size=MAX_BODY_BYTES,
+                              middlewares=[refuse_while_stopping(lambda: self.stopping)])
         for adapter in self.adapters.values():
             adapter.add_routes(app)
         app.router.add_get("/healthz", self.healthz)
@@ -312,6 +319,7 @@ class Runtime:
         self._options = {"outbox": outbox, "scheduler": scheduler, "inbox": inbox,
                          "worker": worker}
         self._stop.clear()
+        self._stop_outbox.clear()
         if inbox or worker:
             # A new process owes no backoff to failures seen by the one before it, and
             # entries and requests held by a process that was killed are free again.
@@ -322,7 +330,7 @@ class Runtime:
         if worker:
             self._tasks.append(asyncio.create_task(self._work_inbox()))
         if outbox:
-            self._tasks.append(asyncio.create_task(self._run_outbox()))
+            self._outbox_task = asyncio.create_task(self._run_outbox())
         for adapter in self.adapters.values():
             await adapter.connect()
 
@@ -354,7 +362,10 @@ class Runtime:
         try:
             await self._claim_and_finish(running, done, slot_free)
         finally:
-            # Rows cut short stay leased to this process, which frees them on stopping.
+            # Rows under way finish within the grace; those cut short stay leased to this
+            # process, which frees them on stopping.
+            if running and self._grace > 0:
+                await asyncio.wait(set(running), timeout=self._grace)
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
@@ -400,25 +411,54 @@ class Runtime:
     async def _run_outbox(self) -> None:
         # Nothing can be sent before a platform is connected.
         await self._ready_event.wait()
-        await self.outbox.run(self._stop)
+        await self.outbox.run(self._stop_outbox)
 
-    async def stop(self) -> None:
-        """Stop the workers and platforms, and close the store."""
+    def begin_stopping(self) -> None:
+        """Answer new requests with 503 + Retry-After from now on (the process is stopping)."""
+        if not self.stopping:
+            self.stopping = True
+            log.info("stopping: new requests are refused, work under way is finished")
+
+    def _busy_listeners(self) -> int:
+        """Platform listeners still running (those a platform's own library started)."""
+        return sum(int(getattr(adapter, "busy_listeners", lambda: 0)())
+                   for adapter in self.adapters.values())
+
+    async def stop(self, *, grace: float = 0.0) -> None:
+        """Stop the workers and platforms, and close the store.
+
+        Work under way (requests answered but not finished, outbox sends) gets up to
+        `grace` seconds to finish; what is still running then is cut short, and its
+        inbox rows and outbox entries are released, to be finished at the next start.
+        """
         if self._closed:
             return
         self._closed = True
+        self.begin_stopping()
+        self._grace = grace
         self.scheduler.shutdown()
+        deadline = asyncio.get_running_loop().time() + grace
+        # Requests first, while the outbox still sends what they queue; then the outbox.
         self._stop.set()
-        for task in [*self._tasks, *self._late_replays]:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._late_replays, return_exceptions=True)
+        drained = await drain([*self._tasks, *self._late_replays],
+                              busy=self._busy_listeners, grace=grace)
         self._tasks.clear()
+        if self._outbox_task is not None:
+            await send_what_is_due(lambda: {entry.id for entry in self.store.outbox_due(
+                now=self.clock())}, wake=self.outbox.wake, deadline=deadline)
+        self._stop_outbox.set()
+        if self._outbox_task is not None:
+            left = max(0.0, deadline - asyncio.get_running_loop().time())
+            sending = await drain([self._outbox_task], busy=lambda: 0, grace=left)
+            drained = drained.plus(sending)
+            self._outbox_task = None
         try:
-            self.outbox.release_own_leases()
-            self.claims.release_own()
+            released = self.outbox.release_own_leases() + self.claims.release_own()
         except Exception:  # the store may be what failed; the leases lapse anyway
+            released = 0
             log.exception("could not release this process's outbox and inbox leases")
         for adapter in self.adapters.values():
             await adapter.disconnect()
         self.off_loop.close()
         self.store.close()
+        drained.log(grace=grace, released=released)

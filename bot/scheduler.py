@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import DigestConfig
 from bot.digest_service import DigestService
+from bot.erasure import ANONYMISE_BATCH
 from bot.reminders import Reminders
 
 log = logging.getLogger(__name__)
@@ -59,15 +60,19 @@ class Scheduler:
             self.after_tick()
 
     def _prune(self) -> None:
-        """Honour `retention_days`, at most once an hour."""
+        """Honour `retention_days`, at most once an hour: old items lose their words and
+        names but keep their timings, so figures over old windows stay right."""
         now = self.digests.clock()
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
             return
         self._pruned_at = now
         keep = timedelta(days=self.digests.config.retention_days)
-        gone = self.digests.store.prune_items(forwarded_before=now - keep)
-        if gone:
-            log.info("deleted %d item(s) older than retention_days (%d)", gone, keep.days)
+        report = self.digests.store.anonymise_items(forwarded_before=now - keep, now=now)
+        if len(report.items) >= ANONYMISE_BATCH:
+            self._pruned_at = None  # more are waiting: one batch at each wake-up
+        if report.items:
+            log.info("anonymised %d item(s) older than retention_days (%d)",
+                     len(report.items), keep.days)
 
     def start(self) -> None:
         """Start the wake-ups in the running event loop."""

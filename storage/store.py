@@ -6,6 +6,7 @@ from bot.store import Store
 from storage.claims import ClaimQueries
 from storage.conversations import ConversationQueries
 from storage.dialect import Database
+from storage.erasure import ErasureQueries
 from storage.figures import FigureQueries
 from storage.inbox import InboxQueries
 from storage.items import ItemQueries
@@ -15,7 +16,7 @@ from storage.workspace import WorkspaceQueries
 
 
 class SqlStore(InboxQueries, ItemQueries, OutboxQueries, ClaimQueries, WorkspaceQueries,
-               ConversationQueries, FigureQueries, Store):
+               ConversationQueries, FigureQueries, ErasureQueries, Store):
     """Store over one database connection; brings its schema up to date on opening.
 
     Every method is one transaction. Raises what the database driver raises when the

@@ -62,7 +62,7 @@ def test_importing_every_core_module_loads_no_chat_sdk():
 # The CLI entry points are composition roots: they may ask storage/ to open the store
 # DATABASE_URL names, and nothing more.
 COMPOSITION_ROOTS = {"bot/cli.py": {"storage"}, "bot/cli_digest.py": {"storage"},
-                     "bot/cli_support.py": {"storage"}}
+                     "bot/cli_support.py": {"storage"}, "bot/cli_forget.py": {"storage"}}
 
 
 def test_the_core_never_imports_an_adapter_even_inside_a_function():

@@ -243,6 +243,10 @@ class FeedbackApp:
         log.info("connected to workspace %s as %s", workspace, self.auth.bot_user_id)
         return self.auth
 
+    def busy_listeners(self) -> int:
+        """Listeners still running (Bolt runs some after the answer); a stop waits for them."""
+        return self.deps.in_flight
+
     def health(self) -> dict[str, Any]:
         """Slack's part of /healthz: not ok while Slack refuses the token.
 
