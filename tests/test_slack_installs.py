@@ -146,3 +146,37 @@ async def test_a_state_is_consumed_once_and_expires(fresh_store: Store) -> None:
     assert not await states.async_consume("never-issued")
     clock.advance(timedelta(minutes=10))
     assert not await states.async_consume(late)
+
+
+def test_rotate_key_command_re_encrypts_and_keeps_tokens_readable(tmp_path, monkeypatch,
+                                                                   capsys):
+    from bot.cli import main
+    from storage import open_store
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    store = open_store(url)
+    import asyncio
+
+    asyncio.run(installs(store).async_save(installation()))
+    newer = new_key()
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    monkeypatch.setenv("FEEDBACKBOT_SECRET_KEY", newer)
+    refused = main(["rotate-key"])  # the old key is missing: nothing may change
+    monkeypatch.setenv("FEEDBACKBOT_SECRET_KEY", f"{newer},{KEY}")
+    rotated = main(["rotate-key"])
+
+    bot = asyncio.run(StoreInstallationStore(store=store, cipher=TokenCipher(newer))
+                      .async_find_bot(enterprise_id=None, team_id="T0AAA"))
+    store.close()
+    output = capsys.readouterr()
+    assert refused == 1 and "nothing was changed" in output.err
+    assert rotated == 0 and "re-encrypted 2 stored installation(s)" in output.out
+    assert bot is not None and bot.bot_token == "xoxb-aaa-secret"
+
+
+def test_new_secret_key_prints_a_usable_key(capsys):
+    from bot.cli import main
+
+    assert main(["new-secret-key"]) == 0
+    TokenCipher(capsys.readouterr().out.strip())
