@@ -36,27 +36,39 @@ class Scheduler:
     """Runs `tick` at each digest's time and every minute; `tick` does the real work."""
 
     def __init__(self, *, digests: DigestService, reminders: Reminders,
-                 workspace: Callable[[], str | None], after_tick: Callable[[], None]) -> None:
+                 workspaces: Callable[[], list[str]], after_tick: Callable[[], None]) -> None:
         self.digests = digests
         self.reminders = reminders
-        self.workspace = workspace
+        self.workspaces = workspaces
         self.after_tick = after_tick
         self._scheduler: AsyncIOScheduler | None = None
         self._pruned_at: datetime | None = None
 
     async def tick(self) -> None:
-        """Claim due digest periods and send due reminders; safe to call at any time.
+        """Claim due digest periods and send due reminders of every workspace served.
 
-        Errors are raised to the caller; APScheduler logs them and keeps the schedule.
+        Safe to call at any time. Errors are raised to the caller (after every workspace
+        had its turn); APScheduler logs them and keeps the schedule.
         """
-        workspace = self.workspace()
-        if workspace is None:
+        workspaces = self.workspaces()
+        if not workspaces:
             return  # not connected yet; the next tick will do it
-        claimed = self.digests.claim_due(workspace=workspace)
-        nudges = self.reminders.check(workspace=workspace)
+        anything = False
+        failed: Exception | None = None
+        for workspace in workspaces:
+            try:
+                claimed = self.digests.claim_due(workspace=workspace)
+                nudges = self.reminders.check(workspace=workspace)
+            except Exception as error:  # one workspace's failure must not stop the others
+                log.exception("digests and reminders of workspace %s failed", workspace)
+                failed = error
+                continue
+            anything = anything or bool(claimed or nudges.reminded or nudges.escalated)
         self._prune()
-        if claimed or nudges.reminded or nudges.escalated:
+        if anything:
             self.after_tick()
+        if failed is not None:
+            raise failed
 
     def _prune(self) -> None:
         """Honour `retention_days`, at most once an hour."""

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
 from bot.config import Config
+from bot.models import utcnow
 from bot.settings import Settings
 from handlers.slack.app import create_app
 from handlers.slack.http import base_url, serve
@@ -35,10 +37,12 @@ def oauth_settings(fake: FakeSlack, db_path: Path | str, **changes: object) -> S
 
 @asynccontextmanager
 async def running_oauth_bot(fake: FakeSlack, db_path: Path | str, *,
-                            config: Config | None = None,
-                            scheduler: bool = False) -> AsyncIterator[RunningBot]:
+                            config: Config | None = None, scheduler: bool = False,
+                            clock: Callable[[], datetime] = utcnow,
+                            ) -> AsyncIterator[RunningBot]:
     """`serve` in OAuth mode on an ephemeral loopback port; stopped afterwards."""
-    bot = create_app(oauth_settings(fake, db_path), config=config or example_config())
+    bot = create_app(oauth_settings(fake, db_path), config=config or example_config(),
+                     clock=clock)
     runner = await serve(bot, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0,
                          scheduler=scheduler)
     url = base_url(runner)

@@ -25,7 +25,7 @@ ALLOWED_CALLS = {
     # Bolt's installation and OAuth-state stores, implemented over ours (OAuth mode).
     *(("handlers/slack/installs.py", f"self.store.{name}")
       for name in ("install_save", "install_find", "install_delete", "oauth_state_issue",
-                   "oauth_state_consume")),
+                   "oauth_state_consume", "installed_workspaces")),
     ("handlers/slack/installs.py", "store.install_secrets"),
     ("handlers/slack/installs.py", "store.install_set_secrets"),
 }

@@ -127,6 +127,10 @@ class FeedbackApp(TokenAuthentication):
             team_channels={name: team.channel for name, team in self.config.teams.items()
                            if team.channel})
         runtime.add_platform(self)
+        if self.installs is not None:
+            # Each installed workspace is its own key, with its own digests and reminders.
+            runtime.many_workspaces = True
+            runtime.workspace_sources.append(self.installs.installations.installed_keys)
         self.intake = runtime.intake
         self.digests = runtime.digests
         self.reminders = runtime.reminders

@@ -18,6 +18,7 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from bot.store import Store
 from bot.store_installs import BOT, INSTALLATION, InstallRecord
+from handlers.slack.context import workspace_key
 from handlers.slack.token_cipher import TokenCipher
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,12 @@ class StoreInstallationStore(AsyncInstallationStore):
                 installation.bot_refresh_token = bot.bot_refresh_token
                 installation.bot_token_expires_at = bot.bot_token_expires_at
         return installation
+
+    def installed_keys(self) -> list[str]:
+        """The workspace key of every workspace with its own bot (org-wide ones left out:
+        their workspaces are known by their items)."""
+        return [workspace_key(team_id=found.team_id, enterprise_id=found.enterprise_id or None)
+                for found in self.store.installed_workspaces() if found.team_id]
 
     async def async_delete_bot(self, *, enterprise_id: str | None,
                                team_id: str | None) -> None:
