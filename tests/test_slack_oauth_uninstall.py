@@ -82,3 +82,21 @@ async def test_posts_queued_for_an_uninstalled_workspace_wait_for_its_reinstall(
     assert cards_while_gone == []
     assert item.team == "mobile"
     assert card.token == second.bot_token
+
+
+async def test_uninstalling_an_org_wide_install_deletes_it_for_the_whole_org(tmp_path):
+    async with make_fake_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db") as running:
+        await install(slack, running.url, team_id=None, enterprise_id="E0ORG", org_wide=True,
+                      bot_user_id="U0BOTORG")
+        await install(slack, running.url, team_id="T0BBB", bot_user_id="U0BOTB")
+        envelope = event_callback(app_uninstalled_event(), team_id="T0DEMO",
+                                  enterprise_id="E0ORG", bot_user_id="U0BOTORG")
+        envelope["is_enterprise_install"] = True
+        envelope["authorizations"][0]["is_enterprise_install"] = True
+        response = await running.slack.send_event(envelope)
+        await running.settle()
+        left = teams_installed(running)
+
+    assert response.status == 200
+    assert left == {("installation", "T0BBB"), ("bot", "T0BBB")}

@@ -110,3 +110,24 @@ async def test_two_workspaces_never_see_each_others_items(tmp_path, monkeypatch,
 
     assert [row["text"] for row in exported] == [A_WORDS]
     assert {row["workspace"] for row in exported} == {A}
+
+
+async def test_digest_post_posts_each_installed_workspaces_digest_with_its_token(tmp_path):
+    from bot.digest_post import post_digests
+
+    clock = FrozenClock(MONDAY_RUN - timedelta(hours=1))
+    async with make_fake_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db", clock=clock) as running:
+        slack.add_user("U0BSUP", "bravo-support", team_id=B)
+        alpha = await install(slack, running.url, team_id=A, bot_user_id="U0BOTA")
+        bravo = await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
+        await forward(running, team=A, user="U0SUPPORT", bot_user="U0BOTA", text=A_WORDS)
+        await forward(running, team=B, user="U0BSUP", bot_user="U0BOTB", text=B_WORDS)
+        clock.advance(timedelta(hours=1))
+
+        code = await post_digests(running.bot.runtime, force=False, wait=10)
+        digests = [call for call in slack.calls_to("chat.postMessage")
+                   if call.args.get("channel") == "C0MANAGERS"]
+
+    assert code == 0
+    assert sorted(call.token for call in digests) == sorted([alpha.bot_token, bravo.bot_token])
