@@ -67,7 +67,8 @@ def _postings(bot: Runtime, *, force: bool) -> list[Posting]:
 
 def _postings_of(bot: Runtime, workspace: str, *, force: bool) -> list[Posting]:
     """One workspace's: claim what is unclaimed; add the periods claimed earlier."""
-    claimed = bot.digests.claim_current(workspace=workspace, force=force)
+    claimed = bot.digests.claim_current(workspace=workspace, force=force,
+                                        serving=bot.platforms_of(workspace))
     postings = [Posting(where=_where(done.period.subscription.target, done.period.period),
                         entry_id=done.entry_id, forced=done.forced, claimed_now=True)
                 for done in claimed]

@@ -105,6 +105,7 @@ class Runtime:
                                    digests=self.digests)
         self.scheduler = Scheduler(digests=self.digests, reminders=self.reminders,
                                    workspaces=self.workspaces,
+                                   platforms_of=self.platforms_of,
                                    after_tick=self.outbox.wake)
         self.views = Views(store=store, config=config, lifecycle=self.lifecycle,
                            ports=self.ports, clock=clock, read_figures=self._read_figures)
@@ -118,6 +119,8 @@ class Runtime:
         # workspace (and Teams tenant) is its own key, unless the config joins them.
         self.many_workspaces = False
         self.workspace_sources: list[Callable[[], list[str]]] = []
+        # Platforms whose workspace keys start with a prefix of their own ("msteams:").
+        self.key_prefixes: dict[str, str] = {}
         self._claimed: set[str] = set()
         self._ready: set[str] = set()
         self._ready_event = asyncio.Event()
@@ -172,6 +175,24 @@ class Runtime:
             keys.update(key for key in self.store.item_workspaces()
                         if not self.store.is_workspace_revoked(workspace=key))
         return sorted(keys)
+
+    def platforms_of(self, workspace: str) -> frozenset[str] | None:
+        """The platforms a workspace's items come from; None (any) for one deployment.
+
+        A key with a platform's prefix is that platform's; any other key belongs to the
+        platforms without a prefix, and to those of the keys the config joins to it.
+        """
+        if not self.many_workspaces:
+            return None
+        for platform, prefix in self.key_prefixes.items():
+            if workspace.startswith(prefix):
+                return frozenset({platform})
+        platforms = set(self.adapters) - set(self.key_prefixes)
+        for key, section in self.config.workspaces.items():
+            if section.same_as == workspace:
+                platforms.update(platform for platform, prefix in self.key_prefixes.items()
+                                 if key.startswith(prefix))
+        return frozenset(platforms)
 
     def is_ready(self, platform: str) -> bool:
         """True once `platform` can finish stored requests."""

@@ -8,7 +8,7 @@ neither replay missed runs nor tolerate being shared between processes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -36,10 +36,13 @@ class Scheduler:
     """Runs `tick` at each digest's time and every minute; `tick` does the real work."""
 
     def __init__(self, *, digests: DigestService, reminders: Reminders,
-                 workspaces: Callable[[], list[str]], after_tick: Callable[[], None]) -> None:
+                 workspaces: Callable[[], list[str]], after_tick: Callable[[], None],
+                 platforms_of: Callable[[str], Collection[str] | None] = lambda key: None,
+                 ) -> None:
         self.digests = digests
         self.reminders = reminders
         self.workspaces = workspaces
+        self.platforms_of = platforms_of
         self.after_tick = after_tick
         self._scheduler: AsyncIOScheduler | None = None
         self._pruned_at: datetime | None = None
@@ -57,7 +60,8 @@ class Scheduler:
         failed: Exception | None = None
         for workspace in workspaces:
             try:
-                claimed = self.digests.claim_due(workspace=workspace)
+                claimed = self.digests.claim_due(workspace=workspace,
+                                                 serving=self.platforms_of(workspace))
                 nudges = self.reminders.check(workspace=workspace)
             except Exception as error:  # one workspace's failure must not stop the others
                 log.exception("digests and reminders of workspace %s failed", workspace)
