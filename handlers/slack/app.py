@@ -262,7 +262,9 @@ class FeedbackApp(TokenAuthentication):
             return response
         team, enterprise = team_and_enterprise(request.body)
         team = request.context.team_id or team
-        if self._authorized(request.context.enterprise_id or enterprise, team) is None:
+        # (In OAuth mode the installation was checked before Bolt ran.)
+        if (self.installs is None
+                and self._authorized(request.context.enterprise_id or enterprise, team) is None):
             log.warning("ignored a request from workspace %s, which this deployment does not"
                         " serve", team)
             self.runtime.request_done(inbox_id, error="not a workspace this deployment serves")
