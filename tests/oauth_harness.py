@@ -39,12 +39,15 @@ def oauth_settings(fake: FakeSlack, db_path: Path | str, **changes: object) -> S
 async def running_oauth_bot(fake: FakeSlack, db_path: Path | str, *,
                             config: Config | None = None, scheduler: bool = False,
                             clock: Callable[[], datetime] = utcnow,
-                            ) -> AsyncIterator[RunningBot]:
-    """`serve` in OAuth mode on an ephemeral loopback port; stopped afterwards."""
+                            worker_elsewhere: bool = False) -> AsyncIterator[RunningBot]:
+    """`serve` in OAuth mode on an ephemeral loopback port; stopped afterwards.
+
+    With `worker_elsewhere`, it runs as `serve --no-worker` (see `running_oauth_worker`).
+    """
     bot = create_app(oauth_settings(fake, db_path), config=config or example_config(),
                      clock=clock)
     runner = await serve(bot, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0,
-                         scheduler=scheduler)
+                         scheduler=scheduler, worker_elsewhere=worker_elsewhere)
     url = base_url(runner)
     await bot.wait_ready()
     client = SignedSlackClient(url, SIGNING_SECRET)
@@ -54,6 +57,18 @@ async def running_oauth_bot(fake: FakeSlack, db_path: Path | str, *,
         await client.close()
         await bot.stop()
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def running_oauth_worker(fake: FakeSlack, db_path: Path | str) -> AsyncIterator[None]:
+    """What `feedbackbot worker` runs in OAuth mode, on the store `db_path` names."""
+    bot = create_app(oauth_settings(fake, db_path), config=example_config())
+    await bot.start(scheduler=False, worker=True)
+    await bot.wait_ready()
+    try:
+        yield
+    finally:
+        await bot.stop()
 
 
 @dataclass

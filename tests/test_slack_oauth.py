@@ -19,6 +19,7 @@ from tests.oauth_harness import (
     finish_install,
     install,
     running_oauth_bot,
+    running_oauth_worker,
     start_install,
 )
 from tests.slack_harness import example_config, make_fake_slack, wait_for_post
@@ -168,3 +169,39 @@ async def test_each_workspace_posts_with_its_own_token(tmp_path):
         [card] = await wait_for_post(slack, "C0MOBILE")
 
     assert card.token == grant.bot_token
+
+
+async def test_a_worker_finishes_what_serve_answered_with_the_workspaces_token(tmp_path):
+    db = tmp_path / "bot.db"
+    async with make_fake_slack() as slack, \
+            running_oauth_bot(slack, db, worker_elsewhere=True) as serve:
+        grant = await install(slack, serve.url, team_id="T0DEMO")
+        answer = await serve.slack.send_command(slash_command(
+            text="refund not received for order 12", user_id="U0SUPPORT",
+            channel_id="C0GENERAL", team_id="T0DEMO"))
+        stored_before_worker = len(serve.store.inbox_pending())
+        async with running_oauth_worker(slack, db):
+            [card] = await wait_for_post(slack, "C0PAYMENTS", timeout=10)
+
+    assert answer.status == 200 and "Forwarding to *payments*" in answer.body
+    assert stored_before_worker == 1
+    assert card.token == grant.bot_token
+
+
+def test_serve_in_oauth_mode_without_the_key_exits_with_a_clear_error(monkeypatch, capsys,
+                                                                     tmp_path):
+    from bot.cli import main
+    from tests.slack_harness import EXAMPLE_CONFIG
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+
+    for name, value in {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "x",
+                        "SLACK_SIGNING_SECRET": "s"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("FEEDBACKBOT_SECRET_KEY", "SLACK_BOT_TOKEN", "MICROSOFT_APP_ID"):
+        monkeypatch.delenv(name, raising=False)
+
+    code = main(["--config", str(EXAMPLE_CONFIG), "serve", "--port", "0"])
+
+    assert code == 2
+    assert "FEEDBACKBOT_SECRET_KEY" in capsys.readouterr().err
