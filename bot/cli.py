@@ -269,6 +269,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     write = write_json if args.format == "json" else write_csv
     try:
         items = store.iter_items(forwarded_since=args.since)
+        if args.workspace:
+            items = (item for item in items if item.workspace == args.workspace)
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as handle:
                 count = write(items, handle)
@@ -336,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", type=_parse_since,
                         help="only items forwarded on or after this UTC date")
     export.add_argument("--output", "-o", help="write to a file instead of stdout")
+    export.add_argument("--workspace", help="only this workspace's items (its key, as in the"
+                        " export's `workspace` field)")
     export.set_defaults(handler=cmd_export)
 
     add_commands(commands)

@@ -250,6 +250,14 @@ class AcknowledgeConfig(_Strict):
     reactions: list[Emoji] = Field(default_factory=lambda: ["eyes"])
 
 
+class WorkspaceSection(_Strict):
+    """What the config says about one workspace (or Teams tenant) of a many-workspace bot."""
+
+    # Another workspace key whose items this one shares, e.g. a Teams tenant
+    # ("msteams:<tenant id>") joined to its company's Slack workspace ("T0123").
+    same_as: str = Field(min_length=1)
+
+
 class DigestConfig(_Strict):
     """One scheduled digest subscription, posted in one Slack or one Teams channel."""
 
@@ -303,6 +311,7 @@ class Config(_Strict):
     sla: dict[Severity, Duration] = Field(default_factory=lambda: dict(DEFAULT_SLA))
     retention_days: int = Field(default=365, gt=0, le=36500, strict=True)
     digests: list[DigestConfig] = []
+    workspaces: dict[str, WorkspaceSection] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -332,6 +341,11 @@ class Config(_Strict):
     @classmethod
     def _fill_sla(cls, value: Any) -> Any:
         return {**DEFAULT_SLA, **value} if isinstance(value, dict) else value
+
+    def joined_workspace(self, key: str) -> str:
+        """The workspace key items of `key` live under: its `same_as`, else `key` itself."""
+        section = self.workspaces.get(key)
+        return section.same_as if section is not None else key
 
     def sla_for(self, severity: Severity) -> timedelta:
         """The first-response target for a severity."""
@@ -372,6 +386,7 @@ __all__ = [
     "TeamConfig",
     "TeamsPlace",
     "Weekday",
+    "WorkspaceSection",
     "load_config",
     "parse_config_text",
 ]

@@ -59,9 +59,16 @@ async def post_digests(bot: Runtime, *, force: bool,
 
 
 def _postings(bot: Runtime, *, force: bool) -> list[Posting]:
-    """Claim what is unclaimed; add the periods claimed earlier, with their regular post."""
-    workspace = bot.workspace or ""
-    claimed = bot.digests.claim_current(workspace=workspace, force=force)
+    """Claim what is unclaimed, in every workspace served; add the periods claimed earlier."""
+    workspaces = bot.workspaces() if bot.many_workspaces else [bot.workspace or ""]
+    return [posting for workspace in workspaces
+            for posting in _postings_of(bot, workspace, force=force)]
+
+
+def _postings_of(bot: Runtime, workspace: str, *, force: bool) -> list[Posting]:
+    """One workspace's: claim what is unclaimed; add the periods claimed earlier."""
+    claimed = bot.digests.claim_current(workspace=workspace, force=force,
+                                        serving=bot.platforms_of(workspace))
     postings = [Posting(where=_where(done.period.subscription.target, done.period.period),
                         entry_id=done.entry_id, forced=done.forced, claimed_now=True)
                 for done in claimed]

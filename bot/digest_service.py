@@ -58,9 +58,12 @@ class DigestService:
         # Only subscriptions on a platform this process can post to are claimed here.
         self.platforms = frozenset(platforms)
 
-    def _posts_here(self, subscription: DigestConfig) -> bool:
-        """True when this process posts the subscription's digests."""
-        return subscription.platform in self.platforms
+    def _posts_here(self, subscription: DigestConfig,
+                    serving: Collection[str] | None = None) -> bool:
+        """True when this process posts the subscription's digests (for a workspace
+        `serving` only those platforms, when given)."""
+        return subscription.platform in self.platforms and (
+            serving is None or subscription.platform in serving)
 
     def _claim(self, workspace: str, period: Period, *, now: datetime, late: bool,
                force: bool, window_start: datetime | None = None) -> Claimed | None:
@@ -89,12 +92,16 @@ class DigestService:
                  period.period, " (late)" if late else "")
         return Claimed(period=period, late=late, forced=force, entry_id=entry_id)
 
-    def claim_due(self, *, workspace: str) -> list[Claimed]:
-        """Claim every period due now (today, local) that nobody has claimed yet."""
+    def claim_due(self, *, workspace: str,
+                  serving: Collection[str] | None = None) -> list[Claimed]:
+        """Claim every period due now (today, local) that nobody has claimed yet.
+
+        With `serving`, only subscriptions on those platforms (the workspace's own).
+        """
         now = self.clock()
         claimed = []
         for period in due_periods(list(self.config.digests), now):
-            if not self._posts_here(period.subscription):
+            if not self._posts_here(period.subscription, serving):
                 continue
             done = self._claim(workspace, period, now=now, late=is_late(period, now),
                                force=False)
@@ -102,13 +109,17 @@ class DigestService:
                 claimed.append(done)
         return claimed
 
-    def claim_current(self, *, workspace: str, force: bool = False) -> list[Claimed]:
-        """Claim each subscription's current period now, whatever the time of day."""
+    def claim_current(self, *, workspace: str, force: bool = False,
+                      serving: Collection[str] | None = None) -> list[Claimed]:
+        """Claim each subscription's current period now, whatever the time of day.
+
+        With `serving`, only subscriptions on those platforms (the workspace's own).
+        """
         now = self.clock()
         claimed = []
         for index, subscription in enumerate(self.config.digests):
             period = current_period(index, subscription, now)
-            if period is None or not self._posts_here(subscription):
+            if period is None or not self._posts_here(subscription, serving):
                 continue
             done = self._claim(workspace, period, now=now, late=False, force=force)
             if done:

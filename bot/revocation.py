@@ -77,6 +77,16 @@ class TokenChecks:
         self.store.set_workspace_revoked(workspace=self._mark(workspace), revoked_at=None)
         return True
 
+    def reinstalled(self, workspace: str) -> bool:
+        """The app was installed (again) in `workspace`: what waited for it is due now.
+
+        Returns True when the workspace had been marked as refusing the token.
+        """
+        was_marked = self.accepted(workspace)
+        self._refused.pop(workspace, None)
+        self.store.outbox_retry_now(now=self.clock())
+        return was_marked
+
     async def confirm(self, workspace: str) -> str | None:
         """After a call was refused for the token, ask about the token itself.
 

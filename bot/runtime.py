@@ -105,7 +105,8 @@ class Runtime:
         self.outbox = OutboxWorker(store=store, port=self.ports, config=config, clock=clock,
                                    digests=self.digests)
         self.scheduler = Scheduler(digests=self.digests, reminders=self.reminders,
-                                   workspace=lambda: self.workspace,
+                                   workspaces=self.workspaces,
+                                   platforms_of=self.platforms_of,
                                    after_tick=self.outbox.wake)
         self.views = Views(store=store, config=config, lifecycle=self.lifecycle,
                            ports=self.ports, clock=clock, read_figures=self._read_figures)
@@ -115,6 +116,13 @@ class Runtime:
         # `feedbackbot worker`, except what must happen here (see each platform).
         self.finishes_requests = True
         self.workspace: str | None = None
+        # Set by a platform that serves many workspaces (Slack OAuth mode): then each
+        # workspace (and Teams tenant) is its own key, unless the config joins them.
+        self.many_workspaces = False
+        self.workspace_sources: list[Callable[[], list[str]]] = []
+        # Platforms whose workspace keys start with a prefix of their own ("msteams:").
+        self.key_prefixes: dict[str, str] = {}
+        self._claimed: set[str] = set()
         self._ready: set[str] = set()
         self._ready_event = asyncio.Event()
         self._options = {"outbox": True, "scheduler": True, "inbox": True, "worker": False}
@@ -144,12 +152,53 @@ class Runtime:
         self.digests.platforms = frozenset(self.adapters)
 
     def claim_workspace(self, key: str) -> str:
-        """Set the workspace key items live under, unless a platform already did; return it."""
+        """Set the workspace key items live under, unless a platform already did; return it.
+
+        With `many_workspaces`, every key is its own (or the one the config joins it to).
+        """
+        if self.many_workspaces:
+            key = self.config.joined_workspace(key)
+            self._claimed.add(key)
+            return key
         if self.workspace is None:
             self.workspace = key
         elif key != self.workspace:
             log.debug("workspace %s is served under %s", key, self.workspace)
         return self.workspace
+
+    def workspaces(self) -> list[str]:
+        """Every workspace whose digests and reminders run here, in byte order.
+
+        One deployment, one key; with `many_workspaces`, every workspace a platform
+        serves and every one with items whose platform has not lost its token there.
+        """
+        keys = set(self._claimed)
+        if self.workspace:
+            keys.add(self.workspace)
+        for source in self.workspace_sources:
+            keys.update(source())
+        if self.many_workspaces:
+            keys.update(key for key in self.store.item_workspaces()
+                        if not self.store.is_workspace_revoked(workspace=key))
+        return sorted(keys)
+
+    def platforms_of(self, workspace: str) -> frozenset[str] | None:
+        """The platforms a workspace's items come from; None (any) for one deployment.
+
+        A key with a platform's prefix is that platform's; any other key belongs to the
+        platforms without a prefix, and to those of the keys the config joins to it.
+        """
+        if not self.many_workspaces:
+            return None
+        for platform, prefix in self.key_prefixes.items():
+            if workspace.startswith(prefix):
+                return frozenset({platform})
+        platforms = set(self.adapters) - set(self.key_prefixes)
+        for key, section in self.config.workspaces.items():
+            if section.same_as == workspace:
+                platforms.update(platform for platform, prefix in self.key_prefixes.items()
+                                 if key.startswith(prefix))
+        return frozenset(platforms)
 
     def is_ready(self, platform: str) -> bool:
         """True once `platform` can finish stored requests."""
@@ -160,7 +209,8 @@ class Runtime:
         first = platform not in self._ready
         self._ready.add(platform)
         self._ready_event.set()
-        if self._options["scheduler"] and not self._scheduler_started and self.workspace:
+        if (self._options["scheduler"] and not self._scheduler_started
+                and (self.workspace or self.many_workspaces)):
             self._scheduler_started = True
             # Due periods come from the store: look once now, then at every wake-up.
             # A failing first look must not keep the bot from starting.

@@ -8,7 +8,7 @@ neither replay missed runs nor tolerate being shared between processes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,27 +37,43 @@ class Scheduler:
     """Runs `tick` at each digest's time and every minute; `tick` does the real work."""
 
     def __init__(self, *, digests: DigestService, reminders: Reminders,
-                 workspace: Callable[[], str | None], after_tick: Callable[[], None]) -> None:
+                 workspaces: Callable[[], list[str]], after_tick: Callable[[], None],
+                 platforms_of: Callable[[str], Collection[str] | None] = lambda key: None,
+                 ) -> None:
         self.digests = digests
         self.reminders = reminders
-        self.workspace = workspace
+        self.workspaces = workspaces
+        self.platforms_of = platforms_of
         self.after_tick = after_tick
         self._scheduler: AsyncIOScheduler | None = None
         self._pruned_at: datetime | None = None
 
     async def tick(self) -> None:
-        """Claim due digest periods and send due reminders; safe to call at any time.
+        """Claim due digest periods and send due reminders of every workspace served.
 
-        Errors are raised to the caller; APScheduler logs them and keeps the schedule.
+        Safe to call at any time. Errors are raised to the caller (after every workspace
+        had its turn); APScheduler logs them and keeps the schedule.
         """
-        workspace = self.workspace()
-        if workspace is None:
+        workspaces = self.workspaces()
+        if not workspaces:
             return  # not connected yet; the next tick will do it
-        claimed = self.digests.claim_due(workspace=workspace)
-        nudges = self.reminders.check(workspace=workspace)
+        anything = False
+        failed: Exception | None = None
+        for workspace in workspaces:
+            try:
+                claimed = self.digests.claim_due(workspace=workspace,
+                                                 serving=self.platforms_of(workspace))
+                nudges = self.reminders.check(workspace=workspace)
+            except Exception as error:  # one workspace's failure must not stop the others
+                log.exception("digests and reminders of workspace %s failed", workspace)
+                failed = error
+                continue
+            anything = anything or bool(claimed or nudges.reminded or nudges.escalated)
         self._prune()
-        if claimed or nudges.reminded or nudges.escalated:
+        if anything:
             self.after_tick()
+        if failed is not None:
+            raise failed
 
     def _prune(self) -> None:
         """Honour `retention_days`, at most once an hour: old items lose their words and

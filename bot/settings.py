@@ -32,6 +32,15 @@ class Settings:
     microsoft_app_tenant_id: str | None = None
     teams_anonymous: bool = False  # local testing only: no JWT check
     public_url: str | None = None  # https://bot.example.com, for links Teams must fetch
+    # Slack OAuth mode (many workspaces install the app): on when both are set.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    secret_key: str | None = None  # FEEDBACKBOT_SECRET_KEY: encrypts installations' tokens
+
+    @property
+    def slack_oauth(self) -> bool:
+        """True when workspaces install the app through OAuth (no single SLACK_BOT_TOKEN)."""
+        return bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def teams_auth_mode(self) -> str:
@@ -69,6 +78,9 @@ class Settings:
             microsoft_app_tenant_id=env.get("MICROSOFT_APP_TENANT_ID") or None,
             teams_anonymous=env.get("FEEDBACKBOT_TEAMS_ANONYMOUS", "").strip() == "1",
             public_url=(env.get("FEEDBACKBOT_PUBLIC_URL") or "").strip().rstrip("/") or None,
+            slack_client_id=(env.get("SLACK_CLIENT_ID") or "").strip() or None,
+            slack_client_secret=env.get("SLACK_CLIENT_SECRET") or None,
+            secret_key=env.get("FEEDBACKBOT_SECRET_KEY") or None,
         )
 
     def with_changes(self, **changes: object) -> Settings:

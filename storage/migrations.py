@@ -181,6 +181,28 @@ _V8_INBOX_CLAIMS = (
     "ALTER TABLE inbox ADD COLUMN lease_until $time",
 )
 
+_V9_INSTALLATIONS = (
+    # Slack installations (OAuth mode), one row per install or bot: the newest per
+    # enterprise/team (/user) wins. `secrets` is the Fernet-encrypted JSON of the tokens;
+    # `data` holds the rest. '' stands for "none" so the lookups compare plain values.
+    """
+    CREATE TABLE slack_installations (
+        id $id,
+        kind TEXT NOT NULL,
+        enterprise_id TEXT NOT NULL DEFAULT '',
+        team_id TEXT NOT NULL DEFAULT '',
+        user_id TEXT NOT NULL DEFAULT '',
+        is_enterprise_install $flag NOT NULL DEFAULT FALSE,
+        installed_at $time NOT NULL,
+        data TEXT NOT NULL,
+        secrets TEXT NOT NULL
+    )""",
+    "CREATE INDEX slack_installations_lookup ON slack_installations"
+    " (kind, enterprise_id, team_id, user_id, installed_at)",
+    # OAuth `state` values handed out by /slack/install, each consumed at most once.
+    "CREATE TABLE oauth_states (state TEXT PRIMARY KEY, expires_at $time NOT NULL)",
+)
+
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (1, _V1_INITIAL),
     (2, _V2_RESPONSES),
@@ -190,6 +212,7 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (6, _V6_FIGURES_BY_WINDOW),
     (7, _V7_OUTBOX_ORDER),
     (8, _V8_INBOX_CLAIMS),
+    (9, _V9_INSTALLATIONS),
 ]
 
 _CREATE_RECORD = (

@@ -9,6 +9,7 @@ from storage.dialect import Database
 from storage.erasure import ErasureQueries
 from storage.figures import FigureQueries
 from storage.inbox import InboxQueries
+from storage.installations import InstallationQueries
 from storage.items import ItemQueries
 from storage.migrations import apply_migrations
 from storage.outbox import OutboxQueries
@@ -16,7 +17,8 @@ from storage.workspace import WorkspaceQueries
 
 
 class SqlStore(InboxQueries, ItemQueries, OutboxQueries, ClaimQueries, WorkspaceQueries,
-               ConversationQueries, FigureQueries, ErasureQueries, Store):
+               ConversationQueries, FigureQueries, ErasureQueries, InstallationQueries,
+               Store):
     """Store over one database connection; brings its schema up to date on opening.
 
     Every method is one transaction. Raises what the database driver raises when the

@@ -22,11 +22,18 @@ STORE_METHODS = frozenset(
 ALLOWED_CALLS = {
     ("handlers/slack/port.py", "self.store.get_channel_shared"),
     ("handlers/slack/port.py", "self.store.set_channel_shared"),
+    # Bolt's installation and OAuth-state stores, implemented over ours (OAuth mode).
+    *(("handlers/slack/installs.py", f"self.store.{name}")
+      for name in ("install_save", "install_find", "install_delete", "oauth_state_issue",
+                   "oauth_state_consume", "installed_workspaces")),
+    ("handlers/slack/installs.py", "store.install_secrets"),
+    ("handlers/slack/installs.py", "store.install_set_secrets"),
 }
 ALLOWED_STORE_ATTRIBUTES = {
     ("handlers/slack/port.py", "self.store"),
     ("handlers/slack/app.py", "self.store"),
     ("handlers/slack/app.py", "runtime.store"),
+    ("handlers/slack/installs.py", "self.store"),
     # The Teams adapter hands the store to its port and to the core's ConversationBook.
     ("handlers/msteams/adapter.py", "runtime.store"),
 }

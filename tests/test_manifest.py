@@ -30,7 +30,8 @@ def _printed_manifest(capsys, *args: str) -> dict:
     return YAML(typ="safe").load(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("args", [(), ("--url", "https://feedback.example.com/")])
+@pytest.mark.parametrize("args", [(), ("--url", "https://feedback.example.com/"),
+                                  ("--url", "https://feedback.example.com/", "--oauth")])
 def test_manifest_validates_against_slacks_schema(capsys, args):
     if not SCHEMA.exists():
         pytest.skip(f"Slack's manifest schema is not at {SCHEMA} on this machine")
@@ -47,6 +48,16 @@ def test_manifest_with_url_points_every_request_at_slack_events(capsys):
     assert manifest["settings"]["interactivity"]["request_url"] == url
     assert manifest["features"]["slash_commands"][0]["url"] == url
     assert manifest["settings"]["socket_mode_enabled"] is False
+
+
+def test_manifest_for_oauth_names_the_redirect_and_allows_org_wide_installs(capsys):
+    plain = _printed_manifest(capsys, "--url", "https://feedback.example.com/")
+    manifest = _printed_manifest(capsys, "--url", "https://feedback.example.com/", "--oauth")
+    assert manifest["oauth_config"]["redirect_urls"] == [
+        "https://feedback.example.com/slack/oauth_redirect"]
+    assert manifest["settings"]["org_deploy_enabled"] is True
+    assert "redirect_urls" not in plain["oauth_config"]
+    assert plain["settings"]["org_deploy_enabled"] is False
 
 
 def test_manifest_without_url_uses_socket_mode(capsys):

@@ -40,6 +40,8 @@ class TeamsAdapter:
         self.runtime = runtime
         self.settings = settings
         self._port = port if port is not None else _teams_port(runtime, settings)
+        # A deployment serving many workspaces keys each tenant "msteams:<tenant>".
+        runtime.key_prefixes[NAME] = f"{NAME}:"
         services = TeamsServices(
             config=runtime.config, intake=runtime.intake, lifecycle=runtime.lifecycle,
             views=runtime.views, conversations=_conversation_book(runtime),

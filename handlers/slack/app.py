@@ -16,7 +16,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
@@ -39,7 +38,9 @@ from handlers.slack import (
 )
 from handlers.slack.context import body_for_bolt, team_and_enterprise, workspace_key
 from handlers.slack.deps import ACK_ONLY, FAILURE_RECORDED, Deps
+from handlers.slack.oauth import SlackInstalls, own_bot_user
 from handlers.slack.port import SlackChatPort
+from handlers.slack.token_auth import TokenAuthentication
 from storage import open_store
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ STARTING_UP = ("feedbackbot is just starting and can't reach Slack yet. Your req
 TOKEN_REFUSED = ("feedbackbot can't sign in to Slack: its token was refused, and an admin"
                  " needs to fix it. Your request is saved and will be handled once it"
                  " works; you'll get a message then.")
+NOT_INSTALLED = ("feedbackbot is not installed in this workspace, so nothing was forwarded."
+                 " Ask an admin to install it (the /slack/install page of this bot).")
 # A refused token is tried again after this many seconds, doubling up to the second.
 REFUSED_TOKEN_RETRY = (30.0, 300.0)
 
@@ -65,7 +68,7 @@ class ConfigInvalid(Exception):
         self.loaded = loaded
 
 
-class FeedbackApp:
+class FeedbackApp(TokenAuthentication):
     """The Slack platform on the runtime: Bolt app, Web API clients and the Slack port.
 
     Built alone (as tests and the Slack-only commands do), it builds and owns a
@@ -106,6 +109,10 @@ class FeedbackApp:
         self.refused_token_retry = REFUSED_TOKEN_RETRY
         self.api_timeout = api_timeout
         self._http: aiohttp.ClientSession | None = None
+        # OAuth mode: each workspace's own bot token, from the installations in the store.
+        self.installs = (SlackInstalls.for_settings(settings, runtime.store, self._web_client,
+                                                    on_installed=self._installed)
+                         if settings.slack_oauth else None)
 
         # Requests answered and finished here, as Bolt does by default: the listener
         # acks, then works on. `quick_bolt` waits for the listener before answering:
@@ -115,17 +122,22 @@ class FeedbackApp:
         self.bolt = self._new_bolt(process_before_response=False)
         self.quick_bolt = self._new_bolt(process_before_response=True)
         self.port = SlackChatPort(
-            client_for=lambda workspace: self.client, store=self.store,
+            client_for=(self.installs.client_for if self.installs
+                        else lambda workspace: self.client), store=self.store,
             team_channels={name: team.channel for name, team in self.config.teams.items()
                            if team.channel})
         runtime.add_platform(self)
+        if self.installs is not None:
+            # Each installed workspace is its own key, with its own digests and reminders.
+            runtime.many_workspaces = True
+            runtime.workspace_sources.append(self.installs.installations.installed_keys)
         self.intake = runtime.intake
         self.digests = runtime.digests
         self.reminders = runtime.reminders
         self.outbox = runtime.outbox
         self.scheduler = runtime.scheduler
         self.lifecycle = runtime.lifecycle
-        self.deps = Deps(runtime=runtime, port=self.port)
+        self.deps = Deps(runtime=runtime, port=self.port, installs=self.installs)
         for bolt in (self.bolt, self.quick_bolt):
             # Card listeners first: they match only events about cards, and Bolt runs the
             # first listener that matches.
@@ -143,7 +155,10 @@ class FeedbackApp:
                             **_: Any) -> AuthorizeResult:
             # From the auth.test made at start-up: no Web API call inside a request.
             # Until it has answered, authorization fails and the stored request waits.
-            return self._authorized(enterprise_id, team_id)  # type: ignore[return-value]
+            # In OAuth mode, from the workspace's installation in the store.
+            found = (await asyncio.to_thread(self._authorized, enterprise_id, team_id)
+                     if self.installs is not None else self._authorized(enterprise_id, team_id))
+            return found  # type: ignore[return-value]
 
         return AsyncApp(
             client=self.lookup_client,
@@ -161,6 +176,8 @@ class FeedbackApp:
     def _authorized(self, enterprise_id: str | None,
                     team_id: str | None) -> AuthorizeResult | None:
         """This deployment's credentials, for requests from the workspace it serves only."""
+        if self.installs is not None:
+            return self.installs.authorize(enterprise_id=enterprise_id, team_id=team_id)
         auth = self.auth
         if auth is None:
             return None
@@ -171,77 +188,12 @@ class FeedbackApp:
             return None
         return auth
 
-    async def authenticate(self, *, attempts: int | None = None) -> AuthorizeResult:
-        """Call auth.test until it answers, and clear a revoked mark once the token works.
-
-        Retries with backoff while Slack is unreachable. A token Slack refuses is logged
-        as an ERROR and tried again slowly (`refused_token_retry`): it can be fixed in
-        Slack meanwhile, and requests are stored until then. With `attempts`, raises
-        ConnectionError after that many tries, or at once for a refused token.
-        """
-        delay = 1.0
-        refused_delay = self.refused_token_retry[0]
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = await self.client.auth_test()
-            except SlackApiError as error:
-                status = error.response.status_code
-                failure: str = str(error.response.get("error") or status)
-                if status < 500 and status != 429:
-                    if attempts is not None:
-                        raise ConnectionError(
-                            f"Slack refuses SLACK_BOT_TOKEN ({failure}): check that the app is"
-                            " installed and that the token is its Bot User OAuth Token"
-                        ) from None
-                    self._token_refused(failure, retry_in=refused_delay)
-                    await asyncio.sleep(refused_delay)
-                    refused_delay = min(refused_delay * 2, self.refused_token_retry[1])
-                    continue
-            except (TimeoutError, OSError, aiohttp.ClientError) as error:
-                failure = str(error) or type(error).__name__
-            else:
-                return self._connected(response)
-            if attempts is not None and attempt >= attempts:
-                raise ConnectionError(f"Slack's auth.test failed: {failure}")
-            log.warning("auth.test failed (%s); retrying in %.0fs", failure, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 60)
-
-    def _token_refused(self, reason: str, *, retry_in: float) -> None:
-        """Remember Slack's refusal (for /healthz) and say it loudly."""
-        self.auth_refused = reason
-        log.error("Slack refuses SLACK_BOT_TOKEN (%s): feedbackbot can neither read nor send"
-                  " anything until that is fixed. Check that the app is installed and that"
-                  " SLACK_BOT_TOKEN is its Bot User OAuth Token (xoxb-...). Requests are"
-                  " stored meanwhile and handled once Slack accepts the token; trying again"
-                  " in %.0fs.", reason, retry_in)
-
-    def _connected(self, response: Any) -> AuthorizeResult:
-        """Take auth.test's answer: who the bot is, and that its workspace accepts it again."""
-        self.auth = AuthorizeResult.from_auth_test_response(
-            auth_test_response=response, bot_token=self.settings.bot_token)
-        workspace = workspace_key(team_id=self.auth.team_id,
-                                  enterprise_id=self.auth.enterprise_id)
-        self.deps.bot_user_id = self.auth.bot_user_id
-        self.deps.bot_id = self.auth.bot_id
-        self.deps.team_url = str(response.get("url") or "") or None
-        if self.deps.team_url:
-            self.port.remember_url(workspace=workspace, url=self.deps.team_url)
-        self.runtime.claim_workspace(workspace)
-        if self.auth_refused:
-            log.warning("Slack accepts SLACK_BOT_TOKEN now (it refused it before: %s)",
-                        self.auth_refused)
-            self.auth_refused = None
-        if self.outbox.tokens.accepted(workspace):
-            # Marked after an uninstall or a revoked token; a reinstall (a new token and a
-            # restart) or a token fixed in Slack ends that.
-            log.warning("workspace %s had refused the app's token and accepts it again:"
-                        " sending resumes, and everything queued meanwhile is delivered",
-                        workspace)
-        log.info("connected to workspace %s as %s", workspace, self.auth.bot_user_id)
-        return self.auth
+    def _installed(self, workspace: str) -> None:
+        """OAuth mode: a workspace (re)installed the app; what waited for it is sent now."""
+        if self.outbox.tokens.reinstalled(workspace):
+            log.warning("workspace %s installed the app again: everything queued meanwhile"
+                        " is delivered", workspace)
+        self.outbox.wake()
 
     def busy_listeners(self) -> int:
         """Listeners still running (Bolt runs some after the answer); a stop waits for them."""
@@ -254,6 +206,8 @@ class FeedbackApp:
         invalid_auth), or null. Still connecting because Slack is unreachable is ok with
         `connected` false: requests are stored meanwhile.
         """
+        if self.installs is not None:
+            return {"ok": True, "connected": True, "error": None, "mode": "oauth"}
         refused = self.auth_refused
         if refused is None and self.workspace is not None:
             refused = self.outbox.tokens.reason(self.workspace)
@@ -272,7 +226,7 @@ class FeedbackApp:
         "finish" does the whole work and returns once it is done; "all" answers as soon
         as the listener acks and works on after that.
         """
-        if self.auth is None:
+        if self.auth is None and self.installs is None:
             # Not connected yet (Slack may be down): the request is stored and will be
             # finished once auth.test answers. Bolt would tell the person to install the
             # app, which is not what is wrong.
@@ -287,8 +241,12 @@ class FeedbackApp:
                 context[ACK_ONLY] = True
             request = AsyncBoltRequest(body=body, query=query, headers=dict(headers),
                                        mode=mode, context=context)
-            if _org_wide(request.body):
+            if _org_wide(request.body) and self.installs is None:
                 return self._refuse_org_wide(inbox_id, request.body)
+            if self.installs is not None and not await self._installed_for(request.body):
+                self.runtime.request_done(inbox_id, error="workspace not installed")
+                return BoltResponse(status=200,
+                                    body=NOT_INSTALLED if "command" in request.body else "")
             bolt = self.bolt if phase == "all" else self.quick_bolt
             response = await bolt.async_dispatch(request)
             if phase == "ack":
@@ -308,11 +266,24 @@ class FeedbackApp:
             return response
         team, enterprise = team_and_enterprise(request.body)
         team = request.context.team_id or team
-        if self._authorized(request.context.enterprise_id or enterprise, team) is None:
+        # (In OAuth mode the installation was checked before Bolt ran.)
+        if (self.installs is None
+                and self._authorized(request.context.enterprise_id or enterprise, team) is None):
             log.warning("ignored a request from workspace %s, which this deployment does not"
                         " serve", team)
             self.runtime.request_done(inbox_id, error="not a workspace this deployment serves")
         return response
+
+    async def _installed_for(self, body: dict[str, Any]) -> bool:
+        """OAuth mode: True when the workspace (or its org) a payload names has the app.
+
+        Uninstall and revocation events pass: they tidy up whatever is left.
+        """
+        event = body.get("event")
+        if isinstance(event, dict) and event.get("type") in ("app_uninstalled", "tokens_revoked"):
+            return True
+        team, enterprise = team_and_enterprise(body)
+        return await asyncio.to_thread(self._authorized, enterprise, team) is not None
 
     def _refuse_org_wide(self, inbox_id: int, body: dict[str, Any]) -> BoltResponse:
         """Answer a request from an org-wide Enterprise Grid install: not supported yet."""
@@ -328,6 +299,8 @@ class FeedbackApp:
         Until auth.test has said who the bot is, nothing counts as its own.
         """
         bot_user, bot_id = self.deps.bot_user_id, self.deps.bot_id
+        if self.installs is not None:
+            bot_user, bot_id = own_bot_user(body), None
         event = body.get("event") if body.get("type") == "event_callback" else None
         if not isinstance(event, dict) or not (bot_user or bot_id):
             return False
@@ -344,7 +317,7 @@ class FeedbackApp:
 
     async def replay_inbox(self, *, older_than: timedelta = timedelta(0)) -> int:
         """Finish Slack requests that were acknowledged but not processed; return how many."""
-        if self.auth is None:
+        if self.auth is None and self.installs is None:
             return 0
         return await self.runtime.replay_inbox(platform=self.name, older_than=older_than)
 
@@ -355,7 +328,7 @@ class FeedbackApp:
         the answers a replay long after the fact would leave out, and this returns once
         the work is done.
         """
-        if self.auth is None:
+        if self.auth is None and self.installs is None:
             return  # finished once auth.test answers
         mode = row.headers.get(SOCKET_MODE_HEADER, "http")
         body: str | dict[str, Any] = json.loads(row.body) if mode == "socket_mode" else row.body
@@ -386,6 +359,10 @@ class FeedbackApp:
         self._connecting = asyncio.create_task(self._connect())
 
     async def _connect(self) -> None:
+        if self.installs is not None:
+            # Each workspace's token comes with its requests: nothing to check up front.
+            await self.runtime.platform_ready(self.name)
+            return
         try:
             await self.authenticate()
         except Exception:  # a background task's failure would otherwise go unseen
@@ -395,6 +372,8 @@ class FeedbackApp:
 
     async def connect_once(self) -> None:
         """Call auth.test a few times; raise ConnectionError when Slack won't answer or refuses."""
+        if self.installs is not None:
+            return  # no single token: each workspace's is checked when it is used
         await self.authenticate(attempts=3)
 
     async def disconnect(self) -> None:
@@ -430,6 +409,14 @@ class FeedbackApp:
                 timeout=aiohttp.ClientTimeout(total=self.api_timeout))
         self.client.session = self._http
         self.lookup_client.session = self._http
+        if self.installs is not None:
+            self.installs.forget_clients()  # made again on this session
+
+    def _web_client(self, token: str | None) -> AsyncWebClient:
+        """A client for posts with `token`: no automatic retries (the outbox owns them)."""
+        return AsyncWebClient(token=token, base_url=self.settings.api_url,
+                              timeout=int(self.api_timeout), retry_handlers=[],
+                              session=self._http)
 
     async def stop(self) -> None:
         """Stop the runtime: workers, platforms, and the store."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -23,6 +23,9 @@ from bot.runtime import Runtime
 from bot.views import Views
 from handlers.slack.context import workspace_key
 from handlers.slack.port import SlackChatPort
+
+if TYPE_CHECKING:
+    from handlers.slack.oauth import SlackInstalls
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class Deps:
     bot_id: str | None = None
     team_url: str | None = None  # e.g. https://acme.slack.com/, for links built locally
     in_flight: int = 0  # listeners running now; lets a caller wait for quiet
+    installs: SlackInstalls | None = None  # OAuth mode: the workspaces' installations
 
     @property
     def config(self) -> Config:

@@ -168,6 +168,8 @@ def add_slack_routes(
         )
 
     app.router.add_post("/slack/events", slack_events)
+    if bot.installs is not None:
+        bot.installs.add_routes(app)  # OAuth mode: /slack/install and /slack/oauth_redirect
 
 
 async def serve(bot: FeedbackApp, *, signing_secret: str, host: str, port: int,

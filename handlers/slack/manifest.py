@@ -26,8 +26,13 @@ BOT_SCOPES = {
 }
 
 
-def build_manifest(*, url: str | None, name: str = "feedbackbot") -> dict[str, Any]:
-    """Return the manifest; with `url`, request URLs go under it, else Socket Mode is used."""
+def build_manifest(*, url: str | None, name: str = "feedbackbot",
+                   oauth: bool = False) -> dict[str, Any]:
+    """Return the manifest; with `url`, request URLs go under it, else Socket Mode is used.
+
+    With `oauth` (and `url`), installs come back to `url`/slack/oauth_redirect and Grid
+    orgs may install it org-wide.
+    """
     base = url.rstrip("/") if url else None
     events_url = f"{base}/slack/events" if base else None
     command: dict[str, Any] = {
@@ -68,18 +73,20 @@ def build_manifest(*, url: str | None, name: str = "feedbackbot") -> dict[str, A
             }],
             "slash_commands": [command],
         },
-        "oauth_config": {"scopes": {"bot": sorted(BOT_SCOPES)}},
+        "oauth_config": {"scopes": {"bot": sorted(BOT_SCOPES)},
+                         **({"redirect_urls": [f"{base}/slack/oauth_redirect"]}
+                            if oauth and base else {})},
         "settings": {
             "event_subscriptions": event_subscriptions,
             "interactivity": interactivity,
-            "org_deploy_enabled": False,
+            "org_deploy_enabled": bool(oauth and base),
             "socket_mode_enabled": base is None,
             "token_rotation_enabled": False,
         },
     }
 
 
-def manifest_yaml(*, url: str | None) -> str:
+def manifest_yaml(*, url: str | None, oauth: bool = False) -> str:
     """Render the manifest as YAML, ready to paste into Slack's app settings."""
     import io
 
@@ -88,5 +95,5 @@ def manifest_yaml(*, url: str | None) -> str:
     yaml = YAML()
     yaml.default_flow_style = False
     buffer = io.StringIO()
-    yaml.dump(build_manifest(url=url), buffer)
+    yaml.dump(build_manifest(url=url, oauth=oauth), buffer)
     return buffer.getvalue()

@@ -20,17 +20,20 @@ if TYPE_CHECKING:
 
 
 class SlackPlatform:
-    """Slack: HTTP at /slack/events or Socket Mode, with one bot token."""
+    """Slack: HTTP at /slack/events or Socket Mode, with one bot token or OAuth installs."""
 
     name = "slack"
     title = "Slack"
 
     def wanted(self, settings: Settings) -> bool:
         """True when any Slack credential is set."""
-        return bool(settings.bot_token or settings.signing_secret or settings.app_token)
+        return bool(settings.bot_token or settings.signing_secret or settings.app_token
+                    or settings.slack_client_id or settings.slack_client_secret)
 
     def missing(self, settings: Settings) -> list[str]:
         """What `serve` still needs for Slack over HTTP."""
+        if settings.slack_client_id or settings.slack_client_secret:
+            return _missing_for_oauth(settings)
         needed = {"SLACK_BOT_TOKEN": settings.bot_token,
                   "SLACK_SIGNING_SECRET": settings.signing_secret}
         return [name for name, value in needed.items() if not value]
@@ -52,7 +55,16 @@ class SlackPlatform:
         socket_mode.set_defaults(handler=cmd_socket)
         manifest = commands.add_parser("manifest", help="print the Slack app manifest (YAML)")
         manifest.add_argument("--url", help="public base URL; without it, Socket Mode")
+        manifest.add_argument("--oauth", action="store_true",
+                              help="with --url: for OAuth installs (redirect URL, org-wide)")
         manifest.set_defaults(handler=cmd_manifest)
+        new_key = commands.add_parser(
+            "new-secret-key", help="print a new key for FEEDBACKBOT_SECRET_KEY (OAuth mode)")
+        new_key.set_defaults(handler=cmd_new_secret_key)
+        rotate = commands.add_parser(
+            "rotate-key", help="re-encrypt stored Slack tokens with the first key of"
+                               " FEEDBACKBOT_SECRET_KEY")
+        rotate.set_defaults(handler=cmd_rotate_key)
 
     async def check_online(self, config: Config, settings: Settings) -> list[ConfigProblem]:
         """Ask Slack whether the bot is in the config's channels and none is shared."""
@@ -74,6 +86,25 @@ class SlackPlatform:
         from handlers.slack.standin.demo import run_demo
 
         return await run_demo(db_path=db_path)
+
+
+def _missing_for_oauth(settings: Settings) -> list[str]:
+    """What OAuth mode (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) still needs."""
+    from handlers.slack.token_cipher import KEY_VARIABLE, SecretKeyProblem, TokenCipher
+
+    needed = {"SLACK_CLIENT_ID": settings.slack_client_id,
+              "SLACK_CLIENT_SECRET": settings.slack_client_secret,
+              "SLACK_SIGNING_SECRET": settings.signing_secret}
+    missing = [name for name, value in needed.items() if not value]
+    if not settings.secret_key:
+        missing.append(f"{KEY_VARIABLE} (it encrypts the stored tokens; make one with"
+                       " `feedbackbot new-secret-key`)")
+    else:
+        try:
+            TokenCipher(settings.secret_key)
+        except SecretKeyProblem as problem:
+            missing.append(f"a valid {KEY_VARIABLE} ({problem})")
+    return missing
 
 
 def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
@@ -105,11 +136,42 @@ def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_new_secret_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a new Fernet key."""
+    from handlers.slack.token_cipher import new_key
+
+    print(new_key())
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-encrypt every stored installation with the newest key; the older keys may go then."""
+    from bot.cli_support import fail
+    from handlers.slack.installs import rotate_secret_key
+    from handlers.slack.token_cipher import SecretKeyProblem, TokenCipher
+    from storage import open_existing_store
+
+    try:
+        cipher = TokenCipher(settings.secret_key)
+        store = open_existing_store(settings.database_url)
+    except (SecretKeyProblem, ValueError) as problem:
+        return fail(str(problem))
+    try:
+        count = rotate_secret_key(store, cipher)
+    except SecretKeyProblem as problem:
+        return fail(f"{problem}; nothing was changed", 1)
+    finally:
+        store.close()
+    print(f"re-encrypted {count} stored installation(s) with the first key of"
+          " FEEDBACKBOT_SECRET_KEY; the other keys can be removed now")
+    return 0
+
+
 def cmd_manifest(args: argparse.Namespace, settings: Settings) -> int:
     """Print the Slack app manifest."""
     from handlers.slack.manifest import manifest_yaml
 
-    sys.stdout.write(manifest_yaml(url=args.url))
+    sys.stdout.write(manifest_yaml(url=args.url, oauth=args.oauth))
     return 0
 
 

@@ -7,6 +7,7 @@ These catch-alls are registered last: Bolt runs the first listener that matches.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -51,7 +52,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     async def on_revoked(call: SlackCall) -> None:
         event = call.body.get("event") or {}
-        if event.get("type") == "tokens_revoked" and not _names_our_bot(event, deps):
+        ours: set[str] = {str(one) for one in (deps.bot_user_id, deps.bot_id) if one}
+        if deps.installs is not None:
+            ours = await _forget_installation(call, deps, event)
+        if event.get("type") == "tokens_revoked" and not _names_our_bot(event, ours):
             log.info("tokens of other users or bots were revoked in %s; the bot's own token"
                      " is unaffected", call.workspace)
             return
@@ -68,7 +72,34 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.event("tokens_revoked")(tracked(deps, on_revoked))
 
 
-def _names_our_bot(event: dict[str, Any], deps: Deps) -> bool:
+async def _forget_installation(call: SlackCall, deps: Deps, event: dict[str, Any]) -> set[str]:
+    """OAuth mode: delete what Slack says is gone; return the ids of the bot it had.
+
+    app_uninstalled deletes the workspace's (or the org's) installations; tokens_revoked
+    deletes the installations of the users listed, and the bot when it is listed.
+    Items and queued posts stay: they wait for a reinstall.
+    """
+    installs = deps.installs
+    assert installs is not None
+    enterprise, team = call.context.enterprise_id, call.context.team_id
+    org_wide = call.body.get("is_enterprise_install") in (True, "true")
+    bot = await asyncio.to_thread(installs.bot_for, enterprise_id=enterprise, team_id=team)
+    ours = {str(one) for one in (bot.bot_user_id, bot.bot_id) if one} if bot else set()
+    if event.get("type") == "app_uninstalled":
+        await installs.uninstalled(enterprise_id=enterprise, team_id=team, org_wide=org_wide)
+        log.warning("feedbackbot was uninstalled from %s: its installation is deleted; items"
+                    " stay and wait for a reinstall", call.workspace)
+        return ours
+    tokens = event.get("tokens")
+    listed: dict[str, Any] = tokens if isinstance(tokens, dict) else {}
+    users = [str(user) for user in listed.get("oauth") or []]
+    bots = {str(user) for user in listed.get("bot") or []}
+    await installs.tokens_revoked(enterprise_id=enterprise, team_id=team, org_wide=org_wide,
+                                  users=users, bot=bool(bots & ours) or (bool(bots) and not ours))
+    return ours
+
+
+def _names_our_bot(event: dict[str, Any], ours: set[str]) -> bool:
     """True when a tokens_revoked event lists the bot's own token.
 
     Slack keys revoked tokens by type, each a list of the user IDs they belonged to:
@@ -79,7 +110,6 @@ def _names_our_bot(event: dict[str, Any], deps: Deps) -> bool:
     bots = tokens.get("bot") if isinstance(tokens, dict) else None
     if not isinstance(bots, list) or not bots:
         return False
-    ours = {deps.bot_user_id, deps.bot_id} - {None}
     return not ours or bool(ours & {str(bot) for bot in bots})
 
 

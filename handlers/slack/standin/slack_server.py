@@ -29,6 +29,7 @@ from handlers.slack.standin.slack_calls import (
     read_args,
     read_upload,
 )
+from handlers.slack.standin.slack_oauth import OAuthSide
 from handlers.slack.standin.slack_socket import SocketModeServer
 from handlers.slack.standin.slack_state import SlackError, Workspace
 
@@ -70,6 +71,7 @@ class FakeSlack(SocketModeServer):
         self.base_url = ""
         self.api_url = ""
         self._plan = FaultPlan()
+        self.oauth = OAuthSide()  # other workspaces installing the app through OAuth
         self._changed = asyncio.Condition()
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -355,7 +357,13 @@ class FakeSlack(SocketModeServer):
         refusal = self._plan.refusal(method)
         if refusal is not None:
             return await self._answer(method, args, token, *refusal)
-        if self.revoked:
+        if method == "oauth.v2.access":
+            answer = self.oauth.exchange(args, request.headers.get("Authorization", ""))
+            return await self._answer(method, args, token, 200, answer)
+        oauth_answer = self.oauth.auth_test(token) if method == "auth.test" else None
+        if oauth_answer is not None:
+            return await self._answer(method, args, token, 200, oauth_answer)
+        if self.revoked or self.oauth.refused(token):
             return await self._answer(
                 method, args, token, 200, {"ok": False, "error": "token_revoked"}
             )
