@@ -1,0 +1,107 @@
+"""Full-text search over item text, on both backends: the schema and the ranking query.
+
+SQLite: an FTS5 table over `items.text` (external content, Porter stemming, accents
+folded), kept in step by triggers on insert, delete and change of text, ranked with
+`bm25()`. PostgreSQL: a GIN index on `to_tsvector('english', text)`, which the database
+keeps in step itself, ranked with `ts_rank_cd`. Both are created, and existing items
+indexed, by migration 14 (storage/migrations.py).
+
+A query asks for items sharing any two of the terms: one shared word ("app", "login")
+is no sign of the same problem, and pairs keep the rows to rank few at a million items.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.store_similar import CANDIDATES, SimilarCandidate
+from storage.dialect import Database
+from storage.rows import read_required_time, read_time
+
+_SQLITE_SCHEMA = (
+    "CREATE VIRTUAL TABLE items_fts USING fts5(text, content='items', content_rowid='id',"
+    " tokenize='porter unicode61 remove_diacritics 2')",
+    # Only a change of text re-indexes a row: status changes are many and leave it alone.
+    "CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN"
+    " INSERT INTO items_fts (rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN"
+    " INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
+    "CREATE TRIGGER items_fts_update AFTER UPDATE OF text ON items BEGIN"
+    " INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+    " INSERT INTO items_fts (rowid, text) VALUES (new.id, new.text); END",
+    # Index the items there already are.
+    "INSERT INTO items_fts (items_fts) VALUES ('rebuild')",
+)
+
+# The same expression in the index and the queries, or the index is not used.
+_PG_VECTOR = "to_tsvector('english'::regconfig, text)"
+_POSTGRES_SCHEMA = (f"CREATE INDEX items_text_search ON items USING GIN ({_PG_VECTOR})",)
+
+SCHEMA = {"sqlite": _SQLITE_SCHEMA, "postgresql": _POSTGRES_SCHEMA}
+
+_PLAIN_WORD = re.compile(r"[^\W_]+")
+_COLUMNS = "i.id, i.team, i.status, i.text, i.customer, i.forwarded_at, i.resolved_at"
+
+
+Terms = Sequence[Sequence[str]]
+
+
+def _pairs(terms: Terms) -> list[tuple[tuple[str, ...], ...]]:
+    groups = sorted({words for words in (
+        tuple(sorted({word for word in group if _PLAIN_WORD.fullmatch(word)}))
+        for group in terms) if words})
+    if len(groups) == 1:
+        return [(groups[0],)]
+    return list(itertools.combinations(groups, 2))
+
+
+def fts5_query(terms: Terms) -> str:
+    """An FTS5 query for rows holding a word of any two groups of `terms`; words quoted."""
+    return " OR ".join(
+        "(" + " AND ".join("(" + " OR ".join(f'"{word}"' for word in group) + ")"
+                           for group in pair) + ")"
+        for pair in _pairs(terms))
+
+
+def tsquery_text(terms: Terms) -> str:
+    """A `to_tsquery` text for rows holding a word of any two groups; words quoted lexemes."""
+    return " | ".join(
+        "(" + " & ".join("(" + " | ".join(f"'{word}'" for word in group) + ")"
+                         for group in pair) + ")"
+        for pair in _pairs(terms))
+
+
+class SimilarItemQueries:
+    """The similar-items part of the Store."""
+
+    database: Database
+
+    def similar_candidates(self, *, workspace: str, terms: Terms, resolved_since: datetime,
+                           limit: int = CANDIDATES) -> list[SimilarCandidate]:
+        if not _pairs(terms) or limit < 1:
+            return []
+        in_window = "(i.status <> 'resolved' OR i.resolved_at >= ?)"
+        if self.database.dialect.name == "sqlite":
+            sql = (f"SELECT {_COLUMNS}, -bm25(items_fts) AS rank FROM items_fts"
+                   " JOIN items i ON i.id = items_fts.rowid"
+                   f" WHERE items_fts MATCH ? AND i.workspace = ? AND {in_window}"
+                   " ORDER BY rank DESC, i.id DESC LIMIT ?")
+            params: tuple[object, ...] = (fts5_query(terms), workspace, resolved_since, limit)
+        else:
+            sql = (f"SELECT {_COLUMNS}, ts_rank_cd({_PG_VECTOR}, q) AS rank"
+                   " FROM items i, to_tsquery('english'::regconfig, ?) q"
+                   f" WHERE {_PG_VECTOR} @@ q AND i.workspace = ? AND {in_window}"
+                   " ORDER BY rank DESC, i.id DESC LIMIT ?")
+            params = (tsquery_text(terms), workspace, resolved_since, limit)
+        with self.database.read() as tx:
+            rows = tx.tuples(sql, params)
+        return [
+            SimilarCandidate(item_id=int(row[0]), team=row[1], status=row[2], text=row[3],
+                             customer=row[4], forwarded_at=read_required_time(row[5],
+                                                                              "forwarded_at"),
+                             resolved_at=read_time(row[6]), rank=float(row[7]))
+            for row in rows
+        ]
