@@ -20,6 +20,7 @@ MAX_TERMS = 10
 _LONGEST_WORD = 40
 
 _WORD = re.compile(r"[^\W_]+")
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 # Long numbers and codes with many digits are ids (invoice numbers, builds, orders): each
 # customer has their own, so they say nothing about the problem.
 _ID_LIKE = re.compile(r"^(?=(?:\D*\d){4})\w+$")
@@ -88,6 +89,8 @@ def clean_text(text: str) -> str:
         return ""
     # Lone surrogates (from JSON) can't be normalised or stored: drop them.
     text = text[:MAX_TEXT_CHARS].encode("utf-8", "ignore").decode("utf-8")
+    # Invisible format characters (zero-width spaces, direction marks) split no words.
+    text = _INVISIBLE.sub("", text)
     return unicodedata.normalize("NFKC", text).casefold()
 
 
