@@ -1,13 +1,15 @@
 """Full-text search over item text, on both backends: the schema and the ranking query.
 
-SQLite: an FTS5 table over `items.text` (external content, Porter stemming, accents
-folded), kept in step by triggers on insert, delete and change of text, ranked with
-`bm25()`. PostgreSQL: a GIN index on `to_tsvector('english', text)`, which the database
+SQLite: a contentless FTS5 table of `items.text` and workspace (Porter stemming,
+accents folded), kept in step by triggers on insert, delete and change of text, ranked
+with `bm25()`. PostgreSQL: a GIN index on `to_tsvector('english', text)`, which the database
 keeps in step itself, ranked with `ts_rank_cd`. Both are created, and existing items
 indexed, by migration 14 (storage/migrations.py).
 
 A query asks for items sharing any two of the terms: one shared word ("app", "login")
 is no sign of the same problem, and pairs keep the rows to rank few at a million items.
+Only the workspace's NEWEST_HITS newest hits are ranked, so a query costs the same
+however long the history.
 """
 
 from __future__ import annotations
@@ -18,22 +20,31 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.store_similar import CANDIDATES, SimilarCandidate
-from storage.dialect import Database
+from storage.dialect import Database, storable_text
 from storage.rows import read_required_time, read_time
 
+# The workspace as one token ("w" and its UTF-8 in hex), so that a query can ask for
+# the newest hits of one workspace without ranking every other workspace's too.
+_SQLITE_WORKSPACE = "'w' || hex({row}.workspace)"
 _SQLITE_SCHEMA = (
-    "CREATE VIRTUAL TABLE items_fts USING fts5(text, content='items', content_rowid='id',"
+    # Contentless: the text stays in items alone; the index keeps only its words.
+    "CREATE VIRTUAL TABLE items_fts USING fts5(ws, text, content='',"
     " tokenize='porter unicode61 remove_diacritics 2')",
     # Only a change of text re-indexes a row: status changes are many and leave it alone.
     "CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN"
-    " INSERT INTO items_fts (rowid, text) VALUES (new.id, new.text); END",
+    " INSERT INTO items_fts (rowid, ws, text)"
+    f" VALUES (new.id, {_SQLITE_WORKSPACE.format(row='new')}, new.text); END",
     "CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN"
-    " INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
-    "CREATE TRIGGER items_fts_update AFTER UPDATE OF text ON items BEGIN"
-    " INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.id, old.text);"
-    " INSERT INTO items_fts (rowid, text) VALUES (new.id, new.text); END",
+    " INSERT INTO items_fts (items_fts, rowid, ws, text)"
+    f" VALUES ('delete', old.id, {_SQLITE_WORKSPACE.format(row='old')}, old.text); END",
+    "CREATE TRIGGER items_fts_update AFTER UPDATE OF workspace, text ON items BEGIN"
+    " INSERT INTO items_fts (items_fts, rowid, ws, text)"
+    f" VALUES ('delete', old.id, {_SQLITE_WORKSPACE.format(row='old')}, old.text);"
+    " INSERT INTO items_fts (rowid, ws, text)"
+    f" VALUES (new.id, {_SQLITE_WORKSPACE.format(row='new')}, new.text); END",
     # Index the items there already are.
-    "INSERT INTO items_fts (items_fts) VALUES ('rebuild')",
+    "INSERT INTO items_fts (rowid, ws, text)"
+    f" SELECT id, {_SQLITE_WORKSPACE.format(row='items')}, text FROM items",
 )
 
 # The same expression in the index and the queries, or the index is not used.
@@ -41,6 +52,10 @@ _PG_VECTOR = "to_tsvector('english'::regconfig, text)"
 _POSTGRES_SCHEMA = (f"CREATE INDEX items_text_search ON items USING GIN ({_PG_VECTOR})",)
 
 SCHEMA = {"sqlite": _SQLITE_SCHEMA, "postgresql": _POSTGRES_SCHEMA}
+
+# Hits ranked per query, newest first: ranking every item that shares two common words
+# with the text would grow with the history; the same problem is said again recently.
+NEWEST_HITS = 1000
 
 _PLAIN_WORD = re.compile(r"[^\W_]+")
 _COLUMNS = "i.id, i.team, i.status, i.text, i.customer, i.forwarded_at, i.resolved_at"
@@ -85,17 +100,24 @@ class SimilarItemQueries:
             return []
         in_window = "(i.status <> 'resolved' OR i.resolved_at >= ?)"
         if self.database.dialect.name == "sqlite":
-            sql = (f"SELECT {_COLUMNS}, -bm25(items_fts) AS rank FROM items_fts"
-                   " JOIN items i ON i.id = items_fts.rowid"
-                   f" WHERE items_fts MATCH ? AND i.workspace = ? AND {in_window}"
-                   " ORDER BY rank DESC, i.id DESC LIMIT ?")
-            params: tuple[object, ...] = (fts5_query(terms), workspace, resolved_since, limit)
+            # The workspace's newest hits, ranked (the ws column weighs nothing in bm25).
+            sql = (f"SELECT {_COLUMNS}, hits.rank FROM (SELECT rowid AS id,"
+                   " -bm25(items_fts, 0.0, 1.0) AS rank FROM items_fts WHERE items_fts MATCH ?"
+                   " ORDER BY rowid DESC LIMIT ?) hits JOIN items i ON i.id = hits.id"
+                   f" WHERE i.workspace = ? AND {in_window}"
+                   " ORDER BY hits.rank DESC, i.id DESC LIMIT ?")
+            match = (f'ws : "w{storable_text(workspace).encode().hex()}"'
+                     f" AND text : ({fts5_query(terms)})")
+            params: tuple[object, ...] = (match, NEWEST_HITS, workspace, resolved_since, limit)
         else:
-            sql = (f"SELECT {_COLUMNS}, ts_rank_cd({_PG_VECTOR}, q) AS rank"
-                   " FROM items i, to_tsquery('english'::regconfig, ?) q"
-                   f" WHERE {_PG_VECTOR} @@ q AND i.workspace = ? AND {in_window}"
+            sql = (f"SELECT {_COLUMNS}, ts_rank_cd({_PG_VECTOR}, q) AS rank FROM ("
+                   "SELECT id, team, status, text, customer, forwarded_at, resolved_at"
+                   f" FROM items i WHERE {_PG_VECTOR} @@ to_tsquery('english'::regconfig, ?)"
+                   f" AND i.workspace = ? AND {in_window} ORDER BY id DESC LIMIT ?) i,"
+                   " to_tsquery('english'::regconfig, ?) q"
                    " ORDER BY rank DESC, i.id DESC LIMIT ?")
-            params = (tsquery_text(terms), workspace, resolved_since, limit)
+            query = tsquery_text(terms)
+            params = (query, workspace, resolved_since, NEWEST_HITS, query, limit)
         with self.database.read() as tx:
             rows = tx.tuples(sql, params)
         return [
