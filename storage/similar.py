@@ -2,7 +2,8 @@
 
 SQLite: a contentless FTS5 table of `items.text` and workspace (Porter stemming,
 accents folded), kept in step by triggers on insert, delete and change of text, ranked
-with `bm25()`. PostgreSQL: a GIN index on `to_tsvector('english', text)`, which the database
+with `bm25()`. PostgreSQL: a stored generated column
+`search_vector` (`to_tsvector('english', text)`) with a GIN index, which the database
 keeps in step itself, ranked with `ts_rank_cd`. Both are created, and existing items
 indexed, by migration 14 (storage/migrations.py).
 
@@ -15,12 +16,14 @@ however long the history.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bot.store_similar import CANDIDATES, SimilarCandidate
-from storage.dialect import Database, storable_text
+from storage.dialect import Database, Transaction, storable_text
 from storage.rows import read_required_time, read_time
 
 # The workspace as one token ("w" and its UTF-8 in hex), so that a query can ask for
@@ -47,9 +50,13 @@ _SQLITE_SCHEMA = (
     f" SELECT id, {_SQLITE_WORKSPACE.format(row='items')}, text FROM items",
 )
 
-# The same expression in the index and the queries, or the index is not used.
-_PG_VECTOR = "to_tsvector('english'::regconfig, text)"
-_POSTGRES_SCHEMA = (f"CREATE INDEX items_text_search ON items USING GIN ({_PG_VECTOR})",)
+# A stored column: a query tests and ranks the newest rows of a workspace without
+# parsing their text again (an expression index would parse each row it ranks).
+_POSTGRES_SCHEMA = (
+    "ALTER TABLE items ADD COLUMN search_vector tsvector"
+    " GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED",
+    "CREATE INDEX items_text_search ON items USING GIN (search_vector)",
+)
 
 SCHEMA = {"sqlite": _SQLITE_SCHEMA, "postgresql": _POSTGRES_SCHEMA}
 
@@ -58,16 +65,22 @@ SCHEMA = {"sqlite": _SQLITE_SCHEMA, "postgresql": _POSTGRES_SCHEMA}
 NEWEST_HITS = 1000
 
 _PLAIN_WORD = re.compile(r"[^\W_]+")
+_IN_WINDOW = "(i.status <> 'resolved' OR i.resolved_at >= ?)"
 _COLUMNS = "i.id, i.team, i.status, i.text, i.customer, i.forwarded_at, i.resolved_at"
 
 
 Terms = Sequence[Sequence[str]]
 
 
-def _pairs(terms: Terms) -> list[tuple[tuple[str, ...], ...]]:
-    groups = sorted({words for words in (
+def _groups(terms: Terms) -> list[tuple[str, ...]]:
+    """The terms' groups of plain words (letters and digits only), without empty ones."""
+    return sorted({words for words in (
         tuple(sorted({word for word in group if _PLAIN_WORD.fullmatch(word)}))
         for group in terms) if words})
+
+
+def _pairs(terms: Terms) -> list[tuple[tuple[str, ...], ...]]:
+    groups = _groups(terms)
     if len(groups) == 1:
         return [(groups[0],)]
     return list(itertools.combinations(groups, 2))
@@ -89,6 +102,32 @@ def tsquery_text(terms: Terms) -> str:
         for pair in _pairs(terms))
 
 
+def _sqlite_candidates(tx: Transaction, workspace: str, terms: Terms, resolved_since: datetime,
+                       limit: int) -> list[tuple[Any, ...]]:
+    """The workspace's newest hits by two terms, ranked with bm25 over all the terms.
+
+    Two steps, because bm25 weighs each phrase of its query by how many rows hold it,
+    reading every phrase's whole list once per query: a query of all pairs names each
+    word many times, one of the words names each once.
+    """
+    hits = [row[0] for row in tx.tuples(
+        "SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+        (f'ws : "w{storable_text(workspace).encode().hex()}" AND text : ({fts5_query(terms)})',
+         NEWEST_HITS))]
+    if not hits:
+        return []
+    any_word = " OR ".join(f'"{word}"' for group in _groups(terms)
+                           for word in group)
+    # `+rowid`: the list filters the rows; only the range is handed to FTS5, so that bm25's
+    # counts are made once for the statement, not once per listed row.
+    return tx.tuples(
+        f"SELECT {_COLUMNS}, hits.rank FROM (SELECT rowid AS id, -bm25(items_fts, 0.0, 1.0)"
+        " AS rank FROM items_fts WHERE items_fts MATCH ? AND rowid >= ?"
+        " AND +rowid IN (SELECT value FROM json_each(?))) hits JOIN items i ON i.id = hits.id"
+        f" WHERE i.workspace = ? AND {_IN_WINDOW} ORDER BY hits.rank DESC, i.id DESC LIMIT ?",
+        (f"text : ({any_word})", min(hits), json.dumps(hits), workspace, resolved_since, limit))
+
+
 class SimilarItemQueries:
     """The similar-items part of the Store."""
 
@@ -98,28 +137,17 @@ class SimilarItemQueries:
                            limit: int = CANDIDATES) -> list[SimilarCandidate]:
         if not _pairs(terms) or limit < 1:
             return []
-        in_window = "(i.status <> 'resolved' OR i.resolved_at >= ?)"
-        if self.database.dialect.name == "sqlite":
-            # The workspace's newest hits, ranked (the ws column weighs nothing in bm25).
-            sql = (f"SELECT {_COLUMNS}, hits.rank FROM (SELECT rowid AS id,"
-                   " -bm25(items_fts, 0.0, 1.0) AS rank FROM items_fts WHERE items_fts MATCH ?"
-                   " ORDER BY rowid DESC LIMIT ?) hits JOIN items i ON i.id = hits.id"
-                   f" WHERE i.workspace = ? AND {in_window}"
-                   " ORDER BY hits.rank DESC, i.id DESC LIMIT ?")
-            match = (f'ws : "w{storable_text(workspace).encode().hex()}"'
-                     f" AND text : ({fts5_query(terms)})")
-            params: tuple[object, ...] = (match, NEWEST_HITS, workspace, resolved_since, limit)
-        else:
-            sql = (f"SELECT {_COLUMNS}, ts_rank_cd({_PG_VECTOR}, q) AS rank FROM ("
-                   "SELECT id, team, status, text, customer, forwarded_at, resolved_at"
-                   f" FROM items i WHERE {_PG_VECTOR} @@ to_tsquery('english'::regconfig, ?)"
-                   f" AND i.workspace = ? AND {in_window} ORDER BY id DESC LIMIT ?) i,"
-                   " to_tsquery('english'::regconfig, ?) q"
-                   " ORDER BY rank DESC, i.id DESC LIMIT ?")
-            query = tsquery_text(terms)
-            params = (query, workspace, resolved_since, NEWEST_HITS, query, limit)
         with self.database.read() as tx:
-            rows = tx.tuples(sql, params)
+            if self.database.dialect.name == "sqlite":
+                rows = _sqlite_candidates(tx, workspace, terms, resolved_since, limit)
+            else:
+                query = tsquery_text(terms)
+                rows = tx.tuples(
+                    f"SELECT {_COLUMNS}, ts_rank_cd(i.search_vector, q) AS rank FROM ("
+                    "SELECT * FROM items i WHERE search_vector @@ to_tsquery('english'::regconfig,"
+                    f" ?) AND i.workspace = ? AND {_IN_WINDOW} ORDER BY id DESC LIMIT ?) i,"
+                    " to_tsquery('english'::regconfig, ?) q ORDER BY rank DESC, i.id DESC LIMIT ?",
+                    (query, workspace, resolved_since, NEWEST_HITS, query, limit))
         return [
             SimilarCandidate(item_id=int(row[0]), team=row[1], status=row[2], text=row[3],
                              customer=row[4], forwarded_at=read_required_time(row[5],

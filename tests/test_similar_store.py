@@ -163,6 +163,7 @@ def _undo_migration_14(store: Store) -> None:
         execute(store, "DROP TABLE items_fts")
     else:
         execute(store, "DROP INDEX items_text_search")
+        execute(store, "ALTER TABLE items DROP COLUMN search_vector")
     execute(store, "DELETE FROM schema_migrations WHERE version = 14")
 
 
