@@ -1,7 +1,7 @@
 """Similar items: is a new feedback text the same problem as an open or recent item?
 
 The store's full-text index (storage/similar.py) proposes candidates of the workspace,
-ranked by the database (bm25, ts_rank_cd); those ranks depend on the query and the
+ranked by the database (bm25, ts_rank); those ranks depend on the query and the
 history, so they can't be held against one fixed line. This module scores each
 candidate on a fixed scale instead, 0 (no word in common) to 1 (the same words), with
 typos forgiven, and offers the best one when it reaches THRESHOLD, chosen on the
@@ -49,6 +49,7 @@ class SimilarMatch:
     status: str
     customers: int  # customers known to have said it (0 when none was named)
     score: float
+    acknowledged_by: str | None = None  # who first responded for the owning team
 
 
 class _Words:
@@ -139,4 +140,5 @@ def _team_factor(team: str | None, candidate_team: str) -> float:
 
 def _match(candidate: SimilarCandidate, score: float) -> SimilarMatch:
     return SimilarMatch(item_id=candidate.item_id, team=candidate.team, status=candidate.status,
-                        customers=1 if candidate.customer else 0, score=round(score, 4))
+                        customers=1 if candidate.customer else 0, score=round(score, 4),
+                        acknowledged_by=candidate.first_response_by)

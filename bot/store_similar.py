@@ -22,7 +22,8 @@ class SimilarCandidate:
     customer: str | None
     forwarded_at: datetime
     resolved_at: datetime | None
-    rank: float  # bm25 (SQLite) or ts_rank_cd (PostgreSQL), larger is closer
+    first_response_by: str | None
+    rank: float  # bm25 (SQLite) or ts_rank (PostgreSQL), larger is closer
 
 
 class SimilarQueries(abc.ABC):

@@ -21,7 +21,7 @@ def matcher(store: Store) -> SimilarItems:
 
 def test_a_paraphrase_is_offered_with_what_the_card_needs(fresh_store: Store) -> None:
     item = create(fresh_store, text="iOS app crashes right after login", team="mobile",
-                  status="responded", customer="globex")
+                  status="responded", customer="globex", first_response_by="U0CAROL")
     create(fresh_store, text="Refund never arrived for the cancelled order", team="payments")
 
     match = matcher(fresh_store).best_match(
@@ -30,7 +30,7 @@ def test_a_paraphrase_is_offered_with_what_the_card_needs(fresh_store: Store) ->
 
     assert match is not None and match.score >= THRESHOLD
     assert match == SimilarMatch(item_id=item.id, team="mobile", status="responded",
-                                 customers=1, score=match.score)
+                                 customers=1, score=match.score, acknowledged_by="U0CAROL")
 
 
 def test_nothing_is_offered_for_another_problem_in_the_same_words(fresh_store: Store) -> None:

@@ -162,7 +162,6 @@ def _undo_migration_14(store: Store) -> None:
             execute(store, f"DROP TRIGGER items_fts_{trigger}")
         execute(store, "DROP TABLE items_fts")
     else:
-        execute(store, "DROP INDEX items_text_search")
         execute(store, "ALTER TABLE items DROP COLUMN search_vector")
     execute(store, "DELETE FROM schema_migrations WHERE version = 14")
 
@@ -187,3 +186,14 @@ def test_the_store_quotes_only_plain_words_whoever_calls_it(fresh_store: Store) 
                                                 resolved_since=NOW)
 
     assert [candidate.item_id for candidate in candidates] == [item.id]
+
+
+def test_only_the_newest_hits_are_ranked(fresh_store: Store,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bound on the work of one query, whatever the length of the history.
+    monkeypatch.setattr("storage.similar.NEWEST_HITS", 2)
+    create(fresh_store, text=REFUND, forwarded_at=NOW - timedelta(days=3))
+    newer = [create(fresh_store, text=REFUND, forwarded_at=NOW - timedelta(days=days))
+             for days in (2, 1)]
+
+    assert sorted(found(fresh_store, SAME)) == [item.id for item in newer]
