@@ -35,8 +35,10 @@ from seed_history import WORKSPACE, bulk_seed
 
 from bot.similar import THRESHOLD, SimilarItems
 from bot.similar_quality import arrival_order, load_labelled, quality, run
+from bot.store_similar import CANDIDATES
 from storage import open_store
 from storage.migrations import applied_versions
+from storage.similar import NEWEST_HITS, RECENT_ITEMS
 from storage.store import SqlStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,10 +216,14 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|---|",
         *quality_rows,
         "",
-        f"Match time: one `SimilarItems.best_match` (query terms, the full-text query of"
-        f" the workspace's open and last-90-days items, scoring), {args.matches} new texts"
-        f" after 20 untimed, against a year of history with varied texts. Target: under"
-        f" {TARGET_MS:.0f} ms. Load average during the run: {load[0]:.1f} / {load[1]:.1f}.",
+        f"Match time: one `SimilarItems.best_match`, what the intake calls (query terms;"
+        " the store's query for the workspace's open and last-90-days items sharing two of"
+        f" them, the newest {NEWEST_HITS} hits ranked, on PostgreSQL among its newest"
+        f" {RECENT_ITEMS:,} items; scoring the best {CANDIDATES}), {args.matches} new texts"
+        f" after 20 untimed, against a year of one workspace's history ({len(TEAMS)} teams,"
+        f" varied texts). Target: under {TARGET_MS:.0f} ms. Load average (1 / 5 min) at"
+        f" the end of the run: {load[0]:.1f} / {load[1]:.1f} on"
+        f" {os.cpu_count()} cores shared with other work.",
         "",
         "| backend | items | median ms | p99 ms | max ms | offered |",
         "|---|---|---|---|---|---|",
