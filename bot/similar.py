@@ -21,7 +21,8 @@ from bot.models import utcnow
 from bot.similar_text import PRODUCT_STEMS, concept, is_request, query_terms, words
 from bot.store_similar import CANDIDATES, SimilarCandidate, SimilarQueries
 
-# Resolved items are offered this long after their resolution; open ones always.
+# Resolved items are offered this long after their resolution; open ones always (within
+# the store's bound on the hits it ranks, storage/similar.py).
 RECENT = timedelta(days=90)
 # The lowest score offered: see the module docstring and docs/benchmarks.md.
 THRESHOLD = 0.35
@@ -125,7 +126,13 @@ class SimilarItems:
 
     def best_match(self, *, workspace: str, text: str,
                    team: str | None = None) -> SimilarMatch | None:
-        """The item to offer instead of a new one, or None when none is close enough."""
+        """The item to offer instead of a new one, or None when none is close enough.
+
+        What the intake calls for each forward. `team` is the team routing chose (the
+        text alone meets the targets too, with fewer offers). The customer is not asked
+        for: preferring or avoiding items of the same customer changed no offer on
+        either labelled set. Reads the store; raises only what the store raises.
+        """
         best = self.candidates(workspace=workspace, text=text, team=team, limit=1)
         if best and best[0].score >= self.threshold:
             return best[0]

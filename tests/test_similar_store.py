@@ -197,3 +197,17 @@ def test_only_the_newest_hits_are_ranked(fresh_store: Store,
              for days in (2, 1)]
 
     assert sorted(found(fresh_store, SAME)) == [item.id for item in newer]
+
+
+def test_postgresql_looks_among_the_workspaces_newest_items(
+        fresh_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(fresh_store, SqlStore)
+    if fresh_store.database.dialect.name != "postgresql":
+        pytest.skip("SQLite's index finds hits of the whole history")
+    monkeypatch.setattr("storage.similar.RECENT_ITEMS", 2)
+    create(fresh_store, text=REFUND, forwarded_at=NOW - timedelta(days=3))
+    newest = create(fresh_store, text=REFUND, forwarded_at=NOW - timedelta(days=1))
+    create(fresh_store, text="the iOS app crashes", forwarded_at=NOW - timedelta(days=2))
+    create(fresh_store, workspace="T0OTHER", text="dark mode", forwarded_at=NOW)
+
+    assert found(fresh_store, SAME) == [newest.id]
