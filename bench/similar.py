@@ -33,6 +33,7 @@ from feedback_texts import AREAS, feedback_text
 from report import Progress, fresh_postgres_database, record_section
 from seed_history import WORKSPACE, bulk_seed
 
+from bot import similar
 from bot.similar import THRESHOLD, SimilarItems
 from bot.similar_quality import arrival_order, load_labelled, quality, run
 from bot.store_similar import CANDIDATES
@@ -84,6 +85,34 @@ def measure_quality(backend: str, url: str, labelled: Path,
                         f" | {threshold:.2f}{shipped} | {measured.precision:.3f}"
                         f" | {measured.recall:.3f} | {measured.right} | {measured.wrong}"
                         f" | {measured.missed} |")
+    return rows
+
+
+# What each signal beside the shared words adds: the matcher with it set to no effect.
+SIGNALS = (("product words weigh 0.4", "PRODUCT_WEIGHT", 1.0),
+           ("questions vs faults", "OTHER_INTENT", 1.0),
+           ("routed team", "OTHER_TEAM", 1.0),
+           ("typos forgiven", "_TYPO_RATIO", 101))
+
+
+def measure_signals() -> list[str]:
+    """Markdown rows: precision and recall at the shipped threshold without each signal."""
+    rows = []
+    for label, name, neutral in (("all (shipped)", "THRESHOLD", THRESHOLD), *SIGNALS):
+        shipped_value = getattr(similar, name)
+        setattr(similar, name, neutral)
+        try:
+            cells = []
+            for labelled in (LABELLED, HOLDOUT):
+                store = open_store("sqlite:///:memory:")
+                measured = quality(run(store, arrival_order(load_labelled(labelled)),
+                                       workspace="T0EVAL", now=datetime.now(UTC)), THRESHOLD)
+                store.close()
+                cells.append(f"{measured.precision:.3f} | {measured.recall:.3f}")
+        finally:
+            setattr(similar, name, shipped_value)
+        rows.append(f"| {label if name == 'THRESHOLD' else 'without ' + label}"
+                    f" | {' | '.join(cells)} |")
     return rows
 
 
@@ -196,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {backend}: matching the labelled set", file=sys.stderr)
             quality_rows += measure_quality(backend, url, LABELLED, THRESHOLDS)
             quality_rows += measure_quality(backend, url, HOLDOUT, (THRESHOLD,))
+    print("  sqlite: each signal left out", file=sys.stderr)
+    signal_rows = measure_signals()
     timings = []
     for backend, url in backends.items():
         ensure_history(backend, url, args.items, reseed=args.reseed)
@@ -215,6 +246,14 @@ def main(argv: list[str] | None = None) -> int:
         " | wrong offers | missed |",
         "|---|---|---|---|---|---|---|---|---|",
         *quality_rows,
+        "",
+        "What each signal beside the shared words adds (SQLite, routed team, shipped"
+        " threshold; the customer is not a signal: preferring or avoiding the same"
+        " customer's items changed no offer):",
+        "",
+        "| matcher | precision | recall | held-out precision | held-out recall |",
+        "|---|---|---|---|---|",
+        *signal_rows,
         "",
         f"Match time: one `SimilarItems.best_match`, what the intake calls (query terms;"
         " the store's query for the workspace's open and last-90-days items sharing two of"
