@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from feedback_texts import feedback_text
 from report import Progress
 
 from bot.chart import trend_chart_png
@@ -82,6 +83,7 @@ class Chunk:
     now: datetime  # naive UTC
     teams: tuple[str, ...]
     sqlite: bool
+    varied: bool = False  # texts of bench/feedback_texts.py instead of the few templates
 
 
 Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
@@ -132,7 +134,8 @@ def generate(chunk: Chunk, rng: random.Random, stamp: Callable[[datetime], Any]
         lag = LAG.get(team, GENERIC_LAG)
         forwarded = said + timedelta(minutes=rng.triangular(1, lag[1], lag[0]))
         texts = TEXTS.get(team, GENERIC_TEXTS)
-        text = rng.choice(texts).format(n=rng.randint(1000, 9999), team=team)
+        text = (feedback_text(rng, team) if chunk.varied
+                else rng.choice(texts).format(n=rng.randint(1000, 9999), team=team))
         # Receipt questions name the app, so keywords send them to mobile first;
         # payments owns them, and the digest learns that from the reassignments.
         moved = team == "payments" and "mobile" in teams and rng.random() < 0.15
@@ -182,10 +185,11 @@ def _postgres_time(moment: datetime) -> str:
 
 
 def bulk_seed(database_url: str, *, items: int, days: int, teams: list[str], now: datetime,
-              seed: int) -> int:
+              seed: int, varied: bool = False) -> int:
     """Write `items` items over `days` days ending at `now`, in bulk; return how many.
 
-    Worker processes make the rows, chunk by chunk, while this one writes them.
+    Worker processes make the rows, chunk by chunk, while this one writes them. With
+    `varied`, texts have the spread of words of real phrasing (bench/feedback_texts.py).
     """
     open_store(database_url).close()  # creates the schema (every migration)
     progress = Progress("seeding items", items)
@@ -196,7 +200,7 @@ def bulk_seed(database_url: str, *, items: int, days: int, teams: list[str], now
                     count=min(BATCH, items - first), low=minutes * first / items,
                     high=minutes * min(items, first + BATCH) / items,
                     start=naive_now - timedelta(days=days), now=naive_now,
-                    teams=tuple(teams), sqlite=sqlite)
+                    teams=tuple(teams), sqlite=sqlite, varied=varied)
               for first in range(0, items, BATCH)]
     with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
         batches = _in_order(pool, chunks)
@@ -307,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                         " past the first three they are team04, team05, …)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--now", help="the history's end, ISO 8601 (default: now)")
+    parser.add_argument("--varied-texts", action="store_true", help="texts in the many"
+                        " words of real phrasing (bench/feedback_texts.py), for search")
     parser.add_argument("--chart", help="also write the digest's 14-day chart PNG here")
     parser.add_argument("--config", default=str(ROOT / "examples" / "feedbackbot.yml"))
     args = parser.parse_args(argv)
@@ -327,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     items = args.items or sum(rng.randint(args.per_day // 2, args.per_day * 3 // 2)
                               for _ in range(days))
     count = bulk_seed(database_url, items=items, days=days, teams=team_names(args.teams),
-                      now=now, seed=args.seed)
+                      now=now, seed=args.seed, varied=args.varied_texts)
     print(f"seeded {count} items over {days} days into {args.db or 'the database'}")
     if args.chart:
         loaded = load_config(args.config)

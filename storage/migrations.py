@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from storage.dialect import Database, Transaction
+from storage.similar import SCHEMA as _V14_SIMILAR_ITEMS
 
 _V1_INITIAL = (
     """
@@ -203,7 +204,10 @@ _V9_INSTALLATIONS = (
     "CREATE TABLE oauth_states (state TEXT PRIMARY KEY, expires_at $time NOT NULL)",
 )
 
-MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+# A migration is the same statements for both, or its own per dialect name.
+Statements = tuple[str, ...] | dict[str, tuple[str, ...]]
+
+MIGRATIONS: list[tuple[int, Statements]] = [
     (1, _V1_INITIAL),
     (2, _V2_RESPONSES),
     (3, _V3_DIGESTS_AND_REMINDERS),
@@ -213,6 +217,8 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (7, _V7_OUTBOX_ORDER),
     (8, _V8_INBOX_CLAIMS),
     (9, _V9_INSTALLATIONS),
+    # Full-text search over item text (storage/similar.py).
+    (14, _V14_SIMILAR_ITEMS),
 ]
 
 _CREATE_RECORD = (
@@ -250,6 +256,8 @@ def apply_migrations(database: Database) -> list[int]:
             _adopt_separate_postgres_history(tx, database)
             if tx.one("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)):
                 continue
+            if isinstance(statements, dict):
+                statements = statements[dialect.name]
             for statement in statements:
                 tx.execute(dialect.ddl(statement))
             _record(tx, version)

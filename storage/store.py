@@ -13,12 +13,13 @@ from storage.installations import InstallationQueries
 from storage.items import ItemQueries
 from storage.migrations import apply_migrations
 from storage.outbox import OutboxQueries
+from storage.similar import SimilarItemQueries
 from storage.workspace import WorkspaceQueries
 
 
 class SqlStore(InboxQueries, ItemQueries, OutboxQueries, ClaimQueries, WorkspaceQueries,
                ConversationQueries, FigureQueries, ErasureQueries, InstallationQueries,
-               Store):
+               SimilarItemQueries, Store):
     """Store over one database connection; brings its schema up to date on opening.
 
     Every method is one transaction. Raises what the database driver raises when the
