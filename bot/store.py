@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.figure_rows import FigureRows, Window
 from bot.models import Event, Item
+from bot.store_themes import ThemeStore
 
 # A request that failed this often is given up: kept, but never replayed again.
 INBOX_MAX_ATTEMPTS = 5
@@ -99,7 +100,7 @@ class NewOutbox:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-class Store(abc.ABC):
+class Store(ThemeStore, abc.ABC):
     """Durable state: inbox, items with their events, outbox, and small caches.
 
     Every method is atomic. Methods that write an item also append its event and
