@@ -23,6 +23,7 @@ from handlers.msteams.text import escape_markdown
 
 COLUMNS = ("team", "new", "median", "p90", "fwd lag", "dev resp", "breach", "waiting")
 MAX_TABLE_ROWS = 60
+MAX_THEME_LINES = 30  # 5 themes each for 6 teams; the card has a byte limit
 CHART_ALT = "Median time to response per team, last 14 days"
 FOOTNOTE = ("Time to response runs from the customer's message to the owning team's first"
             " response; SLA timers start when support forwards it.")
@@ -76,16 +77,18 @@ def _themes(data: DigestData) -> list[dict[str, Any]]:
     """Themes of the week, when this run has them."""
     if data.themes is None:
         return []
-    lines = [f"**{THEMES_TITLE}** ({THEMES_ABOUT})"]
+    lines = []
     for found in data.themes:
         for theme in found.themes:
             examples = ", ".join(_item_ref(data, item_id) for item_id in theme.examples)
             lines.append(f"- **{escape_markdown(found.team)}**:"
                          f" {escape_markdown(theme_label(theme))}"
                          + (f" · {examples}" if examples else ""))
-    if len(lines) == 1:
-        lines.append(NO_THEMES)
-    return [_text("\n".join(lines))]
+    if len(lines) > MAX_THEME_LINES:
+        hidden = len(lines) - MAX_THEME_LINES + 1
+        lines = [*lines[:MAX_THEME_LINES - 1], f"_…and {hidden} more themes._"]
+    title = f"**{THEMES_TITLE}** ({THEMES_ABOUT})"
+    return [_text("\n".join([title, *(lines or [NO_THEMES])]))]
 
 
 def _waiting(data: DigestData) -> list[dict[str, Any]]:
