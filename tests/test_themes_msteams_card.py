@@ -9,8 +9,10 @@ from bot.digest_themes import TeamThemes
 from bot.themes import Theme
 from handlers.msteams.cards import CARD_BYTE_LIMIT, card_size
 from handlers.msteams.digest_card import digest_card
+from tests.msteams_world import CHANNEL, DIGESTS, WORKSPACE, card_item
 from tests.test_digest import build
 from tests.test_msteams_digest_card import _texts
+from tests.test_msteams_port import teams  # noqa: F401  (the fixture)
 
 CARD_LINK = "https://teams.microsoft.com/l/message/19%3Aabc%40thread.tacv2/1714900000000"
 
@@ -52,3 +54,20 @@ def test_many_teams_themes_are_capped_to_keep_the_card_within_its_size():
     assert len(lines) == 1 + 30 and lines[-1] == "_…and 71 more themes._"
     assert card_size(card) <= CARD_BYTE_LIMIT
     assert "<" not in json.dumps(lines)
+
+
+async def test_the_teams_port_links_theme_examples_to_their_cards(teams):  # noqa: F811
+    # Ids the fixture's digest doesn't use: an id it lists as waiting is that item.
+    examples = {item_id: card_item(id=item_id, card_channel=CHANNEL,
+                                   card_ts=f"17149000000{item_id}") for item_id in (112, 111)}
+    themes = (TeamThemes(team="mobile", themes=(
+        Theme(term="apple pay", items=6, score=3.1, examples=(112, 111)),)),)
+    data = dataclasses.replace(build(), themes=themes, theme_examples=examples)
+    await teams.port.post_digest(workspace=WORKSPACE, data=data, chart_png=b"",
+                                 outbox_key="d:1", existing=None, conversation=DIGESTS)
+    (send,) = teams.fake.calls_to("send_to_conversation")
+    text = _themes_text(send.body["attachments"][0]["content"])
+    line = text.splitlines()[1]
+    assert line.startswith("- **mobile**: “apple pay” in 6 items · [#112](https://"), line
+    assert "17149000000112" in line and "17149000000111" in line
+    assert "[#111](https://" in line
