@@ -22,6 +22,7 @@ THEMES_TITLE = "Themes of the week"
 THEMES_ABOUT = "what rose most against the four weeks before"
 NO_THEMES = "No theme rose this week."
 TERM_LIMIT = 40  # characters of a term shown; terms are words, so rarely longer
+ALSO_SHOWN = 3  # other terms of the same items shown beside a theme
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,12 @@ def example_ids(found: Sequence[TeamThemes]) -> list[int]:
 
 
 def theme_label(theme: Theme) -> str:
-    """A theme's words in quotes with its count (not escaped): '"refund delayed" in 6 items'."""
-    term = theme.term if len(theme.term) <= TERM_LIMIT else theme.term[:TERM_LIMIT - 1] + "…"
+    """A theme's words and count (not escaped): '“apple pay” (also “checkout”) in 6 items'."""
+    quoted = [f"“{_short(term)}”" for term in (theme.term, *theme.also[:ALSO_SHOWN])]
+    label = quoted[0] + (f" (also {', '.join(quoted[1:])})" if len(quoted) > 1 else "")
     items = "1 item" if theme.items == 1 else f"{theme.items} items"
-    return f"“{term}” in {items}"
+    return f"{label} in {items}"
+
+
+def _short(term: str) -> str:
+    return term if len(term) <= TERM_LIMIT else term[:TERM_LIMIT - 1] + "…"

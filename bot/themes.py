@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Words that say nothing about a problem: function words and the chat pleasantries of
 # support messages. Lower case, without accents.
@@ -55,12 +55,17 @@ MIN_SCORE = 2.5
 
 @dataclass(frozen=True)
 class Theme:
-    """A term that rose: how many items said it this week, and two of them."""
+    """A term that rose: how many items said it this week, and two of them.
+
+    `also` holds other terms said by the same items, lower-scoring, without a word of
+    `term`: one problem is one theme, not five ("apple pay" also "checkout fails").
+    """
 
     term: str
     items: int
     score: float
     examples: tuple[int, ...]
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -173,14 +178,22 @@ def rising_from_tallies(now: TermTally, then: TermTally, *, limit: int = MAX_THE
         if score >= MIN_SCORE:
             scored.append(Theme(term=term, items=now_count, score=round(score, 2),
                                 examples=tuple(examples.get(term, ())[:2])))
-    scored.sort(key=lambda theme: (-theme.score, -theme.items, theme.term))
+    # On a tie a phrase goes first: "apple pay" says more than "apple".
+    scored.sort(key=lambda theme: (-theme.score, -theme.items, -theme.term.count(" "),
+                                   theme.term))
     chosen: list[Theme] = []
     for theme in scored:
-        if any(_overlaps(theme.term, kept.term) for kept in chosen):
+        if any(_overlaps(theme.term, term) for kept in chosen
+               for term in (kept.term, *kept.also)):
             continue
-        chosen.append(theme)
-        if len(chosen) == limit:
-            break
+        # The same count and the same newest items: the same items said both terms.
+        same = next((number for number, kept in enumerate(chosen)
+                     if (kept.items, kept.examples) == (theme.items, theme.examples)), None)
+        if same is not None:
+            kept = chosen[same]
+            chosen[same] = replace(kept, also=(*kept.also, theme.term))
+        elif len(chosen) < limit:
+            chosen.append(theme)
     return chosen
 
 
