@@ -15,8 +15,9 @@ from storage.dialect import Database
 _PAGE = ("SELECT id, team, forwarded_at, text FROM items WHERE workspace = ?"
          " AND forwarded_at >= ? AND forwarded_at < ?{teams}{after}"
          " ORDER BY forwarded_at, id LIMIT {batch}")
-# Keyset: past the last row read, so each page seeks instead of skipping.
-_AFTER = " AND (forwarded_at > ? OR (forwarded_at = ? AND id > ?))"
+# Keyset: past the last row read. `forwarded_at >= ?` lets the index seek to the page's
+# start (an OR alone would have it read from the stretch's start every page).
+_AFTER = " AND forwarded_at >= ? AND (forwarded_at > ? OR id > ?)"
 
 
 def _moment(value: str | datetime) -> datetime:
