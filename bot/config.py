@@ -267,6 +267,8 @@ class DigestConfig(_Strict):
     timezone: TimeZone = "UTC"
     days: Days = Field(default_factory=lambda: list(_MON_FRI))
     teams: list[str] | None = None
+    # "weekly": the first run of each week adds the themes that rose (bot/digest_themes.py).
+    themes: Literal["off", "weekly"] = "off"
 
     @field_validator("at", mode="before")
     @classmethod

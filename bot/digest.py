@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from bot.config import Config, DigestConfig
+from bot.digest_themes import TeamThemes
 from bot.figure_rows import FigureRows, Window, rows_from_items
 from bot.metrics import Figures, TeamFigures, WaitingItem, daily_medians_of, figures_from_rows
 from bot.models import Item
@@ -44,11 +45,24 @@ class DigestData:
     suggestions: list[Suggestion]
     # Item id -> URL of its card; the caller fills it in, and it may be empty.
     links: dict[int, str]
+    # Themes of the week per team, on the first run of the week of a subscription that
+    # asks for them (an empty tuple: none rose); None on every other run.
+    themes: tuple[TeamThemes, ...] | None = None
+    # The themes' example items, by id, read in full so that they can be linked.
+    theme_examples: dict[int, Item] = field(default_factory=dict)
 
     @property
     def longest_waiting(self) -> list[WaitingItem]:
         """The items that have waited longest for a response, oldest first."""
         return self.figures.waiting[:LONGEST_WAITING]
+
+    @property
+    def linked_items(self) -> list[Item]:
+        """The items the digest links to: the longest waiting, then the themes' examples."""
+        items = [waiting.item for waiting in self.longest_waiting]
+        shown = {item.id for item in items}
+        return items + [item for item_id, item in self.theme_examples.items()
+                        if item_id not in shown]
 
     @property
     def overdue(self) -> int:

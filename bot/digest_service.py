@@ -26,6 +26,7 @@ from bot.digest_schedule import (
     local_today,
     period_for,
 )
+from bot.digest_themes import example_ids, shows_themes, weekly_themes
 from bot.outbox_kinds import DIGEST
 from bot.store import NewOutbox, Store
 from bot.suggestions import Reassignment
@@ -182,7 +183,18 @@ class DigestService:
         data = digest_from_rows(
             rows, reassignments=moved, config=self.config, subscription=subscription,
             index=index, local_date=local_date, now=self.clock(), late=late, links=links)
+        if shows_themes(subscription, local_date):
+            data = self._with_themes(workspace, data, teams=subscription.teams)
         return self._with_full_longest(workspace, data)
+
+    def _with_themes(self, workspace: str, data: DigestData,
+                     teams: list[str] | None) -> DigestData:
+        """The digest with the themes of the 7 days before its window end."""
+        found = weekly_themes(self.store, workspace=workspace, end=data.window_end,
+                              teams=teams)
+        examples = {item.id: item for item in self.store.items_by_ids(
+            workspace=workspace, ids=example_ids(found))}
+        return replace(data, themes=tuple(found), theme_examples=examples)
 
     def _with_full_longest(self, workspace: str, data: DigestData) -> DigestData:
         """The digest with its longest-waiting items read in full (text and all)."""

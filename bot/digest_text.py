@@ -20,6 +20,7 @@ from bot.digest import (
     time_split,
     window_label,
 )
+from bot.digest_themes import NO_THEMES, THEMES_ABOUT, THEMES_TITLE, theme_label
 from bot.metrics import TeamFigures
 
 
@@ -81,6 +82,24 @@ def _waiting_table(data: DigestData) -> Table:
     return table
 
 
+def _print_themes(console: Console, data: DigestData) -> None:
+    """Themes of the week, when this run has them, then their examples' links whole."""
+    if data.themes is None:
+        return
+    console.print(Text(f"{THEMES_TITLE} ({THEMES_ABOUT})", style="bold"))
+    shown = [(found.team, theme) for found in data.themes for theme in found.themes]
+    if not shown:
+        console.print(Text(f"  {NO_THEMES}"))
+    for team, theme in shown:
+        examples = ", ".join(f"#{item_id}" for item_id in theme.examples)
+        console.print(Text(f"  • {team}: {theme_label(theme)}"
+                           + (f" · {examples}" if examples else "")))
+    for item_id in dict.fromkeys(i for _, theme in shown for i in theme.examples):
+        link = data.links.get(item_id)
+        if link:
+            console.print(Text(f"#{item_id}: {link}"), overflow="ignore", crop=False)
+
+
 def digest_table(data: DigestData, *, width: int = 100) -> str:
     """The digest as plain text laid out by rich, `width` columns wide."""
     console = Console(
@@ -92,6 +111,7 @@ def digest_table(data: DigestData, *, width: int = 100) -> str:
     console.print(_headline_table(data))
     console.print(Text(f"Where the time goes: {time_split(data.figures.overall)}"))
     console.print(_team_table(data))
+    _print_themes(console, data)
     console.print(_waiting_table(data))
     for waiting in data.longest_waiting:
         link = data.links.get(waiting.item.id)

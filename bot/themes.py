@@ -12,13 +12,14 @@ ids, versions, times), never make a theme.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Words that say nothing about a problem: function words and the chat pleasantries of
 # support messages. Lower case, without accents.
@@ -54,12 +55,17 @@ MIN_SCORE = 2.5
 
 @dataclass(frozen=True)
 class Theme:
-    """A term that rose: how many items said it this week, and two of them."""
+    """A term that rose: how many items said it this week, and two of them.
+
+    `also` holds other terms said by the same items, lower-scoring, without a word of
+    `term`: one problem is one theme, not five ("apple pay" also "checkout fails").
+    """
 
     term: str
     items: int
     score: float
     examples: tuple[int, ...]
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,15 @@ class Said:
 
 def _plain(word: str) -> str:
     """Lower case, accents removed, curly apostrophe made straight."""
+    if word.isascii():
+        return word.lower()
     word = unicodedata.normalize("NFKD", word.casefold().replace("’", "'"))
     return "".join(char for char in word if not unicodedata.combining(char))
 
 
 def terms(text: str) -> set[str]:
     """The words and two-word phrases of a text that may make a theme."""
-    words = [_plain(word) for word in _WORD.findall(_NOT_WORDS.sub(" ", text))]
-    kept = [word if _is_term(word) else None for word in words]
+    kept = [_term_of(word) for word in _WORD.findall(_NOT_WORDS.sub(" ", text))]
     found = {word for word in kept if word}
     # A phrase is two neighbouring kept words: "payment failed", not "failed for the".
     found.update(f"{first} {second}" for first, second in itertools.pairwise(kept)
@@ -87,9 +94,45 @@ def terms(text: str) -> set[str]:
     return found
 
 
+# Words repeat across a month of feedback, so each is judged once: a digest reads ~100k
+# texts, and judging every word afresh took most of its 2 s.
+@functools.lru_cache(maxsize=1 << 16)
+def _term_of(word: str) -> str | None:
+    """The word made plain when it may make a theme, else None."""
+    plain = _plain(word)
+    return plain if _is_term(plain) else None
+
+
 def _is_term(word: str) -> bool:
     return (len(word) > 1 and word not in STOP_WORDS
             and not any(char.isdigit() for char in word))
+
+
+class TermTally:
+    """How many items of one period said each term; with examples, the two newest ids.
+
+    Items are added one at a time, so a period's texts can be streamed, never held.
+    """
+
+    def __init__(self, *, examples: bool = False) -> None:
+        self.counts: Counter[str] = Counter()
+        # Term -> the highest two item ids that said it, highest first.
+        self.examples: dict[str, list[int]] | None = {} if examples else None
+
+    def add(self, said: Said) -> None:
+        """Count the terms of one item."""
+        found = terms(said.text)
+        self.counts.update(found)
+        if self.examples is None:
+            return
+        for term in found:
+            newest = self.examples.setdefault(term, [])
+            if len(newest) < 2:
+                newest.append(said.item_id)
+                newest.sort(reverse=True)
+            elif said.item_id > newest[1]:
+                newest[1] = said.item_id
+                newest.sort(reverse=True)
 
 
 def rising_themes(this_week: Sequence[Said], before: Iterable[Said], *,
@@ -100,16 +143,20 @@ def rising_themes(this_week: Sequence[Said], before: Iterable[Said], *,
     MIN_SCORE; at most `limit`, highest score first. A term that shares a word with a
     higher-scoring one is left out, so "refund" does not repeat "refund delayed".
     """
-    now_counts: Counter[str] = Counter()
-    examples: dict[str, list[int]] = {}
-    # Newest first, so a theme's examples are its latest items.
-    for said in sorted(this_week, key=lambda entry: entry.item_id, reverse=True):
-        for term in terms(said.text):
-            now_counts[term] += 1
-            examples.setdefault(term, []).append(said.item_id)
-    then_counts: Counter[str] = Counter()
+    now = TermTally(examples=True)
+    for said in this_week:
+        now.add(said)
+    then = TermTally()
     for said in before:
-        then_counts.update(terms(said.text))
+        then.add(said)
+    return rising_from_tallies(now, then, limit=limit, min_items=min_items)
+
+
+def rising_from_tallies(now: TermTally, then: TermTally, *, limit: int = MAX_THEMES,
+                        min_items: int = MIN_ITEMS) -> list[Theme]:
+    """rising_themes over counts already made; `now` must keep examples."""
+    now_counts, then_counts = now.counts, then.counts
+    examples = now.examples or {}
     now_total, then_total = sum(now_counts.values()), sum(then_counts.values())
     if not now_total:
         return []
@@ -130,15 +177,23 @@ def rising_themes(this_week: Sequence[Said], before: Iterable[Said], *,
         score = (math.log(now_odds) - math.log(then_odds)) / math.sqrt(variance)
         if score >= MIN_SCORE:
             scored.append(Theme(term=term, items=now_count, score=round(score, 2),
-                                examples=tuple(examples[term][:2])))
-    scored.sort(key=lambda theme: (-theme.score, -theme.items, theme.term))
+                                examples=tuple(examples.get(term, ())[:2])))
+    # On a tie a phrase goes first: "apple pay" says more than "apple".
+    scored.sort(key=lambda theme: (-theme.score, -theme.items, -theme.term.count(" "),
+                                   theme.term))
     chosen: list[Theme] = []
     for theme in scored:
-        if any(_overlaps(theme.term, kept.term) for kept in chosen):
+        if any(_overlaps(theme.term, term) for kept in chosen
+               for term in (kept.term, *kept.also)):
             continue
-        chosen.append(theme)
-        if len(chosen) == limit:
-            break
+        # The same count and the same newest items: the same items said both terms.
+        same = next((number for number, kept in enumerate(chosen)
+                     if (kept.items, kept.examples) == (theme.items, theme.examples)), None)
+        if same is not None:
+            kept = chosen[same]
+            chosen[same] = replace(kept, also=(*kept.also, theme.term))
+        elif len(chosen) < limit:
+            chosen.append(theme)
     return chosen
 
 

@@ -38,6 +38,8 @@ def test_a_problem_many_customers_hit_this_week_is_the_first_theme() -> None:
     assert first.items == 8
     # Its two examples are the latest items that said it.
     assert first.examples == (1047, 1046)
+    # One problem is one theme: the other words its items said come with it.
+    assert len(themes) == 1 and "checkout fails" in first.also
     # The steady background never rises.
     assert all(theme.term not in {"slow", "dark mode", "invoice total"} for theme in themes)
 
@@ -58,7 +60,7 @@ def test_ids_numbers_and_stop_words_never_make_a_theme() -> None:
     this_week = [Said(number, text) for number, text in enumerate(texts)]
     before = _weeks(random.Random(6), [], weeks=4, per_week=40, first_id=100)
     themes = rising_themes(this_week, before, min_items=1)
-    found = {theme.term for theme in themes}
+    found = {term for theme in themes for term in (theme.term, *theme.also)}
     assert found, "invoice and build are words and rose"
     for term in found:
         assert not any(char.isdigit() for char in term), term

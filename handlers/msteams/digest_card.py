@@ -16,12 +16,14 @@ from bot.digest import (
     time_split,
     window_label,
 )
+from bot.digest_themes import NO_THEMES, THEMES_ABOUT, THEMES_TITLE, theme_label
 from bot.metrics import TeamFigures
 from handlers.msteams.cards import CARD_BYTE_LIMIT, CARD_SCHEMA, CARD_VERSION, card_size
 from handlers.msteams.text import escape_markdown
 
 COLUMNS = ("team", "new", "median", "p90", "fwd lag", "dev resp", "breach", "waiting")
 MAX_TABLE_ROWS = 60
+MAX_THEME_LINES = 30  # 5 themes each for 6 teams; the card has a byte limit
 CHART_ALT = "Median time to response per team, last 14 days"
 FOOTNOTE = ("Time to response runs from the customer's message to the owning team's first"
             " response; SLA timers start when support forwards it.")
@@ -65,6 +67,30 @@ def _table(data: DigestData) -> list[dict[str, Any]]:
     return blocks
 
 
+def _item_ref(data: DigestData, item_id: int) -> str:
+    """The item's number ("#12"), linked to its card when the digest has an https link."""
+    link = data.links.get(item_id)
+    return f"[#{item_id}]({link})" if link and link.startswith("https://") else f"#{item_id}"
+
+
+def _themes(data: DigestData) -> list[dict[str, Any]]:
+    """Themes of the week, when this run has them."""
+    if data.themes is None:
+        return []
+    lines = []
+    for found in data.themes:
+        for theme in found.themes:
+            examples = ", ".join(_item_ref(data, item_id) for item_id in theme.examples)
+            lines.append(f"- **{escape_markdown(found.team)}**:"
+                         f" {escape_markdown(theme_label(theme))}"
+                         + (f" · {examples}" if examples else ""))
+    if len(lines) > MAX_THEME_LINES:
+        hidden = len(lines) - MAX_THEME_LINES + 1
+        lines = [*lines[:MAX_THEME_LINES - 1], f"_…and {hidden} more themes._"]
+    title = f"**{THEMES_TITLE}** ({THEMES_ABOUT})"
+    return [_text("\n".join([title, *(lines or [NO_THEMES])]))]
+
+
 def _waiting(data: DigestData) -> list[dict[str, Any]]:
     total = len(data.figures.waiting)
     if not total:
@@ -72,8 +98,7 @@ def _waiting(data: DigestData) -> list[dict[str, Any]]:
     lines = [f"**Still waiting: {total}** ({data.overdue} overdue), the longest first"]
     for waiting in data.longest_waiting:
         item = waiting.item
-        link = data.links.get(item.id)
-        ref = f"[#{item.id}]({link})" if link and link.startswith("https://") else f"#{item.id}"
+        ref = _item_ref(data, item.id)
         overdue = " 🔴 overdue" if waiting.overdue else ""
         lines.append(f"- **{ref}** · **{escape_markdown(item.team)}** · waited"
                      f" {human_duration(waiting.age)}{overdue} · {assignee_phrase(item)}:"
@@ -122,6 +147,7 @@ def digest_card(
         {"type": "FactSet", "facts": facts},
         _text(f"**Where the time goes:** {time_split(overall)}"),
         *_table(data),
+        *_themes(data),
         *_waiting(data),
         _text(f"**Reassignments:** {reassignment_line(overall)}"),
     ]

@@ -215,10 +215,10 @@ class TeamsChatPort:
             return existing  # the chart travels in the card: nothing is left to send
         where = self.directory.conversation(conversation)
         links = dict(data.links)
-        for waiting in data.longest_waiting:
-            link = self._card_link(waiting.item)
-            if link and waiting.item.id not in links:
-                links[waiting.item.id] = link
+        for item in data.linked_items:
+            link = self._card_link(item)
+            if link and item.id not in links:
+                links[item.id] = link
         data = dataclasses.replace(data, links=links)
         card = digest_card(data, chart_png=chart_png)
         if chart_png and not _has_inline_chart(card) and self.charts is not None:

@@ -14,6 +14,7 @@ from bot.digest import (
     time_split,
     window_label,
 )
+from bot.digest_themes import NO_THEMES, THEMES_ABOUT, THEMES_TITLE, theme_label
 from bot.metrics import TeamFigures, WaitingItem
 from handlers.slack.render import SECTION_LIMIT, cut, escape
 
@@ -27,6 +28,8 @@ TEAM_NAME_WIDTH = 16
 LATE_MARKER = ":hourglass: posted late"
 # A table longer than this many sections (~200 teams) is no longer a digest one reads.
 MAX_TABLE_SECTIONS = 5
+# Themes: at most 5 per team; past this many sections (~60 lines) the rest are counted.
+MAX_THEME_SECTIONS = 3
 
 _COLUMNS = ("team", "new", "median", "p90", "fwd lag", "dev resp", "breach", "waiting")
 _WIDTHS = (TEAM_NAME_WIDTH, 5, 8, 8, 8, 8, 6, 7)
@@ -95,10 +98,15 @@ def _table_blocks(rows: list[TeamFigures], overall: TeamFigures, budget: int) ->
     return [_section("```" + "\n".join([header, *chunk]) + "```") for chunk in chunks]
 
 
+def _item_ref(data: DigestData, item_id: int) -> str:
+    """The item's number ("#12"), linked to its card when the digest has the link."""
+    link = data.links.get(item_id)
+    return f"<{escape(link).replace('|', '%7C')}|#{item_id}>" if link else f"#{item_id}"
+
+
 def _waiting_line(data: DigestData, waiting: WaitingItem) -> str:
     item = waiting.item
-    link = data.links.get(item.id)
-    ref = f"<{escape(link).replace('|', '%7C')}|#{item.id}>" if link else f"#{item.id}"
+    ref = _item_ref(data, item.id)
     overdue = " :red_circle: overdue" if waiting.overdue else ""
     text, _ = cut(escape(" ".join(item.text.split()) or "(no text)"), SNIPPET_LIMIT)
     return (
@@ -116,6 +124,31 @@ def _waiting_blocks(data: DigestData) -> list[dict[str, Any]]:
     if total > len(data.longest_waiting):
         lines.append(f"_…and {total - len(data.longest_waiting)} more._")
     return [_section("\n".join(lines))]
+
+
+def _theme_blocks(data: DigestData) -> list[dict[str, Any]]:
+    """Themes of the week, when this run has them; sections of whole lines, never cut links."""
+    if data.themes is None:
+        return []
+    title = f"*{THEMES_TITLE}* ({THEMES_ABOUT})"
+    lines = [
+        f"• *{escape(found.team)}*: {escape(theme_label(theme))}"
+        + (f" · {', '.join(_item_ref(data, item_id) for item_id in theme.examples)}"
+           if theme.examples else "")
+        for found in data.themes for theme in found.themes
+    ]
+    if not lines:
+        return [{"type": "divider"}, _section(f"{title}\n{NO_THEMES}")]
+    chunks: list[list[str]] = [[title]]
+    for line in lines:
+        if sum(len(kept) + 1 for kept in chunks[-1]) + len(line) > SECTION_LIMIT - 50:
+            chunks.append([])
+        chunks[-1].append(line)
+    if len(chunks) > MAX_THEME_SECTIONS:
+        chunks = chunks[:MAX_THEME_SECTIONS]
+        shown = sum(len(chunk) for chunk in chunks) - 1
+        chunks[-1].append(f"_…and {len(lines) - shown} more themes._")
+    return [{"type": "divider"}, *(_section("\n".join(chunk)) for chunk in chunks)]
 
 
 def _reassignment_blocks(data: DigestData) -> list[dict[str, Any]]:
@@ -151,6 +184,7 @@ def digest_blocks(data: DigestData) -> list[dict[str, Any]]:
         {"type": "divider"},
     ]
     tail = [
+        *_theme_blocks(data),
         {"type": "divider"},
         *_waiting_blocks(data),
         {"type": "divider"},

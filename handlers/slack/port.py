@@ -282,8 +282,7 @@ class SlackChatPort:
                           outbox_key: str, existing: Posted | None,
                           conversation: str) -> Posted:
         links = dict(data.links)
-        for waiting in data.longest_waiting:
-            item = waiting.item
+        for item in data.linked_items:
             if item.card_channel and item.card_ts and item.id not in links:
                 link = await self.permalink(workspace, item.card_channel, item.card_ts)
                 if link:
