@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.models import Event, Item
+from bot.store_telemetry import TelemetryReads
 
 # A request that failed this often is given up: kept, but never replayed again.
 INBOX_MAX_ATTEMPTS = 5
@@ -98,7 +99,7 @@ class NewOutbox:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-class Store(abc.ABC):
+class Store(TelemetryReads, abc.ABC):
     """Durable state: inbox, items with their events, outbox, and small caches.
 
     Every method is atomic. Methods that write an item also append its event and

@@ -11,11 +11,12 @@ from storage.inbox import InboxQueries
 from storage.items import ItemQueries
 from storage.migrations import apply_migrations
 from storage.outbox import OutboxQueries
+from storage.telemetry import TelemetryQueries
 from storage.workspace import WorkspaceQueries
 
 
 class SqlStore(InboxQueries, ItemQueries, OutboxQueries, ClaimQueries, WorkspaceQueries,
-               ConversationQueries, FigureQueries, Store):
+               ConversationQueries, FigureQueries, TelemetryQueries, Store):
     """Store over one database connection; brings its schema up to date on opening.
 
     Every method is one transaction. Raises what the database driver raises when the

@@ -21,13 +21,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config, LoadedConfig, load_config
 from bot.models import utcnow
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import InboxRow, Store
+from bot.telemetry import Reachability
 from handlers.slack import (
     card_actions,
     card_events,
@@ -38,6 +38,7 @@ from handlers.slack import (
     workspace_events,
 )
 from handlers.slack.context import body_for_bolt, team_and_enterprise, workspace_key
+from handlers.slack.counted_client import CountedWebClient
 from handlers.slack.deps import ACK_ONLY, FAILURE_RECORDED, Deps
 from handlers.slack.port import SlackChatPort
 from storage import open_store
@@ -93,12 +94,14 @@ class FeedbackApp:
         self.clock = runtime.clock
         # No automatic retries for posts: the outbox owns them, and a blind retry after
         # a broken connection could post twice.
-        self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url,
-                                     timeout=int(api_timeout), retry_handlers=[])
+        self.reach = Reachability()  # what the last Web API call saw, for /healthz
+        self.client = CountedWebClient(token=settings.bot_token, base_url=settings.api_url,
+                                       timeout=int(api_timeout), retry_handlers=[],
+                                       reach=self.reach)
         # Lookups made while handling a request may retry briefly; posts never do here,
         # because the outbox owns their retries and must not send twice.
-        self.lookup_client = AsyncWebClient(
-            base_url=settings.api_url, timeout=int(api_timeout),
+        self.lookup_client = CountedWebClient(
+            base_url=settings.api_url, timeout=int(api_timeout), reach=self.reach,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1),
                             AsyncServerErrorRetryHandler(max_retry_count=2)])
         self.auth: AuthorizeResult | None = None
@@ -248,12 +251,14 @@ class FeedbackApp:
 
         `connected` says auth.test has answered; `error` is Slack's refusal (e.g.
         invalid_auth), or null. Still connecting because Slack is unreachable is ok with
-        `connected` false: requests are stored meanwhile.
+        `connected` false: requests are stored meanwhile. `reachable` says whether Slack
+        answered the last Web API call (null before the first): false during an outage.
         """
         refused = self.auth_refused
         if refused is None and self.workspace is not None:
             refused = self.outbox.tokens.reason(self.workspace)
-        return {"ok": refused is None, "connected": self.auth is not None, "error": refused}
+        return {"ok": refused is None, "connected": self.auth is not None, "error": refused,
+                "reachable": self.reach.reachable, "unreachable_because": self.reach.problem}
 
     # --- inbound ----------------------------------------------------------------
     async def dispatch(self, *, inbox_id: int, body: str | dict[str, Any],
