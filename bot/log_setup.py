@@ -19,12 +19,20 @@ import structlog
 PAYLOAD_LOGGERS = ("slack_sdk", "slack_bolt", "microsoft_agents", "msal")
 
 
+def _drop_message_copy(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Drop the `message` ExtraAdder copies from a formatted record: `event` holds it."""
+    if event_dict.get("message") == event_dict.get("event"):
+        event_dict.pop("message", None)
+    return event_dict
+
+
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        _drop_message_copy,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
 
@@ -49,16 +57,18 @@ def configure_logging(*, verbose: bool = False, log_payloads: bool = False,
     """Log INFO (DEBUG with `verbose`) to stderr, without payload bodies unless `log_payloads`.
 
     JSON lines unless the stream is a terminal (`json_lines` decides when given). Like
-    logging.basicConfig, it adds no handler to stderr when the root logger has another
-    already (a test runner's); a given `stream` always gets one. Returns the handler added.
-    Side effect: sets the root logger's handler and level, the chat libraries' levels,
-    and configures structlog's own loggers to go the same way.
+    logging.basicConfig, it changes nothing but the chat libraries' levels when the root
+    logger has a handler already (a test runner's); a given `stream` always gets one.
+    Returns the handler added. Side effect: sets the root logger's handler and level, the
+    chat libraries' levels, and configures structlog's own loggers to go the same way.
     """
+    quiet_payload_loggers(log_payloads=log_payloads)
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
         root.removeHandler(old)
+    if stream is None and root.handlers:
+        return None  # as logging.basicConfig: whoever set those up decides
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    quiet_payload_loggers(log_payloads=log_payloads)
     structlog.configure(
         processors=[*_shared_processors(),
                     structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -66,8 +76,6 @@ def configure_logging(*, verbose: bool = False, log_payloads: bool = False,
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    if stream is None and root.handlers:
-        return None
     stream = stream or sys.stderr
     if json_lines is None:
         json_lines = not (hasattr(stream, "isatty") and stream.isatty())

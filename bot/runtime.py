@@ -193,7 +193,7 @@ class Runtime:
         if inbox_id is not None:
             # Each request is handled in a task of its own: the id stays with this one.
             bind_request(inbox_id)
-            log.info("stored a %s request from %s", kind, platform)
+            log.info("stored a request from %s (%s)", platform, kind)
         return inbox_id
 
     def request_done(self, inbox_id: int, *, error: str | None = None) -> None:
