@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from handlers.slack.standin.payload_interactions import slash_command
 from handlers.slack.standin.payloads import block_actions, event_callback, message_event
+from tests.fakes import FrozenClock
 from tests.slack_harness import (
     RunningBot,
     click_and_submit,
@@ -114,3 +116,33 @@ async def test_metrics_count_failed_calls_and_show_the_waiting_outbox(tmp_path):
     assert moved_any(before, during, "feedbackbot_api_errors_total") == errors
     assert during[("feedbackbot_outbox_pending", frozenset())] >= 1
     assert during[("feedbackbot_outbox_oldest_pending_seconds", frozenset())] > 0
+
+
+async def test_metrics_count_digest_runs_and_failures(tmp_path):
+    # Monday 2026-11-30 09:00 in Berlin: the example digest's scheduled run.
+    monday_run = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    clock = FrozenClock(monday_run - timedelta(hours=1))
+    async with make_fake_slack() as slack, \
+            running_bot(slack, tmp_path / "b.db", clock=clock) as running:
+        await forward_via_intake_channel(slack, running, "app crashes on login")
+        _, before = await scrape(running)
+        slack.set_outage(True)  # the digest's first tries fail
+        clock.advance(monday_run - clock())
+        await running.bot.scheduler.tick()
+        for _ in range(250):
+            _, during = await scrape(running)
+            if moved(before, during, "feedbackbot_digest_failures_total", platform="slack"):
+                break
+            running.bot.outbox.wake()
+            await asyncio.sleep(0.02)
+        slack.set_outage(False)
+        clock.advance(timedelta(hours=1))  # past every retry's backoff
+        await running.settle(timeout=20)
+        _, after = await scrape(running)
+
+    posted = [call for call in slack.calls_to("chat.postMessage")
+              if call.args.get("channel") == "C0MANAGERS"]
+    assert len(posted) == 1
+    assert moved(before, during, "feedbackbot_digest_runs_total", platform="slack") == 0
+    assert moved(before, after, "feedbackbot_digest_failures_total", platform="slack") >= 1
+    assert moved(before, after, "feedbackbot_digest_runs_total", platform="slack") == 1
