@@ -287,9 +287,18 @@ class Runtime:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         for adapter in self.adapters.values():
             adapter.add_routes(app)
+        self._add_status_routes(app)
+        return app
+
+    def status_app(self) -> web.Application:
+        """An application with /healthz and /metrics only (for `feedbackbot worker`)."""
+        app = web.Application()
+        self._add_status_routes(app)
+        return app
+
+    def _add_status_routes(self, app: web.Application) -> None:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
-        return app
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """The platforms' part of /healthz: 503 when any platform reports not ok."""
