@@ -144,11 +144,6 @@ class OffLoopStore:
         self.last_backlog = backlog
         return backlog, "busy" if self.busy else "ok"
 
-    async def health(self) -> dict[str, Any]:
-        """The outbox backlog and whether the store answers (see `backlog`)."""
-        backlog, state = await self.backlog()
-        return {"outbox_pending": backlog.pending if backlog else None, "store": state}
-
     def close(self) -> None:
         """Stop the workers and close the second connection once no call still uses it."""
         with self._open_lock:

@@ -53,6 +53,7 @@ async def test_metrics_count_an_item_from_intake_to_resolution(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         content_type, before = await scrape(running)
         assert content_type.startswith("text/plain")
+        calls_before = len(slack.calls)
         item_id, channel, card_ts = await forward_via_intake_channel(
             slack, running, "refund missing for acme")
         team = running.store.get_item(workspace="T0DEMO", item_id=item_id).team
@@ -70,6 +71,7 @@ async def test_metrics_count_an_item_from_intake_to_resolution(tmp_path):
             values={"note": {"value": {"type": "plain_text_input", "value": "fixed"}}})
         await running.settle()
         _, after = await scrape(running)
+        calls = slack.calls[calls_before:]
 
     slack_items = {"team": team, "platform": "slack"}
     assert moved(before, after, "feedbackbot_items_received_total", **slack_items) == 1
@@ -87,9 +89,13 @@ async def test_metrics_count_an_item_from_intake_to_resolution(tmp_path):
                  platform="slack", kind="interaction") == 3
     assert moved(before, after, "feedbackbot_ack_seconds_bucket",
                  platform="slack", kind="command", le="+Inf") == 1
-    posts = [call for call in slack.calls if call.method == "chat.postMessage"]
-    assert moved(before, after, "feedbackbot_api_calls_total",
-                 platform="slack", method="chat.postMessage") == len(posts) >= 2
+    # Every Web API call is counted, the listeners' own (opening the form) included.
+    for method in {call.method for call in calls}:
+        made = sum(call.method == method for call in calls)
+        assert moved(before, after, "feedbackbot_api_calls_total",
+                     platform="slack", method=method) == made, method
+    assert moved_any(before, after, "feedbackbot_api_calls_total") == len(calls)
+    assert {"chat.postMessage", "views.open"} <= {call.method for call in calls}
     assert moved_any(before, after, "feedbackbot_api_errors_total") == 0
     assert after[("feedbackbot_outbox_pending", frozenset())] == 0
 

@@ -38,7 +38,7 @@ from handlers.slack import (
     workspace_events,
 )
 from handlers.slack.context import body_for_bolt, team_and_enterprise, workspace_key
-from handlers.slack.counted_client import CountedWebClient
+from handlers.slack.counted_client import CountedWebClient, count_listener_calls
 from handlers.slack.deps import ACK_ONLY, FAILURE_RECORDED, Deps
 from handlers.slack.port import SlackChatPort
 from storage import open_store
@@ -148,7 +148,7 @@ class FeedbackApp:
             # Until it has answered, authorization fails and the stored request waits.
             return self._authorized(enterprise_id, team_id)  # type: ignore[return-value]
 
-        return AsyncApp(
+        bolt = AsyncApp(
             client=self.lookup_client,
             authorize=authorize,
             # The signature is checked on the raw body before anything is stored, so
@@ -159,6 +159,8 @@ class FeedbackApp:
             ignoring_self_events_enabled=False,
             process_before_response=process_before_response,
         )
+        count_listener_calls(bolt, reach=self.reach)
+        return bolt
 
     # --- authorization -----------------------------------------------------------
     def _authorized(self, enterprise_id: str | None,
