@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from handlers.slack.standin.payloads import SignedSlackClient, event_callback, message_event
 from tests.slack_harness import EXAMPLE_CONFIG, SIGNING_SECRET, database_url_for, make_fake_slack
 
+PAYMENTS = {"team": "payments", "platform": "slack"}
 CUSTOMER_WORDS = "Acme: card 4111 1111 1111 1111 was refunded twice"
 
 
@@ -88,8 +89,12 @@ async def test_serve_and_worker_expose_their_own_metrics_and_log_one_request_id(
                 assert answer.status == 200
             await slack.wait_for("chat.postMessage",
                                  where=lambda call: call.args.get("channel") == "C0PAYMENTS")
-            served, worked = await _get(serve_port, "/metrics"), await _get(worker_port,
-                                                                           "/metrics")
+            for _ in range(250):  # counted once the card is recorded on the item
+                worked = await _get(worker_port, "/metrics")
+                if _sample(worked, "feedbackbot_items_routed_total", **PAYMENTS):
+                    break
+                await asyncio.sleep(0.02)
+            served = await _get(serve_port, "/metrics")
             health = json.loads(await _get(worker_port, "/healthz"))
         finally:
             for process in (serve, worker):
@@ -100,10 +105,9 @@ async def test_serve_and_worker_expose_their_own_metrics_and_log_one_request_id(
     # serve answered the event; the worker made the item and posted its card.
     assert _sample(served, "feedbackbot_ack_seconds_count", platform="slack", kind="event") == 1
     assert _sample(worked, "feedbackbot_ack_seconds_count", platform="slack", kind="event") == 0
-    payments = {"team": "payments", "platform": "slack"}
-    assert _sample(worked, "feedbackbot_items_received_total", **payments) == 1
-    assert _sample(worked, "feedbackbot_items_routed_total", **payments) == 1
-    assert _sample(served, "feedbackbot_items_routed_total", **payments) == 0
+    assert _sample(worked, "feedbackbot_items_received_total", **PAYMENTS) == 1
+    assert _sample(worked, "feedbackbot_items_routed_total", **PAYMENTS) == 1
+    assert _sample(served, "feedbackbot_items_routed_total", **PAYMENTS) == 0
     assert _sample(worked, "feedbackbot_api_calls_total", platform="slack",
                    method="chat.postMessage") >= 1
     assert health["status"] in ("ok", "degraded") and health["store"] == "ok"
