@@ -34,7 +34,7 @@ from bot.scheduler import Scheduler
 from bot.store import InboxRow, Store
 from bot.store_telemetry import OutboxBacklog
 from bot.store_wait import OffLoopStore
-from bot.telemetry import exposition, set_outbox_backlog
+from bot.telemetry import STORE_UP, exposition, set_outbox_backlog
 from bot.views import Views
 
 log = logging.getLogger(__name__)
@@ -342,7 +342,8 @@ class Runtime:
 
     async def metrics(self, request: web.Request) -> web.Response:
         """GET /metrics: this process's counters, and the outbox backlog read just now."""
-        backlog, _ = await self.off_loop.backlog()
+        backlog, store = await self.off_loop.backlog()
+        STORE_UP.set(0 if store == "down" else 1)
         if backlog is not None:
             set_outbox_backlog(backlog.pending, backlog.oldest, now=self.clock())
         text, content_type = exposition()

@@ -23,6 +23,7 @@ ITEMS_RESPONDED = Counter("feedbackbot_items_responded",
                           ["team", "platform"])
 ITEMS_RESOLVED = Counter("feedbackbot_items_resolved", "Items resolved", ["team", "platform"])
 OUTBOX_PENDING = Gauge("feedbackbot_outbox_pending", "Outbox entries not sent yet")
+STORE_UP = Gauge("feedbackbot_store_up", "1 when the database answered the last scrape, else 0")
 OUTBOX_OLDEST_SECONDS = Gauge("feedbackbot_outbox_oldest_pending_seconds",
                               "Age of the oldest outbox entry not sent yet (0 when none)")
 API_CALLS = Counter("feedbackbot_api_calls", "Chat platform Web API calls",

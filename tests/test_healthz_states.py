@@ -8,6 +8,7 @@ import aiohttp
 
 from handlers.slack.standin.payloads import event_callback, message_event
 from tests.slack_harness import RunningBot, make_fake_slack, running_bot, wait_until
+from tests.test_metrics_endpoint import scrape
 
 
 async def healthz(running: RunningBot) -> tuple[int, dict[str, Any]]:
@@ -51,13 +52,17 @@ async def test_a_store_that_does_not_answer_is_down(tmp_path):
         rename(running, "outbox", "outbox_away")
         try:
             status, health = await healthz(running)
+            _, metrics = await scrape(running)
         finally:
             rename(running, "outbox_away", "outbox")
         assert status == 503 and health["ok"] is False
         assert (health["status"], health["store"]) == ("down", "down")
         assert health["outbox_pending"] is None
+        assert metrics[("feedbackbot_store_up", frozenset())] == 0
         status, health = await healthz(running)
         assert (status, health["status"], health["store"]) == (200, "ok", "ok")
+        _, metrics = await scrape(running)
+        assert metrics[("feedbackbot_store_up", frozenset())] == 1
 
 
 def rename(running: RunningBot, table: str, to: str) -> None:
