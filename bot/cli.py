@@ -224,11 +224,25 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         if problem:
             await runtime.stop()
             return fail(problem)
+        status = None
+        if args.metrics_port is not None:
+            # This process's own figures: the outbox and the work finished here.
+            status = web.AppRunner(runtime.status_app(), access_log=None)
+            await status.setup()
+            try:
+                await web.TCPSite(status, args.host, args.metrics_port).start()
+            except OSError as error:
+                await runtime.stop()
+                await status.cleanup()
+                return fail(f"cannot listen on {args.host}:{args.metrics_port}:"
+                            f" {error.strerror or error}", 1)
         await runtime.start(scheduler=False, worker=True)
         print(f"feedbackbot worker finishing {', '.join(p.title for p in platforms)}"
               " requests and sending the outbox", flush=True)
         await stop.wait()
         await stop_gracefully(runtime, grace)
+        if status is not None:
+            await status.cleanup()
         return 0
 
     return asyncio.run(run())
@@ -326,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser(
         "worker", help="finish stored requests and send the outbox (beside `serve --no-worker`)")
+    worker.add_argument("--metrics-port", type=int,
+                        help="also serve /healthz and /metrics on this port")
+    worker.add_argument("--host", default="0.0.0.0",
+                        help="address for --metrics-port (default: 0.0.0.0)")
     worker.set_defaults(handler=cmd_worker)
 
     check = commands.add_parser("check-config", help="validate the config file")

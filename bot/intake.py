@@ -10,11 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Config
+from bot.log_context import REQUEST_ID, current_request_id
 from bot.models import SEVERITIES, Event, IntakeKind, IntakeRequest, Item, Status, utcnow
 from bot.outbox_kinds import CARD
 from bot.ports import ChatPort, Ports
 from bot.routing import RouteDecision, Router, card_platform
 from bot.store import DuplicateSource, NewOutbox, Store
+from bot.telemetry import ITEMS_RECEIVED, item_counted
 
 log = logging.getLogger(__name__)
 
@@ -198,11 +200,16 @@ class IntakeService:
             },
         )
         try:
-            created = self.store.create_item(item=item, event=event,
-                                             outbox=[NewOutbox(kind=CARD)])
+            # The card's entry keeps the request id, so its post is logged under it too.
+            request_id = current_request_id()
+            created = self.store.create_item(
+                item=item, event=event,
+                outbox=[NewOutbox(kind=CARD, payload={REQUEST_ID: request_id}
+                                  if request_id else {})])
         except DuplicateSource as duplicate:
             # Two deliveries raced past the lookup above; the first one won.
             return IntakeResult(item=duplicate.item, created=False, route=None)
+        item_counted(ITEMS_RECEIVED, team=created.team, platform=created.platform)
         log.info("item %s from %s routed to %s (%s)", created.id, request.kind.value,
-                 route.team, route.reason)
+                 route.team, route.reason, extra={"item_id": created.id})
         return IntakeResult(item=created, created=True, route=route)

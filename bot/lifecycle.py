@@ -22,6 +22,7 @@ from bot.outbox_kinds import CARD, CARD_MOVED, CARD_UPDATE, NOTICE, RELAY_DELETE
 from bot.ports import PLATFORM_NAMES, ChatError, ChatPort, Notice, Ports
 from bot.routing import card_platform
 from bot.store import NewOutbox, Store
+from bot.telemetry import ITEMS_RESOLVED, ITEMS_RESPONDED, item_counted
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,7 @@ class Lifecycle:
                 self.store.update_item(workspace=item.workspace, item_id=item.id, changes={},
                                        outbox=extra, now=self.clock())
             return Outcome(latest, False, "already_responded")
+        item_counted(ITEMS_RESPONDED, team=updated.team, platform=updated.platform)
         return Outcome(updated, True)
 
     # --- thread replies and relays --------------------------------------------------
@@ -317,6 +319,8 @@ class Lifecycle:
                         data={"note": note}),
             outbox=[NewOutbox(kind=CARD_UPDATE),
                     *self._tell_everyone(item, "resolved", by=user, note=note)])
+        if updated is not None:
+            item_counted(ITEMS_RESOLVED, team=updated.team, platform=updated.platform)
         return Outcome(updated, updated is not None)
 
     async def reopen(self, *, workspace: str, item_id: int, user: str) -> Outcome:

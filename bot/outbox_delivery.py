@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.digest_service import DigestService
+from bot.log_context import REQUEST_ID, request_scope
 from bot.models import Event, Item, Status
 from bot.outbox_entries import card_platform_of, forwarder_notice, notice_entry, notice_of
 from bot.outbox_kinds import (
@@ -24,6 +25,7 @@ from bot.outbox_kinds import (
 )
 from bot.ports import PLATFORM_NAMES, ChatError, ChatPort, Notice, Ports, Posted
 from bot.store import OutboxEntry, Store
+from bot.telemetry import DIGEST_FAILURES, DIGEST_RUNS, ITEMS_ROUTED, item_counted
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,9 @@ class Delivery:
         """
         port = self.ports.on(platform)
         if entry.kind == CARD and item is not None:
-            return await self._post_card(entry, item, port)
+            # Logged under the request that brought the item in, from intake to card.
+            with request_scope(entry.payload.get(REQUEST_ID), item_id=item.id):
+                return await self._post_card(entry, item, port)
         if entry.kind == CARD_UPDATE and item is not None:
             if item.card_channel and item.card_ts:
                 await self._refuse_if_shared(port, item.workspace, item.card_channel)
@@ -68,7 +72,13 @@ class Delivery:
         if entry.kind == NOTICE:
             return await self._send_notice(entry, item, port)
         if entry.kind == DIGEST:
-            return await self._post_digest(entry, port)
+            try:
+                posted = await self._post_digest(entry, port)
+            except Exception:
+                DIGEST_FAILURES.labels(platform=platform).inc()
+                raise
+            DIGEST_RUNS.labels(platform=platform).inc()
+            return posted
         payload = entry.payload
         if entry.kind == CARD_MOVED and item is not None:
             if not item.card_ts:
@@ -149,6 +159,9 @@ class Delivery:
         )
         if updated is None:
             log.warning("item %s vanished while its card was posted", item.id)
+        else:
+            item_counted(ITEMS_ROUTED, team=item.team, platform=platform)
+        log.info("item %s: card posted to %s", item.id, posted.conversation)
         return {"channel": posted.conversation, "ts": posted.message}
 
     async def _post_digest(self, entry: OutboxEntry, port: ChatPort) -> dict[str, Any]:

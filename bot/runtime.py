@@ -23,6 +23,7 @@ from bot.inbox_claims import INBOX_CONCURRENCY, INBOX_POLL_SECONDS, InboxClaims
 from bot.intake import IntakeService
 from bot.lease_owners import process_owner
 from bot.lifecycle import Lifecycle
+from bot.log_context import bind_request, request_id_for, request_scope
 from bot.metrics import Figures
 from bot.models import utcnow
 from bot.outbox import OutboxWorker
@@ -32,7 +33,9 @@ from bot.replies import Replies
 from bot.scheduler import Scheduler
 from bot.shutdown import drain, refuse_while_stopping, send_what_is_due
 from bot.store import InboxRow, Store
+from bot.store_telemetry import OutboxBacklog
 from bot.store_wait import OffLoopStore
+from bot.telemetry import STORE_UP, exposition, set_outbox_backlog
 from bot.views import Views
 
 log = logging.getLogger(__name__)
@@ -238,11 +241,16 @@ class Runtime:
         finishes it; otherwise it is left for a worker to claim. One insert either way.
         Raises StoreBusy when the store can't take it in time (ask for a redelivery).
         """
-        return await self.off_loop.add_to_inbox(
+        inbox_id = await self.off_loop.add_to_inbox(
             workspace=workspace, kind=kind, dedupe_key=dedupe_key, body=body, headers=headers,
             received_at=self.clock(), platform=platform, late=late or self.replay_soon,
             lease_owner=self.claims.owner if finish_here else None,
             lease_until=self.claims.lease_until() if finish_here else None)
+        if inbox_id is not None:
+            # Each request is handled in a task of its own: the id stays with this one.
+            bind_request(inbox_id)
+            log.info("stored a request from %s (%s)", platform, kind)
+        return inbox_id
 
     def request_done(self, inbox_id: int, *, error: str | None = None) -> None:
         """Mark a stored request finished (with why nothing was done, if so).
@@ -323,7 +331,8 @@ class Runtime:
         if adapter is None:
             return
         try:
-            await adapter.finish(row, fresh=fresh)
+            with request_scope(request_id_for(row.id)):
+                await adapter.finish(row, fresh=fresh)
         except Exception as error:  # one broken row must not block the rest
             log.exception("could not replay inbox row %s", row.id)
             self.request_failed(row.id, kind=row.kind, error=repr(error))
@@ -335,11 +344,21 @@ class Runtime:
                               middlewares=[refuse_while_stopping(lambda: self.stopping)])
         for adapter in self.adapters.values():
             adapter.add_routes(app)
-        app.router.add_get("/healthz", self.healthz)
+        self._add_status_routes(app)
         return app
 
+    def status_app(self) -> web.Application:
+        """An application with /healthz and /metrics only (for `feedbackbot worker`)."""
+        app = web.Application()
+        self._add_status_routes(app)
+        return app
+
+    def _add_status_routes(self, app: web.Application) -> None:
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics", self.metrics)
+
     def health(self) -> tuple[int, dict[str, Any]]:
-        """The /healthz status and body: 503 when any platform reports not ok."""
+        """The platforms' part of /healthz: 503 when any platform reports not ok."""
         body: dict[str, Any] = {"ok": True}
         for name, adapter in self.adapters.items():
             part = adapter.health()
@@ -353,9 +372,40 @@ class Runtime:
         return (200 if body["ok"] else 503), body
 
     async def healthz(self, request: web.Request) -> web.Response:
-        """GET /healthz: each platform's state and the store's (never waits on its locks)."""
+        """GET /healthz: each platform's state and the store's (never waits on its locks).
+
+        `status` is "ok"; "degraded" (still 200) while a platform is unreachable or the
+        store is busy, as requests are stored and finished later; "down" (503) when the
+        store does not answer or a platform refuses the bot.
+        """
         status, body = self.health()
-        return web.json_response({**body, **await self.off_loop.health()}, status=status)
+        backlog, store = await self.off_loop.backlog()
+        body.update(self._backlog_fields(backlog), store=store)
+        if store == "down":
+            status, body["ok"] = 503, False
+        unreachable = any(isinstance(part, dict) and (part.get("reachable") is False
+                                                      or part.get("connected") is False)
+                          for part in body.values())
+        body["status"] = ("down" if status != 200 else
+                          "degraded" if unreachable or store != "ok" else "ok")
+        return web.json_response(body, status=status)
+
+    def _backlog_fields(self, backlog: OutboxBacklog | None) -> dict[str, Any]:
+        if backlog is None:
+            return {"outbox_pending": None, "outbox_oldest_seconds": None}
+        oldest = backlog.oldest
+        age = max(0.0, (self.clock() - oldest).total_seconds()) if oldest else 0.0
+        return {"outbox_pending": backlog.pending, "outbox_oldest_seconds": round(age, 3)}
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """GET /metrics: this process's counters, and the outbox backlog read just now."""
+        backlog, store = await self.off_loop.backlog()
+        STORE_UP.set(0 if store == "down" else 1)
+        if backlog is not None:
+            set_outbox_backlog(backlog.pending, backlog.oldest, now=self.clock())
+        text, content_type = exposition()
+        # aiohttp wants the charset apart from the content type.
+        return web.Response(body=text, headers={"Content-Type": content_type})
 
     # --- lifecycle ----------------------------------------------------------------
     async def start(self, *, outbox: bool = True, scheduler: bool = True,

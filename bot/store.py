@@ -13,6 +13,7 @@ from bot.models import Event, Item
 from bot.store_erasure import ErasureStore
 from bot.store_installs import InstallStore
 from bot.store_similar import SimilarQueries
+from bot.store_telemetry import TelemetryReads
 from bot.store_themes import ThemeStore
 
 # A request that failed this often is given up: kept, but never replayed again.
@@ -103,7 +104,7 @@ class NewOutbox:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-class Store(ErasureStore, InstallStore, SimilarQueries, ThemeStore, abc.ABC):
+class Store(ErasureStore, InstallStore, SimilarQueries, ThemeStore, TelemetryReads, abc.ABC):
     """Durable state: inbox, items with their events, outbox, and small caches.
 
     Every method is atomic. Methods that write an item also append its event and

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.store import Store, StoreBusy
+from bot.store_telemetry import OutboxBacklog
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class OffLoopStore:
         self._closed = False
         self._in_flight = 0  # touched on the event loop only
         self._overrunning = 0
-        self.last_outbox_pending: int | None = None
+        self.last_backlog: OutboxBacklog | None = None
 
     @property
     def busy(self) -> bool:
@@ -126,18 +127,22 @@ class OffLoopStore:
         return await self.call(insert, wait=ACK_WAIT, what=f"storing a {kind} request",
                                late=late)
 
-    async def health(self) -> dict[str, Any]:
-        """The outbox backlog and whether the store answers, never waiting on its locks.
+    async def backlog(self) -> tuple[OutboxBacklog | None, str]:
+        """The outbox backlog and whether the store answers: "ok", "busy" or "down".
 
-        While the store is busy, the last count read is given, marked "store": "busy".
+        Never waits on the store's locks: while it is busy the last backlog read is
+        given; "down" means the store raised (the database is unreachable), with None.
         """
         try:
-            count = await self.call(lambda store: store.outbox_pending_count(),
-                                    wait=HEALTH_WAIT, what="counting the outbox")
+            backlog = await self.call(lambda store: store.outbox_backlog(),
+                                      wait=HEALTH_WAIT, what="counting the outbox")
         except StoreBusy:
-            return {"outbox_pending": self.last_outbox_pending, "store": "busy"}
-        self.last_outbox_pending = count
-        return {"outbox_pending": count, "store": "busy" if self.busy else "ok"}
+            return self.last_backlog, "busy"
+        except Exception as error:  # any failure to answer is the store being down
+            log.warning("the store does not answer: %s", type(error).__name__)
+            return None, "down"
+        self.last_backlog = backlog
+        return backlog, "busy" if self.busy else "ok"
 
     def close(self) -> None:
         """Stop the workers and close the second connection once no call still uses it."""

@@ -14,13 +14,14 @@ from storage.items import ItemQueries
 from storage.migrations import apply_migrations
 from storage.outbox import OutboxQueries
 from storage.similar import SimilarItemQueries
+from storage.telemetry import TelemetryQueries
 from storage.themes import ThemeQueries
 from storage.workspace import WorkspaceQueries
 
 
 class SqlStore(InboxQueries, ItemQueries, OutboxQueries, ClaimQueries, WorkspaceQueries,
                ConversationQueries, FigureQueries, ErasureQueries, InstallationQueries,
-               SimilarItemQueries, ThemeQueries, Store):
+               SimilarItemQueries, ThemeQueries, TelemetryQueries, Store):
     """Store over one database connection; brings its schema up to date on opening.
 
     Every method is one transaction. Raises what the database driver raises when the

@@ -94,9 +94,14 @@ class TeamsAdapter:
             await close()
 
     def health(self) -> dict[str, Any]:
-        """Teams' part of /healthz: how callers are checked (refusing all is not ok)."""
+        """Teams' part of /healthz: caller checks (refusing all is not ok), connector reach."""
         mode = self.settings.teams_auth_mode
-        return {"ok": mode != "refuse", "auth": mode}
+        part: dict[str, Any] = {"ok": mode != "refuse", "auth": mode}
+        # Whether the Bot Connector answered the last call (a test's fake port has none).
+        reach = getattr(getattr(self._port, "connector", None), "reach", None)
+        if reach is not None:
+            part.update(reachable=reach.reachable, unreachable_because=reach.problem)
+        return part
 
     async def finish(self, row: InboxRow, *, fresh: bool = False) -> None:
         """Finish one stored activity (a replay after a restart or a failure).

@@ -25,6 +25,7 @@ from microsoft_agents.hosting.core.authorization import (
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from bot.ports import ChatError
+from bot.telemetry import Reachability, api_called
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ CONNECTOR_SCOPES = [f"{AuthenticationConstants.AGENTS_SDK_SCOPE}/.default"]
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 DEFAULT_RETRY_AFTER = 1.0
 T = TypeVar("T")
+PLATFORM = "msteams"
 
 
 def token_provider(*, app_id: str | None, password: str | None,
@@ -138,6 +140,7 @@ class ConnectorAccess:
         self.tokens = tokens
         self.timeout = timeout
         self._clients: dict[str, TeamsConnectorClient] = {}
+        self.reach = Reachability()  # what the last call saw, for /healthz
 
     async def token(self) -> str:
         """A token for the Bot Connector ("" in anonymous mode).
@@ -167,13 +170,23 @@ class ConnectorAccess:
 
     async def call(self, service_url: str,
                    operation: Callable[[TeamsConnectorClient], Awaitable[T]], *,
-                   sending: bool = False) -> T:
-        """Run one connector operation; every failure becomes a ChatError."""
+                   sending: bool = False, method: str = "connector") -> T:
+        """Run one connector operation, counted under `method`; every failure is a ChatError."""
         client = await self.client(service_url)
         try:
-            return await operation(client)
+            result = await operation(client)
         except (TimeoutError, aiohttp.ClientError) as error:
+            status = getattr(error, "status", None)
+            api_called(platform=PLATFORM, method=method,
+                       error=f"http_{status}" if status else type(error).__name__)
+            if status is None or status == 408 or status >= 500:
+                self.reach.failed(f"HTTP {status}" if status else type(error).__name__)
+            else:
+                self.reach.answered()
             raise chat_error(error, sending=sending) from error
+        api_called(platform=PLATFORM, method=method)
+        self.reach.answered()
+        return result
 
     async def close(self) -> None:
         """Close every session."""

@@ -133,7 +133,7 @@ class TeamsDirectory:
         try:
             found = await self.connector.call(
                 roster.service_url, lambda client: client.conversations.get_conversation_member(
-                    roster.conversation_id, user))
+                    roster.conversation_id, user), method="get_conversation_member")
         except ChatError as error:
             if error.permanent:  # 404: not in this team (403/400: not askable here)
                 return None
@@ -215,7 +215,7 @@ class TeamsDirectory:
         # lost answer creates nothing twice.
         created = await self.connector.call(
             member.service_url, lambda client: client.conversations.create_conversation(
-                parameters))
+                parameters), method="create_conversation")
         service_url = created.service_url or member.service_url
         chat = Conversation(
             platform=PLATFORM, conversation_id=created.id, workspace=workspace,
@@ -257,7 +257,8 @@ class TeamsDirectory:
             return page
 
         for _ in range(MAX_MEMBER_PAGES):
-            page = await self.connector.call(conversation.service_url, page_after)
+            page = await self.connector.call(conversation.service_url, page_after,
+                                             method="get_conversation_paged_members")
             for member in page.members or []:
                 account = _fields(member)
                 if str(account.get("userRole") or "").lower() == GUEST_ROLE:

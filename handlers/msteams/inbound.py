@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity, TurnContext
 
 from bot.store import InboxRow, StoreBusy
+from bot.telemetry import ACK_SECONDS
 from handlers.msteams.auth import CONFIG_KEY, auth_configuration, claims_of, guarded
 from handlers.msteams.auth import connection_manager as make_connection_manager
 from handlers.msteams.inbound_body import BodyReader, Refused, parse_activity
@@ -37,6 +39,7 @@ ROUTE = "/api/messages"
 RETRY_AFTER_SECONDS = 5
 BUSY = "The bot is busy just now. Please try again in a moment."
 CLAIMS_HEADER = "x-feedbackbot-claims"
+ACK_KIND = web.RequestKey("ack_kind", str)  # kept on the request for the ack histogram
 
 Persist = Callable[..., Awaitable[int | None]]
 
@@ -84,7 +87,16 @@ class TeamsInbound:
                   type(error).__name__, exc_info=(type(error), error, error.__traceback__))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """One request from Teams (the caller is already checked)."""
+        """One request from Teams (the caller is already checked), timed for /metrics."""
+        started = time.perf_counter()
+        response = await self._answer(request)
+        kind = request.get(ACK_KIND)
+        if kind is not None:
+            ACK_SECONDS.labels(platform=PLATFORM, kind=kind).observe(
+                time.perf_counter() - started)
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         try:
             raw = await self.bodies.read(request)
             body = parse_activity(raw)
@@ -96,6 +108,8 @@ class TeamsInbound:
             return web.json_response({"error": f"not a valid activity ({fields})"}, status=400)
         claims = claims_of(request)
         kind = self._kind(body)
+        # Invokes are clicks and forms; everything else arrives like a Slack event.
+        request[ACK_KIND] = "interaction" if activity.type == ActivityTypes.invoke else "event"
         try:
             inbox_id = await self.hooks.persist(
                 platform=PLATFORM, workspace=self.services.workspace_for(body), kind=kind,

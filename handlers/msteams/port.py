@@ -95,7 +95,7 @@ class TeamsChatPort:
         sent = await self.connector.call(
             conversation.service_url,
             lambda client: client.conversations.send_to_conversation(target, activity),
-            sending=True)
+            sending=True, method="send_to_conversation")
         if not sent.id:
             # Teams has been seen answering 202 without a body (MicrosoftDocs/bot-docs#2263):
             # the post probably landed, but nothing can be updated without its id.
@@ -107,7 +107,8 @@ class TeamsChatPort:
         await self.connector.call(
             stored.service_url,
             lambda client: client.conversations.update_activity(conversation, message,
-                                                                activity))
+                                                                activity),
+            method="update_activity")
 
     def _team_channel(self, item: Item) -> str:
         team = self.config.teams.get(item.team)
@@ -196,7 +197,8 @@ class TeamsChatPort:
         try:
             await self.connector.call(
                 where.service_url,
-                lambda client: client.conversations.delete_activity(conversation, message))
+                lambda client: client.conversations.delete_activity(conversation, message),
+                method="delete_activity")
         except ChatError as error:
             if _status(error) != 404:
                 raise  # a message already gone is what we wanted
@@ -255,7 +257,8 @@ class TeamsChatPort:
             await self.connector.call(
                 probe.service_url,
                 lambda client: client.conversations.get_conversation_paged_members(
-                    probe.conversation_id, 1))
+                    probe.conversation_id, 1),
+                method="get_conversation_paged_members")
         except ChatError as error:
             if error.workspace_gone:
                 return error.reason

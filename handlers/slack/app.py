@@ -20,13 +20,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Config, LoadedConfig, load_config
 from bot.models import utcnow
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import InboxRow, Store
+from bot.telemetry import Reachability
 from handlers.slack import (
     card_actions,
     card_events,
@@ -37,6 +37,7 @@ from handlers.slack import (
     workspace_events,
 )
 from handlers.slack.context import body_for_bolt, team_and_enterprise, workspace_key
+from handlers.slack.counted_client import CountedWebClient, count_listener_calls
 from handlers.slack.deps import ACK_ONLY, FAILURE_RECORDED, Deps
 from handlers.slack.oauth import SlackInstalls, own_bot_user
 from handlers.slack.port import SlackChatPort
@@ -96,12 +97,14 @@ class FeedbackApp(TokenAuthentication):
         self.clock = runtime.clock
         # No automatic retries for posts: the outbox owns them, and a blind retry after
         # a broken connection could post twice.
-        self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url,
-                                     timeout=int(api_timeout), retry_handlers=[])
+        self.reach = Reachability()  # what the last Web API call saw, for /healthz
+        self.client = CountedWebClient(token=settings.bot_token, base_url=settings.api_url,
+                                       timeout=int(api_timeout), retry_handlers=[],
+                                       reach=self.reach)
         # Lookups made while handling a request may retry briefly; posts never do here,
         # because the outbox owns their retries and must not send twice.
-        self.lookup_client = AsyncWebClient(
-            base_url=settings.api_url, timeout=int(api_timeout),
+        self.lookup_client = CountedWebClient(
+            base_url=settings.api_url, timeout=int(api_timeout), reach=self.reach,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1),
                             AsyncServerErrorRetryHandler(max_retry_count=2)])
         self.auth: AuthorizeResult | None = None
@@ -160,7 +163,7 @@ class FeedbackApp(TokenAuthentication):
                      if self.installs is not None else self._authorized(enterprise_id, team_id))
             return found  # type: ignore[return-value]
 
-        return AsyncApp(
+        bolt = AsyncApp(
             client=self.lookup_client,
             authorize=authorize,
             # The signature is checked on the raw body before anything is stored, so
@@ -171,6 +174,8 @@ class FeedbackApp(TokenAuthentication):
             ignoring_self_events_enabled=False,
             process_before_response=process_before_response,
         )
+        count_listener_calls(bolt, reach=self.reach)
+        return bolt
 
     # --- authorization -----------------------------------------------------------
     def _authorized(self, enterprise_id: str | None,
@@ -204,14 +209,16 @@ class FeedbackApp(TokenAuthentication):
 
         `connected` says auth.test has answered; `error` is Slack's refusal (e.g.
         invalid_auth), or null. Still connecting because Slack is unreachable is ok with
-        `connected` false: requests are stored meanwhile.
+        `connected` false: requests are stored meanwhile. `reachable` says whether Slack
+        answered the last Web API call (null before the first): false during an outage.
         """
         if self.installs is not None:
             return {"ok": True, "connected": True, "error": None, "mode": "oauth"}
         refused = self.auth_refused
         if refused is None and self.workspace is not None:
             refused = self.outbox.tokens.reason(self.workspace)
-        return {"ok": refused is None, "connected": self.auth is not None, "error": refused}
+        return {"ok": refused is None, "connected": self.auth is not None, "error": refused,
+                "reachable": self.reach.reachable, "unreachable_because": self.reach.problem}
 
     # --- inbound ----------------------------------------------------------------
     async def dispatch(self, *, inbox_id: int, body: str | dict[str, Any],
@@ -412,11 +419,11 @@ class FeedbackApp(TokenAuthentication):
         if self.installs is not None:
             self.installs.forget_clients()  # made again on this session
 
-    def _web_client(self, token: str | None) -> AsyncWebClient:
+    def _web_client(self, token: str | None) -> CountedWebClient:
         """A client for posts with `token`: no automatic retries (the outbox owns them)."""
-        return AsyncWebClient(token=token, base_url=self.settings.api_url,
-                              timeout=int(self.api_timeout), retry_handlers=[],
-                              session=self._http)
+        return CountedWebClient(token=token, base_url=self.settings.api_url,
+                                timeout=int(self.api_timeout), retry_handlers=[],
+                                session=self._http, reach=self.reach)
 
     async def stop(self) -> None:
         """Stop the runtime: workers, platforms, and the store."""

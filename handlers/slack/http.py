@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 from aiohttp import web
 
 from bot.store import StoreBusy
+from bot.telemetry import ACK_SECONDS
 from handlers.slack.app import FeedbackApp
 from handlers.slack.body import (
     MAX_BODY_BYTES,
@@ -34,6 +35,7 @@ from handlers.slack.phases import finished_where_answered
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
+ACK_KIND = web.RequestKey("ack_kind", str)  # kept on the request for the ack histogram
 
 
 class BadRequest(ValueError):
@@ -60,6 +62,15 @@ def parse_slack_body(text: str, content_type: str) -> dict[str, Any]:
     return body
 
 
+def ack_kind(body: dict[str, Any]) -> str:
+    """The ack histogram's kind of a Slack request: command, interaction or event."""
+    if "command" in body:
+        return "command"
+    if body.get("type") in ("event_callback", "url_verification", "app_rate_limited"):
+        return "event"
+    return "interaction"
+
+
 def signature_is_valid(
     secret: str, raw: bytes, *, timestamp: str, signature: str, now: float
 ) -> bool:
@@ -77,11 +88,12 @@ def build_web_app(
     bot: FeedbackApp, *, signing_secret: str, wall_clock: Callable[[], float] = time.time,
     bodies: BodyReader | None = None,
 ) -> web.Application:
-    """Return an aiohttp application serving Slack's requests for `bot`, and /healthz."""
+    """Return an aiohttp application serving Slack's requests for `bot`, /healthz and /metrics."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     add_slack_routes(app, bot, signing_secret=signing_secret, wall_clock=wall_clock,
                      bodies=bodies)
     app.router.add_get("/healthz", bot.runtime.healthz)
+    app.router.add_get("/metrics", bot.runtime.metrics)
     return app
 
 
@@ -95,6 +107,15 @@ def add_slack_routes(
     bodies = bodies or BodyReader()
 
     async def slack_events(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        response = await answer(request)
+        kind = request.get(ACK_KIND)
+        if kind is not None:  # a Slack request, not one refused before it could be read
+            ACK_SECONDS.labels(platform="slack", kind=kind).observe(
+                time.perf_counter() - started)
+        return response
+
+    async def answer(request: web.Request) -> web.Response:
         try:
             raw = await bodies.read(request, now=wall_clock())
         except BodyRefused as refused:
@@ -117,6 +138,7 @@ def add_slack_routes(
                 raise BadRequest(problem)
         except (BadRequest, UnicodeDecodeError) as error:
             return web.json_response({"error": str(error)}, status=400)
+        request[ACK_KIND] = ack_kind(body)
         if body.get("type") == "url_verification":
             return web.json_response({"challenge": body.get("challenge")})
         if body.get("ssl_check"):
