@@ -30,12 +30,11 @@ from bot.outbox import OutboxWorker
 from bot.ports import ChatPort, Ports
 from bot.reminders import Reminders
 from bot.replies import Replies
+from bot.runtime_status import StatusRoutes
 from bot.scheduler import Scheduler
-from bot.shutdown import drain, refuse_while_stopping, send_what_is_due
+from bot.shutdown import drain, send_what_is_due
 from bot.store import InboxRow, Store
-from bot.store_telemetry import OutboxBacklog
 from bot.store_wait import OffLoopStore
-from bot.telemetry import STORE_UP, exposition, set_outbox_backlog
 from bot.views import Views
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,6 @@ FIGURES_WAIT = 2.5
 INBOX_RETRY_AFTER = timedelta(seconds=30)
 INBOX_RETRY_EVERY = 15.0
 INBOX_KEEP = timedelta(days=2)  # event ids must be remembered for at least an hour
-MAX_BODY_BYTES = 16 * 1024 * 1024  # what aiohttp may buffer; adapters check their own limits
 
 
 class PlatformAdapter(Protocol):
@@ -84,7 +82,7 @@ class PlatformAdapter(Protocol):
         ...
 
 
-class Runtime:
+class Runtime(StatusRoutes):
     """The core services of one deployment, and the platforms plugged into them.
 
     Items of one deployment live under one workspace key whichever platform they came
@@ -336,76 +334,6 @@ class Runtime:
         except Exception as error:  # one broken row must not block the rest
             log.exception("could not replay inbox row %s", row.id)
             self.request_failed(row.id, kind=row.kind, error=repr(error))
-
-    # --- HTTP ---------------------------------------------------------------------
-    def web_app(self) -> web.Application:
-        """One aiohttp application: /healthz and every platform's routes."""
-        app = web.Application(client_max_size=MAX_BODY_BYTES,
-                              middlewares=[refuse_while_stopping(lambda: self.stopping)])
-        for adapter in self.adapters.values():
-            adapter.add_routes(app)
-        self._add_status_routes(app)
-        return app
-
-    def status_app(self) -> web.Application:
-        """An application with /healthz and /metrics only (for `feedbackbot worker`)."""
-        app = web.Application()
-        self._add_status_routes(app)
-        return app
-
-    def _add_status_routes(self, app: web.Application) -> None:
-        app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/metrics", self.metrics)
-
-    def health(self) -> tuple[int, dict[str, Any]]:
-        """The platforms' part of /healthz: 503 when any platform reports not ok."""
-        body: dict[str, Any] = {"ok": True}
-        for name, adapter in self.adapters.items():
-            part = adapter.health()
-            body[name] = part
-            body["ok"] = body["ok"] and bool(part.get("ok", True))
-        slack = body.get("slack")
-        if isinstance(slack, dict):
-            # Kept at the top level too, where /healthz had them before Teams.
-            body["connected"] = slack.get("connected")
-            body["error"] = slack.get("error")
-        return (200 if body["ok"] else 503), body
-
-    async def healthz(self, request: web.Request) -> web.Response:
-        """GET /healthz: each platform's state and the store's (never waits on its locks).
-
-        `status` is "ok"; "degraded" (still 200) while a platform is unreachable or the
-        store is busy, as requests are stored and finished later; "down" (503) when the
-        store does not answer or a platform refuses the bot.
-        """
-        status, body = self.health()
-        backlog, store = await self.off_loop.backlog()
-        body.update(self._backlog_fields(backlog), store=store)
-        if store == "down":
-            status, body["ok"] = 503, False
-        unreachable = any(isinstance(part, dict) and (part.get("reachable") is False
-                                                      or part.get("connected") is False)
-                          for part in body.values())
-        body["status"] = ("down" if status != 200 else
-                          "degraded" if unreachable or store != "ok" else "ok")
-        return web.json_response(body, status=status)
-
-    def _backlog_fields(self, backlog: OutboxBacklog | None) -> dict[str, Any]:
-        if backlog is None:
-            return {"outbox_pending": None, "outbox_oldest_seconds": None}
-        oldest = backlog.oldest
-        age = max(0.0, (self.clock() - oldest).total_seconds()) if oldest else 0.0
-        return {"outbox_pending": backlog.pending, "outbox_oldest_seconds": round(age, 3)}
-
-    async def metrics(self, request: web.Request) -> web.Response:
-        """GET /metrics: this process's counters, and the outbox backlog read just now."""
-        backlog, store = await self.off_loop.backlog()
-        STORE_UP.set(0 if store == "down" else 1)
-        if backlog is not None:
-            set_outbox_backlog(backlog.pending, backlog.oldest, now=self.clock())
-        text, content_type = exposition()
-        # aiohttp wants the charset apart from the content type.
-        return web.Response(body=text, headers={"Content-Type": content_type})
 
     # --- lifecycle ----------------------------------------------------------------
     async def start(self, *, outbox: bool = True, scheduler: bool = True,
