@@ -205,3 +205,22 @@ def test_serve_in_oauth_mode_without_the_key_exits_with_a_clear_error(monkeypatc
 
     assert code == 2
     assert "FEEDBACKBOT_SECRET_KEY" in capsys.readouterr().err
+
+
+def test_bolt_knows_the_bots_own_installation_store_not_a_file_of_its_own(tmp_path, monkeypatch):
+    # `serve` runs with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET in its environment; given
+    # nothing else, Bolt would make a file-based installation store in the home directory.
+    monkeypatch.setenv("SLACK_CLIENT_ID", "111.222")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "client-secret")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    settings = Settings(signing_secret="signing", database_url=f"sqlite:///{tmp_path}/bot.db",
+                        slack_client_id="111.222", slack_client_secret="client-secret",
+                        secret_key=SECRET_KEY)
+    bot = create_app(settings, config=example_config())
+    try:
+        assert bot.installs is not None
+        for bolt in (bot.bolt, bot.quick_bolt):
+            assert bolt.installation_store is bot.installs.installations
+    finally:
+        bot.store.close()
+    assert not list(tmp_path.glob(".bolt-app-*"))

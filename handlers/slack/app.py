@@ -173,6 +173,11 @@ class FeedbackApp(TokenAuthentication):
             # them done in the inbox.
             ignoring_self_events_enabled=False,
             process_before_response=process_before_response,
+            # In OAuth mode Bolt is given our installation store, or it would make a
+            # file-based one of its own from SLACK_CLIENT_ID (it only names it: requests
+            # are authorized above, and /slack/install is served by handlers/slack/oauth.py).
+            installation_store=(self.installs.installations if self.installs is not None
+                                else None),
         )
         count_listener_calls(bolt, reach=self.reach)
         return bolt
