@@ -64,8 +64,10 @@ def chat_error(error: Exception) -> ChatError:
             return ChatError(code, workspace_gone=True)
         if code in PERMANENT_ERRORS:
             return ChatError(code, permanent=True)
-        return ChatError(code or f"http_{status}",
-                         server_trouble=status >= 500 or code in SERVER_TROUBLE)
+        # Slack may have done the work before failing (its words for internal_error), so
+        # a post answered so is looked up before it is sent again.
+        trouble = status >= 500 or code in SERVER_TROUBLE
+        return ChatError(code or f"http_{status}", server_trouble=trouble, unknown_fate=trouble)
     if isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return ChatError("timeout", unknown_fate=True, server_trouble=True)
     if isinstance(error, aiohttp.ClientError):
