@@ -101,7 +101,8 @@ def cards_per_item(fake: FakeSlack) -> Counter[int]:
     for channel in TEAM_CHANNELS:
         for message in fake.workspace.all_messages(channel):  # live: cheap to poll
             metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == METADATA_EVENT and not message.get("thread_ts"):
+            top_level = message.get("thread_ts") in (None, message["ts"])  # a thread's parent too
+            if metadata.get("event_type") == METADATA_EVENT and top_level:
                 counts[int(metadata["event_payload"]["item"])] += 1
     return counts
 
