@@ -51,9 +51,11 @@ def sources(fake: FakeSlack, tag: str, count: int, *, commands: bool = True) -> 
                                  response_url=fake.response_url(f"{tag}-{index}"))
             made.append(Source(text=text, kind="command", payload=form))
         else:
-            # A ts of its own: a message ts names its source for good.
-            event = message_event(channel="C0INTAKE", user="U0SUPPORT", text=text,
-                                  ts=f"{second + index // 1_000_000}.{index % 1_000_000:06d}")
+            # A ts of its own: a message ts names its source for good. The message is in
+            # the channel's history too, as in Slack, so replies to it can be looked up.
+            ts = f"{second + index // 1_000_000}.{index % 1_000_000:06d}"
+            fake.add_message("C0INTAKE", user="U0SUPPORT", text=text, ts=ts)
+            event = message_event(channel="C0INTAKE", user="U0SUPPORT", text=text, ts=ts)
             made.append(Source(text=text, kind="event", payload=event_callback(event)))
     return made
 
@@ -152,6 +154,19 @@ class Census:
     notes: list[str] = field(default_factory=list)
 
 
+def notices_posted_twice(fake: FakeSlack) -> dict[str, int]:
+    """Outbox entries other than cards (confirmations, reminders...) that landed twice or more."""
+    landed: Counter[str] = Counter()
+    for channel in list(fake.workspace.channels):
+        for message in fake.workspace.all_messages(channel):
+            metadata = message.get("metadata") or {}
+            is_card = (channel in TEAM_CHANNELS
+                       and message.get("thread_ts") in (None, message["ts"]))
+            if metadata.get("event_type") == METADATA_EVENT and not is_card:
+                landed[str(metadata["event_payload"].get("outbox"))] += 1
+    return {key: n for key, n in landed.items() if n > 1}
+
+
 def take_census(scenario: str, batch: list[Source], fake: FakeSlack, database_url: str,
                 drain_seconds: float) -> Census:
     """Count items per source and cards per item; record the row for the final table."""
@@ -169,6 +184,7 @@ def take_census(scenario: str, batch: list[Source], fake: FakeSlack, database_ur
     doubled_items = {text: n for text, n in per_text.items() if n > 1}
     doubled_cards = {item: n for item, n in cards.items() if n > 1}
     strangers = [text for text in per_text if text not in wanted]
+    doubled_notices = notices_posted_twice(fake)
     if missing:
         notes.append(f"no item for {len(missing)} source(s), e.g. {missing[:3]}")
     if uncarded:
@@ -177,12 +193,16 @@ def take_census(scenario: str, batch: list[Source], fake: FakeSlack, database_ur
         notes.append(f"several items for {len(doubled_items)} source(s)")
     if doubled_cards:
         notes.append(f"several cards for {len(doubled_cards)} item(s)")
+    if doubled_notices:
+        notes.append(f"{len(doubled_notices)} other message(s) posted more than once,"
+                     f" e.g. {sorted(doubled_notices)[:3]}")
     if strangers:
         notes.append(f"{len(strangers)} item(s) from no source sent")
     census = Census(
         scenario=scenario, sent=len(batch), stored=len(items), cards=sum(cards.values()),
         duplicates=sum(n - 1 for n in doubled_items.values())
-        + sum(n - 1 for n in doubled_cards.values()) + len(strangers),
+        + sum(n - 1 for n in doubled_cards.values()) + len(strangers)
+        + sum(n - 1 for n in doubled_notices.values()),
         lost=len(missing) + len(uncarded), drain_seconds=drain_seconds, notes=notes)
     ROWS.append(census)
     return census
