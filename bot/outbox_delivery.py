@@ -199,9 +199,11 @@ class Delivery:
             # channel or by DM (None): look in both.
             places = dict.fromkeys([notice.conversation, wanted.conversation, None])
             for conversation in places:
+                thread = wanted.thread if conversation == wanted.conversation else None
                 found = await port.find_post(workspace=entry.workspace,
                                              conversation=conversation, user=notice.user,
-                                             outbox_key=entry.key, since=entry.created_at)
+                                             outbox_key=entry.key, since=entry.created_at,
+                                             thread=thread)
                 if found is not None:
                     return {"channel": found.conversation, "ts": found.message, "found": True}
         posted = await port.send_notice(workspace=entry.workspace, item=item,

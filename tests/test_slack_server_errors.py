@@ -39,3 +39,19 @@ async def test_a_card_and_its_confirmation_answered_503_after_landing_appear_onc
         replies = [m for m in slack.messages("C0INTAKE")
                    if m.get("thread_ts") == source["ts"] and m["ts"] != source["ts"]]
         assert len(replies) == 1, replies
+
+
+async def test_a_confirmation_of_unknown_fate_is_found_in_its_thread_in_a_busy_channel(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "bot.db") as running:
+        posted = slack.add_message("C0INTAKE", user="U0SUPPORT", text="refund never came")
+        # A thousand newer messages: more than a lookup pages through in the channel.
+        for n in range(1000):
+            slack.add_message("C0INTAKE", user="U0SUPPORT2", text=f"chatter {n}")
+        source = message_event(channel="C0INTAKE", user="U0SUPPORT", text="refund never came",
+                               ts=posted["ts"])
+        slack.fail_next("chat.postMessage", count=2, status=500, applied=True)
+        await running.slack.send_event(event_callback(source))
+        await running.settle(timeout=15)
+        replies = [m for m in slack.messages("C0INTAKE")
+                   if m.get("thread_ts") == source["ts"] and m["ts"] != source["ts"]]
+        assert len(replies) == 1, replies
