@@ -9,6 +9,7 @@ import sys
 
 from aiohttp import web
 
+from bot.clock_rate import clock_from_env
 from bot.config import Config, load_config
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -46,7 +47,7 @@ def open_runtime(settings: Settings, config: Config) -> Runtime:
     # A second connection, so that a call stuck behind a lock holds up no other; an
     # in-memory database can't have one.
     in_memory = url in ("sqlite:///", "sqlite:///:memory:")
-    return Runtime(config=config, store=open_store(url),
+    return Runtime(config=config, store=open_store(url), clock=clock_from_env(),
                    open_side_store=None if in_memory else open_side_store)
 
 

@@ -201,18 +201,24 @@ class Delivery:
 
     async def _send_notice(self, entry: OutboxEntry, item: Item | None,
                            port: ChatPort) -> dict[str, Any]:
-        notice = notice_of(entry.payload)
+        notice = wanted = notice_of(entry.payload)
         if notice.conversation and await self._may_be_shared(port, entry.workspace,
                                                              notice.conversation):
             # Never post where outsiders can read: the person is told 1:1 instead.
             notice = Notice(kind=notice.kind, user=notice.user, data=notice.data,
                             platform=notice.platform)
         if entry.unknown_fate:
-            found = await port.find_post(workspace=entry.workspace,
-                                         conversation=notice.conversation, user=notice.user,
-                                         outbox_key=entry.key, since=entry.created_at)
-            if found is not None:
-                return {"channel": found.conversation, "ts": found.message, "found": True}
+            # An earlier attempt may have judged the channel otherwise, and sent it to the
+            # channel or by DM (None): look in both.
+            places = dict.fromkeys([notice.conversation, wanted.conversation, None])
+            for conversation in places:
+                thread = wanted.thread if conversation == wanted.conversation else None
+                found = await port.find_post(workspace=entry.workspace,
+                                             conversation=conversation, user=notice.user,
+                                             outbox_key=entry.key, since=entry.created_at,
+                                             thread=thread)
+                if found is not None:
+                    return {"channel": found.conversation, "ts": found.message, "found": True}
         posted = await port.send_notice(workspace=entry.workspace, item=item,
                                         notice=notice, outbox_key=entry.key)
         return {"channel": posted.conversation, "ts": posted.message}

@@ -133,11 +133,12 @@ class ChatPort(Protocol):
 
     async def find_post(
         self, *, workspace: str, conversation: str | None, user: str | None, outbox_key: str,
-        since: datetime | None = None,
+        since: datetime | None = None, thread: str | None = None,
     ) -> Posted | None:
         """Return an earlier post stamped with `outbox_key` (made after `since`), or None.
 
-        It is looked for in `conversation`, or in the 1:1 chat with `user`.
+        It is looked for in `conversation` (only in its `thread`, when given), or in the
+        1:1 chat with `user`.
         """
         ...
 

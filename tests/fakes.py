@@ -276,8 +276,12 @@ class RecordingChatPort:
         user: str | None,
         outbox_key: str,
         since: datetime | None = None,
+        thread: str | None = None,
     ) -> Posted | None:
-        """Return what landed with `outbox_key` (in `conversation` or `user`'s DM) after `since`."""
+        """Return what landed with `outbox_key` (in `conversation` or `user`'s DM) after `since`.
+
+        `thread` is recorded; a post is found in its conversation whatever its thread.
+        """
         self._record(
             "find_post",
             {
@@ -286,6 +290,7 @@ class RecordingChatPort:
                 "user": user,
                 "outbox_key": outbox_key,
                 "since": since,
+                "thread": thread,
             },
         )
         where = conversation or (f"D-{user}" if user else None)

@@ -229,7 +229,8 @@ class TeamsChatPort:
         return await self._send(where, conversation, _activity(card, summary=summary))
 
     async def find_post(self, *, workspace: str, conversation: str | None, user: str | None,
-                        outbox_key: str, since: datetime | None = None) -> Posted | None:
+                        outbox_key: str, since: datetime | None = None,
+                        thread: str | None = None) -> Posted | None:
         # The Bot Connector has no search or history for bots: a post of unknown fate
         # can't be found, so the outbox sends it again (see the module docstring).
         return None

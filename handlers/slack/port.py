@@ -64,8 +64,10 @@ def chat_error(error: Exception) -> ChatError:
             return ChatError(code, workspace_gone=True)
         if code in PERMANENT_ERRORS:
             return ChatError(code, permanent=True)
-        return ChatError(code or f"http_{status}",
-                         server_trouble=status >= 500 or code in SERVER_TROUBLE)
+        # Slack may have done the work before failing (its words for internal_error), so
+        # a post answered so is looked up before it is sent again.
+        trouble = status >= 500 or code in SERVER_TROUBLE
+        return ChatError(code or f"http_{status}", server_trouble=trouble, unknown_fate=trouble)
     if isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return ChatError("timeout", unknown_fate=True, server_trouble=True)
     if isinstance(error, aiohttp.ClientError):
@@ -322,13 +324,17 @@ class SlackChatPort:
                    for file in message.get("files") or [] if isinstance(file, dict))
 
     async def find_post(self, *, workspace: str, conversation: str | None, user: str | None,
-                        outbox_key: str, since: datetime | None = None) -> Posted | None:
+                        outbox_key: str, since: datetime | None = None,
+                        thread: str | None = None) -> Posted | None:
         channel = conversation
         if channel is None and user is not None:
             opened = await self._call(workspace, "conversations.open", users=user)
             channel = str((opened.get("channel") or {}).get("id", ""))
         if not channel:
             return None
+        if thread:
+            # A reply can only be in its thread, however busy the channel around it is.
+            return await self._find_in_thread(workspace, channel, thread, outbox_key)
         # Only posts made after the entry was created can be it; a margin covers a host
         # clock that disagrees with Slack's.
         oldest = f"{since.timestamp() - CLOCK_SKEW.total_seconds():.6f}" if since else "0"

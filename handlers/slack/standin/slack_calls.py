@@ -31,7 +31,7 @@ class RecordedCall:
 class Fault:
     """One injected misbehaviour, used up after `remaining` matching calls."""
 
-    kind: str  # "fail" | "ratelimit" | "delay"
+    kind: str  # "fail" | "fail_after_applying" | "ratelimit" | "delay"
     method: str | None  # None matches every method
     remaining: int
     status: int = 500
@@ -50,12 +50,20 @@ def error_for_status(status: int) -> str:
     return "service_unavailable" if status == 503 else "internal_error"
 
 
+# While Slack is troubled, calls are answered in this turn: a 429, a 500 that changed
+# nothing, a 500 after the call was applied (Slack's internal_error: "some aspect of the
+# operation may have succeeded"), and one answered normally.
+TROUBLE_TURNS = ("ratelimit", "fail", "fail_after_applying", "pass")
+
+
 class FaultPlan:
     """The faults queued for upcoming calls, and whether Slack is down altogether."""
 
     def __init__(self) -> None:
         self.faults: list[Fault] = []
         self.outage: int | None = None
+        self.troubled_retry_after: int | None = None
+        self._troubled_calls = 0
 
     def _take(self, method: str, kinds: tuple[str, ...]) -> Fault | None:
         for fault in self.faults:
@@ -77,6 +85,21 @@ class FaultPlan:
             body = {"ok": False, "error": "ratelimited"}
             return 429, body, {"Retry-After": str(fault.retry_after)}
         return fault.status, {"ok": False, "error": fault.error}, {}
+
+    def failure_after_applying(self, method: str) -> Refusal | None:
+        """The failure to answer once this call is applied (see `fail_next(applied=True)`)."""
+        fault = self._take(method, ("fail_after_applying",))
+        if fault is None:
+            return None
+        return fault.status, {"ok": False, "error": fault.error}, {}
+
+    def trouble_turn(self) -> str | None:
+        """How a troubled Slack answers this call (one of TROUBLE_TURNS), or None."""
+        if self.troubled_retry_after is None:
+            return None
+        turn = TROUBLE_TURNS[self._troubled_calls % len(TROUBLE_TURNS)]
+        self._troubled_calls += 1
+        return turn
 
     def delay(self, method: str) -> float | None:
         """Seconds to hold this call's answer back, or None."""

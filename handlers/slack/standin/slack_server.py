@@ -50,8 +50,12 @@ class FakeSlack(SocketModeServer):
         domain: str = "demo",
         app_id: str = "A0DEMO",
         clock: Callable[[], float] = time.time,
+        latency: float = 0.0,
     ) -> None:
-        """`clock` gives POSIX seconds for the ts of messages the server creates."""
+        """`clock` gives POSIX seconds for the ts of messages the server creates.
+
+        `latency` holds back every answer by that many seconds, as a real network would.
+        """
         self.workspace = Workspace(
             team_id=team_id,
             team_name=team_name,
@@ -68,6 +72,7 @@ class FakeSlack(SocketModeServer):
         self.enterprise_id = enterprise_id
         self.calls: list[RecordedCall] = []
         self.revoked = False
+        self.latency = latency
         self.base_url = ""
         self.api_url = ""
         self._plan = FaultPlan()
@@ -317,13 +322,16 @@ class FakeSlack(SocketModeServer):
         count: int = 1,
         status: int = 500,
         error: str | None = None,
+        applied: bool = False,
     ) -> None:
         """Answer the next `count` calls to `method` (None: any) with `status`, not applying them.
 
-        `error` sets the body's error code; with status=200 it fakes an API error.
+        `error` sets the body's error code; with status=200 it fakes an API error. With
+        `applied`, the calls are applied first, as when Slack fails after doing the work.
         """
+        kind = "fail_after_applying" if applied else "fail"
         self._plan.faults.append(
-            Fault("fail", method, count, status=status, error=error or error_for_status(status))
+            Fault(kind, method, count, status=status, error=error or error_for_status(status))
         )
 
     def rate_limit_next(
@@ -341,6 +349,11 @@ class FakeSlack(SocketModeServer):
     def set_outage(self, down: bool, *, status: int = 500) -> None:
         """While down, every call answers `status` and changes nothing."""
         self._plan.outage = status if down else None
+
+    def set_troubled(self, troubled: bool, *, retry_after: int = 1) -> None:
+        """While troubled, calls answer in turn 429 (with `retry_after`), 500, 500 after
+        being applied, and normally (see TROUBLE_TURNS)."""
+        self._plan.troubled_retry_after = retry_after if troubled else None
 
     def clear_faults(self) -> None:
         """Forget every fault still queued by fail_next, rate_limit_next or delay_next."""
@@ -367,6 +380,14 @@ class FakeSlack(SocketModeServer):
             return await self._answer(
                 method, args, token, 200, {"ok": False, "error": "token_revoked"}
             )
+        turn = self._plan.trouble_turn()
+        if turn == "ratelimit":
+            return await self._answer(method, args, token, 429,
+                                      {"ok": False, "error": "ratelimited"},
+                                      {"Retry-After": str(self._plan.troubled_retry_after)})
+        if turn == "fail":
+            return await self._answer(method, args, token, 500,
+                                      {"ok": False, "error": "internal_error"})
         if method == "apps.connections.open":
             return await self._answer(method, args, token, 200, self._connections_open(token))
         if not token or not token.startswith("xox"):
@@ -381,6 +402,12 @@ class FakeSlack(SocketModeServer):
                 body = {"ok": True, **handler(self.workspace, args)}
             except SlackError as exc:
                 body = {"ok": False, "error": exc.error}
+        failure = self._plan.failure_after_applying(method)
+        if failure is not None:
+            return await self._answer(method, args, token, *failure)
+        if turn == "fail_after_applying":
+            return await self._answer(method, args, token, 500,
+                                      {"ok": False, "error": "internal_error"})
         return await self._answer(method, args, token, 200, body)
 
     async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
@@ -418,6 +445,8 @@ class FakeSlack(SocketModeServer):
         body: dict[str, Any],
         headers: dict[str, str] | None = None,
     ) -> web.Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         await self._record(method, args, token, status, body)
         if status == 200:
             delay = self._plan.delay(method)
