@@ -25,7 +25,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         getattr(module, "running_bot", None) is slack_harness.running_bot
         or getattr(module, "database_url_for", None) is slack_harness.database_url_for
     )
-    if uses_harness and "tmp_path" in metafunc.fixturenames:
+    # A test about one backend only names it: @pytest.mark.parametrize("store_backend", …).
+    chosen = any("store_backend" in str(marker.args[0])
+                 for marker in metafunc.definition.iter_markers("parametrize"))
+    if uses_harness and "tmp_path" in metafunc.fixturenames and not chosen:
         metafunc.parametrize("store_backend", BACKENDS, indirect=True)
 
 

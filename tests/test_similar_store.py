@@ -199,11 +199,12 @@ def test_only_the_newest_hits_are_ranked(fresh_store: Store,
     assert sorted(found(fresh_store, SAME)) == [item.id for item in newer]
 
 
+# SQLite's index finds hits of the whole history; only PostgreSQL reads the newest items.
+@pytest.mark.parametrize("fresh_store", ["postgres"], indirect=True)
 def test_postgresql_looks_among_the_workspaces_newest_items(
         fresh_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(fresh_store, SqlStore)
-    if fresh_store.database.dialect.name != "postgresql":
-        pytest.skip("SQLite's index finds hits of the whole history")
+    assert fresh_store.database.dialect.name == "postgresql"
     monkeypatch.setattr("storage.similar.RECENT_ITEMS", 2)
     create(fresh_store, text=REFUND, forwarded_at=NOW - timedelta(days=3))
     newest = create(fresh_store, text=REFUND, forwarded_at=NOW - timedelta(days=1))
