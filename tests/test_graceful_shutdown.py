@@ -18,6 +18,7 @@ import aiohttp
 
 from handlers.slack.standin.payloads import SignedSlackClient, event_callback, message_event
 from storage import open_store
+from tests.serving import came_up
 from tests.slack_harness import (
     EXAMPLE_CONFIG,
     SIGNING_SECRET,
@@ -58,15 +59,8 @@ async def _start_serve(api_url: str, db: Path, port: int, log: Path, *extra: str
                        env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
     process = await _start(["serve", "--host", "127.0.0.1", "--port", str(port), *extra],
                            {**_env(api_url, db), **(env or {})}, log)
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200 and (await response.json())["connected"]:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
+    if await came_up(process, f"http://127.0.0.1:{port}"):
+        return process
     process.kill()
     raise AssertionError(f"serve did not come up: {log.read_text()}")
 

@@ -15,6 +15,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from handlers.slack.standin.payloads import SignedSlackClient, event_callback, message_event
+from tests.serving import came_up
 from tests.slack_harness import EXAMPLE_CONFIG, SIGNING_SECRET, database_url_for, make_fake_slack
 
 PAYMENTS = {"team": "payments", "platform": "slack"}
@@ -38,15 +39,8 @@ async def _start(args: list[str], *, api_url: str, db: Path, log: Path,
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", *args, env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200 and (await response.json())["connected"]:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
+    if await came_up(process, f"http://127.0.0.1:{port}"):
+        return process
     process.kill()
     raise AssertionError(f"{args[0]} did not come up: {log.read_text()}")
 

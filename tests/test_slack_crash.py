@@ -13,6 +13,7 @@ import aiohttp
 
 from handlers.slack.standin.payloads import SignedSlackClient, event_callback, message_event
 from storage import open_store
+from tests.serving import came_up
 from tests.slack_harness import (
     EXAMPLE_CONFIG,
     SIGNING_SECRET,
@@ -52,15 +53,8 @@ async def _start_server(api_url: str, db: Path, port: int) -> asyncio.subprocess
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200 and (await response.json())["connected"]:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
+    if await came_up(process, f"http://127.0.0.1:{port}"):
+        return process
     process.kill()
     raise AssertionError("the server did not come up")
 

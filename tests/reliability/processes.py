@@ -10,8 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-
+from tests.serving import came_up
 from tests.slack_harness import EXAMPLE_CONFIG, SIGNING_SECRET
 
 
@@ -81,16 +80,7 @@ async def start_serve(env: dict[str, str], log: Path, *, port: int | None = None
     bot = await start_command(["serve", "--host", "127.0.0.1", "--port", str(port), *extra],
                               env, log)
     bot.port = port
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            if bot.process.returncode is not None:
-                break
-            try:
-                async with session.get(f"{bot.url}/healthz") as response:
-                    if response.status == 200 and (await response.json())["connected"]:
-                        return bot
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
+    if await came_up(bot.process, bot.url, tries=600):
+        return bot
     await bot.stop()
     raise AssertionError(f"serve did not come up; its log:\n{log.read_text()[-3000:]}")
