@@ -92,6 +92,14 @@ def test_the_digest_figures_are_the_storys(demo_run):
     assert "mobile 2 2 0 1h 58m 20m" in out
 
 
+def test_the_digest_shows_the_theme_that_rose(demo_run):
+    # The month before had no login trouble; five items of its last week and the
+    # story's #2 ("crashes on login") had, so the first digest of the week shows it.
+    out = _flat(demo_run[0])
+    assert "Themes of the week" in out
+    assert "mobile: “login” in 6 items" in out
+
+
 def test_the_stored_times_are_the_scripts(demo_run):
     _, db = demo_run
     store = open_store(f"sqlite:///{db}")
@@ -99,8 +107,12 @@ def test_the_stored_times_are_the_scripts(demo_run):
         items = {item.id: item for item in store.list_items()}
     finally:
         store.close()
+    story = {number: item for number, item in items.items() if item.forwarded_at >= at("00:00")}
+    month = [item for item in items.values() if item.forwarded_at < at("00:00")]
+    assert month and all(item.status == "resolved" and item.first_response_at
+                         for item in month)
     times = {number: (item.received_at, item.forwarded_at, item.first_response_at)
-             for number, item in items.items()}
+             for number, item in story.items()}
     assert times == {
         1: (at("09:05"), at("09:12"), at("10:55")),
         2: (at("09:31"), at("09:31"), at("11:02")),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.demo.history import load_month_before
 from bot.demo.script import Digest
 from bot.demo.transcript import Transcript
 from bot.digest import human_duration
@@ -59,14 +60,33 @@ class DayEnd:
 def end_the_day(runtime: Runtime, *, now: datetime, out: Transcript, step: Digest) -> DayEnd:
     """Print the per-team table, claim the managers' digest and say it goes out."""
     out.write("")
-    for line in team_table(runtime.store.list_items(), runtime.config.teams):
+    story = runtime.store.list_items()
+    for line in team_table(story, runtime.config.teams):
         out.write(line)
     workspace = runtime.workspace or ""
+    loaded = _load_the_month_before(runtime, story, workspace=workspace)
+    out.write(f"\nThe store also gets the five weeks before this day ({loaded} answered items),"
+              " so the digest compares with the week before and, as the first digest of"
+              " the week (here on Tuesdays and Thursdays), shows the themes that rose.")
     start = now - timedelta(days=1)
     claimed = runtime.digests.claim_window(workspace=workspace, index=0, start=start)
     out.step(step.at, "The managers' digest goes out"
              + (f" ({step.aside})." if step.aside else "."))
     return DayEnd(claimed=claimed, start=start, workspace=workspace)
+
+
+def _load_the_month_before(runtime: Runtime, story: Sequence[Item], *, workspace: str) -> int:
+    """Load the month before the story, answered by the story's own people."""
+    first = story[0]
+    responders: dict[str, list[str]] = {}
+    for item in story:
+        if item.first_response_by:
+            responders.setdefault(item.team, []).append(item.first_response_by)
+    fallback = list(runtime.config.admins) or [first.forwarded_by]
+    return load_month_before(
+        runtime.store, workspace=workspace, forwarded_by=first.forwarded_by,
+        answered_by={team: responders.get(team) or fallback for team in runtime.config.teams},
+        platform=first.platform)
 
 
 def print_the_digest(runtime: Runtime, day: DayEnd, *, now: datetime,

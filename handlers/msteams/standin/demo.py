@@ -23,6 +23,7 @@ from aiohttp import web
 
 from bot.config import load_config
 from bot.demo.clock import SimulatedClock
+from bot.demo.history import with_weekly_themes
 from bot.demo.play import play
 from bot.demo.report import end_the_day, print_the_digest
 from bot.demo.script import CUSTOMER_PEOPLE, SCRIPT, Digest, Forward, Respond, Says, at
@@ -256,6 +257,7 @@ async def run_demo(*, db_path: str | None, write: Callable[[str], None] = print)
         for problem in loaded.problems:
             write(str(problem))
         return 1
+    config = with_weekly_themes(loaded.config)
     temp = None
     if db_path is None:
         temp = tempfile.TemporaryDirectory(prefix="feedbackbot-demo-")
@@ -270,7 +272,7 @@ async def run_demo(*, db_path: str | None, write: Callable[[str], None] = print)
           " or a shared message becomes the *Send to developers* message action, the"
           " `/feedback` command a 1:1 message to the bot, an emoji on a card the card's"
           " *Acknowledge* button.")
-    runtime = Runtime(config=loaded.config, store=open_store(f"sqlite:///{db_path}"),
+    runtime = Runtime(config=config, store=open_store(f"sqlite:///{db_path}"),
                       clock=clock.now)
     adapter = PLATFORM.attach(runtime, Settings(teams_anonymous=True))
     assert isinstance(adapter, TeamsAdapter)

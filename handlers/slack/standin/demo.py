@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.config import load_config
 from bot.demo.clock import SimulatedClock
+from bot.demo.history import with_weekly_themes
 from bot.demo.play import play
 from bot.demo.report import end_the_day, print_the_digest
 from bot.demo.script import (
@@ -368,6 +369,7 @@ async def run_demo(*, db_path: str | None = None,
         for problem in loaded.problems:
             write(str(problem))
         return 1
+    config = with_weekly_themes(loaded.config)
     temp = None
     if db_path is None:
         temp = tempfile.TemporaryDirectory(prefix="feedbackbot-demo-")
@@ -381,7 +383,7 @@ async def run_demo(*, db_path: str | None = None,
         seed_workspace(slack)
         settings = Settings(bot_token="xoxb-demo", signing_secret=SIGNING_SECRET,
                             api_url=slack.api_url, database_url=f"sqlite:///{db_path}")
-        bot = create_app(settings, config=loaded.config, clock=clock.now)
+        bot = create_app(settings, config=config, clock=clock.now)
         runner = await serve(bot, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0,
                              scheduler=False)
         await bot.wait_ready()
