@@ -109,9 +109,15 @@ def _missing_for_oauth(settings: Settings) -> list[str]:
 
 def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
     """Connect to Slack in Socket Mode until interrupted."""
-    from bot.cli_support import check_config_file, fail, open_runtime, stop_signals
+    from bot.cli_support import (
+        check_config_file,
+        fail,
+        open_runtime,
+        stop_grace_or_fail,
+        stop_signals,
+    )
     from handlers.slack.app import create_app
-    from handlers.slack.socket import connect_socket_mode
+    from handlers.slack.socket import connect_socket_mode, stop_socket_mode
 
     config = check_config_file(settings.config_path)
     if config is None:
@@ -120,6 +126,9 @@ def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
                                         ("SLACK_APP_TOKEN", settings.app_token)) if not value]
     if missing:
         return fail(f"set {' and '.join(missing)} (see the README's environment table)")
+    grace = stop_grace_or_fail()
+    if grace is None:
+        return 2
 
     async def run() -> None:
         stop = stop_signals()
@@ -129,8 +138,7 @@ def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
         client = await connect_socket_mode(bot, app_token=settings.app_token)
         print("feedbackbot connected in Socket Mode", flush=True)
         await stop.wait()
-        await client.close()
-        await runtime.stop()
+        await stop_socket_mode(bot, client, grace=grace)
 
     asyncio.run(run())
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -14,6 +15,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot.shutdown import BUSY_POLL_SECONDS
 from bot.store import StoreBusy
 from handlers.slack.app import SOCKET_MODE_HEADER, FeedbackApp
 from handlers.slack.context import dedupe_key, shape_problem, workspace_from_body
@@ -73,17 +75,50 @@ async def handle_socket_request(
     await send_async_response(client, request, response, started)
 
 
+class FeedbackSocketClient(SocketModeClient):
+    """slack_sdk's Socket Mode client, counting the envelopes being stored and acknowledged."""
+
+    under_way: int = 0
+
+
 async def connect_socket_mode(bot: FeedbackApp, *, app_token: str,
-                              scheduler: bool = True) -> SocketModeClient:
+                              scheduler: bool = True) -> FeedbackSocketClient:
     """Open the Socket Mode connection and start the bot's workers."""
-    client = SocketModeClient(app_token=app_token, web_client=bot.client)
+    client = FeedbackSocketClient(app_token=app_token, web_client=bot.client)
 
     async def listener(
         socket_client: AsyncBaseSocketModeClient, request: SocketModeRequest
     ) -> None:
-        await handle_socket_request(bot, socket_client, request)
+        if bot.runtime.stopping:
+            # Left unacknowledged, Slack delivers it again: over another connection, or
+            # over this one's successor after the restart.
+            log.info("stopping: left Socket Mode envelope %s for Slack to deliver again",
+                     request.envelope_id)
+            return
+        client.under_way += 1
+        try:
+            await handle_socket_request(bot, socket_client, request)
+        finally:
+            client.under_way -= 1
 
     client.socket_mode_request_listeners.append(listener)
     await bot.start(scheduler=scheduler)
     await client.connect()
     return client
+
+
+async def stop_socket_mode(bot: FeedbackApp, client: FeedbackSocketClient, *,
+                           grace: float) -> None:
+    """Stop taking envelopes, acknowledge those under way, then finish their work.
+
+    All within `grace` seconds; what is still running then is cut short and finished at
+    the next start (its inbox row is stored before the acknowledgement).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    log.info("asked to stop: finishing the work under way (up to %.0fs)", grace)
+    bot.runtime.begin_stopping()
+    while client.under_way and loop.time() < deadline:
+        await asyncio.sleep(BUSY_POLL_SECONDS)
+    await client.close()
+    await bot.runtime.stop(grace=max(0.0, deadline - loop.time()))
