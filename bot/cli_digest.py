@@ -136,6 +136,10 @@ def cmd_clock(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+# A quarter: enough moves to learn from, and routing that changed long ago is left out.
+SUGGEST_DAYS = 90
+
+
 def cmd_suggest_rules(args: argparse.Namespace, settings: Settings) -> int:
     """Print keyword suggestions learned from reassignments, as a config diff."""
     config = _config(settings)
@@ -145,10 +149,10 @@ def cmd_suggest_rules(args: argparse.Namespace, settings: Settings) -> int:
         store = open_existing_store(settings.database_url)
     except ValueError as error:
         return _fail(str(error))
-    if args.days is not None and args.days < 1:
+    if args.days < 1:
         store.close()
         return _fail("--days takes a number of days, 1 or more")
-    since = utcnow() - timedelta(days=args.days) if args.days is not None else None
+    since = None if args.all else utcnow() - timedelta(days=args.days)
     try:
         service = DigestService(store=store, config=config, clock=utcnow)
         moved = [move for workspace in _workspaces(store)
@@ -190,8 +194,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                                   help="suggest routing keywords learned from reassignments")
     suggest.add_argument("--min-count", type=int, default=2,
                          help="items a keyword must appear in (default: 2)")
-    suggest.add_argument("--days", type=int, default=None,
-                         help="learn only from the reassignments of the last DAYS days"
-                         " (default: every one)")
+    window = suggest.add_mutually_exclusive_group()
+    window.add_argument("--days", type=int, default=SUGGEST_DAYS,
+                        help="learn from the reassignments of the last DAYS days"
+                        f" (default: {SUGGEST_DAYS})")
+    window.add_argument("--all", action="store_true",
+                        help="learn from every reassignment ever stored (reads the whole"
+                        " history)")
     suggest.set_defaults(handler=cmd_suggest_rules)
 

@@ -85,7 +85,8 @@ def test_suggest_rules_learns_only_from_the_days_asked_for(tmp_path, monkeypatch
     store = open_store(f"sqlite:///{db}")
     now = utcnow()
     for text, days_ago in (("receipt missing in the app", 40), ("the app receipt is wrong", 40),
-                           ("app warranty total is off", 1), ("warranty in the app is late", 2)):
+                           ("app warranty total is off", 1), ("warranty in the app is late", 2),
+                           ("voucher in the app expired", 120), ("app voucher not valid", 130)):
         moved_at = now - timedelta(days=days_ago)
         item = make_item(workspace="T0DEMO", team="payments", text=text, reassignments=1,
                          forwarded_at=moved_at, received_at=moved_at)
@@ -97,8 +98,11 @@ def test_suggest_rules_learns_only_from_the_days_asked_for(tmp_path, monkeypatch
     store.close()
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
     assert main(["--config", str(EXAMPLE), "suggest-rules"]) == 0
-    everything = capsys.readouterr().out
-    assert "'receipt'" in everything and "'warranty'" in everything
+    quarter = capsys.readouterr().out
+    assert "'receipt'" in quarter and "'warranty'" in quarter
+    assert "voucher" not in quarter  # older than the default 90 days
+    assert main(["--config", str(EXAMPLE), "suggest-rules", "--all"]) == 0
+    assert "2 items with 'voucher' moved mobile → triage" in capsys.readouterr().out
     assert main(["--config", str(EXAMPLE), "suggest-rules", "--days", "30"]) == 0
     recent = capsys.readouterr().out
     assert "2 items with 'warranty' moved mobile → triage" in recent
