@@ -26,6 +26,7 @@ from bot.erasure import (
     scrub,
     user_item_changes,
 )
+from bot.store_installs import INSTALLATION
 from storage.dialect import Database, Row, SqliteDatabase, Transaction
 from storage.items import assignments
 from storage.rows import item_columns
@@ -287,6 +288,9 @@ def _forget_user(changes: _Changes, user: str, matcher: Matcher, touched: list[R
                      status, entry["id"]))
     changes.delete("followers", '"user" = ?', (user,))
     changes.delete("conversations", '"user" = ?', (user,))
+    # Who installed the app, with their own token: the workspace's bot (its own row) stays,
+    # so the workspace is still served.
+    changes.delete("slack_installations", "kind = ? AND user_id = ?", (INSTALLATION, user))
 
 
 def _erase_requests(changes: _Changes, matcher: Matcher) -> None:

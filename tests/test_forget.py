@@ -32,6 +32,7 @@ from tests.slack_harness import (
     running_bot,
 )
 from tests.store_backends import table_rows
+from tests.test_slack_installs import installation, installs
 from tests.test_slack_shortcut import prefill, shortcut, submit
 
 CUSTOMER = "Ærø Shipping"
@@ -180,6 +181,37 @@ async def test_forgetting_a_user_erases_their_id_and_replies(tmp_path, monkeypat
         assert "erased in events: " in out
         assert ("items the user's id and words erased from:"
                 f" T0DEMO/{theirs.id}, T0DEMO/{other.id}") in out
+
+
+async def test_forgetting_the_installer_keeps_the_workspaces_bot(tmp_path, monkeypatch,
+                                                                  capsys):
+    db = tmp_path / "bot.db"
+    store = open_store(database_url_for(db))
+    saved = installs(store)
+    try:
+        await saved.async_save(installation(user="U0ALICE", bot_token="xoxb-aaa-secret"))
+        await saved.async_save(installation(user="U0BOB", bot_token="xoxb-aaa-secret"))
+    finally:
+        store.close()
+    assert "u0alice" in dump(db)
+
+    assert forget(monkeypatch, db, "--user", "U0ALICE") == 0
+
+    assert "u0alice" not in dump(db)
+    assert "erased in slack_installations: 1 row(s)" in capsys.readouterr().out
+    store = open_store(database_url_for(db))
+    saved = installs(store)
+    try:
+        # The workspace is still served, by its bot; the other installer keeps theirs.
+        bot = await saved.async_find_bot(enterprise_id=None, team_id="T0AAA")
+        assert bot is not None and bot.bot_token == "xoxb-aaa-secret"
+        assert await saved.async_find_installation(enterprise_id=None, team_id="T0AAA",
+                                                   user_id="U0ALICE") is None
+        bob = await saved.async_find_installation(enterprise_id=None, team_id="T0AAA",
+                                                  user_id="U0BOB")
+        assert bob is not None and bob.user_token == "xoxp-user-secret"
+    finally:
+        store.close()
 
 
 async def test_a_dry_run_says_what_would_go_and_changes_nothing(tmp_path, monkeypatch,
