@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import zoneinfo
-from datetime import time, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,92 +19,27 @@ from pydantic import (
 )
 
 from bot.config_problems import ConfigProblem, LoadedConfig
+from bot.config_values import (
+    Days,
+    Duration,
+    Emoji,
+    Keyword,
+    Pattern,
+    TimeZone,
+    Weekday,
+    parse_clock,
+)
 from bot.durations import parse_duration
-from bot.safe_regex import UnsafePattern, compile_pattern
 
 Severity = Literal["urgent", "high", "normal", "low"]
 Platform = Literal["slack", "msteams"]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MON_FRI: tuple[Weekday, ...] = WEEKDAYS[:5]
 DEFAULT_SLA: dict[Severity, str] = {"urgent": "30m", "high": "2h", "normal": "8h", "low": "3d"}
 
-_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _SECTIONS = frozenset({"admins", "customer_channels", "intake", "acknowledge", "sla", "digests"})
 _TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def _parse_clock(text: str) -> time:
-    """Parse "HH:MM" (24-hour) into a time; raise ValueError otherwise."""
-    match = _CLOCK.match(text.strip())
-    if not match:
-        raise ValueError(f'expected a 24-hour time like "09:00", got {text!r}')
-    return time(int(match.group(1)), int(match.group(2)))
-
-
-def _check_timezone(name: str) -> str:
-    """Accept only IANA time zone names that zoneinfo knows."""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r}; use an IANA name like 'Europe/Berlin'"
-        ) from None
-    return name
-
-
-def _check_days(value: Any) -> Any:
-    """Let "Mon" mean "mon", drop repeats, and reject an empty week."""
-    if not isinstance(value, list):
-        return value
-    if not value:
-        raise ValueError("list at least one day, e.g. [mon, tue, wed, thu, fri]")
-    return list(dict.fromkeys(d.strip().lower() if isinstance(d, str) else d for d in value))
-
-
-def _strip_colons(name: str) -> str:
-    """Turn ":inbox_tray:" into "inbox_tray"."""
-    stripped = name.strip().strip(":").strip()
-    if not stripped:
-        raise ValueError("emoji name is empty")
-    return stripped
-
-
-def _check_duration(value: Any) -> Any:
-    """Validate an SLA duration with bot.durations."""
-    parse_duration(value)
-    return value.strip()
-
-
-def _check_keyword(value: str) -> str:
-    """Reject blank keywords, which would match every message."""
-    if not value.strip():
-        raise ValueError("keyword is empty")
-    return value.strip()
-
-
-def _check_regex(value: str) -> str:
-    """Compile the pattern the way routing will, so a bad or unsafe one fails at load time."""
-    if not value:
-        raise ValueError("pattern is empty")
-    try:
-        re.compile(value, re.IGNORECASE)
-    except re.error as exc:
-        raise ValueError(f"bad regex {value!r}: {exc.msg}") from None
-    try:
-        compile_pattern(value)
-    except UnsafePattern as exc:
-        raise ValueError(f"regex {value!r} can't be run safely on customer text: {exc}") from None
-    return value
-
-
-Days = Annotated[list[Weekday], BeforeValidator(_check_days)]
-Emoji = Annotated[str, AfterValidator(_strip_colons)]
-Duration = Annotated[str, BeforeValidator(_check_duration)]
-Keyword = Annotated[str, AfterValidator(_check_keyword)]
-Pattern = Annotated[str, AfterValidator(_check_regex)]
-TimeZone = Annotated[str, AfterValidator(_check_timezone)]
 
 
 class _Strict(BaseModel):
@@ -128,7 +62,7 @@ class BusinessHours(_Strict):
         start_text, sep, end_text = value.partition("-")
         if not sep:
             raise ValueError(f'expected hours like "09:00-17:00", got {value!r}')
-        start, end = _parse_clock(start_text), _parse_clock(end_text)
+        start, end = parse_clock(start_text), parse_clock(end_text)
         if start >= end:
             raise ValueError(f"hours {value!r}: the start must be before the end")
         return f"{start:%H:%M}-{end:%H:%M}"
@@ -268,7 +202,7 @@ class DigestConfig(_Strict):
     def _check_at(cls, value: Any) -> Any:
         if not isinstance(value, str):
             raise ValueError(f'expected a time like "09:00" (quote it), got {value!r}')
-        return f"{_parse_clock(value):%H:%M}"
+        return f"{parse_clock(value):%H:%M}"
 
     @model_validator(mode="after")
     def _one_place(self) -> DigestConfig:
@@ -466,12 +400,13 @@ class Config(_Strict):
         merged._resolved = {}
         return merged
 
-    def every_workspace_config(self) -> list[Config]:
-        """The top-level config and each section's own, once each (for schedules, checks)."""
-        configs = [self]
+    def every_workspace_config(self) -> list[tuple[str, Config]]:
+        """The top-level config and each section's own, once each, with where each is
+        written in the file ("" for the top level, "workspaces.KEY." for a section)."""
+        configs: list[tuple[str, Config]] = [("", self)]
         for key, section in self.workspaces.items():
             if section.same_as is None:
-                configs.append(self.for_workspace(key))
+                configs.append((f"workspaces.{key}.", self.for_workspace(key)))
         return configs
 
     def sla_for(self, severity: Severity) -> timedelta:
