@@ -1,0 +1,192 @@
+"""Config sections per workspace, over the real protocol: two OAuth-installed workspaces.
+
+Workspace A (T0DEMO) uses the top-level config of examples/feedbackbot.yml; workspace B
+(T0BBB) has a section of its own. The same words go to different teams and channels,
+each workspace's digest goes to its own channel with its own teams, and an admin of
+one is not an admin of the other.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from bot.cli import main
+from bot.config import Config, parse_config_text
+from handlers.slack.standin.payloads import block_actions, event_callback, message_event
+from tests.fakes import FrozenClock
+from tests.oauth_harness import install, running_oauth_bot
+from tests.slack_harness import EXAMPLE_CONFIG, database_url_for, make_fake_slack
+
+# Monday 2026-11-30 09:00 in Berlin: A's digest (the top level's) runs then, B's at 10:00.
+MONDAY_RUN = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+A, B = "T0DEMO", "T0BBB"
+WORDS = "the refund for invoice 12 never arrived"
+
+B_SECTION = """
+workspaces:
+  T0BBB:
+    admins: [U0BLEAD]
+    teams:
+      billing:
+        channel: C0BBILLING
+        owners: [U0BCAROL]
+        keywords: [refund]
+      helpdesk:
+        channel: C0BHELP
+        owners: [U0BDAVE]
+    fallback: helpdesk
+    intake:
+      channels: [C0BINTAKE]
+    digests:
+      - channel: C0BMANAGERS
+        timezone: Europe/Berlin
+        days: [mon, tue, wed, thu, fri, sat, sun]
+        at: "10:00"
+"""
+
+
+def two_workspace_config() -> Config:
+    loaded = parse_config_text(EXAMPLE_CONFIG.read_text() + B_SECTION)
+    assert loaded.config is not None, loaded.problems
+    return loaded.config
+
+
+def add_workspace_b(slack) -> None:
+    for user, name in (("U0BSUP", "bravo-support"), ("U0BLEAD", "bravo-lead"),
+                       ("U0BCAROL", "carol"), ("U0BDAVE", "dave")):
+        slack.add_user(user, name, team_id=B)
+    for channel, name in (("C0BINTAKE", "b-feedback"), ("C0BBILLING", "b-billing"),
+                          ("C0BHELP", "b-help"), ("C0BMANAGERS", "b-managers")):
+        slack.add_channel(channel, name)
+
+
+async def forward(running, *, team: str, channel: str, user: str, bot_user: str) -> None:
+    await running.slack.send_event(event_callback(
+        message_event(channel=channel, user=user, text=WORDS, team=team),
+        team_id=team, bot_user_id=bot_user))
+    await running.settle()
+
+
+async def test_each_workspace_routes_by_its_own_section(tmp_path):
+    async with make_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db",
+                              config=two_workspace_config()) as running:
+        add_workspace_b(slack)
+        alpha = await install(slack, running.url, team_id=A, bot_user_id="U0BOTA")
+        bravo = await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
+
+        await forward(running, team=A, channel="C0INTAKE", user="U0SUPPORT",
+                      bot_user="U0BOTA")
+        await forward(running, team=B, channel="C0BINTAKE", user="U0BSUP",
+                      bot_user="U0BOTB")
+        # A's intake channel is not one of B's: a B message there forwards nothing.
+        await forward(running, team=B, channel="C0INTAKE", user="U0BSUP",
+                      bot_user="U0BOTB")
+        items = running.store.list_items()
+        cards = {call.args["channel"]: call.token
+                 for call in slack.calls_to("chat.postMessage")
+                 if call.args.get("channel") in ("C0PAYMENTS", "C0BBILLING")}
+
+    assert sorted((item.workspace, item.team, item.source_channel) for item in items) == sorted([
+        (A, "payments", "C0INTAKE"), (B, "billing", "C0BINTAKE")])
+    assert cards == {"C0PAYMENTS": alpha.bot_token, "C0BBILLING": bravo.bot_token}
+
+
+async def test_an_admin_of_one_workspace_is_not_an_admin_of_the_other(tmp_path):
+    async with make_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db",
+                              config=two_workspace_config()) as running:
+        add_workspace_b(slack)
+        await install(slack, running.url, team_id=A, bot_user_id="U0BOTA")
+        await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
+        await forward(running, team=A, channel="C0INTAKE", user="U0SUPPORT",
+                      bot_user="U0BOTA")
+        await forward(running, team=B, channel="C0BINTAKE", user="U0BSUP",
+                      bot_user="U0BOTB")
+        items = {item.workspace: item for item in running.store.list_items()}
+
+        async def ack(user: str, team: str) -> None:
+            item = items[team]
+            await running.slack.send_interaction(block_actions(
+                user_id=user, action_id="fb_ack", value=str(item.id), team_id=team,
+                channel_id=str(item.card_channel), message_ts=str(item.card_ts)))
+            await running.settle()
+
+        # U0LEAD is A's admin (top level) and U0BLEAD is B's (its section): each clicks
+        # Acknowledge on the other workspace's item first, then on their own.
+        await ack("U0LEAD", B)
+        await ack("U0BLEAD", A)
+        refused = {key: running.store.get_item(workspace=key, item_id=items[key].id)
+                   for key in (A, B)}
+        await ack("U0LEAD", A)
+        await ack("U0BLEAD", B)
+        taken = {key: running.store.get_item(workspace=key, item_id=items[key].id)
+                 for key in (A, B)}
+
+    assert all(item is not None and item.first_response_at is None
+               for item in refused.values())
+    assert taken[A] is not None and taken[A].first_response_by == "U0LEAD"
+    assert taken[B] is not None and taken[B].first_response_by == "U0BLEAD"
+
+
+async def test_each_workspace_gets_its_own_digest_in_its_own_channel(tmp_path):
+    clock = FrozenClock(MONDAY_RUN - timedelta(hours=3))
+    async with make_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db", clock=clock,
+                              config=two_workspace_config()) as running:
+        add_workspace_b(slack)
+        alpha = await install(slack, running.url, team_id=A, bot_user_id="U0BOTA")
+        bravo = await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
+        await forward(running, team=A, channel="C0INTAKE", user="U0SUPPORT",
+                      bot_user="U0BOTA")
+        await forward(running, team=B, channel="C0BINTAKE", user="U0BSUP",
+                      bot_user="U0BOTB")
+
+        def digests() -> list:
+            return [call for call in slack.calls_to("chat.postMessage")
+                    if call.args.get("channel") in ("C0MANAGERS", "C0BMANAGERS")]
+
+        clock.advance(MONDAY_RUN - clock())
+        await running.bot.scheduler.tick()
+        await running.settle(timeout=20)
+        at_nine = [call.args["channel"] for call in digests()]
+        clock.advance(timedelta(hours=1))
+        await running.bot.scheduler.tick()
+        await running.settle(timeout=20)
+        posted = digests()
+
+    assert at_nine == ["C0MANAGERS"]
+    assert sorted((call.args["channel"], call.token) for call in posted) == sorted([
+        ("C0MANAGERS", alpha.bot_token), ("C0BMANAGERS", bravo.bot_token)])
+    by_channel = {call.args["channel"]: json.dumps(call.args) for call in posted}
+    assert "billing" in by_channel["C0BMANAGERS"]
+    assert "payments" not in by_channel["C0BMANAGERS"]
+    assert "payments" in by_channel["C0MANAGERS"]
+    assert "billing" not in by_channel["C0MANAGERS"]
+
+
+async def test_digest_print_shows_each_workspace_its_own_teams(tmp_path, monkeypatch, capsys):
+    config_path = tmp_path / "feedbackbot.yml"
+    config_path.write_text(EXAMPLE_CONFIG.read_text() + B_SECTION)
+    async with make_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db",
+                              config=two_workspace_config()) as running:
+        add_workspace_b(slack)
+        await install(slack, running.url, team_id=A, bot_user_id="U0BOTA")
+        await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
+        await forward(running, team=B, channel="C0BINTAKE", user="U0BSUP",
+                      bot_user="U0BOTB")
+    monkeypatch.setenv("DATABASE_URL", database_url_for(tmp_path / "bot.db"))
+    monkeypatch.setenv("FEEDBACKBOT_CONFIG", str(config_path))
+    capsys.readouterr()
+
+    assert main(["digest", "--print"]) == 0
+    printed = capsys.readouterr().out
+
+    # Only B has items: its digest, with its section's teams and not the top level's.
+    assert "billing" in printed and "helpdesk" in printed
+    assert "payments" not in printed
+
+
+make_slack = make_fake_slack
