@@ -180,3 +180,20 @@ def test_check_config_accepts_good_sections(tmp_path, capsys):
 
     assert code == 0
     assert capsys.readouterr().out.strip().endswith(f"{path}: OK")
+
+
+def test_the_readmes_example_of_sections_is_valid():
+    readme = (EXAMPLE_CONFIG.parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Several workspaces"):]
+    example = section[section.index("```yaml\n") + 8:section.index("```\n", 10)]
+
+    result = loaded(example)
+
+    assert result.problems == []
+    config = result.config
+    assert config is not None
+    assert list(config.for_workspace("T0EUROPE").teams) == ["billing", "helpdesk"]
+    assert config.for_workspace("E0ACME:T0OTHER").relay == "marked"
+    assert config.for_workspace("E0ACME:T0ACMEUS").relay == "all"
+    assert config.for_workspace("msteams:72f988bf-86f1-41af-91ab-2d7cd011db47") is \
+        config.for_workspace("T0EUROPE")
