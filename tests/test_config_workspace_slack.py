@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 from bot.cli import main
 from bot.config import Config, parse_config_text
-from handlers.slack.standin.payloads import block_actions, event_callback, message_event
+from handlers.slack.standin.payloads import (
+    block_actions,
+    event_callback,
+    message_event,
+    slash_command,
+    view_submission,
+)
 from tests.fakes import FrozenClock
 from tests.oauth_harness import install, running_oauth_bot
 from tests.slack_harness import EXAMPLE_CONFIG, database_url_for, make_fake_slack
@@ -164,6 +170,45 @@ async def test_each_workspace_gets_its_own_digest_in_its_own_channel(tmp_path):
     assert "payments" not in by_channel["C0BMANAGERS"]
     assert "payments" in by_channel["C0MANAGERS"]
     assert "billing" not in by_channel["C0MANAGERS"]
+
+
+async def test_stats_and_reassigning_offer_the_workspaces_own_teams(tmp_path):
+    async with make_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db",
+                              config=two_workspace_config()) as running:
+        add_workspace_b(slack)
+        await install(slack, running.url, team_id=A, bot_user_id="U0BOTA")
+        bravo = await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
+        await forward(running, team=B, channel="C0BINTAKE", user="U0BSUP",
+                      bot_user="U0BOTB")
+        [item] = running.store.list_items()
+        stats = await running.slack.send_command(slash_command(
+            text="stats", user_id="U0BCAROL", channel_id="C0BHELP", team_id=B))
+        # "stats TEAM" names a team of B's own: figures, not feedback to forward.
+        one_team = await running.slack.send_command(slash_command(
+            text="stats billing", user_id="U0BCAROL", channel_id="C0BHELP", team_id=B))
+
+        # B's owner moves B's item: the modal offers B's other team, the move is made.
+        await running.slack.send_interaction(block_actions(
+            user_id="U0BCAROL", action_id="fb_reassign", value=str(item.id), team_id=B,
+            channel_id=str(item.card_channel), message_ts=str(item.card_ts)))
+        [opened] = await slack.wait_for("views.open")
+        view = opened.args["view"]
+        await running.slack.send_interaction(view_submission(
+            user_id="U0BCAROL", callback_id=view["callback_id"], team_id=B,
+            private_metadata=view["private_metadata"],
+            values={"team": {"value": {"type": "static_select",
+                                       "selected_option": {"value": "helpdesk"}}}}))
+        await running.settle()
+        moved = running.store.get_item(workspace=B, item_id=item.id)
+
+    assert stats.status == 200
+    assert "billing" in stats.body and "helpdesk" in stats.body
+    assert "payments" not in stats.body
+    assert "billing" in one_team.body and "Forwarding" not in one_team.body
+    options = [option["value"] for option in view["blocks"][0]["element"]["options"]]
+    assert opened.token == bravo.bot_token and options == ["helpdesk"]
+    assert moved is not None and moved.team == "helpdesk" and moved.card_channel == "C0BHELP"
 
 
 async def test_digest_print_shows_each_workspace_its_own_teams(tmp_path, monkeypatch, capsys):
