@@ -197,3 +197,89 @@ def test_the_readmes_example_of_sections_is_valid():
     assert config.for_workspace("E0ACME:T0ACMEUS").relay == "all"
     assert config.for_workspace("msteams:72f988bf-86f1-41af-91ab-2d7cd011db47") is \
         config.for_workspace("T0EUROPE")
+
+
+def test_suggest_rules_adds_keywords_to_the_teams_the_moves_were_made_in(
+        tmp_path, monkeypatch, capsys):
+    from bot.models import Event, utcnow
+    from storage import open_store
+    from tests.fakes import make_item
+
+    path = tmp_path / "feedbackbot.yml"
+    path.write_text(BASE + """workspaces:
+  T0BBB:
+    teams:
+      billing: {channel: C0BBILLING, owners: [U0BCAROL], keywords: [refund]}
+      helpdesk: {channel: C0BHELP, owners: [U0BDAVE]}
+    fallback: helpdesk
+    customer_channels: {}
+""")
+    db = tmp_path / "bot.db"
+    store = open_store(f"sqlite:///{db}")
+    now = utcnow()
+    for text in ("the warranty receipt is missing", "warranty terms unclear"):
+        item = make_item(workspace="T0BBB", team="billing", text=text, reassignments=1,
+                         forwarded_at=now, received_at=now)
+        created = store.create_item(item=item, event=Event(0, "received", "U0S", now),
+                                    outbox=[])
+        store.update_item(workspace="T0BBB", item_id=created.id, changes={},
+                          event=Event(created.id, "reassigned", "U0BCAROL", now,
+                                      {"from": "helpdesk", "to": "billing"}))
+    store.close()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+
+    assert main(["--config", str(path), "suggest-rules"]) == 0
+
+    out = capsys.readouterr().out
+    assert "# workspaces.T0BBB: 2 items with 'warranty' moved helpdesk → billing" in out
+    assert "+      billing: {channel: C0BBILLING, owners: [U0BCAROL], keywords: [refund," \
+           " warranty]}" in out
+
+
+def test_the_scheduler_wakes_up_for_every_sections_digests():
+    from bot.scheduler import Scheduler
+
+    config = loaded(BASE + """workspaces:
+  T0BBB:
+    digests:
+      - {channel: C0BMGR, at: "10:30", timezone: Europe/Paris}
+      - {channel: C0BMGR2, at: "09:00", timezone: Europe/Berlin}
+""").config
+    assert config is not None
+
+    class Digests:
+        def __init__(self) -> None:
+            self.config = config
+
+    scheduler = Scheduler(digests=Digests(), reminders=None,  # type: ignore[arg-type]
+                          workspaces=list, after_tick=lambda: None)
+    jobs: list[str] = []
+
+    class Recording:
+        def __init__(self, **_: object) -> None:
+            self.running = True
+
+        def add_job(self, _func, trigger, *, id: str, **_: object) -> None:
+            jobs.append(f"{id} {trigger} {trigger.timezone}")
+
+        def start(self) -> None:
+            pass
+
+        def shutdown(self, wait: bool) -> None:
+            pass
+
+    import bot.scheduler as module
+
+    real = module.AsyncIOScheduler
+    module.AsyncIOScheduler = Recording  # type: ignore[misc,assignment]
+    try:
+        scheduler.start()
+    finally:
+        module.AsyncIOScheduler = real  # type: ignore[misc]
+
+    # The top level's 09:00 Berlin and B's 10:30 Paris; B's 09:00 Berlin is the same
+    # wake-up as the top level's.
+    digest_jobs = [job for job in jobs if job.startswith("digest-")]
+    assert len(digest_jobs) == 2
+    assert any("hour='10', minute='30'" in job and "Europe/Paris" in job
+               for job in digest_jobs), digest_jobs
