@@ -352,6 +352,15 @@ class Config(_Strict):
     def _fill_sla(cls, value: Any) -> Any:
         return {**DEFAULT_SLA, **value} if isinstance(value, dict) else value
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when every setting is; for_workspace's cache doesn't count (it refers
+        back to this config, which pydantic's comparison would follow for ever)."""
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
+
     def joined_workspace(self, key: str) -> str:
         """The workspace key items of `key` live under: its `same_as`, else `key` itself."""
         section = self.workspaces.get(key)

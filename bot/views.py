@@ -125,10 +125,10 @@ class Views:
     async def _figures(self, *, workspace: str, days: int,
                        teams: Sequence[str] | None) -> Figures:
         now = self.clock()
+        config = self.config.for_workspace(workspace)
 
         def read(store: Store) -> Figures:
-            return window_figures(store=store, config=self.config.for_workspace(workspace),
-                                  workspace=workspace,
+            return window_figures(store=store, config=config, workspace=workspace,
                                   now=now, days=days, teams=teams)
 
         if self._read_figures is None:

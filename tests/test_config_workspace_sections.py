@@ -283,3 +283,13 @@ def test_the_scheduler_wakes_up_for_every_sections_digests():
     assert len(digest_jobs) == 2
     assert any("hour='10', minute='30'" in job and "Europe/Paris" in job
                for job in digest_jobs), digest_jobs
+
+
+def test_configs_with_sections_compare_by_their_settings():
+    first, second = loaded(BASE + SECTIONS).config, loaded(BASE + SECTIONS).config
+    assert first is not None and second is not None
+    second.for_workspace("E0ORG:T0ANY")  # one has looked up more workspaces than the other
+
+    assert first == second
+    assert first.for_workspace("T0BBB") == second.for_workspace("T0BBB")
+    assert first != first.for_workspace("T0BBB")
