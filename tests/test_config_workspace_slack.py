@@ -235,3 +235,44 @@ async def test_digest_print_shows_each_workspace_its_own_teams(tmp_path, monkeyp
 
 
 make_slack = make_fake_slack
+
+
+GRID_SECTIONS = """
+workspaces:
+  E0ORG:
+    teams:
+      org-apps: {channel: C0ORGAPPS, owners: [U0ALICE], keywords: [crash]}
+    fallback: org-apps
+    customer_channels: {}
+  "E0ORG:T0SECOND":
+    teams:
+      second-apps: {channel: C0SECONDAPPS, owners: [U0BOB], keywords: [crash]}
+    fallback: second-apps
+    customer_channels: {}
+"""
+
+
+async def test_an_enterprise_section_covers_its_workspaces_without_their_own(tmp_path):
+    loaded = parse_config_text(EXAMPLE_CONFIG.read_text() + GRID_SECTIONS)
+    assert loaded.config is not None, loaded.problems
+    async with make_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db", config=loaded.config) as running:
+        for channel in ("C0ORGAPPS", "C0SECONDAPPS"):
+            slack.add_channel(channel, channel.lower())
+        grant = await install(slack, running.url, team_id=None, enterprise_id="E0ORG",
+                              enterprise_name="Org", org_wide=True)
+        slack.add_user("U0SECOND", "second-support", team_id="T0SECOND")
+        answers = []
+        for team, user in (("T0DEMO", "U0SUPPORT"), ("T0SECOND", "U0SECOND")):
+            form = slash_command(text="the app crashes on login", user_id=user,
+                                 channel_id="C0GENERAL", team_id=team, enterprise_id="E0ORG")
+            form["is_enterprise_install"] = "true"
+            answers.append((await running.slack.send_command(form)).body)
+            await running.settle()
+        items = running.store.list_items()
+        cards = [(call.args["channel"], call.token) for call in slack.calls_to("chat.postMessage")
+                 if call.args.get("channel") in ("C0ORGAPPS", "C0SECONDAPPS", "C0MOBILE")]
+
+    assert sorted((item.workspace, item.team) for item in items) == [
+        ("E0ORG:T0DEMO", "org-apps"), ("E0ORG:T0SECOND", "second-apps")], answers
+    assert sorted(cards) == [("C0ORGAPPS", grant.bot_token), ("C0SECONDAPPS", grant.bot_token)]
