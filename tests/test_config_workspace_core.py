@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Config, parse_config_text
+from bot.intake import IntakeService
 from bot.lifecycle import Lifecycle
-from bot.models import Event, Status
+from bot.models import Event, IntakeKind, IntakeRequest, SourceMessage, Status
 from bot.outbox import OutboxWorker
 from bot.ports import Ports
 from bot.reminders import Reminders
@@ -103,3 +104,22 @@ async def test_stats_list_each_workspaces_own_teams(fresh_store: Store):
 
     assert [row.team for row in stats[A].rows][:-1] == ["payments", "mobile", "triage"]
     assert [row.team for row in stats[B].rows][:-1] == ["billing"]
+
+
+async def test_cards_mention_the_owners_of_the_workspaces_own_team(fresh_store: Store):
+    clock = FrozenClock(START)
+    config = sectioned_config()
+    chat = RecordingChatPort(clock=clock)
+    chat.internal_users = {"U0SUPPORT"}
+    worker = OutboxWorker(store=fresh_store, port=chat, config=config, clock=clock)
+    intake = IntakeService(store=fresh_store, config=config, clock=clock, port=chat)
+    for key in (A, B):
+        await intake.forward(IntakeRequest(
+            workspace=key, kind=IntakeKind.COMMAND, text="the invoice is wrong",
+            forwarded_by="U0SUPPORT", received_at=clock(), forwarded_at=clock(),
+            source=SourceMessage(channel=None, ts=None), intake_key=f"command:{key}"))
+    await worker.drain_once()
+
+    # Both go to a team called payments: A's owners are the top level's, B's its own.
+    mentions = {card.item.workspace: (card.item.team, card.mentions) for card in chat.cards}
+    assert mentions == {A: ("payments", ["U0ALICE", "U0BOB"]), B: ("payments", ["U0BPAY"])}

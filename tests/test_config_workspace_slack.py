@@ -17,6 +17,7 @@ from handlers.slack.standin.payloads import (
     block_actions,
     event_callback,
     message_event,
+    message_shortcut,
     slash_command,
     view_submission,
 )
@@ -90,13 +91,36 @@ async def test_each_workspace_routes_by_its_own_section(tmp_path):
         await forward(running, team=B, channel="C0INTAKE", user="U0BSUP",
                       bot_user="U0BOTB")
         items = running.store.list_items()
-        cards = {call.args["channel"]: call.token
+        cards = {call.args["channel"]: (call.token, json.dumps(call.args))
                  for call in slack.calls_to("chat.postMessage")
                  if call.args.get("channel") in ("C0PAYMENTS", "C0BBILLING")}
 
     assert sorted((item.workspace, item.team, item.source_channel) for item in items) == sorted([
         (A, "payments", "C0INTAKE"), (B, "billing", "C0BINTAKE")])
-    assert cards == {"C0PAYMENTS": alpha.bot_token, "C0BBILLING": bravo.bot_token}
+    assert {channel: token for channel, (token, _) in cards.items()} == {
+        "C0PAYMENTS": alpha.bot_token, "C0BBILLING": bravo.bot_token}
+    # B's card mentions B's owner.
+    assert "<@U0BCAROL>" in cards["C0BBILLING"][1]
+
+
+async def test_the_forward_form_offers_the_workspaces_own_teams(tmp_path):
+    async with make_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db",
+                              config=two_workspace_config()) as running:
+        add_workspace_b(slack)
+        bravo = await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
+        message = slack.add_message("C0BHELP", user="U0BDAVE", text=WORDS)
+        await running.slack.send_interaction(message_shortcut(
+            callback_id="forward_feedback", user_id="U0BSUP", channel_id="C0BHELP",
+            message=message, team_id=B))
+        [opened] = await slack.wait_for("views.open")
+
+    [team] = [block for block in opened.args["view"]["blocks"]
+              if block.get("block_id") == "team"]
+    assert opened.token == bravo.bot_token
+    assert [option["value"] for option in team["element"]["options"]] == [
+        "billing", "helpdesk"]
+    assert team["element"]["initial_option"]["value"] == "billing"
 
 
 async def test_an_admin_of_one_workspace_is_not_an_admin_of_the_other(tmp_path):
