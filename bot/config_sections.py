@@ -47,6 +47,8 @@ def section_checks(config: Config, root: Any, cross_checks: CrossChecks) -> list
             continue
         node = nodes.get(key) if isinstance(nodes, dict) else None
         own = set(section.overrides())
+        if key.startswith("msteams:"):
+            found += _tenant_checks(config.for_workspace(key), here, own)
         seen: set[tuple[str, str]] = set()
         merged_root = {**root, **(node if isinstance(node, dict) else {})}
         for loc, message, severity in cross_checks(config.for_workspace(key), merged_root):
@@ -71,3 +73,24 @@ def _join_checks(config: Config, here: Loc, target: str) -> list[Found]:
         return [((*here, "same_as"), f"{target!r} is itself joined to {further.same_as!r}; "
                  f"join this key to {further.same_as!r} directly", "error")]
     return []
+
+
+def _tenant_checks(config: Config, here: Loc, own: set[str]) -> list[Found]:
+    """A Teams tenant's own section: Slack-only settings there can never take effect.
+
+    Its items come from Teams and it is no Slack workspace (no Slack token), so a team
+    without a Teams place gets no card, and Slack intake channels never see its messages.
+    """
+    found: list[Found] = []
+    if "teams" in own:
+        for name, team in config.teams.items():
+            if team.msteams is None:
+                found.append(((*here, "teams", name), "this team is on Slack only, and a "
+                              "Teams tenant's cards can't go to Slack: give it an `msteams:` "
+                              "place, or join the tenant to a Slack workspace with `same_as`",
+                              "warning"))
+    if "intake" in own and config.intake.channels:
+        found.append(((*here, "intake", "channels"), "Slack intake channels never see a "
+                      "Teams tenant's messages: list Teams channels under "
+                      "`intake.msteams_channels`", "warning"))
+    return found

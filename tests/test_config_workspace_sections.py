@@ -293,3 +293,49 @@ def test_configs_with_sections_compare_by_their_settings():
     assert first == second
     assert first.for_workspace("T0BBB") == second.for_workspace("T0BBB")
     assert first != first.for_workspace("T0BBB")
+
+
+def test_teams_channels_of_sections_are_checked_for_the_bots_install_too():
+    from bot.install_check import configured_teams_channels
+
+    config = loaded(BASE + """workspaces:
+  "msteams:tenant-eu":
+    teams:
+      eu-billing:
+        msteams: {channel: "19:eubilling@thread.tacv2", owners: [eu@example.com]}
+    fallback: eu-billing
+    customer_channels: {}
+    intake: {msteams_channels: ["19:euintake@thread.tacv2"]}
+""").config
+    assert config is not None
+
+    assert configured_teams_channels(config) == [
+        ("workspaces.msteams:tenant-eu.teams.eu-billing.msteams.channel",
+         "19:eubilling@thread.tacv2"),
+        ("workspaces.msteams:tenant-eu.intake.msteams_channels[0]", "19:euintake@thread.tacv2"),
+    ]
+
+
+def test_slack_only_settings_in_a_teams_tenants_section_are_warned_about():
+    text = BASE + """workspaces:
+  "msteams:tenant-eu":
+    teams:
+      eu-billing:
+        msteams: {channel: "19:eubilling@thread.tacv2", owners: [eu@example.com]}
+      eu-slack: {channel: C0EUSLACK, owners: [U0EU]}
+    fallback: eu-billing
+    customer_channels: {}
+    intake: {channels: [C0EUINTAKE]}
+"""
+    result = loaded(text)
+    start = BASE.count("\n") + 1
+
+    assert result.config is not None  # warnings only
+    assert [str(problem) for problem in result.problems] == [
+        f"bot.yml:{start + 5}: workspaces.msteams:tenant-eu.teams.eu-slack: warning: this "
+        "team is on Slack only, and a Teams tenant's cards can't go to Slack: give it an "
+        "`msteams:` place, or join the tenant to a Slack workspace with `same_as`",
+        f"bot.yml:{start + 8}: workspaces.msteams:tenant-eu.intake.channels: warning: Slack "
+        "intake channels never see a Teams tenant's messages: list Teams channels under "
+        "`intake.msteams_channels`",
+    ]
