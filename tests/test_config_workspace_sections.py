@@ -339,3 +339,40 @@ def test_slack_only_settings_in_a_teams_tenants_section_are_warned_about():
         "intake channels never see a Teams tenant's messages: list Teams channels under "
         "`intake.msteams_channels`",
     ]
+
+
+async def test_check_config_online_checks_the_tokens_workspace_with_its_section(tmp_path):
+    import asyncio
+    import os
+    import sys
+
+    from handlers.slack.standin.slack_server import FakeSlack
+    from handlers.slack.standin.workspace import seed_workspace
+
+    path = tmp_path / "feedbackbot.yml"
+    # The token's workspace (T0DEMO) has a section whose team channel the bot is not in;
+    # another workspace's section is not this token's to check.
+    path.write_text(BASE + """workspaces:
+  T0DEMO:
+    teams:
+      billing: {channel: C0NOTINVITED, owners: [U0ALICE]}
+    fallback: billing
+    customer_channels: {}
+  T0OTHER:
+    intake: {channels: [C0ELSEWHERE]}
+""")
+    async with FakeSlack(team_id="T0DEMO") as slack:
+        seed_workspace(slack)
+        slack.add_channel("C0NOTINVITED", "billing", bot_member=False)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "--config", str(path), "check-config", "--online",
+            env={**os.environ, "SLACK_BOT_TOKEN": "xoxb-test",
+                 "SLACK_API_URL": slack.api_url},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+
+    printed = out.decode()
+    assert process.returncode == 1, printed + err.decode()
+    assert (f"{path}: workspaces.T0DEMO.teams.billing.channel: error: the bot is not a member"
+            " of #billing (C0NOTINVITED)") in printed
+    assert "C0ELSEWHERE" not in printed
