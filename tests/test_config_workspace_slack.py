@@ -196,7 +196,7 @@ async def test_each_workspace_gets_its_own_digest_in_its_own_channel(tmp_path):
     assert "billing" not in by_channel["C0MANAGERS"]
 
 
-async def test_stats_and_reassigning_offer_the_workspaces_own_teams(tmp_path):
+async def test_stats_app_home_and_reassigning_use_the_workspaces_own_teams(tmp_path):
     async with make_slack() as slack, \
             running_oauth_bot(slack, tmp_path / "bot.db",
                               config=two_workspace_config()) as running:
@@ -206,6 +206,12 @@ async def test_stats_and_reassigning_offer_the_workspaces_own_teams(tmp_path):
         await forward(running, team=B, channel="C0BINTAKE", user="U0BSUP",
                       bot_user="U0BOTB")
         [item] = running.store.list_items()
+        # App Home of B's billing owner: their item waits, and their team's figures.
+        await running.slack.send_event(event_callback(
+            {"type": "app_home_opened", "user": "U0BCAROL", "channel": "D0HOME",
+             "tab": "home", "event_ts": "1764201600.000100"},
+            team_id=B, bot_user_id="U0BOTB"))
+        [home] = await slack.wait_for("views.publish")
         stats = await running.slack.send_command(slash_command(
             text="stats", user_id="U0BCAROL", channel_id="C0BHELP", team_id=B))
         # "stats TEAM" names a team of B's own: figures, not feedback to forward.
@@ -226,6 +232,10 @@ async def test_stats_and_reassigning_offer_the_workspaces_own_teams(tmp_path):
         await running.settle()
         moved = running.store.get_item(workspace=B, item_id=item.id)
 
+    home_text = json.dumps(home.args["view"])
+    assert home.token == bravo.bot_token
+    assert "Waiting for your response* (1)" in home_text
+    assert "*billing*, last 7 days: 1 new" in home_text
     assert stats.status == 200
     assert "billing" in stats.body and "helpdesk" in stats.body
     assert "payments" not in stats.body
