@@ -18,6 +18,7 @@ from handlers.slack.standin.payloads import (
     event_callback,
     message_event,
     message_shortcut,
+    reaction_added_event,
     slash_command,
     view_submission,
 )
@@ -45,6 +46,8 @@ workspaces:
     fallback: helpdesk
     intake:
       channels: [C0BINTAKE]
+    acknowledge:
+      reactions: [ok_hand]
     digests:
       - channel: C0BMANAGERS
         timezone: Europe/Berlin
@@ -121,6 +124,39 @@ async def test_the_forward_form_offers_the_workspaces_own_teams(tmp_path):
     assert [option["value"] for option in team["element"]["options"]] == [
         "billing", "helpdesk"]
     assert team["element"]["initial_option"]["value"] == "billing"
+
+
+async def test_card_reactions_and_thread_replies_follow_the_workspaces_section(tmp_path):
+    async with make_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db",
+                              config=two_workspace_config()) as running:
+        add_workspace_b(slack)
+        await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
+        for _ in range(2):
+            await forward(running, team=B, channel="C0BINTAKE", user="U0BSUP",
+                          bot_user="U0BOTB")
+        first, second = sorted(running.store.list_items(), key=lambda item: item.id)
+
+        async def send(event: dict) -> None:
+            await running.slack.send_event(event_callback(event, team_id=B,
+                                                          bot_user_id="U0BOTB"))
+            await running.settle()
+
+        # :eyes: acknowledges at the top level, not in B (whose section says :ok_hand:).
+        for reaction in ("eyes", "ok_hand"):
+            await send(reaction_added_event(user="U0BCAROL", reaction=reaction,
+                                            channel="C0BBILLING", ts=str(first.card_ts)))
+            if reaction == "eyes":
+                after_eyes = running.store.get_item(workspace=B, item_id=first.id)
+        # A reply in the thread of a card in B's own team channel is a response.
+        await send(message_event(channel="C0BBILLING", user="U0BCAROL", team=B,
+                                 text="Looking at it", thread_ts=str(second.card_ts)))
+        acked = running.store.get_item(workspace=B, item_id=first.id)
+        replied = running.store.get_item(workspace=B, item_id=second.id)
+
+    assert after_eyes is not None and after_eyes.first_response_at is None
+    assert acked is not None and acked.first_response_by == "U0BCAROL"
+    assert replied is not None and replied.first_response_by == "U0BCAROL"
 
 
 async def test_an_admin_of_one_workspace_is_not_an_admin_of_the_other(tmp_path):
