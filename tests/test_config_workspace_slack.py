@@ -346,3 +346,31 @@ async def test_an_enterprise_section_covers_its_workspaces_without_their_own(tmp
     assert sorted((item.workspace, item.team) for item in items) == [
         ("E0ORG:T0DEMO", "org-apps"), ("E0ORG:T0SECOND", "second-apps")], answers
     assert sorted(cards) == [("C0ORGAPPS", grant.bot_token), ("C0SECONDAPPS", grant.bot_token)]
+
+
+async def test_digest_post_posts_each_workspaces_own_subscriptions(tmp_path):
+    from bot.digest_post import post_digests
+
+    text = EXAMPLE_CONFIG.read_text() + B_SECTION + (
+        "      - channel: C0BLEADS\n        at: \"17:00\"\n        timezone: Europe/Berlin\n"
+        "        days: [mon, tue, wed, thu, fri, sat, sun]\n")
+    loaded = parse_config_text(text)
+    assert loaded.config is not None, loaded.problems
+    clock = FrozenClock(MONDAY_RUN + timedelta(hours=3))
+    async with make_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db", clock=clock,
+                              config=loaded.config) as running:
+        add_workspace_b(slack)
+        slack.add_channel("C0BLEADS", "b-leads")
+        alpha = await install(slack, running.url, team_id=A, bot_user_id="U0BOTA")
+        bravo = await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
+
+        code = await post_digests(running.bot.runtime, force=False, wait=10)
+        posted = sorted((call.args["channel"], call.token)
+                        for call in slack.calls_to("chat.postMessage")
+                        if call.args.get("channel") in ("C0MANAGERS", "C0BMANAGERS",
+                                                         "C0BLEADS"))
+
+    assert code == 0
+    assert posted == sorted([("C0MANAGERS", alpha.bot_token), ("C0BMANAGERS", bravo.bot_token),
+                             ("C0BLEADS", bravo.bot_token)])
