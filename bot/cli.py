@@ -135,15 +135,20 @@ def attach_platforms(runtime: Runtime, settings: Settings,
 def _warn_about_platforms_not_running(config: Config, running: list[Platform]) -> None:
     """Say which teams and digests wait for a platform this process does not serve."""
     names = {platform.name for platform in running}
-    for name, team in config.teams.items():
-        if not set(team.platforms) & names:
-            print(f"feedbackbot: warning: team {name} lives on {', '.join(team.platforms)},"
-                  " which this process does not serve: its cards wait until it does",
-                  file=sys.stderr)
-    for index, digest in enumerate(config.digests):
-        if digest.platform not in names:
-            print(f"feedbackbot: warning: digests[{index}] is posted on {digest.platform},"
-                  " which this process does not serve", file=sys.stderr)
+    for prefix, each in config.every_workspace_config():
+        # A section's teams and digests are its own only when it gives them.
+        own_teams = each.teams if not prefix or each.teams is not config.teams else {}
+        own_digests = each.digests if not prefix or each.digests is not config.digests else []
+        for name, team in own_teams.items():
+            if not set(team.platforms) & names:
+                print(f"feedbackbot: warning: team {prefix}{name} lives on"
+                      f" {', '.join(team.platforms)}, which this process does not serve:"
+                      " its cards wait until it does", file=sys.stderr)
+        for index, digest in enumerate(own_digests):
+            if digest.platform not in names:
+                print(f"feedbackbot: warning: {prefix}digests[{index}] is posted on"
+                      f" {digest.platform}, which this process does not serve",
+                      file=sys.stderr)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,7 +19,7 @@ from bot.platforms import load_platforms
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import Store
-from bot.suggestions import config_diff, suggest_rules
+from bot.suggestions import Reassignment, config_diff, suggest_rules
 from storage import open_existing_store
 
 _DAY = timedelta(days=1)
@@ -44,7 +44,7 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     config = _config(settings)
     if config is None:
         return 1
-    if not config.digests:
+    if not any(each.digests for _, each in config.every_workspace_config()):
         print("No digests are configured (see `digests:` in the config).")
         return 0
     if args.print:
@@ -90,13 +90,15 @@ def _print_digests(config: Config, settings: Settings) -> int:
     try:
         service = DigestService(store=store, config=config, clock=utcnow)
         workspaces = _workspaces(store) or [""]
-        for index, period in enumerate(service.current_periods()):
-            subscription = config.digests[index]
-            if period is None:
-                print(f"{subscription.target}: no digest today in {subscription.timezone}"
-                      f" (it runs on {', '.join(subscription.days)})\n")
-                continue
-            for workspace in workspaces:
+        # Each workspace's digests are those of its config (its section, else the top level).
+        for workspace in workspaces:
+            digests = config.for_workspace(workspace).digests
+            for index, period in enumerate(service.current_periods(workspace)):
+                subscription = digests[index]
+                if period is None:
+                    print(f"{subscription.target}: no digest today in {subscription.timezone}"
+                          f" (it runs on {', '.join(subscription.days)})\n")
+                    continue
                 data = service.build(workspace=workspace, index=index,
                                      local_date=period.local_date, late=False,
                                      window_end=min(utcnow(), period.window_end))
@@ -153,24 +155,41 @@ def cmd_suggest_rules(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
         return _fail("--days takes a number of days, 1 or more")
     since = None if args.all else utcnow() - timedelta(days=args.days)
+    # Moves are learned from per set of teams: the top level's, or a section's own.
+    moved: dict[str | None, list[Reassignment]] = {}
     try:
         service = DigestService(store=store, config=config, clock=utcnow)
-        moved = [move for workspace in _workspaces(store)
-                 for move in service.reassignments(workspace=workspace, since=since)]
+        for workspace in _workspaces(store):
+            moved.setdefault(_teams_section(config, workspace), []).extend(
+                service.reassignments(workspace=workspace, since=since))
     finally:
         store.close()
-    suggestions = suggest_rules(reassignments=moved, config=config,
-                                min_count=args.min_count)
-    if not suggestions:
+    found = {section: suggest_rules(reassignments=moves,
+                                    config=config.for_workspace(section),
+                                    min_count=args.min_count)
+             for section, moves in moved.items()}
+    if not any(found.values()):
         print(f"No suggestions: no keyword appears in {args.min_count} or more items moved"
               " between the same two teams.")
         return 0
-    for suggestion in suggestions:
-        print(f"# {suggestion.sentence()}")
+    for section, suggestions in found.items():
+        for suggestion in suggestions:
+            where = f"workspaces.{section}: " if section else ""
+            print(f"# {where}{suggestion.sentence()}")
     with open(settings.config_path, encoding="utf-8") as handle:
-        sys.stdout.write(config_diff(suggestions, config_text=handle.read(),
-                                     path=settings.config_path))
+        sys.stdout.write(config_diff(found.get(None, []), config_text=handle.read(),
+                                     path=settings.config_path,
+                                     sections={key: value for key, value in found.items()
+                                               if key is not None}))
     return 0
+
+
+def _teams_section(config: Config, workspace: str) -> str | None:
+    """The workspace section whose `teams` a workspace uses; None for the top level's."""
+    section = config.section_key(workspace)
+    if section is not None and "teams" in config.workspaces[section].overrides():
+        return section
+    return None
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

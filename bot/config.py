@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import zoneinfo
-from datetime import time, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -14,97 +13,33 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
 
 from bot.config_problems import ConfigProblem, LoadedConfig
+from bot.config_values import (
+    Days,
+    Duration,
+    Emoji,
+    Keyword,
+    Pattern,
+    TimeZone,
+    Weekday,
+    parse_clock,
+)
 from bot.durations import parse_duration
-from bot.safe_regex import UnsafePattern, compile_pattern
 
 Severity = Literal["urgent", "high", "normal", "low"]
 Platform = Literal["slack", "msteams"]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MON_FRI: tuple[Weekday, ...] = WEEKDAYS[:5]
 DEFAULT_SLA: dict[Severity, str] = {"urgent": "30m", "high": "2h", "normal": "8h", "low": "3d"}
 
-_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _SECTIONS = frozenset({"admins", "customer_channels", "intake", "acknowledge", "sla", "digests"})
 _TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def _parse_clock(text: str) -> time:
-    """Parse "HH:MM" (24-hour) into a time; raise ValueError otherwise."""
-    match = _CLOCK.match(text.strip())
-    if not match:
-        raise ValueError(f'expected a 24-hour time like "09:00", got {text!r}')
-    return time(int(match.group(1)), int(match.group(2)))
-
-
-def _check_timezone(name: str) -> str:
-    """Accept only IANA time zone names that zoneinfo knows."""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r}; use an IANA name like 'Europe/Berlin'"
-        ) from None
-    return name
-
-
-def _check_days(value: Any) -> Any:
-    """Let "Mon" mean "mon", drop repeats, and reject an empty week."""
-    if not isinstance(value, list):
-        return value
-    if not value:
-        raise ValueError("list at least one day, e.g. [mon, tue, wed, thu, fri]")
-    return list(dict.fromkeys(d.strip().lower() if isinstance(d, str) else d for d in value))
-
-
-def _strip_colons(name: str) -> str:
-    """Turn ":inbox_tray:" into "inbox_tray"."""
-    stripped = name.strip().strip(":").strip()
-    if not stripped:
-        raise ValueError("emoji name is empty")
-    return stripped
-
-
-def _check_duration(value: Any) -> Any:
-    """Validate an SLA duration with bot.durations."""
-    parse_duration(value)
-    return value.strip()
-
-
-def _check_keyword(value: str) -> str:
-    """Reject blank keywords, which would match every message."""
-    if not value.strip():
-        raise ValueError("keyword is empty")
-    return value.strip()
-
-
-def _check_regex(value: str) -> str:
-    """Compile the pattern the way routing will, so a bad or unsafe one fails at load time."""
-    if not value:
-        raise ValueError("pattern is empty")
-    try:
-        re.compile(value, re.IGNORECASE)
-    except re.error as exc:
-        raise ValueError(f"bad regex {value!r}: {exc.msg}") from None
-    try:
-        compile_pattern(value)
-    except UnsafePattern as exc:
-        raise ValueError(f"regex {value!r} can't be run safely on customer text: {exc}") from None
-    return value
-
-
-Days = Annotated[list[Weekday], BeforeValidator(_check_days)]
-Emoji = Annotated[str, AfterValidator(_strip_colons)]
-Duration = Annotated[str, BeforeValidator(_check_duration)]
-Keyword = Annotated[str, AfterValidator(_check_keyword)]
-Pattern = Annotated[str, AfterValidator(_check_regex)]
-TimeZone = Annotated[str, AfterValidator(_check_timezone)]
 
 
 class _Strict(BaseModel):
@@ -127,7 +62,7 @@ class BusinessHours(_Strict):
         start_text, sep, end_text = value.partition("-")
         if not sep:
             raise ValueError(f'expected hours like "09:00-17:00", got {value!r}')
-        start, end = _parse_clock(start_text), _parse_clock(end_text)
+        start, end = parse_clock(start_text), parse_clock(end_text)
         if start >= end:
             raise ValueError(f"hours {value!r}: the start must be before the end")
         return f"{start:%H:%M}-{end:%H:%M}"
@@ -250,14 +185,6 @@ class AcknowledgeConfig(_Strict):
     reactions: list[Emoji] = Field(default_factory=lambda: ["eyes"])
 
 
-class WorkspaceSection(_Strict):
-    """What the config says about one workspace (or Teams tenant) of a many-workspace bot."""
-
-    # Another workspace key whose items this one shares, e.g. a Teams tenant
-    # ("msteams:<tenant id>") joined to its company's Slack workspace ("T0123").
-    same_as: str = Field(min_length=1)
-
-
 class DigestConfig(_Strict):
     """One scheduled digest subscription, posted in one Slack or one Teams channel."""
 
@@ -275,7 +202,7 @@ class DigestConfig(_Strict):
     def _check_at(cls, value: Any) -> Any:
         if not isinstance(value, str):
             raise ValueError(f'expected a time like "09:00" (quote it), got {value!r}')
-        return f"{_parse_clock(value):%H:%M}"
+        return f"{parse_clock(value):%H:%M}"
 
     @model_validator(mode="after")
     def _one_place(self) -> DigestConfig:
@@ -299,6 +226,90 @@ class DigestConfig(_Strict):
         return self.channel if self.channel is not None else str(self.msteams_channel)
 
 
+# Settings a workspace section may give; each replaces the top-level value as a whole.
+WORKSPACE_SETTINGS = ("admins", "teams", "fallback", "customer_channels", "intake",
+                      "acknowledge", "relay", "severity_default", "sla", "digests")
+# Settings of the whole deployment, which a section can't change.
+_DEPLOYMENT_ONLY = {
+    "retention_days": "`retention_days` applies to the whole deployment (one store); "
+                      "set it at the top level",
+    "workspaces": "sections don't nest; list every workspace under the top-level "
+                  "`workspaces:`",
+}
+
+
+def _name_teams(data: Any) -> Any:
+    """Give each team of a `teams:` mapping its key as its name."""
+    if isinstance(data, dict) and isinstance(data.get("teams"), dict):
+        data = {**data, "teams": {
+            key: {**team, "name": key} if isinstance(team, dict) else team
+            for key, team in data["teams"].items()}}
+    return data
+
+
+class WorkspaceSection(_Strict):
+    """What the config says about one workspace (or Teams tenant) of a many-workspace bot.
+
+    Either `same_as` (this key's items live under another key, and use its settings),
+    or any of WORKSPACE_SETTINGS, each replacing the top-level value for this workspace.
+    """
+
+    # Another workspace key whose items this one shares, e.g. a Teams tenant
+    # ("msteams:<tenant id>") joined to its company's Slack workspace ("T0123").
+    same_as: str | None = Field(default=None, min_length=1)
+    admins: list[str] = []
+    teams: dict[str, TeamConfig] = {}
+    fallback: str | None = None
+    customer_channels: dict[str, str] = {}
+    intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    acknowledge: AcknowledgeConfig = Field(default_factory=AcknowledgeConfig)
+    relay: Literal["all", "marked"] = "all"
+    severity_default: Severity = "normal"
+    sla: dict[Severity, Duration] = Field(default_factory=lambda: dict(DEFAULT_SLA))
+    digests: list[DigestConfig] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prepare(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for key, why in _DEPLOYMENT_ONLY.items():
+            if key in data:
+                raise ValueError(why)
+        data = {k: v for k, v in data.items() if v is not None or k not in _SECTIONS}
+        return _name_teams(data)
+
+    @field_validator("teams")
+    @classmethod
+    def _some_teams(cls, value: dict[str, TeamConfig]) -> dict[str, TeamConfig]:
+        if not value:
+            raise ValueError("no teams in this section; leave `teams` out to use the "
+                             "top-level teams")
+        return value
+
+    @field_validator("sla", mode="before")
+    @classmethod
+    def _fill_sla(cls, value: Any) -> Any:
+        return {**DEFAULT_SLA, **value} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _joined_or_own(self) -> WorkspaceSection:
+        own = self.overrides()
+        if self.same_as is not None and own:
+            raise ValueError(
+                f"`same_as` joins this key to {self.same_as!r}, whose settings it then "
+                f"uses; it can't also give its own ({', '.join(own)}): move them to the "
+                f"{self.same_as!r} section, or remove `same_as`")
+        if self.same_as is None and not own:
+            raise ValueError("empty workspace section: give `same_as` or settings of its "
+                             f"own ({', '.join(WORKSPACE_SETTINGS)})")
+        return self
+
+    def overrides(self) -> list[str]:
+        """The settings this section gives, in WORKSPACE_SETTINGS order."""
+        return [key for key in WORKSPACE_SETTINGS if key in self.model_fields_set]
+
+
 class Config(_Strict):
     """The whole `feedbackbot.yml`."""
 
@@ -314,6 +325,9 @@ class Config(_Strict):
     retention_days: int = Field(default=365, gt=0, le=36500, strict=True)
     digests: list[DigestConfig] = []
     workspaces: dict[str, WorkspaceSection] = {}
+    # for_workspace's cache, and (in a workspace's config) the top-level config.
+    _resolved: dict[str, Config] = PrivateAttr(default_factory=dict)
+    _root: Config | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -322,13 +336,7 @@ class Config(_Strict):
             return data
         # An emptied section ("intake:" with everything commented out) means "use the defaults".
         data = {k: v for k, v in data.items() if v is not None or k not in _SECTIONS}
-        teams = data.get("teams")
-        if isinstance(teams, dict):
-            data["teams"] = {
-                key: {**team, "name": key} if isinstance(team, dict) else team
-                for key, team in teams.items()
-            }
-        return data
+        return _name_teams(data)
 
     @field_validator("teams")
     @classmethod
@@ -344,10 +352,71 @@ class Config(_Strict):
     def _fill_sla(cls, value: Any) -> Any:
         return {**DEFAULT_SLA, **value} if isinstance(value, dict) else value
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when every setting is; for_workspace's cache doesn't count (it refers
+        back to this config, which pydantic's comparison would follow for ever)."""
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
+
     def joined_workspace(self, key: str) -> str:
         """The workspace key items of `key` live under: its `same_as`, else `key` itself."""
         section = self.workspaces.get(key)
-        return section.same_as if section is not None else key
+        return section.same_as if section is not None and section.same_as else key
+
+    def section_key(self, key: str) -> str | None:
+        """The `workspaces:` key whose settings workspace `key` uses, or None (top level).
+
+        `key` itself (after `same_as`), else for a Grid workspace ("E…:T…") its
+        enterprise's section ("E…"), which covers every workspace of the org
+        without a section of its own.
+        """
+        key = self.joined_workspace(key)
+        if key in self.workspaces:
+            return key
+        enterprise, joined, _team = key.partition(":")
+        if joined and enterprise != "msteams" and enterprise in self.workspaces:
+            return enterprise
+        return None
+
+    def for_workspace(self, key: str | None) -> Config:
+        """The settings workspace `key` uses: its section over the top-level values.
+
+        Each setting its section gives replaces the top-level one as a whole; the rest,
+        and every setting of a workspace without a section, are the top level's.
+        Worked out once per key, then cached.
+        """
+        root = self._root or self
+        if not key or not root.workspaces:
+            return root
+        found = root._resolved.get(key)
+        if found is None:
+            section = root.section_key(key)
+            found = root if section is None else root._resolved.get(section)
+            if found is None:
+                found = root._merged(root.workspaces[str(section)])
+                root._resolved[str(section)] = found
+            root._resolved[key] = found
+        return found
+
+    def _merged(self, section: WorkspaceSection) -> Config:
+        """A copy of this (top-level) config with the section's settings in their place."""
+        merged = self.model_copy(update={key: getattr(section, key)
+                                         for key in section.overrides()})
+        merged._root = self
+        merged._resolved = {}
+        return merged
+
+    def every_workspace_config(self) -> list[tuple[str, Config]]:
+        """The top-level config and each section's own, once each, with where each is
+        written in the file ("" for the top level, "workspaces.KEY." for a section)."""
+        configs: list[tuple[str, Config]] = [("", self)]
+        for key, section in self.workspaces.items():
+            if section.same_as is None:
+                configs.append((f"workspaces.{key}.", self.for_workspace(key)))
+        return configs
 
     def sla_for(self, severity: Severity) -> timedelta:
         """The first-response target for a severity."""

@@ -21,9 +21,11 @@ from bot.config import (
     IntakeConfig,
     TeamConfig,
     TeamsPlace,
+    WorkspaceSection,
 )
 from bot.config_id_checks import Found, id_checks
 from bot.config_problems import ConfigProblem, LoadedConfig
+from bot.config_sections import section_checks
 
 Loc = tuple[str | int, ...]
 
@@ -67,7 +69,8 @@ def parse_config_text(text: str, *, path: str = "feedbackbot.yml") -> LoadedConf
             problems.append(ConfigProblem(path, line, key, message, "error"))
         return LoadedConfig(path=path, config=None, problems=_sorted(problems))
     problems = []
-    for loc, message, severity in _cross_checks(config, root):
+    checks = _cross_checks(config, root) + section_checks(config, root, _cross_checks)
+    for loc, message, severity in checks:
         key, line = _locate(root, loc)
         problems.append(ConfigProblem(path, line, key, message, severity))
     problems = _sorted(problems)
@@ -190,6 +193,8 @@ def _describe(value: Any) -> str:
 def _suggest(loc: Loc) -> str:
     """A "did you mean" hint for a misspelt key, from the fields of the section it is in."""
     parent = loc[:-1]
+    if parent[:1] == ("workspaces",) and len(parent) >= 2:
+        parent = parent[2:] or ("workspaces", "*")  # a section's keys are the top level's
     if parent[:1] in (("teams",), ("digests",)) and len(parent) > 1:
         parent = (parent[0], "*", *parent[2:])
     model = _SECTION_MODELS.get(parent)
@@ -207,6 +212,7 @@ _SECTION_MODELS: dict[Loc, type[BaseModel]] = {
     ("intake",): IntakeConfig,
     ("acknowledge",): AcknowledgeConfig,
     ("digests", "*"): DigestConfig,
+    ("workspaces", "*"): WorkspaceSection,
 }
 
 

@@ -75,7 +75,7 @@ def _postings_of(bot: Runtime, workspace: str, *, force: bool) -> list[Posting]:
     if force:
         return postings
     claimed_keys = {(done.period.key, done.period.period) for done in claimed}
-    for period in bot.digests.current_periods():
+    for period in bot.digests.current_periods(workspace):
         if period is None or (period.key, period.period) in claimed_keys:
             continue
         earlier = [entry for entry in bot.store.outbox_for_digest(

@@ -101,7 +101,7 @@ class DigestService:
         """
         now = self.clock()
         claimed = []
-        for period in due_periods(list(self.config.digests), now):
+        for period in due_periods(list(self.config.for_workspace(workspace).digests), now):
             if not self._posts_here(period.subscription, serving):
                 continue
             done = self._claim(workspace, period, now=now, late=is_late(period, now),
@@ -118,7 +118,7 @@ class DigestService:
         """
         now = self.clock()
         claimed = []
-        for index, subscription in enumerate(self.config.digests):
+        for index, subscription in enumerate(self.config.for_workspace(workspace).digests):
             period = current_period(index, subscription, now)
             if period is None or not self._posts_here(subscription, serving):
                 continue
@@ -130,16 +130,18 @@ class DigestService:
     def claim_window(self, *, workspace: str, index: int, start: datetime) -> Claimed | None:
         """Post a digest now covering [start, now), outside the schedule (for the demo)."""
         now = self.clock()
-        subscription = self.config.digests[index]
+        subscription = self.config.for_workspace(workspace).digests[index]
         period = period_for(index, subscription, local_today(subscription, now))
         return self._claim(workspace, period, now=now, late=False, force=True,
                            window_start=start)
 
-    def current_periods(self) -> list[Period | None]:
-        """Each subscription's current period; None off its run days or when posted elsewhere."""
+    def current_periods(self, workspace: str | None = None) -> list[Period | None]:
+        """Each subscription's current period (of `workspace`'s config); None off its run
+        days or when posted elsewhere."""
         now = self.clock()
+        digests = self.config.for_workspace(workspace).digests
         return [current_period(index, subscription, now) if self._posts_here(subscription)
-                else None for index, subscription in enumerate(self.config.digests)]
+                else None for index, subscription in enumerate(digests)]
 
     def build_claimed(self, *, workspace: str, claim: Mapping[str, Any]) -> DigestData:
         """The digest a claimed period's outbox entry delivers, from the store as it is now.
@@ -167,7 +169,8 @@ class DigestService:
         The window is the period's own unless `window_start` gives another one.
         Raises IndexError when the subscription no longer exists in the config.
         """
-        subscription = self.config.digests[index]
+        config = self.config.for_workspace(workspace)
+        subscription = config.digests[index]
         period = period_for(index, subscription, local_date)
         end = min(window_end, period.window_end) if window_end else period.window_end
         if window_start is not None and window_end is not None:
@@ -181,7 +184,7 @@ class DigestService:
         # Suggestions learn from the last month of moves, so old habits fade out.
         moved = self.reassignments(workspace=workspace, since=end - SUGGESTION_MEMORY)
         data = digest_from_rows(
-            rows, reassignments=moved, config=self.config, subscription=subscription,
+            rows, reassignments=moved, config=config, subscription=subscription,
             index=index, local_date=local_date, now=self.clock(), late=late, links=links)
         if shows_themes(subscription, local_date):
             data = self._with_themes(workspace, data, teams=subscription.teams)

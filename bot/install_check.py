@@ -8,17 +8,20 @@ from bot.store import Store
 
 
 def configured_teams_channels(config: Config) -> list[tuple[str, str]]:
-    """(config key, channel id) for every Teams channel the config names, in file order."""
-    found: list[tuple[str, str]] = []
-    for name, team in config.teams.items():
-        if team.msteams is not None:
-            found.append((f"teams.{name}.msteams.channel", team.msteams.channel))
-    for index, channel in enumerate(config.intake.msteams_channels):
-        found.append((f"intake.msteams_channels[{index}]", channel))
-    for index, digest in enumerate(config.digests):
-        if digest.msteams_channel is not None:
-            found.append((f"digests[{index}].msteams_channel", digest.msteams_channel))
-    return found
+    """(config key, channel id) for every Teams channel the config names, in file order,
+    workspace sections included; each channel once, at the first key naming it."""
+    found: dict[str, str] = {}
+    for prefix, each in config.every_workspace_config():
+        for name, team in each.teams.items():
+            if team.msteams is not None:
+                found.setdefault(team.msteams.channel, f"{prefix}teams.{name}.msteams.channel")
+        for index, channel in enumerate(each.intake.msteams_channels):
+            found.setdefault(channel, f"{prefix}intake.msteams_channels[{index}]")
+        for index, digest in enumerate(each.digests):
+            if digest.msteams_channel is not None:
+                found.setdefault(digest.msteams_channel,
+                                 f"{prefix}digests[{index}].msteams_channel")
+    return [(key, channel) for channel, key in found.items()]
 
 
 def missing_installs(config: Config, store: Store | None) -> list[str]:

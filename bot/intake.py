@@ -58,6 +58,8 @@ class IntakeService:
         self.store = store
         self.config = config
         self.router = Router(config)
+        # Each workspace's own router, for the settings its config section gives.
+        self._routers: dict[int, Router] = {id(config): self.router}
         self.clock = clock
         # Used to check forwarders when `forward` is given no port.
         self.ports = Ports.of(port) if port is not None else Ports()
@@ -66,10 +68,11 @@ class IntakeService:
         """What is wrong with a request that needs no platform to tell, or None."""
         if not request.text.strip() and not request.files:
             return IntakeRejected("There is no text to forward.", code="no_text")
-        if request.team and request.team not in self.config.teams:
+        config = self.config.for_workspace(request.workspace)
+        if request.team and request.team not in config.teams:
             return IntakeRejected(f"There is no team called {request.team!r}.",
                                   code="no_such_team", data={"team": request.team})
-        if (request.severity or self.config.severity_default) not in SEVERITIES:
+        if (request.severity or config.severity_default) not in SEVERITIES:
             return IntakeRejected(f"Severity must be one of {', '.join(SEVERITIES)}.",
                                   code="bad_severity", data={"severities": list(SEVERITIES)})
         return None
@@ -79,10 +82,20 @@ class IntakeService:
         problem = self.problem(request)
         return str(problem) if problem is not None else None
 
-    def suggest(self, *, text: str, channel: str | None) -> tuple[RouteDecision, str | None]:
+    def router_for(self, workspace: str | None) -> Router:
+        """The router of `workspace`'s config (built once per config)."""
+        config = self.config.for_workspace(workspace)
+        router = self._routers.get(id(config))
+        if router is None:
+            router = self._routers[id(config)] = Router(config)
+        return router
+
+    def suggest(self, *, text: str, channel: str | None,
+                workspace: str | None = None) -> tuple[RouteDecision, str | None]:
         """Return the team and customer the modal should preselect."""
-        customer = self.router.detect_customer(text=text, channel=channel)
-        return self.router.route(text=text, customer=customer), customer
+        router = self.router_for(workspace)
+        customer = router.detect_customer(text=text, channel=channel)
+        return router.route(text=text, customer=customer), customer
 
     async def may_forward(self, *, workspace: str, user: str, platform: str = "slack",
                           from_outside: bool = False, port: ChatPort | None = None) -> bool:
@@ -93,7 +106,7 @@ class IntakeService:
         organisation. Raises ChatError when the platform can't tell now, and ValueError
         when no port of `platform` can check the person.
         """
-        if user in self.config.intake.bots:
+        if user in self.config.for_workspace(workspace).intake.bots:
             return True
         if from_outside:
             return False
@@ -150,7 +163,8 @@ class IntakeService:
         problem = self.problem(request)
         if problem is not None:
             raise problem
-        severity = request.severity or self.config.severity_default
+        config = self.config.for_workspace(request.workspace)
+        severity = request.severity or config.severity_default
         if port is None and request.platform in self.ports:
             port = self.ports.on(request.platform)
         if request.kind in _CHECKED_KINDS and not await self.may_forward(
@@ -158,10 +172,10 @@ class IntakeService:
                 platform=request.platform, port=port):
             raise IntakeRejected("Only members of this workspace can forward feedback.",
                                  code="not_internal")
-        customer = request.customer or self.router.detect_customer(
+        customer = request.customer or self.router_for(request.workspace).detect_customer(
             text=request.text, channel=source.channel
         )
-        route = self.router.route(text=request.text, customer=customer,
+        route = self.router_for(request.workspace).route(text=request.text, customer=customer,
                                   chosen_team=request.team)
         item = Item(
             workspace=request.workspace,
@@ -184,7 +198,7 @@ class IntakeService:
             reply_thread_ts=request.reply_thread_ts,
             intake_key=request.intake_key,
             platform=request.platform,
-            card_platform=card_platform(self.config.teams[route.team], request.platform),
+            card_platform=card_platform(config.teams[route.team], request.platform),
         )
         event = Event(
             item_id=0,

@@ -79,7 +79,7 @@ class Lifecycle:
 
         Raises ChatError when a user group can't be read.
         """
-        config = self.config.teams.get(team)
+        config = self.config.for_workspace(workspace).teams.get(team)
         if config is None:
             return frozenset()
         group = config.owner_group if platform == "slack" else None
@@ -96,7 +96,7 @@ class Lifecycle:
 
     async def is_responder(self, item: Item, user: str) -> bool:
         """True for members of the owning team (where its card is) and admins."""
-        if same_person_in(user, self.config.admins):
+        if same_person_in(user, self.config.for_workspace(item.workspace).admins):
             return True
         try:
             members = await self.team_members(workspace=item.workspace, team=item.team,
@@ -224,7 +224,8 @@ class Lifecycle:
             return Outcome(item, False)
         relays: list[NewOutbox] = []
         # A reply is relayed once, however often it is marked or redelivered.
-        if (self.config.relay == "all" or marked) and not self._relays_of(item, reply_ts):
+        relay = self.config.for_workspace(workspace).relay
+        if (relay == "all" or marked) and not self._relays_of(item, reply_ts):
             relays = self._tell_everyone(item, "relay", by=user, text=text, reply_ts=reply_ts)
         if item.first_response_at is None:
             return self._first_response(item, user=user, kind="reply", now=now, extra=relays)
@@ -354,7 +355,8 @@ class Lifecycle:
             return Outcome(None, False, "not_found")
         if not await self.may_manage(item, user):
             return Outcome(item, False, "not_yours", {"team": item.team})
-        if to_team not in self.config.teams:
+        teams = self.config.for_workspace(workspace).teams
+        if to_team not in teams:
             return Outcome(item, False, "no_such_team", {"team": to_team})
         if to_team == item.team:
             return Outcome(item, False, "already_with_team", {"team": to_team})
@@ -370,7 +372,7 @@ class Lifecycle:
         updated = self.store.update_item(
             workspace=workspace, item_id=item.id,
             changes={"team": to_team, "reassignments": item.reassignments + 1,
-                     "card_platform": card_platform(self.config.teams[to_team],
+                     "card_platform": card_platform(teams[to_team],
                                                     item.platform),
                      "assignees": [], "card_channel": None, "card_ts": None,
                      "status": status, "failed": None},

@@ -105,8 +105,9 @@ class OutboxWorker:
         """The platform an entry goes out on; a digest's is its subscription's."""
         if entry.kind == DIGEST:
             index = int(entry.payload.get("index", -1))
-            if 0 <= index < len(self.config.digests):
-                return self.config.digests[index].platform
+            digests = self.config.for_workspace(entry.workspace).digests
+            if 0 <= index < len(digests):
+                return digests[index].platform
         return platform_of(entry, item)
 
     def tokens_on(self, platform: str) -> TokenChecks:
@@ -365,8 +366,9 @@ class OutboxWorker:
             log.error("item %s: could not deliver its %s: %s", item.id, entry.kind,
                       error.reason)
             return
-        channel = (self.config.teams[item.team].channel_on(card_platform_of(item))
-                   if entry.kind == CARD and item.team in self.config.teams
+        teams = self.config.for_workspace(item.workspace).teams
+        channel = (teams[item.team].channel_on(card_platform_of(item))
+                   if entry.kind == CARD and item.team in teams
                    else entry.payload.get("channel"))
         reason = plain_reason(error.reason, channel=channel)
         log.error("item %s: could not deliver its %s: %s", item.id, entry.kind, reason)

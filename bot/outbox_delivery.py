@@ -114,7 +114,7 @@ class Delivery:
                          ) -> dict[str, Any]:
         if item.card_ts:
             return {"channel": item.card_channel, "ts": item.card_ts, "already": True}
-        team = self.config.teams.get(item.team)
+        team = self.config.for_workspace(item.workspace).teams.get(item.team)
         if team is None:
             raise ChatError(f"team {item.team} is no longer configured", permanent=True)
         platform = card_platform_of(item)
@@ -169,10 +169,11 @@ class Delivery:
             raise ChatError("this process does not post digests")
         payload = entry.payload
         index = int(payload["index"])
-        if index >= len(self.config.digests):
+        digests = self.config.for_workspace(entry.workspace).digests
+        if index >= len(digests):
             raise ChatError("the digest subscription was removed from the config",
                             permanent=True)
-        channel = self.config.digests[index].target
+        channel = digests[index].target
         await self._refuse_if_shared(port, entry.workspace, channel)
         existing = None
         if entry.unknown_fate:
@@ -187,7 +188,7 @@ class Delivery:
         return {"channel": posted.conversation, "ts": posted.message}
 
     async def _assign(self, item: Item, port: ChatPort, platform: str) -> list[str]:
-        team = self.config.teams[item.team]
+        team = self.config.for_workspace(item.workspace).teams[item.team]
         members = list(team.owners_on(platform))
         group = team.owner_group if platform == "slack" else None
         if group:

@@ -55,13 +55,14 @@ class Reminders:
         now = self.clock()
         reminded = escalated = 0
         # Only what waits (a partial index), never the whole history, on every tick.
+        config = self.config.for_workspace(workspace)
         for item in self.store.waiting_items(workspace=workspace):
             if (item.first_response_at is not None or item.status not in _WAITING
-                    or not item.card_ts or item.team not in self.config.teams):
+                    or not item.card_ts or item.team not in config.teams):
                 continue  # answered, resolved, or not yet on a card: never nagged
-            if now >= sla_deadline(item=item, config=self.config) and self._remind(item, now):
+            if now >= sla_deadline(item=item, config=config) and self._remind(item, now):
                 reminded += 1
-            if now >= escalation_deadline(item=item, config=self.config) and self._escalate(
+            if now >= escalation_deadline(item=item, config=config) and self._escalate(
                     item, now):
                 escalated += 1
         if reminded or escalated:
@@ -70,7 +71,8 @@ class Reminders:
 
     def _thread_notice(self, item: Item, kind: str, mentions: list[str], now: datetime
                        ) -> NewOutbox:
-        target = self.config.sla_for(item.severity)  # type: ignore[arg-type]
+        target = self.config.for_workspace(item.workspace).sla_for(
+            item.severity)  # type: ignore[arg-type]
         return notice_entry(Notice(
             kind=kind, user=mentions[0] if mentions else item.forwarded_by,
             conversation=item.card_channel, thread=item.card_ts,
@@ -79,7 +81,7 @@ class Reminders:
                   "sla": format_duration(target), "severity": item.severity}))
 
     def _remind(self, item: Item, now: datetime) -> bool:
-        team = self.config.teams[item.team]
+        team = self.config.for_workspace(item.workspace).teams[item.team]
         mentions = item.assignees or [owner for owner in team.owners
                                       if not owner.startswith("S")]
         # Per team: a team that receives the item by reassignment is reminded too.
@@ -90,7 +92,7 @@ class Reminders:
             outbox=[self._thread_notice(item, "reminder", mentions, now)])
 
     def _escalate(self, item: Item, now: datetime) -> bool:
-        team = self.config.teams[item.team]
+        team = self.config.for_workspace(item.workspace).teams[item.team]
         mentions = [team.escalate_to] if team.escalate_to else list(team.owners)
         return self.store.set_flag_once(
             workspace=item.workspace, item_id=item.id, flag=f"{ESCALATED}:{item.team}", now=now,

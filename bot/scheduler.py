@@ -94,15 +94,19 @@ class Scheduler:
         """Start the wake-ups in the running event loop."""
         scheduler = AsyncIOScheduler(timezone="UTC")
         options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-        for index, subscription in enumerate(self.digests.config.digests):
+        # Every workspace section's digests too; one wake-up per distinct time and days.
+        wakeups = {(subscription.at, subscription.timezone, tuple(subscription.days)):
+                   subscription for _, config in self.digests.config.every_workspace_config()
+                   for subscription in config.digests}
+        for index, subscription in enumerate(wakeups.values()):
             scheduler.add_job(self.tick, digest_trigger(subscription),
                               id=f"digest-{index}", **options)
         scheduler.add_job(self.tick, IntervalTrigger(seconds=CHECK_EVERY_SECONDS),
                           id="reminders", **options)
         scheduler.start()
         self._scheduler = scheduler
-        log.info("scheduler started: %d digest subscription(s), checks every %ds",
-                 len(self.digests.config.digests), CHECK_EVERY_SECONDS)
+        log.info("scheduler started: %d digest wake-up(s), checks every %ds",
+                 len(wakeups), CHECK_EVERY_SECONDS)
 
     def shutdown(self) -> None:
         """Stop the wake-ups."""

@@ -8,7 +8,7 @@ import io
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,25 +205,35 @@ def _add_keyword(team: CommentedMap, keyword: str) -> bool:
 
 
 def config_diff(
-    suggestions: Sequence[Suggestion], *, config_text: str, path: str = "feedbackbot.yml"
+    suggestions: Sequence[Suggestion], *, config_text: str, path: str = "feedbackbot.yml",
+    sections: Mapping[str, Sequence[Suggestion]] | None = None,
 ) -> str:
     """A unified diff of `config_text` adding each suggested keyword; "" when nothing changes.
 
-    The YAML is edited with ruamel.yaml's round trip, so comments and order are kept.
-    Both headers name `path` as given, so `patch -p0 < diff` applies it where it points.
+    `suggestions` go to the top-level teams, `sections[KEY]` to the teams of the
+    workspace section KEY. The YAML is edited with ruamel.yaml's round trip, so comments
+    and order are kept. Both headers name `path` as given, so `patch -p0 < diff` applies
+    it where it points.
     """
-    if not suggestions:
+    if not suggestions and not any((sections or {}).values()):
         return ""
     yaml = _yaml(config_text)
     root: Any = yaml.load(config_text)
-    teams = root.get("teams") if isinstance(root, dict) else None
-    if not isinstance(teams, dict):
+    if not isinstance(root, dict):
         return ""
+    places: list[tuple[Any, Sequence[Suggestion]]] = [(root.get("teams"), suggestions)]
+    workspaces = root.get("workspaces")
+    for key, wanted in (sections or {}).items():
+        section = workspaces.get(key) if isinstance(workspaces, dict) else None
+        places.append((section.get("teams") if isinstance(section, dict) else None, wanted))
     changed = False
-    for suggestion in suggestions:
-        team = teams.get(suggestion.to_team)
-        if isinstance(team, CommentedMap):
-            changed = _add_keyword(team, suggestion.keyword) or changed
+    for teams, wanted in places:
+        if not isinstance(teams, dict):
+            continue
+        for suggestion in wanted:
+            team = teams.get(suggestion.to_team)
+            if isinstance(team, CommentedMap):
+                changed = _add_keyword(team, suggestion.keyword) or changed
     if not changed:
         return ""
     out = io.StringIO()

@@ -125,9 +125,10 @@ class Views:
     async def _figures(self, *, workspace: str, days: int,
                        teams: Sequence[str] | None) -> Figures:
         now = self.clock()
+        config = self.config.for_workspace(workspace)
 
         def read(store: Store) -> Figures:
-            return window_figures(store=store, config=self.config, workspace=workspace,
+            return window_figures(store=store, config=config, workspace=workspace,
                                   now=now, days=days, teams=teams)
 
         if self._read_figures is None:
@@ -163,7 +164,7 @@ class Views:
                        ) -> list[str]:
         """The teams `user` is on; teams whose members can't be read now are left out."""
         teams = []
-        for name in self.config.teams:
+        for name in self.config.for_workspace(workspace).teams:
             try:
                 members = await self.lifecycle.team_members(workspace=workspace, team=name,
                                                              platform=platform)

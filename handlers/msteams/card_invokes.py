@@ -44,7 +44,8 @@ def message_answer(text: str) -> dict[str, Any]:
 def card_answer(services: TeamsServices, item: Item) -> dict[str, Any]:
     """An invoke answer carrying the item's card as it is now."""
     render = services.render_card or (
-        lambda shown: cards.item_card(shown, teams=list(services.config.teams)))
+        lambda shown: cards.item_card(
+            shown, teams=list(services.config.for_workspace(shown.workspace).teams)))
     return {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": render(item)}
 
 

@@ -35,9 +35,12 @@ class _TurnLookup:
         return user == self.sender.key and self.sender.internal
 
 
-def intake_channels(services: TeamsServices) -> list[str]:
-    """The configured Teams intake channels (`intake.msteams_channels`)."""
-    return list(services.config.intake.msteams_channels)
+def intake_channels(services: TeamsServices,
+                    activity: dict[str, Any] | None = None) -> list[str]:
+    """The configured Teams intake channels (`intake.msteams_channels`) of the
+    activity's workspace (the top level's without one)."""
+    config = services.config if activity is None else services.config_for(activity)
+    return list(config.intake.msteams_channels)
 
 
 def sent_at(activity: dict[str, Any], fallback: datetime) -> datetime:

@@ -111,7 +111,7 @@ class TeamsChatPort:
             method="update_activity")
 
     def _team_channel(self, item: Item) -> str:
-        team = self.config.teams.get(item.team)
+        team = self.config.for_workspace(item.workspace).teams.get(item.team)
         channel = team.channel_on(PLATFORM) if team else None
         if not channel:
             raise ChatError(f"team {item.team} has no Teams channel", permanent=True)
@@ -133,7 +133,8 @@ class TeamsChatPort:
         owners = await self._people(mentions, where)
         names = await self.directory.names(
             [item.forwarded_by, item.first_response_by, item.resolved_by], where)
-        return item_card(item, owners=owners, teams=list(self.config.teams), names=names)
+        teams = list(self.config.for_workspace(item.workspace).teams)
+        return item_card(item, owners=owners, teams=teams, names=names)
 
     async def post_card(self, *, item: Item, mentions: list[str], outbox_key: str) -> Posted:
         channel = self._team_channel(item)

@@ -37,6 +37,10 @@ class TeamsServices:
         """The workspace key items of this activity's organisation live under."""
         return self.claim_workspace(f"msteams:{tenant_of(activity) or 'unknown'}")
 
+    def config_for(self, activity: dict[str, Any]) -> Config:
+        """The config this activity's workspace uses (its section over the top level)."""
+        return self.config.for_workspace(self.workspace_for(activity))
+
 
 def as_dict(value: Any) -> dict[str, Any]:
     """`value` when it is a JSON object, else {} (payload fields may be null)."""

@@ -97,8 +97,10 @@ class Turns:
                 return message_action.task_message(NO_MESSAGE)
             if name == "composeExtension/fetchTask":
                 route, customer = self.services.intake.suggest(
-                    text=message.text, channel=channel_of(activity))
-                return message_action.forward_form(self.services.config, team=route.team,
+                    text=message.text, channel=channel_of(activity),
+                    workspace=self.services.workspace_for(activity))
+                return message_action.forward_form(self.services.config_for(activity),
+                                                   team=route.team,
                                                    customer=customer, message=message)
             try:
                 result = await forward_message_action(self.services, activity, sender, message)
@@ -119,7 +121,7 @@ class Turns:
         channel = channel_of(activity)
         is_reply = ";messageid=" in str(activity["conversation"]["id"]) and \
             str(activity["conversation"]["id"]).split(";messageid=")[1] != activity.get("id")
-        if mentions_bot(activity) and channel in intake_channels(self.services) \
+        if mentions_bot(activity) and channel in intake_channels(self.services, activity) \
                 and not is_reply:
             sender = await self.people.sender(context, activity)
             if not sender.internal:
@@ -140,7 +142,7 @@ class Turns:
             log.info("ignored a 1:1 message from someone outside the organisation")
             return  # no reply at all, no item
         text = str(activity.get("text") or "").strip()
-        command = chat_answers.command_of(text, self.services.config)
+        command = chat_answers.command_of(text, self.services.config_for(activity))
         if command is not None:
             answer = await self._command(command, text, sender, activity)
             await context.send_activity(Activity(type="message", text_format="markdown",
@@ -165,5 +167,6 @@ class Turns:
         if command == "mine":
             return await chat_answers.mine_text(views=self.services.views,
                                                 workspace=workspace, user=sender.key)
-        return await chat_answers.stats_text(views=self.services.views, config=self.services.config,
-                                       workspace=workspace, text=text)
+        return await chat_answers.stats_text(views=self.services.views,
+                                             config=self.services.config_for(activity),
+                                             workspace=workspace, text=text)

@@ -109,10 +109,10 @@ def resolve_modal(item_id: int, channel: str | None, *, from_home: bool = False
 
 
 def reassign_modal(deps: Deps, item_id: int, current: str, channel: str | None, *,
-                   from_home: bool = False) -> dict[str, Any]:
+                   from_home: bool = False, workspace: str | None = None) -> dict[str, Any]:
     """The modal asking which team should own the item instead."""
     options = [{"text": {"type": "plain_text", "text": name[:75]}, "value": name[:150]}
-               for name in deps.config.teams if name != current][:100]
+               for name in deps.config_for(workspace).teams if name != current][:100]
     return _item_modal(callback=REASSIGN_CALLBACK, verb="Reassign", item_id=item_id,
                        channel=channel, from_home=from_home, block={
         "type": "input", "block_id": "team",
@@ -176,7 +176,7 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
 
     async def on_reassign(call: SlackCall) -> None:
         await open_modal(call, lambda item, channel, home: reassign_modal(
-            deps, item.id, item.team, channel, from_home=home))
+            deps, item.id, item.team, channel, from_home=home, workspace=item.workspace))
 
     async def on_reopen(call: SlackCall) -> None:
         await call.ack()
@@ -219,7 +219,7 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         view = call.body.get("view") or {}
         meta = _metadata(view)
         team = state_value((view.get("state") or {}).get("values") or {}, "team") or ""
-        if team not in deps.config.teams:
+        if team not in deps.config_for(call.workspace).teams:
             await call.ack(response_action="errors", errors={"team": "Pick a team."})
             return
         await call.ack()

@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.lifecycle import Lifecycle
+from handlers.slack.context import workspace_from_body
 from handlers.slack.deps import Deps, SlackCall, tracked
 from handlers.slack.messages import file_names
 from handlers.slack.mrkdwn import mentioned_users, slack_to_plain
@@ -22,8 +23,9 @@ log = logging.getLogger(__name__)
 _MARKS = ("&gt; ", "> ", "&gt;", ">")
 
 
-def _team_channels(deps: Deps) -> set[str]:
-    return {team.channel for team in deps.config.teams.values() if team.channel is not None}
+def _team_channels(deps: Deps, body: dict[str, Any]) -> set[str]:
+    teams = deps.config_for(workspace_from_body(body)).teams
+    return {team.channel for team in teams.values() if team.channel is not None}
 
 
 def _event(body: dict[str, Any]) -> dict[str, Any]:
@@ -36,14 +38,15 @@ def is_card_reaction(deps: Deps, body: dict[str, Any]) -> bool:
     event = _event(body)
     item = event.get("item") or {}
     return (event.get("type") == "reaction_added"
-            and event.get("reaction") in deps.config.acknowledge.reactions
-            and item.get("channel") in _team_channels(deps))
+            and event.get("reaction")
+            in deps.config_for(workspace_from_body(body)).acknowledge.reactions
+            and item.get("channel") in _team_channels(deps, body))
 
 
 def is_card_thread_event(deps: Deps, body: dict[str, Any]) -> bool:
     """A reply, edit or deletion inside a thread in a team channel."""
     event = _event(body)
-    if event.get("type") != "message" or event.get("channel") not in _team_channels(deps):
+    if event.get("type") != "message" or event.get("channel") not in _team_channels(deps, body):
         return False
     subtype = event.get("subtype")
     if subtype in ("message_changed", "message_deleted"):

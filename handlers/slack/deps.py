@@ -63,8 +63,12 @@ class Deps:
 
     @property
     def config(self) -> Config:
-        """The deployment's config."""
+        """The deployment's (top-level) config."""
         return self.runtime.config
+
+    def config_for(self, workspace: str | None) -> Config:
+        """The config workspace `workspace` uses (its section over the top level)."""
+        return self.runtime.config.for_workspace(workspace)
 
     @property
     def clock(self) -> Clock:

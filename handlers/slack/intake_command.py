@@ -43,11 +43,11 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
         body = call.body
         text = str(body.get("text") or "").strip()
         if text.lower() == "help":
-            await call.ack(text=help_text(deps.config))
+            await call.ack(text=help_text(deps.config_for(call.workspace)))
             return
         # Subcommands count only when they are the whole text: "mine keeps crashing"
         # is feedback, and so is "stats broken" (no team is called "broken").
-        stats = parse_stats(text, deps.config)
+        stats = parse_stats(text, deps.config_for(call.workspace))
         if stats is not None or MINE.match(text):
             # Figures and item lists are internal: never for guests or other organisations.
             refusal = await staff_only(deps, workspace=call.workspace,
@@ -93,7 +93,8 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
             return
         # Routing is pure, so the answer can name the team at once; checking that the
         # person belongs to the workspace needs Slack, so it happens after the ack.
-        route, _ = deps.intake.suggest(text=text, channel=request.source.channel)
+        route, _ = deps.intake.suggest(text=text, channel=request.source.channel,
+                                       workspace=call.workspace)
         await call.ack(text=f":inbox_tray: Forwarding to *{escape(route.team)}*. I'll message"
                             " you where it went, and when they respond.")
         try:

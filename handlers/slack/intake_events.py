@@ -57,9 +57,10 @@ def _is_own(deps: Deps, message: dict[str, Any]) -> bool:
     return bool((user and user == deps.bot_user_id) or (bot_id and bot_id == deps.bot_id))
 
 
-def _reply_target(deps: Deps, channel: str | None, thread_ts: str) -> tuple[str | None, str | None]:
+def _reply_target(deps: Deps, channel: str | None, thread_ts: str,
+                  workspace: str | None = None) -> tuple[str | None, str | None]:
     """Confirmations go in the intake thread for intake channels, otherwise by DM."""
-    if channel and channel in deps.config.intake.channels:
+    if channel and channel in deps.config_for(workspace).intake.channels:
         return channel, thread_ts
     return None, None
 
@@ -84,7 +85,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         event = call.body.get("event") or {}
         user = str(event.get("user") or "")
         item = event.get("item") or {}
-        if event.get("reaction") != deps.config.intake.reaction or item.get("type") != "message":
+        intake = deps.config_for(call.workspace).intake
+        if event.get("reaction") != intake.reaction or item.get("type") != "message":
             return  # other emoji: acknowledgements are handled on cards
         if not user or user == deps.bot_user_id:
             return
@@ -124,7 +126,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if _is_own(deps, message):
             return  # the bot's own cards and notices are not customer feedback
         words = words_of(message, channel=channel)
-        reply_channel, reply_ts = _reply_target(deps, channel, str(message.get("thread_ts") or ts))
+        reply_channel, reply_ts = _reply_target(deps, channel, str(message.get("thread_ts") or ts),
+                                                workspace)
         forwarded_at = (
             ts_to_datetime(event["event_ts"]) if _is_ts(event.get("event_ts")) else deps.clock()
         )
@@ -139,7 +142,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_message(call: SlackCall) -> None:
         event = call.body.get("event") or {}
         channel = str(event.get("channel") or "")
-        if channel not in deps.config.intake.channels:
+        if channel not in deps.config_for(call.workspace).intake.channels:
             return
         subtype = event.get("subtype")
         if not _is_ts(event.get("ts")):
@@ -154,7 +157,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if bot_id or subtype == "bot_message":
             if bot_id == deps.bot_id or (user and user == deps.bot_user_id):
                 return
-            if bot_id not in deps.config.intake.bots:
+            if bot_id not in deps.config_for(call.workspace).intake.bots:
                 return
         elif not user or user == deps.bot_user_id:
             return

@@ -43,9 +43,10 @@ def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool
 
 
 def forward_modal(deps: Deps, *, draft_id: int, text: str, team: str, customer: str | None,
-                  truncated: bool) -> dict[str, Any]:
+                  truncated: bool, workspace: str | None = None) -> dict[str, Any]:
     """The modal with the text prefilled and the suggested team, customer and severity."""
-    teams = list(deps.config.teams)[:100]
+    config = deps.config_for(workspace)
+    teams = list(config.teams)[:100]
     text_element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value",
                                     "multiline": True, "max_length": MODAL_INPUT_LIMIT}
     if text:
@@ -54,7 +55,7 @@ def forward_modal(deps: Deps, *, draft_id: int, text: str, team: str, customer: 
                                         "max_length": 150}
     if customer:
         customer_element["initial_value"] = customer[:150]
-    severity = deps.config.severity_default
+    severity = config.severity_default
     blocks = [
         _input("text", "Customer's words", text_element),
         _input("team", "Team", {"type": "static_select", "action_id": "value",
@@ -108,10 +109,12 @@ async def open_forward_modal(deps: Deps, call: SlackCall, *, draft: dict[str, An
     text = str(draft.get("text") or "")
     prefill = text[:MODAL_INPUT_LIMIT]
     draft["prefill"] = prefill
-    route, customer = deps.intake.suggest(text=text, channel=draft.get("context_channel"))
+    route, customer = deps.intake.suggest(text=text, channel=draft.get("context_channel"),
+                                          workspace=workspace)
     draft_id = deps.intake.keep_draft(workspace=workspace, data=draft)
     view = forward_modal(deps, draft_id=draft_id, text=prefill, team=route.team,
-                         customer=customer, truncated=len(text) > len(prefill))
+                         customer=customer, truncated=len(text) > len(prefill),
+                         workspace=workspace)
     await open_view(deps, call, view)
 
 

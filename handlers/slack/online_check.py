@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
@@ -10,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Config
 from bot.config_ids import SLACK_USER_ID
 from bot.settings import Settings
+from handlers.slack.context import workspace_key
 
 
 class TokenRejected(Exception):
@@ -39,15 +41,34 @@ def _channels_to_check(config: Config) -> list[tuple[str, str]]:
     return channels
 
 
+def _where_written(config: Config, workspace: str) -> Callable[[str], str]:
+    """Maps a setting's key ("teams.x.channel") to where the workspace's value is written:
+    under its section when the section gives that setting, else at the top level."""
+    section = config.section_key(workspace)
+    own = set(config.workspaces[section].overrides()) if section is not None else set()
+
+    def where(key: str) -> str:
+        setting = key.split(".", 1)[0].split("[", 1)[0]
+        return f"workspaces.{section}.{key}" if setting in own else key
+
+    return where
+
+
 async def check_online(config: Config, client: AsyncWebClient) -> list[OnlineProblem]:
     """Check that the bot is in every channel it needs and that none is shared.
 
     Also checks that owners, admins and user groups exist. Raises SlackApiError only
     when the token itself is bad (auth.test fails).
     """
-    await client.auth_test()
+    auth = await client.auth_test()
+    # The token's workspace is checked with the settings it uses (its section, if any).
+    workspace = workspace_key(team_id=auth.get("team_id"),
+                              enterprise_id=auth.get("enterprise_id"))
+    where = _where_written(config, workspace)
+    config = config.for_workspace(workspace)
     problems: list[OnlineProblem] = []
     for key, channel in _channels_to_check(config):
+        key = where(key)
         try:
             info = (await client.conversations_info(channel=channel)).get("channel") or {}
         except SlackApiError as error:
@@ -70,6 +91,7 @@ async def check_online(config: Config, client: AsyncWebClient) -> list[OnlinePro
     people += [(f"teams.{name}.escalate_to", team.escalate_to)
                for name, team in config.teams.items() if team.escalate_to]
     for key, ident in people:
+        key = where(key)
         try:
             if ident.startswith("S"):
                 await client.usergroups_users_list(usergroup=ident)

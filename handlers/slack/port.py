@@ -86,10 +86,13 @@ class SlackChatPort:
     """
 
     def __init__(self, *, client_for: Callable[[str], AsyncWebClient], store: Store,
-                 team_channels: Mapping[str, str]) -> None:
+                 team_channels: Mapping[str, str],
+                 channels_of: Callable[[str], Mapping[str, str]] | None = None) -> None:
         self.client_for = client_for
         self.store = store
         self.team_channels = team_channels
+        # Each workspace's own team channels (its config section), when given.
+        self.channels_of = channels_of
         self._users = SharedLookups(found_ttl=_USER_CACHE_SECONDS,
                                     missing_ttl=_USER_CACHE_SECONDS)
         self._permalinks: dict[tuple[str, str, str], str] = {}
@@ -151,7 +154,9 @@ class SlackChatPort:
         return Posted(conversation=str(data.get("channel", channel)), message=str(data["ts"]))
 
     def _team_channel(self, item: Item) -> str:
-        channel = self.team_channels.get(item.team)
+        channels = self.team_channels if self.channels_of is None else self.channels_of(
+            item.workspace)
+        channel = channels.get(item.team)
         if not channel:
             # A team that lives only on Teams: its cards are not Slack's to post.
             raise ChatError(f"team {item.team} has no Slack channel", permanent=True)
