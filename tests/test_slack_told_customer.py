@@ -1,0 +1,127 @@
+"""Told the customer: the forwarder's notices offer it after the team's first response, and a
+click records when the customer heard back, over Slack's real protocol."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.slack.standin.payloads import block_actions
+from handlers.slack.standin.workspace import CUSTOMER, GUEST
+from tests.slack_harness import (
+    click_and_submit,
+    forward_via_intake_channel,
+    make_fake_slack,
+    running_bot,
+)
+
+TOLD = "fb_told_customer"
+
+
+def _notices(slack: Any, words: str) -> list[Any]:
+    return [call for call in slack.calls_to("chat.postMessage")
+            if call.args.get("channel") == "C0INTAKE" and words in call.args.get("text", "")]
+
+
+def _buttons(call: Any) -> list[str]:
+    blocks = call.args.get("blocks") or []
+    return [element.get("action_id") for block in blocks if block.get("type") == "actions"
+            for element in block.get("elements") or []]
+
+
+def _ephemerals(slack: Any, user: str) -> list[str]:
+    return [call.args.get("text", "") for call in slack.calls_to("chat.postEphemeral")
+            if call.args.get("user") == user]
+
+
+def _click(user: str, value: str, ts: str) -> dict[str, Any]:
+    return block_actions(user_id=user, action_id=TOLD, value=value, channel_id="C0INTAKE",
+                         message_ts=ts)
+
+
+async def _acknowledged(slack: Any, running: Any) -> tuple[int, str, str]:
+    item_id, channel, card_ts = await forward_via_intake_channel(
+        slack, running, "refund missing for acme")
+    await running.slack.send_interaction(block_actions(
+        user_id="U0ALICE", action_id="fb_ack", value=str(item_id), channel_id=channel,
+        message_ts=card_ts))
+    await running.settle()
+    return item_id, channel, card_ts
+
+
+async def test_a_click_records_once_and_the_notices_stop_offering_it(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        item_id, channel, card_ts = await _acknowledged(slack, running)
+        routed = _notices(slack, "went to")
+        assert routed and TOLD not in _buttons(routed[-1])  # no response yet: not offered
+        [acknowledged] = _notices(slack, "is on feedback")
+        assert _buttons(acknowledged) == [TOLD]
+        notice_ts = acknowledged.response["ts"]
+
+        # A double click: the first records, the second changes nothing and says so.
+        await running.slack.send_interaction(_click("U0SUPPORT", str(item_id), notice_ts))
+        await running.settle()
+        await running.slack.send_interaction(_click("U0SUPPORT2", str(item_id), notice_ts))
+        await running.settle()
+
+        item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
+        assert item.customer_answered_by == "U0SUPPORT"
+        assert item.customer_answered_how == "button"
+        assert item.customer_answered_at is not None
+        assert item.customer_answered_at >= item.first_response_at
+        events = running.store.events_for(workspace="T0DEMO", item_id=item_id)
+        assert [e.actor for e in events if e.kind == "customer_answered"] == ["U0SUPPORT"]
+        assert any("Noted: the customer heard back" in text
+                   for text in _ephemerals(slack, "U0SUPPORT"))
+        assert any("Already recorded" in text and "<@U0SUPPORT>" in text
+                   for text in _ephemerals(slack, "U0SUPPORT2"))
+
+        # The notice clicked is edited: who told the customer, and no button any more.
+        edits = [call for call in slack.calls_to("chat.update")
+                 if call.args.get("ts") == notice_ts]
+        assert edits and TOLD not in _buttons(edits[-1])
+        assert "The customer heard back: <@U0SUPPORT>" in str(edits[-1].args["blocks"])
+
+        # A later notice says who did, instead of offering the button again.
+        await click_and_submit(
+            slack, running, user="U0ALICE", action="fb_resolve", item_id=item_id,
+            channel=channel, card_ts=card_ts,
+            values={"note": {"value": {"type": "plain_text_input", "value": "refunded"}}})
+        [resolved] = _notices(slack, "was resolved by")
+        assert TOLD not in _buttons(resolved)
+        assert "The customer heard back: <@U0SUPPORT>" in str(resolved.args["blocks"])
+
+
+async def test_clicks_that_may_not_record_are_refused_plainly(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        item_id, _, _ = await forward_via_intake_channel(slack, running, "refund missing")
+        [routed] = _notices(slack, "went to")
+        ts = routed.response["ts"]
+
+        # Before any response from the team.
+        await running.slack.send_interaction(_click("U0SUPPORT", str(item_id), ts))
+        await running.settle()
+        assert any("hasn't responded to feedback" in text
+                   for text in _ephemerals(slack, "U0SUPPORT"))
+        await running.slack.send_interaction(block_actions(
+            user_id="U0ALICE", action_id="fb_ack", value=str(item_id),
+            channel_id=running.store.get_item(workspace="T0DEMO", item_id=item_id).card_channel,
+            message_ts=running.store.get_item(workspace="T0DEMO", item_id=item_id).card_ts))
+        await running.settle()
+
+        # A guest, and a person of another organisation (the customer).
+        await running.slack.send_interaction(_click(GUEST, str(item_id), ts))
+        await running.slack.send_interaction(_click(CUSTOMER, str(item_id), ts))
+        # A forged id, an id of no item, and one that is no number.
+        await running.slack.send_interaction(_click("U0SUPPORT2", "424242", ts))
+        await running.slack.send_interaction(_click("U0SUPPORT2", "1; DROP TABLE items", ts))
+        await running.settle()
+
+        item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
+        assert item.customer_answered_at is None and item.customer_answered_by is None
+        events = running.store.events_for(workspace="T0DEMO", item_id=item_id)
+        assert not [e for e in events if e.kind == "customer_answered"]
+        for outsider in (GUEST, CUSTOMER):
+            assert any("Only members of this workspace" in text
+                       for text in _ephemerals(slack, outsider)), outsider
+        assert len([text for text in _ephemerals(slack, "U0SUPPORT2")
+                    if "no longer exists" in text]) == 2
