@@ -56,6 +56,16 @@ async def test_a_click_records_once_and_the_notices_stop_offering_it(tmp_path):
         [acknowledged] = _notices(slack, "is on feedback")
         assert _buttons(acknowledged) == [TOLD]
         notice_ts = acknowledged.response["ts"]
+        # Talk among support in the intake thread is not an answer to the customer.
+        from handlers.slack.standin.payloads import event_callback, message_event
+        from tests.slack_harness import past_ts
+        source_ts = running.store.get_item(workspace="T0DEMO", item_id=item_id).source_ts
+        await running.slack.send_event(event_callback(message_event(
+            channel="C0INTAKE", user="U0SUPPORT2", text="I'll call them", ts=past_ts(0),
+            thread_ts=source_ts)))
+        await running.settle()
+        assert running.store.get_item(workspace="T0DEMO",
+                                      item_id=item_id).customer_answered_at is None
 
         # A double click: the first records, the second changes nothing and says so.
         await running.slack.send_interaction(_click("U0SUPPORT", str(item_id), notice_ts))
@@ -125,3 +135,74 @@ async def test_clicks_that_may_not_record_are_refused_plainly(tmp_path):
                        for text in _ephemerals(slack, outsider)), outsider
         assert len([text for text in _ephemerals(slack, "U0SUPPORT2")
                     if "no longer exists" in text]) == 2
+
+
+async def test_a_reply_by_support_in_the_customers_thread_closes_the_loop(tmp_path):
+    from bot.models import ts_to_datetime
+    from handlers.slack.standin.payloads import (
+        event_callback,
+        message_event,
+        reaction_added_event,
+    )
+    from handlers.slack.standin.workspace import CUSTOMER_TEAM_ID
+    from tests.slack_harness import past_ts
+
+    async def say(user: str | None, text: str, *, thread: str, channel: str = "C0ACMESHARED",
+                  team: str = "T0DEMO", bot_id: str | None = None) -> str:
+        ts = past_ts(0)
+        await running.slack.send_event(event_callback(message_event(
+            channel=channel, user=user, text=text, ts=ts, thread_ts=thread, team=team,
+            bot_id=bot_id, subtype="bot_message" if bot_id else None),
+            is_ext_shared_channel=channel == "C0ACMESHARED"))
+        await running.settle()
+        return ts
+
+    def told() -> tuple[Any, list[Any]]:
+        item = running.store.get_item(workspace="T0DEMO", item_id=item_id)
+        events = running.store.events_for(workspace="T0DEMO", item_id=item_id)
+        return item, [e for e in events if e.kind == "customer_answered"]
+
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        said = past_ts(3600)
+        slack.add_message("C0ACMESHARED", user=CUSTOMER, ts=said,
+                          text="our refund is missing since Monday")
+        await running.slack.send_event(event_callback(reaction_added_event(
+            user="U0SUPPORT", reaction="inbox_tray", channel="C0ACMESHARED", ts=said)))
+        await running.settle()
+        [item] = running.store.list_items()
+        item_id = item.id
+        assert (item.source_channel, item.source_ts) == ("C0ACMESHARED", said)
+
+        # Before the team's first response, support's reply is not the answer yet.
+        await say("U0SUPPORT2", "looking into it", thread=said)
+        assert told()[0].customer_answered_at is None
+        await running.slack.send_interaction(block_actions(
+            user_id="U0ALICE", action_id="fb_ack", value=str(item_id),
+            channel_id=item.card_channel or "", message_ts=item.card_ts or ""))
+        await running.settle()
+        [ack_notice] = [call for call in slack.calls_to("chat.postMessage")
+                        if "is on feedback" in call.args.get("text", "")]
+        assert _buttons(ack_notice) == [TOLD]
+
+        # The customer, a guest, another bot and the bot itself never count.
+        await say(CUSTOMER, "any news?", thread=said, team=CUSTOMER_TEAM_ID)
+        await say(GUEST, "+1", thread=said)
+        await say(None, "build 512 deployed", thread=said, bot_id="B0OTHER")
+        await say("U0BOT", "echo", thread=said)
+        # Nor a reply in another thread, or in the intake channel.
+        await say("U0SUPPORT2", "refund sent", thread=past_ts(60))
+        await say("U0SUPPORT2", "refund sent", thread=said, channel="C0INTAKE")
+        assert told()[0].customer_answered_at is None and told()[1] == []
+
+        answer_ts = await say("U0SUPPORT2", "The refund went out today, sorry!", thread=said)
+        await say("U0SUPPORT", "and a voucher", thread=said)
+        item, events = told()
+        assert item.customer_answered_by == "U0SUPPORT2"
+        assert item.customer_answered_how == "thread"
+        assert item.customer_answered_at == ts_to_datetime(answer_ts)
+        assert [e.actor for e in events] == ["U0SUPPORT2"]
+        # The forwarder's notice no longer offers the button.
+        edits = [call for call in slack.calls_to("chat.update")
+                 if call.args.get("ts") == ack_notice.response["ts"]]
+        assert edits and TOLD not in _buttons(edits[-1])
+        assert "a reply in the customer's thread" in str(edits[-1].args["blocks"])
