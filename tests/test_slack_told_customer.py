@@ -206,3 +206,31 @@ async def test_a_reply_by_support_in_the_customers_thread_closes_the_loop(tmp_pa
                  if call.args.get("ts") == ack_notice.response["ts"]]
         assert edits and TOLD not in _buttons(edits[-1])
         assert "a reply in the customer's thread" in str(edits[-1].args["blocks"])
+
+
+async def test_stats_show_the_whole_loop_with_unknowns_apart(tmp_path):
+    from handlers.slack.standin.payloads import slash_command
+    from tests.test_slack_command import ack_text
+
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        told_id, _, _ = await _acknowledged(slack, running)
+        other_id, channel, card_ts = await forward_via_intake_channel(
+            slack, running, "acme says the refund came twice")
+        await running.slack.send_interaction(block_actions(
+            user_id="U0BOB", action_id="fb_ack", value=str(other_id), channel_id=channel,
+            message_ts=card_ts))
+        await running.settle()
+        [notice] = [call for call in _notices(slack, "is on feedback")
+                    if f"#{told_id}" in call.args["text"]]
+        await running.slack.send_interaction(_click("U0SUPPORT", str(told_id),
+                                                    notice.response["ts"]))
+        await running.settle()
+
+        response = await running.slack.send_command(slash_command(
+            text="stats payments", user_id="U0ALICE", channel_id="C0GENERAL"))
+        text = ack_text(response)
+        assert "• Until the customer heard back: median" in text
+        assert "(1 item)" in text and text.endswith("; 1 of 2 unknown")
+        response = await running.slack.send_command(slash_command(
+            text="stats", user_id="U0ALICE", channel_id="C0GENERAL"))
+        assert ack_text(response).count("Until the customer heard back") == 4
