@@ -47,8 +47,12 @@ class ClosedLoop:
         self.clock = clock
 
     async def told_customer(self, *, workspace: str, item_id: int, user: str,
-                            platform: str = "slack") -> Outcome:
-        """Record a "Told the customer" click by `user` (a person on `platform`)."""
+                            platform: str = "slack", internal: bool | None = None) -> Outcome:
+        """Record a "Told the customer" click by `user` (a person on `platform`).
+
+        `internal` is whether they are of the workspace, when the platform already said so
+        (else the port is asked).
+        """
         item = self.store.get_item(workspace=workspace, item_id=item_id)
         if item is None or item.platform != platform:
             return Outcome(None, False, "not_found")
@@ -56,13 +60,13 @@ class ClosedLoop:
             return _already(item)
         if item.first_response_at is None:
             return Outcome(item, False, "not_responded_yet", {"item_id": item.id})
-        if not user or not await self._internal(workspace, user, platform):
+        if not user or not await self._internal(workspace, user, platform, internal):
             return Outcome(item, False, "not_internal")
         return self._record(item, user=user, how=BUTTON, at=self.clock())
 
     async def source_thread_reply(self, *, workspace: str, conversation: str, thread: str,
-                                  user: str, said_at: datetime,
-                                  platform: str = "slack") -> Outcome:
+                                  user: str, said_at: datetime, platform: str = "slack",
+                                  internal: bool | None = None) -> Outcome:
         """Record a reply in an item's source thread, when someone of the workspace sent it
         after the team's first response; anything else records nothing."""
         item = self.store.find_item_by_source(workspace=workspace, channel=conversation,
@@ -73,11 +77,14 @@ class ClosedLoop:
             return _already(item)
         if item.first_response_at is None or said_at < item.first_response_at:
             return Outcome(item, False, "not_responded_yet", {"item_id": item.id})
-        if not await self._internal(workspace, user, platform):
+        if not await self._internal(workspace, user, platform, internal):
             return Outcome(item, False, "not_internal")  # the customer, or a guest
         return self._record(item, user=user, how=THREAD, at=said_at)
 
-    async def _internal(self, workspace: str, user: str, platform: str) -> bool:
+    async def _internal(self, workspace: str, user: str, platform: str,
+                        known: bool | None) -> bool:
+        if known is not None:
+            return known
         try:
             return await self.ports.on(platform).is_internal_user(workspace=workspace,
                                                                   user=user)
