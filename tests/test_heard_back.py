@@ -100,3 +100,21 @@ def test_sqlite_reads_the_window_through_its_index():
                       " AND first_response_at < ?", ("T", "a", "b"))
     store.close()
     assert "COVERING INDEX items_window_heard_back" in str(plan)
+
+
+def test_forgetting_a_user_erases_who_told_the_customer_and_keeps_when(fresh_store: Store):
+    from bot.erasure import ERASED, Person
+    from bot.models import utcnow
+
+    hour = timedelta(hours=1)
+    told = _answered(fresh_store, "mobile", START, START + hour, START + 2 * hour,
+                     forwarded_by="U0SUPPORT", first_response_by="U0BOB")
+    fresh_store.update_item(workspace=WORKSPACE, item_id=told.id,
+                            changes={"customer_answered_by": "U0PRIYA"})
+    report = fresh_store.forget_person(person=Person(user="U0PRIYA"), now=utcnow())
+    assert not report.empty
+    item = fresh_store.get_item(workspace=WORKSPACE, item_id=told.id)
+    assert item is not None
+    assert (item.customer_answered_by, item.customer_answered_at) == (ERASED,
+                                                                        START + 2 * hour)
+    assert item.first_response_by == "U0BOB"

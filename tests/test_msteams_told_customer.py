@@ -96,6 +96,10 @@ async def test_told_the_customer_on_the_notice_records_once(tmp_path: Path) -> N
                  if "is on feedback" in str(activity.get("attachments"))]
         assert len(shown) == 1 and TOLD not in _verbs(shown[0])
         assert "The customer heard back: **Sam Support**" in str(shown[0]["body"])
+        # The team's card says the loop is closed.
+        card_updates = [call for call in connector.calls_to("update_activity")
+                        if call.path.endswith(f"/activities/{item.card_ts}")]
+        assert "The customer heard back" in str(_card(card_updates[-1])["body"])
 
 
 async def test_a_reply_by_support_in_the_customers_thread_closes_the_loop(

@@ -91,6 +91,11 @@ async def test_a_click_records_once_and_the_notices_stop_offering_it(tmp_path):
         assert edits and TOLD not in _buttons(edits[-1])
         assert "The customer heard back: <@U0SUPPORT>" in str(edits[-1].args["blocks"])
 
+        # The team's card says the loop is closed.
+        card_updates = [call for call in slack.calls_to("chat.update")
+                        if call.args.get("ts") == card_ts]
+        assert "The customer heard back" in str(card_updates[-1].args["blocks"])
+
         # A later notice says who did, instead of offering the button again.
         await click_and_submit(
             slack, running, user="U0ALICE", action="fb_resolve", item_id=item_id,
