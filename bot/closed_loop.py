@@ -146,3 +146,11 @@ def _already(item: Item) -> Outcome:
     return Outcome(item, False, "already_told", {
         "item_id": item.id, "by": item.customer_answered_by or "",
         "how": item.customer_answered_how or "", "at": item.customer_answered_at})
+
+
+def offering_notices(store: Store, item: Item) -> list[tuple[str, str]]:
+    """(conversation, message) of each sent notice that offers "Told the customer", oldest
+    first; the button is on them while nobody has recorded that the customer heard back."""
+    return [where for entry in store.outbox_for_item(workspace=item.workspace, item_id=item.id)
+            if entry.kind == NOTICE and entry.status == "sent" and _offered(item, entry.payload)
+            and (where := _where(entry)) is not None]

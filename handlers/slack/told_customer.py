@@ -79,7 +79,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 workspace=call.workspace, item_id=item_id, user=user)
         text = told_text(outcome)
         if text and not call.replay:
-            answer(deps, call, text)
+            channel = (call.body.get("channel") or {}).get("id")
+            if channel:  # even in the DM with the bot: only they see it, as in a channel
+                deps.runtime.replies.answer_in(workspace=call.workspace,
+                                               conversation=str(channel), user=user, text=text)
+            else:
+                answer(deps, call, text)
 
     async def on_source_thread(call: SlackCall) -> None:
         event = call.body.get("event") or {}
