@@ -239,3 +239,33 @@ async def test_stats_show_the_whole_loop_with_unknowns_apart(tmp_path):
         response = await running.slack.send_command(slash_command(
             text="stats", user_id="U0ALICE", channel_id="C0GENERAL"))
         assert ack_text(response).count("Until the customer heard back") == 4
+
+
+async def test_a_click_from_another_workspace_never_touches_this_ones_item(tmp_path):
+    from tests.oauth_harness import install, running_oauth_bot
+    from tests.test_slack_workspace_isolation import A, B, forward
+
+    async with make_fake_slack() as slack, \
+            running_oauth_bot(slack, tmp_path / "bot.db") as running:
+        slack.add_user("U0BSUP", "bravo-support", team_id=B)
+        await install(slack, running.url, team_id=A, bot_user_id="U0BOTA")
+        await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
+        await forward(running, team=A, user="U0SUPPORT", bot_user="U0BOTA",
+                      text="alpha refund never arrived")
+        [item] = running.store.list_items()
+        await running.slack.send_interaction(block_actions(
+            user_id="U0ALICE", action_id="fb_ack", value=str(item.id), team_id=A,
+            channel_id=str(item.card_channel), message_ts=str(item.card_ts)))
+        await running.settle()
+
+        # Support of workspace B clicks with A's item id (forged, or from a Grid sibling).
+        await running.slack.send_interaction(block_actions(
+            user_id="U0BSUP", action_id=TOLD, value=str(item.id), team_id=B,
+            channel_id="C0INTAKE", message_ts="1764000000.000100"))
+        await running.settle()
+
+        after = running.store.get_item(workspace=A, item_id=item.id)
+        assert after is not None and after.customer_answered_at is None
+        assert not [e for e in running.store.events_for(workspace=A, item_id=item.id)
+                    if e.kind == "customer_answered"]
+        assert any("no longer exists" in text for text in _ephemerals(slack, "U0BSUP"))
