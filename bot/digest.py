@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from bot.config import Config, DigestConfig
 from bot.digest_themes import TeamThemes
 from bot.figure_rows import FigureRows, Window, rows_from_items
+from bot.heard_back import HeardBackFigures
 from bot.metrics import Figures, TeamFigures, WaitingItem, daily_medians_of, figures_from_rows
 from bot.models import Item
 from bot.models import in_utc as utc
@@ -50,6 +51,8 @@ class DigestData:
     themes: tuple[TeamThemes, ...] | None = None
     # The themes' example items, by id, read in full so that they can be linked.
     theme_examples: dict[int, Item] = field(default_factory=dict)
+    # Time until the customer heard back, for the window's answered items (None: not read).
+    heard_back: HeardBackFigures | None = None
 
     @property
     def longest_waiting(self) -> list[WaitingItem]:

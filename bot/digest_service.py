@@ -27,6 +27,7 @@ from bot.digest_schedule import (
     period_for,
 )
 from bot.digest_themes import example_ids, shows_themes, weekly_themes
+from bot.heard_back import heard_back_figures
 from bot.outbox_kinds import DIGEST
 from bot.store import NewOutbox, Store
 from bot.suggestions import Reassignment
@@ -186,6 +187,9 @@ class DigestService:
         data = digest_from_rows(
             rows, reassignments=moved, config=config, subscription=subscription,
             index=index, local_date=local_date, now=self.clock(), late=late, links=links)
+        data = replace(data, heard_back=heard_back_figures(
+            self.store, workspace=workspace, config=self.config, start=start, end=end,
+            teams=subscription.teams))
         if shows_themes(subscription, local_date):
             data = self._with_themes(workspace, data, teams=subscription.teams)
         return self._with_full_longest(workspace, data)

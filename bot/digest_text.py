@@ -21,6 +21,7 @@ from bot.digest import (
     window_label,
 )
 from bot.digest_themes import NO_THEMES, THEMES_ABOUT, THEMES_TITLE, theme_label
+from bot.heard_back_words import HEARD_BACK_ABOUT, HEARD_BACK_TITLE, heard_back_lines
 from bot.metrics import TeamFigures
 
 
@@ -100,6 +101,16 @@ def _print_themes(console: Console, data: DigestData) -> None:
             console.print(Text(f"#{item_id}: {link}"), overflow="ignore", crop=False)
 
 
+def _print_heard_back(console: Console, data: DigestData) -> None:
+    """Time until the customer heard back per team, beside its time to response."""
+    if data.heard_back is None:
+        return
+    console.print(Text(HEARD_BACK_TITLE, style="bold"))
+    for team, words in heard_back_lines(data.figures, data.heard_back):
+        console.print(Text(f"  • {team}: {words}"))
+    console.print(Text(HEARD_BACK_ABOUT, style="dim"))
+
+
 def digest_table(data: DigestData, *, width: int = 100) -> str:
     """The digest as plain text laid out by rich, `width` columns wide."""
     console = Console(
@@ -111,6 +122,7 @@ def digest_table(data: DigestData, *, width: int = 100) -> str:
     console.print(_headline_table(data))
     console.print(Text(f"Where the time goes: {time_split(data.figures.overall)}"))
     console.print(_team_table(data))
+    _print_heard_back(console, data)
     _print_themes(console, data)
     console.print(_waiting_table(data))
     for waiting in data.longest_waiting:

@@ -16,6 +16,8 @@ EXPORT_FIELDS = (
     "received_at", "forwarded_at",
     "first_response_at", "first_response_by", "first_response_kind",
     "resolved_at", "resolution_note", "reassignments", "platform",
+    "customer_answered_at", "customer_answered_by", "customer_answered_how",
+    "customer_heard_back_seconds",
 )
 
 
@@ -42,6 +44,14 @@ def export_record(item: Item) -> dict[str, Any]:
         "reassignments": item.reassignments,
         # Where it was forwarded: the platform `forwarded_by` and `source_*` belong to.
         "platform": item.platform,
+        # The whole loop: when the customer heard back, who said so and how (button or
+        # thread), and the wall-clock seconds since the customer spoke; empty when unknown.
+        "customer_answered_at": iso(item.customer_answered_at),
+        "customer_answered_by": item.customer_answered_by,
+        "customer_answered_how": item.customer_answered_how,
+        "customer_heard_back_seconds": (
+            None if item.customer_answered_at is None
+            else int((item.customer_answered_at - item.received_at).total_seconds())),
     }
 
 

@@ -139,6 +139,11 @@ class Item:
     escalated_at: datetime | None = None
     platform: str = "slack"  # where it was forwarded; its notices go back there
     card_platform: str | None = None  # where its card was posted, once it was
+    # When the customer heard back from support, who said so, and how: "button" (Told the
+    # customer) or "thread" (a reply in the source thread). The first record wins.
+    customer_answered_at: datetime | None = None
+    customer_answered_by: str | None = None
+    customer_answered_how: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.closed_loop import ClosedLoop
 from bot.config import Config
 from bot.digest_service import DigestService
 from bot.inbox import record_failed_attempt
@@ -101,6 +102,7 @@ class Runtime(StatusRoutes):
         self.adapters: dict[str, PlatformAdapter] = {}
         self.intake = IntakeService(store=store, config=config, clock=clock, port=self.ports)
         self.lifecycle = Lifecycle(store=store, config=config, port=self.ports, clock=clock)
+        self.closed_loop = ClosedLoop(store=store, ports=self.ports, clock=clock)
         self.digests = DigestService(store=store, config=config, clock=clock)
         self.reminders = Reminders(store=store, config=config, clock=clock)
         self.outbox = OutboxWorker(store=store, port=self.ports, config=config, clock=clock,

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.figure_rows import FigureRows, Window
 from bot.models import Event, Item
+from bot.store_closed_loop import ClosedLoopStore
 from bot.store_erasure import ErasureStore
 from bot.store_installs import InstallStore
 from bot.store_similar import SimilarQueries
@@ -104,7 +105,8 @@ class NewOutbox:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-class Store(ErasureStore, InstallStore, SimilarQueries, ThemeStore, TelemetryReads, abc.ABC):
+class Store(ErasureStore, InstallStore, SimilarQueries, ThemeStore, TelemetryReads,
+            ClosedLoopStore, abc.ABC):
     """Durable state: inbox, items with their events, outbox, and small caches.
 
     Every method is atomic. Methods that write an item also append its event and

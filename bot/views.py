@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.config import Config
+from bot.heard_back import HeardBackFigures, heard_back_figures
 from bot.lifecycle import Lifecycle
 from bot.metrics import Figures, TeamFigures, figures_from_rows
 from bot.models import Item, Status
@@ -34,6 +35,8 @@ class StatsData:
 
     days: int
     rows: list[TeamFigures]
+    # Time until the customer heard back for the same window and teams (None: not read).
+    heard_back: HeardBackFigures | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class Views:
 
     def __init__(self, *, store: Store, config: Config, lifecycle: Lifecycle, ports: Ports,
                  clock: Callable[[], datetime],
-                 read_figures: StoreReader[Figures] | None = None) -> None:
+                 read_figures: StoreReader[Any] | None = None) -> None:
         self.store = store
         self.config = config
         self.lifecycle = lifecycle
@@ -133,7 +136,8 @@ class Views:
 
         if self._read_figures is None:
             return await _read_here(read, self.store)
-        return await self._read_figures(read)
+        figures: Figures = await self._read_figures(read)
+        return figures
 
     async def refusal(self, *, workspace: str, user: str, platform: str = "slack"
                       ) -> str | None:
@@ -150,10 +154,25 @@ class Views:
 
         Raises StoreBusy when the store threads can't read them in time.
         """
-        figures = await self._figures(workspace=workspace, days=days,
-                                      teams=[team] if team else None)
+        teams = [team] if team else None
+        figures = await self._figures(workspace=workspace, days=days, teams=teams)
         rows = figures.teams if team else [*figures.teams, figures.overall]
-        return StatsData(days=days, rows=list(rows))
+        heard = await self._heard_back(workspace=workspace, start=figures.start,
+                                       end=figures.end, teams=teams)
+        return StatsData(days=days, rows=list(rows), heard_back=heard)
+
+    async def _heard_back(self, *, workspace: str, start: datetime, end: datetime,
+                          teams: Sequence[str] | None) -> HeardBackFigures:
+        """The same window's time until the customer heard back, read as figures are."""
+
+        def read(store: Store) -> HeardBackFigures:
+            return heard_back_figures(store, workspace=workspace, config=self.config,
+                                      start=start, end=end, teams=teams)
+
+        if self._read_figures is None:
+            return await _read_here(read, self.store)
+        heard: HeardBackFigures = await self._read_figures(read)
+        return heard
 
     async def mine(self, *, workspace: str, user: str, platform: str = "slack") -> MineData:
         """What waits on `user`, and what they forwarded that waits, as of now."""

@@ -177,11 +177,11 @@ def _rows_by_id(tx: Transaction, table: str, ids: list[int]) -> list[Row]:
 
 
 def _items_touched_by(tx: Transaction, user: str) -> list[Row]:
-    """Items `user` forwarded, answered, resolved or was assigned to."""
+    """Items `user` forwarded, answered, resolved, told the customer of, or was assigned to."""
     return tx.all(
         "SELECT * FROM items WHERE forwarded_by = ? OR first_response_by = ?"
-        " OR resolved_by = ? OR assignees LIKE ? ORDER BY id",
-        (user, user, user, f'%"{user}"%'))
+        " OR resolved_by = ? OR customer_answered_by = ? OR assignees LIKE ? ORDER BY id",
+        (user, user, user, user, f'%"{user}"%'))
 
 
 def _texts_of(data: Any) -> list[str]:

@@ -204,6 +204,17 @@ _V9_INSTALLATIONS = (
     "CREATE TABLE oauth_states (state TEXT PRIMARY KEY, expires_at $time NOT NULL)",
 )
 
+_V10_CLOSED_LOOP = (
+    # When the customer heard back, from whom, and how (bot/closed_loop.py).
+    "ALTER TABLE items ADD COLUMN customer_answered_at $time",
+    "ALTER TABLE items ADD COLUMN customer_answered_by TEXT",
+    "ALTER TABLE items ADD COLUMN customer_answered_how TEXT",
+    # "Time until the customer heard back" reads the items first answered in a window
+    # (storage/closed_loop.py); the index carries every column it reads.
+    "CREATE INDEX items_window_heard_back ON items (workspace, first_response_at, team,"
+    " received_at, customer_answered_at) WHERE first_response_at IS NOT NULL",
+)
+
 # A migration is the same statements for both, or its own per dialect name.
 Statements = tuple[str, ...] | dict[str, tuple[str, ...]]
 
@@ -217,6 +228,7 @@ MIGRATIONS: list[tuple[int, Statements]] = [
     (7, _V7_OUTBOX_ORDER),
     (8, _V8_INBOX_CLAIMS),
     (9, _V9_INSTALLATIONS),
+    (10, _V10_CLOSED_LOOP),
     # Full-text search over item text (storage/similar.py).
     (14, _V14_SIMILAR_ITEMS),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.store import Store
 from storage.claims import ClaimQueries
+from storage.closed_loop import ClosedLoopQueries
 from storage.conversations import ConversationQueries
 from storage.dialect import Database
 from storage.erasure import ErasureQueries
@@ -21,7 +22,8 @@ from storage.workspace import WorkspaceQueries
 
 class SqlStore(InboxQueries, ItemQueries, OutboxQueries, ClaimQueries, WorkspaceQueries,
                ConversationQueries, FigureQueries, ErasureQueries, InstallationQueries,
-               SimilarItemQueries, ThemeQueries, TelemetryQueries, Store):
+               SimilarItemQueries, ThemeQueries, TelemetryQueries, ClosedLoopQueries,
+               Store):
     """Store over one database connection; brings its schema up to date on opening.
 
     Every method is one transaction. Raises what the database driver raises when the

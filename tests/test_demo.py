@@ -170,3 +170,23 @@ async def test_a_script_that_goes_back_in_time_is_refused():
     backwards = (Digest(at("10:00")), Digest(at("09:00")))
     with pytest.raises(ValueError):
         await play(backwards, stage=RecordingStage(clock), clock=clock)
+
+
+def test_the_demo_closes_the_loop_with_the_customer(demo_run):
+    out, db = demo_run
+    flat = _flat(out)
+    # Sam answers Acme in the thread of their message; Priya clicks Told the customer.
+    assert "recorded: the customer of feedback #1 heard back (thread)" in flat
+    assert ("only @priya sees: :white_check_mark: Noted: the customer heard back about"
+            " feedback #4.") in flat
+    assert "The customer heard back 2h15m after they spoke." in flat  # 09:05 → 11:20
+    assert "The whole loop: time until the customer heard back" in flat
+    assert "• mobile: median 2h 35m, p90 2h 35m (1 item); 1 of 2 unknown" in flat
+    store = open_store(f"sqlite:///{db}")
+    try:
+        items = {item.id: item for item in store.list_items()}
+    finally:
+        store.close()
+    assert {number: (item.customer_answered_at, item.customer_answered_how)
+            for number, item in items.items() if item.customer_answered_at} == {
+        1: (at("11:20"), "thread"), 4: (at("12:15"), "button")}

@@ -77,10 +77,16 @@ def test_updated_cards_say_how_long_the_customer_waited_in_story_time(demo_run):
     assert updated == [
         "✅ Alice Ames acknowledged 1h50m after the customer spoke.",  # 09:05 → 10:55
         "✅ Carol Ng replied 1h31m after the customer spoke.",  # 09:31 → 11:02
+        # Sam told Acme at 11:20, Priya told Globex at 12:15.
+        "✅ Alice Ames acknowledged 1h50m after the customer spoke. / 💬 The customer heard"
+        " back 2h15m after they spoke.",
         "✅ Bob Berg acknowledged 1h34m after the customer spoke.",  # 10:11 → 11:45
         "✅ Erin Ek replied 2h25m after the customer spoke.",  # 09:40 → 12:05
-        "✅ Alice Ames acknowledged 1h50m after the customer spoke. / 🏁 Resolved by"
-        " Alice Ames: Refunded the duplicate; fixed in 2.4.1",
+        "✅ Erin Ek replied 2h25m after the customer spoke. / 💬 The customer heard back"
+        " 2h35m after they spoke.",
+        "✅ Alice Ames acknowledged 1h50m after the customer spoke. / 💬 The customer heard"
+        " back 2h15m after they spoke. / 🏁 Resolved by Alice Ames: Refunded the duplicate;"
+        " fixed in 2.4.1",
     ]
 
 
@@ -125,3 +131,12 @@ def test_teams_is_accepted_for_msteams(tmp_path: Path) -> None:
          "--db", str(tmp_path / "demo.db")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("feedbackbot demo on Microsoft Teams")
+
+
+def test_the_demo_closes_the_loop_with_the_customer_on_teams(demo_run, items):
+    flat = _flat(demo_run[0])
+    assert "The bot is in no customer channel on Teams, so it can't see that" in flat
+    assert "the notice in the 1:1 chat with @priya now says: 💬 The customer heard back" in flat
+    assert "• mobile: median 2h 35m, p90 2h 35m (1 item); 1 of 2 unknown" in flat
+    assert {number: item.customer_answered_how for number, item in items.items()
+            if item.customer_answered_at} == {1: "button", 4: "button"}

@@ -37,8 +37,14 @@ DESIGN_FIELDS = [
     "resolution_note",
     "reassignments",
     "platform",
+    # Issue 12's closed loop: when the customer heard back, by whom, how, and how long after.
+    "customer_answered_at",
+    "customer_answered_by",
+    "customer_answered_how",
+    "customer_heard_back_seconds",
 ]
-TIME_FIELDS = ["received_at", "forwarded_at", "first_response_at", "resolved_at"]
+TIME_FIELDS = ["received_at", "forwarded_at", "first_response_at", "resolved_at",
+               "customer_answered_at"]
 NASTY_TEXT = "He said \"refund, now!\"\nSecond line, with a comma\r\nThird; 'quotes' é 👩\u200d💻"
 
 
@@ -59,6 +65,9 @@ def resolved_item() -> Item:
         resolved_at=datetime(2024, 5, 7, 12, 0, tzinfo=berlin),
         resolution_note='Refunded, "twice"\nsorry',
         reassignments=2,
+        customer_answered_at=datetime(2024, 5, 6, 10, 0, tzinfo=UTC),
+        customer_answered_by="U0SUPPORT",
+        customer_answered_how="thread",
     )
 
 
@@ -86,7 +95,7 @@ def test_json_has_every_documented_field_in_order(resolved_item: Item, waiting_i
 def test_json_values_match_the_item(resolved_item: Item) -> None:
     (record,) = json.loads(export_json([resolved_item]))
     for name in DESIGN_FIELDS:
-        if name not in TIME_FIELDS:
+        if name not in TIME_FIELDS and name != "customer_heard_back_seconds":
             assert record[name] == getattr(resolved_item, name), name
     assert record["id"] == 42 and record["reassignments"] == 2
     assert record["text"] == NASTY_TEXT
@@ -232,3 +241,16 @@ def test_export_writes_each_item_as_it_comes(write: Any) -> None:
     assert write(items(), Out()) == 3
     # Nothing was read ahead: the first item is written before the second is read.
     assert 1 in pulled_at_write and pulled_at_write.index(1) < pulled_at_write.index(2)
+
+
+def test_the_whole_loop_is_exported_and_empty_when_unknown(resolved_item: Item,
+                                                           waiting_item: Item) -> None:
+    told, unknown = json.loads(export_json([resolved_item, waiting_item]))
+    # Said 08:40 UTC, heard back 10:00 UTC: 80 minutes, on the wall clock.
+    assert told["customer_heard_back_seconds"] == 80 * 60
+    assert (told["customer_answered_by"], told["customer_answered_how"]) == ("U0SUPPORT",
+                                                                              "thread")
+    assert [unknown[name] for name in DESIGN_FIELDS[-4:]] == [None, None, None, None]
+    done, waiting = read_csv(export_csv([resolved_item, waiting_item]))
+    assert done["customer_heard_back_seconds"] == "4800"
+    assert waiting["customer_heard_back_seconds"] == "" and waiting["customer_answered_at"] == ""

@@ -70,7 +70,10 @@ class Forward:
     aside: str | None = None
 
 
-RespondHow = Literal["acknowledge", "reply", "react", "resolve", "reassign"]
+RespondHow = Literal["acknowledge", "reply", "react", "resolve", "reassign",
+                     # Closing the loop: support answers in the customer's own thread, or
+                     # clicks Told the customer on the notice about the item.
+                     "source_reply", "told_customer"]
 
 
 @dataclass(frozen=True)
@@ -125,11 +128,15 @@ SCRIPT: tuple[Step, ...] = (
             text="Reproduced. The fix ships in 5.2.1 today."),
     Respond(at("11:10"), by="carol", how="resolve", item=1,
             aside="it belongs to payments"),
+    Respond(at("11:20"), by="sam", how="source_reply", item=1,
+            text="Sorry, Wile: our payments team has it, the duplicate will be refunded."),
     Respond(at("11:30"), by="dan", how="reassign", item=3, team="payments",
             aside="plans are theirs"),
     Respond(at("11:45"), by="bob", how="react", item=5),
     Respond(at("12:05"), by="erin", how="reply", item=4,
             text="Found it: the token refresh races. Fix in review."),
+    Respond(at("12:15"), by="priya", how="told_customer", item=4,
+            aside="after passing it on to Globex"),
     Respond(at("12:30"), by="alice", how="resolve", item=1,
             text="Refunded the duplicate; fixed in 2.4.1"),
     Digest(at("17:00"), aside="it normally runs at 09:00"),

@@ -20,6 +20,7 @@ from handlers.msteams.services import (
     channel_of,
     thread_root,
 )
+from handlers.msteams.told_customer import VERB_TOLD_CUSTOMER, told_customer_action
 from handlers.msteams.words import OUTCOMES, outcome_text
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ async def card_action(services: TeamsServices, activity: dict[str, Any],
     elif verb == cards.VERB_FOLLOW:
         outcome = await lifecycle.follow(workspace=workspace, item_id=item_id, user=user,
                                          platform="msteams")
+    elif verb == VERB_TOLD_CUSTOMER:
+        return message_answer(await told_customer_action(services, activity, sender, item_id))
     elif verb == cards.VERB_REFRESH:
         outcome = Outcome(lifecycle.item(workspace=workspace, item_id=item_id), False)
     else:

@@ -78,6 +78,9 @@ def status_lines(item: Item, names: Mapping[str, str]) -> list[str]:
             item.first_response_kind or "", "responded")
         lines.append(f"✅ {_name(item.first_response_by, names)} {how} {waited} after the"
                      " customer spoke.")
+    if item.customer_answered_at is not None:
+        heard = format_duration(item.customer_answered_at - item.received_at)
+        lines.append(f"💬 The customer heard back {heard} after they spoke.")
     if item.status == Status.RESOLVED.value:
         line = "🏁 Resolved"
         if item.resolved_by:

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 
 from bot.config import Config
 from bot.durations import format_duration
+from bot.heard_back import HeardBackFigures
+from bot.heard_back_words import heard_back_summary
 from bot.metrics import Durations, TeamFigures
 from bot.models import Item
 from bot.store import StoreBusy
@@ -79,7 +81,15 @@ async def stats_text(*, views: Views, config: Config, workspace: str, text: str)
         data = await views.stats(workspace=workspace, days=days, team=team)
     except StoreBusy:
         return FIGURES_BUSY
-    return "\n\n".join(figures_text(row, days=data.days) for row in data.rows)
+    return "\n\n".join(figures_text(row, days=data.days)
+                       + heard_back_line(data.heard_back, row.team) for row in data.rows)
+
+
+def heard_back_line(heard: HeardBackFigures | None, team: str) -> str:
+    """The stats line for time until the customer heard back ("" when it wasn't read)."""
+    if heard is None:
+        return ""
+    return f"\n- Until the customer heard back: {heard_back_summary(heard.of(team))}"
 
 
 def _line(item: Item, now: datetime) -> str:

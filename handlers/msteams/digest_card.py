@@ -17,6 +17,7 @@ from bot.digest import (
     window_label,
 )
 from bot.digest_themes import NO_THEMES, THEMES_ABOUT, THEMES_TITLE, theme_label
+from bot.heard_back_words import HEARD_BACK_ABOUT, HEARD_BACK_TITLE, heard_back_lines
 from bot.metrics import TeamFigures
 from handlers.msteams.cards import CARD_BYTE_LIMIT, CARD_SCHEMA, CARD_VERSION, card_size
 from handlers.msteams.text import escape_markdown
@@ -120,6 +121,16 @@ def _chart(png: bytes | None, url: str | None, card: dict[str, Any],
     return None
 
 
+def _heard_back(data: DigestData) -> list[dict[str, Any]]:
+    """Time until the customer heard back per team, beside its time to response."""
+    if data.heard_back is None:
+        return []
+    return [_text(f"**{HEARD_BACK_TITLE}**"),
+            *(_text(f"- **{escape_markdown(team)}**: {escape_markdown(words)}", spacing="None")
+              for team, words in heard_back_lines(data.figures, data.heard_back)),
+            _text(escape_markdown(HEARD_BACK_ABOUT), isSubtle=True, size="Small")]
+
+
 def digest_card(
     data: DigestData,
     *,
@@ -147,6 +158,7 @@ def digest_card(
         {"type": "FactSet", "facts": facts},
         _text(f"**Where the time goes:** {time_split(overall)}"),
         *_table(data),
+        *_heard_back(data),
         *_themes(data),
         *_waiting(data),
         _text(f"**Reassignments:** {reassignment_line(overall)}"),

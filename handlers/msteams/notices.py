@@ -10,10 +10,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from bot.closed_loop import offers_told_customer
 from bot.models import Item
 from bot.ports import Notice
 from handlers.msteams.cards import CARD_SCHEMA, CARD_VERSION, VERB_FOLLOW, Person
 from handlers.msteams.text import cut, escape_markdown, plain_name
+from handlers.msteams.told_customer import told_blocks
 from handlers.notice_words import Wording, notice_sentence
 
 RELAY_LIMIT = 3000
@@ -76,9 +78,14 @@ def notice_card(notice: Notice, item: Item | None, *, names: Mapping[str, str],
     if notice.kind == "routed" and item is not None:
         actions.append({"type": "Action.Execute", "verb": VERB_FOLLOW, "title": "Follow",
                         "data": {"item": item.id}})
+    body: list[dict[str, Any]] = [{"type": "TextBlock", "text": text, "wrap": True}]
+    if item is not None and offers_told_customer(item, notice.kind, notice.user):
+        told_body, told_actions = told_blocks(item, dict(names))
+        body += told_body
+        actions = told_actions + actions
     card: dict[str, Any] = {
         "type": "AdaptiveCard", "$schema": CARD_SCHEMA, "version": CARD_VERSION,
-        "body": [{"type": "TextBlock", "text": text, "wrap": True}],
+        "body": body,
         "msteams": {"entities": [entity for _, entity in tagged]},
     }
     if actions:

@@ -164,6 +164,8 @@ class TeamsChatPort:
                                where: Conversation, activity_id: str | None = None) -> Activity:
         data = notice.data
         people = [data.get("by"), *(data.get("assignees") or [])]
+        if item is not None and item.customer_answered_by:
+            people.append(item.customer_answered_by)  # named on notices: who told them
         names = await self.directory.names([p for p in people if isinstance(p, str)], where)
         mentions: list[Person] = []
         if notice.kind in MENTIONING_NOTICES:

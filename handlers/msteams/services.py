@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.closed_loop import ClosedLoop
 from bot.config import Config
 from bot.conversations import ConversationBook
 from bot.intake import IntakeService
@@ -32,6 +33,7 @@ class TeamsServices:
     # may have set it first: items of one deployment share one workspace).
     claim_workspace: Callable[[str], str] = field(default=lambda key: key)
     render_card: Callable[[Any], dict[str, Any]] | None = None
+    closed_loop: ClosedLoop | None = None  # Told the customer, and source-thread replies
 
     def workspace_for(self, activity: dict[str, Any]) -> str:
         """The workspace key items of this activity's organisation live under."""

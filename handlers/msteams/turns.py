@@ -30,6 +30,7 @@ from handlers.msteams.services import (
     teams_markdown,
     tenant_of,
 )
+from handlers.msteams.told_customer import source_thread_reply
 from handlers.msteams.words import rejection_text
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,9 @@ class Turns:
             return
         if is_reply:
             sender = await self.people.sender(context, activity)
-            await thread_reply(self.services, activity, sender, mention_text(activity))
+            replied = await thread_reply(self.services, activity, sender, mention_text(activity))
+            if replied.item is None:  # no card's thread: perhaps a customer's post's
+                await source_thread_reply(self.services, activity, sender)
 
     async def _direct(self, context: TurnContext, activity: dict[str, Any]) -> None:
         sender = await self.people.sender(context, activity)

@@ -12,6 +12,8 @@ from slack_bolt.async_app import AsyncApp
 from bot import views
 from bot.config import Config
 from bot.durations import format_duration
+from bot.heard_back import HeardBackFigures
+from bot.heard_back_words import heard_back_summary
 from bot.metrics import Durations, TeamFigures
 from bot.models import Item
 from bot.store import StoreBusy
@@ -77,7 +79,15 @@ async def stats_text(deps: Deps, *, workspace: str, team: str | None, days: int)
         data = await deps.views.stats(workspace=workspace, days=days, team=team)
     except StoreBusy:
         return FIGURES_BUSY
-    return "\n\n".join(figures_text(row, days=data.days) for row in data.rows)
+    return "\n\n".join(figures_text(row, days=data.days)
+                       + heard_back_line(data.heard_back, row.team) for row in data.rows)
+
+
+def heard_back_line(heard: HeardBackFigures | None, team: str) -> str:
+    """The stats line for time until the customer heard back ("" when it wasn't read)."""
+    if heard is None:
+        return ""
+    return f"\n• Until the customer heard back: {heard_back_summary(heard.of(team))}"
 
 
 def item_line(item: Item, *, now: Any, link: str | None = None) -> str:

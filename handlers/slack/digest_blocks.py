@@ -15,6 +15,7 @@ from bot.digest import (
     window_label,
 )
 from bot.digest_themes import NO_THEMES, THEMES_ABOUT, THEMES_TITLE, theme_label
+from bot.heard_back_words import HEARD_BACK_ABOUT, HEARD_BACK_TITLE, heard_back_lines
 from bot.metrics import TeamFigures, WaitingItem
 from handlers.slack.render import SECTION_LIMIT, cut, escape
 
@@ -159,6 +160,16 @@ def _reassignment_blocks(data: DigestData) -> list[dict[str, Any]]:
     return [_section("\n".join(lines))]
 
 
+def _heard_back_blocks(data: DigestData) -> list[dict[str, Any]]:
+    """Time until the customer heard back per team, beside its time to response."""
+    if data.heard_back is None:
+        return []
+    lines = [f"• *{escape(team)}*: {escape(words)}"
+             for team, words in heard_back_lines(data.figures, data.heard_back)]
+    text, _ = cut(f"*{HEARD_BACK_TITLE}*\n" + "\n".join(lines), SECTION_LIMIT)
+    return [{"type": "divider"}, _section(text), _context(escape(HEARD_BACK_ABOUT))]
+
+
 def digest_blocks(data: DigestData) -> list[dict[str, Any]]:
     """The digest as Block Kit: header, headline, where time goes, teams, waiting, rules."""
     title, _ = cut(f"Feedback digest · {date_label(data.local_date)}", HEADER_LIMIT)
@@ -184,6 +195,7 @@ def digest_blocks(data: DigestData) -> list[dict[str, Any]]:
         {"type": "divider"},
     ]
     tail = [
+        *_heard_back_blocks(data),
         *_theme_blocks(data),
         {"type": "divider"},
         *_waiting_blocks(data),

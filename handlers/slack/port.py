@@ -15,6 +15,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.closed_loop import offers_told_customer
 from bot.digest import DigestData
 from bot.models import Item, utcnow
 from bot.ports import ChatError, Notice, Posted
@@ -23,6 +24,7 @@ from handlers.shared_lookups import SharedLookups
 from handlers.slack.digest_blocks import digest_blocks, digest_text
 from handlers.slack.rate_limits import RateLimits
 from handlers.slack.render import card_blocks, card_text, follow_blocks, notice_text
+from handlers.slack.told_blocks import told_customer_blocks
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +229,8 @@ class SlackChatPort:
         content: dict[str, Any] = {"text": text}
         if notice.kind == "routed" and item is not None:
             content["blocks"] = follow_blocks(text, item)
+        if item is not None and offers_told_customer(item, notice.kind, notice.user):
+            content["blocks"] = told_customer_blocks(text, item)
         return content
 
     async def display_name(self, workspace: str, user: str) -> str:

@@ -155,6 +155,9 @@ def status_blocks(item: Item) -> list[dict[str, Any]]:
     responded = response_line(item)
     if responded:
         lines.append(responded)
+    if item.customer_answered_at is not None:
+        heard = format_duration(item.customer_answered_at - item.received_at)
+        lines.append(f":speech_balloon: The customer heard back {heard} after they spoke.")
     if item.status == Status.RESOLVED.value:
         resolved = f":checkered_flag: Resolved {_when(item.resolved_at)}"
         if item.resolved_by:

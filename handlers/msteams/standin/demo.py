@@ -48,6 +48,7 @@ from handlers.msteams.standin.org import (
     TEAM_OF_CHANNEL,
     seed_organisation,
 )
+from handlers.msteams.told_customer import VERB_TOLD_CUSTOMER
 from storage import open_store
 
 # The customer each shared channel belongs to: support names it in the forwarding form.
@@ -212,6 +213,17 @@ class TeamsStage:
             self.out.step(step.at, f"{who(step.by)} clicks *Resolve* on feedback"
                           f" #{item.id}{note}{aside}.")
             answer = await click("resolve", note=step.text or "")
+        elif step.how in ("source_reply", "told_customer"):
+            if step.how == "source_reply":
+                # The bot is in no customer channel here: Teams never shows it the reply.
+                self.out.step(step.at, f"{who(step.by)} answers the customer in their own"
+                              " thread. The bot is in no customer channel on Teams, so it"
+                              f" can't see that: @{step.by} clicks *Told the customer* on the"
+                              f" notice about feedback #{item.id}.")
+            else:
+                self.out.step(step.at, f"{who(step.by)} clicks *Told the customer* on the"
+                              f" notice about feedback #{item.id}{aside}.")
+            answer = await click(VERB_TOLD_CUSTOMER)
         else:
             self.out.step(step.at, f"{who(step.by)} picks {step.team} and clicks *Reassign*"
                           f" on feedback #{item.id}{aside}.")

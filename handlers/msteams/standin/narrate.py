@@ -75,6 +75,9 @@ def describe(call: ConnectorCall) -> str | None:
         texts = _texts(card)
         if texts and " moved to " in texts[0]:
             return f"→ the old card in {where} is marked as moved, with a link to the new one"
+        if conversation.startswith("a:"):  # a notice edited in a 1:1 chat
+            return (f"→ the notice in the 1:1 chat with {person_name(conversation)} now"
+                    f" says: {plain(' / '.join(texts[1:]))}")
         return f"→ the card in {where} is updated for everyone: {status_line(card)}"
     if channel in TEAM_CHANNELS and ";messageid=" not in conversation:
         mentioned = [_first_name(str(entity["mentioned"]["name"]))

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.closed_loop import offering_notices
 from bot.config import load_config
 from bot.demo.clock import SimulatedClock
 from bot.demo.history import with_weekly_themes
@@ -50,6 +51,7 @@ from handlers.slack.standin.payloads import (
 )
 from handlers.slack.standin.slack_server import FakeSlack
 from handlers.slack.standin.workspace import CUSTOMER, PEOPLE, seed_workspace
+from handlers.slack.told_blocks import TOLD_CUSTOMER_ACTION
 
 SIGNING_SECRET = "demo-signing-secret"
 DEMO_CONFIG = Path(__file__).resolve().parent / "feedbackbot.yml"
@@ -240,7 +242,31 @@ class SlackStage:
                           f" {step.team}{aside}.")
             await self._click(user, "reassign", item, values={"team": {"value": {
                 "type": "static_select", "selected_option": {"value": step.team}}}})
+        elif step.how == "source_reply":
+            channel = str(item.source_channel)
+            self.out.step(step.at, f"@{step.by} answers in the thread of the customer's"
+                          f" message in {CHANNEL_NAMES.get(channel, channel)}{aside}:"
+                          f" “{step.text}”")
+            await self.client.send_event(self._envelope(message_event(
+                channel=channel, user=user, text=str(step.text), thread_ts=item.source_ts,
+                ts=self._ts())))
+            await self.settle()
+            self._say_heard_back(item)
+        elif step.how == "told_customer":
+            notice_channel, notice_ts = offering_notices(self.bot.store, item)[-1]
+            self.out.step(step.at, f"@{step.by} clicks *Told the customer* on the notice"
+                          f" about feedback #{item.id}{aside}.")
+            await self.client.send_interaction(block_actions(
+                user_id=user, action_id=TOLD_CUSTOMER_ACTION, value=str(item.id),
+                channel_id=notice_channel, message_ts=notice_ts))
         await self.show_updates(before)
+
+    def _say_heard_back(self, item: Item) -> None:
+        """Narrate that the bot recorded the closed loop, which no message shows."""
+        latest = self._item(item.id)
+        if latest.customer_answered_at is not None:
+            self.out.detail(f"→ recorded: the customer of feedback #{item.id} heard back"
+                            f" ({latest.customer_answered_how})")
 
     def _item(self, number: int) -> Item:
         items = {item.id: item for item in self.bot.store.list_items()}
