@@ -188,7 +188,7 @@ class DigestService:
             rows, reassignments=moved, config=config, subscription=subscription,
             index=index, local_date=local_date, now=self.clock(), late=late, links=links)
         data = replace(data, heard_back=heard_back_figures(
-            self.store, workspace=workspace, config=self.config, start=start, end=end,
+            self.store, workspace=workspace, config=config, start=start, end=end,
             teams=subscription.teams))
         if shows_themes(subscription, local_date):
             data = self._with_themes(workspace, data, teams=subscription.teams)

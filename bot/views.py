@@ -165,8 +165,10 @@ class Views:
                           teams: Sequence[str] | None) -> HeardBackFigures:
         """The same window's time until the customer heard back, read as figures are."""
 
+        config = self.config.for_workspace(workspace)
+
         def read(store: Store) -> HeardBackFigures:
-            return heard_back_figures(store, workspace=workspace, config=self.config,
+            return heard_back_figures(store, workspace=workspace, config=config,
                                       start=start, end=end, teams=teams)
 
         if self._read_figures is None:

@@ -12,6 +12,7 @@ from bot.closed_loop import BUTTON
 from bot.lifecycle import Outcome
 from bot.models import ts_to_datetime
 from handlers.slack.card_actions import answer, parse_item_id
+from handlers.slack.context import workspace_from_body
 from handlers.slack.deps import Deps, SlackCall, tracked
 from handlers.slack.messages import TS_PATTERN
 from handlers.slack.render import person, slack_date
@@ -59,8 +60,9 @@ def is_source_thread_reply(deps: Deps, body: dict[str, Any]) -> bool:
         return False
     channel = event.get("channel")
     # Intake channels are internal: a reply there is talk among support, not to the customer.
-    team_channels = {team.channel for team in deps.config.teams.values()}
-    return channel not in team_channels and channel not in deps.config.intake.channels
+    config = deps.config_for(workspace_from_body(body))
+    team_channels = {team.channel for team in config.teams.values()}
+    return channel not in team_channels and channel not in config.intake.channels
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
