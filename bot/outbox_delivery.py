@@ -20,6 +20,7 @@ from bot.outbox_kinds import (
     DIGEST,
     EPHEMERAL,
     NOTICE,
+    NOTICE_EDIT,
     RELAY_DELETE,
     RELAY_EDIT,
 )
@@ -88,7 +89,7 @@ class Delivery:
             await port.mark_card_moved(item=item, conversation=payload["channel"],
                                        message=payload["ts"])
             return {"moved": True}
-        if entry.kind == RELAY_EDIT:
+        if entry.kind in (RELAY_EDIT, NOTICE_EDIT):
             notice = payload["notice"]
             await port.edit_notice(
                 workspace=entry.workspace, conversation=payload["channel"],

@@ -12,6 +12,7 @@ from bot.figure_rows import FigureRows, Window
 from bot.models import Event, Item
 from bot.store_erasure import ErasureStore
 from bot.store_installs import InstallStore
+from bot.store_links import LinkStore
 from bot.store_similar import SimilarQueries
 from bot.store_telemetry import TelemetryReads
 from bot.store_themes import ThemeStore
@@ -98,13 +99,18 @@ class OutboxEntry:
 
 @dataclass
 class NewOutbox:
-    """An outbox entry to write in the same transaction as an item change."""
+    """An outbox entry to write in the same transaction as an item change.
+
+    `not_before` holds it back until then (a card held while its forwarder may +1).
+    """
 
     kind: str
     payload: dict[str, Any] = field(default_factory=dict)
+    not_before: datetime | None = None
 
 
-class Store(ErasureStore, InstallStore, SimilarQueries, ThemeStore, TelemetryReads, abc.ABC):
+class Store(ErasureStore, InstallStore, LinkStore, SimilarQueries, ThemeStore, TelemetryReads,
+            abc.ABC):
     """Durable state: inbox, items with their events, outbox, and small caches.
 
     Every method is atomic. Methods that write an item also append its event and

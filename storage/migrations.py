@@ -204,6 +204,15 @@ _V9_INSTALLATIONS = (
     "CREATE TABLE oauth_states (state TEXT PRIMARY KEY, expires_at $time NOT NULL)",
 )
 
+_V11_LINKED_ITEMS = (
+    # A "+1": the item is the same problem as `linked_to`, whose card and answers it shares.
+    "ALTER TABLE items ADD COLUMN linked_to BIGINT",
+    "ALTER TABLE items ADD COLUMN linked_at $time",
+    "ALTER TABLE items ADD COLUMN linked_by TEXT",
+    # Finds an item's +1s, to render its card and tell their forwarders; few rows.
+    "CREATE INDEX items_linked ON items (workspace, linked_to) WHERE linked_to IS NOT NULL",
+)
+
 # A migration is the same statements for both, or its own per dialect name.
 Statements = tuple[str, ...] | dict[str, tuple[str, ...]]
 
@@ -219,6 +228,8 @@ MIGRATIONS: list[tuple[int, Statements]] = [
     (9, _V9_INSTALLATIONS),
     # Full-text search over item text (storage/similar.py).
     (14, _V14_SIMILAR_ITEMS),
+    # "+1": items linked to the item they say the same as (storage/links.py).
+    (11, _V11_LINKED_ITEMS),
 ]
 
 _CREATE_RECORD = (

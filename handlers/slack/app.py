@@ -34,6 +34,7 @@ from handlers.slack import (
     intake_command,
     intake_events,
     intake_modal,
+    link_actions,
     workspace_events,
 )
 from handlers.slack.context import body_for_bolt, team_and_enterprise, workspace_key
@@ -146,6 +147,7 @@ class FeedbackApp(TokenAuthentication):
             # first listener that matches.
             card_events.register(bolt, self.deps, self.lifecycle)
             card_actions.register(bolt, self.deps, self.lifecycle)
+            link_actions.register(bolt, self.deps)
             chat_views.register(bolt, self.deps)
             intake_command.register(bolt, self.deps, self.lifecycle)
             for feature in (intake_modal, intake_events, workspace_events):

@@ -22,7 +22,13 @@ from bot.store import Store
 from handlers.shared_lookups import SharedLookups
 from handlers.slack.digest_blocks import digest_blocks, digest_text
 from handlers.slack.rate_limits import RateLimits
-from handlers.slack.render import card_blocks, card_text, follow_blocks, notice_text
+from handlers.slack.render import (
+    card_blocks,
+    card_text,
+    follow_blocks,
+    notice_text,
+    offer_blocks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +149,8 @@ class SlackChatPort:
         data = await self._call(
             item.workspace, "chat.postMessage",
             channel=channel, text=card_text(item),
-            blocks=card_blocks(item, mentions=mentions, source_link=link),
+            blocks=card_blocks(item, mentions=mentions, source_link=link,
+                               linked=await self._linked(item)),
             metadata={"event_type": METADATA_EVENT,
                       "event_payload": {"outbox": outbox_key, "item": item.id}},
             unfurl_links=False, unfurl_media=False, link_names=False,
@@ -164,7 +171,8 @@ class SlackChatPort:
         await self._call(
             item.workspace, "chat.update", channel=item.card_channel, ts=item.card_ts,
             text=card_text(item),
-            blocks=card_blocks(item, mentions=item.assignees, source_link=link),
+            blocks=card_blocks(item, mentions=item.assignees, source_link=link,
+                               linked=await self._linked(item)),
         )
 
     async def source_link(self, item: Item) -> str | None:
@@ -214,7 +222,8 @@ class SlackChatPort:
         if item is not None and item.card_channel and item.card_ts:
             card_link = await self.permalink(workspace, item.card_channel, item.card_ts)
         names = {}
-        people = [notice.data.get("by"), *(notice.data.get("assignees") or [])]
+        people = [notice.data.get("by"), *(notice.data.get("assignees") or []),
+                  notice.data.get("acknowledged_by"), notice.data.get("resolved_by")]
         for person in people:
             if isinstance(person, str) and person and person not in names:
                 names[person] = await self.display_name(workspace, person)
@@ -222,7 +231,17 @@ class SlackChatPort:
         content: dict[str, Any] = {"text": text}
         if notice.kind == "routed" and item is not None:
             content["blocks"] = follow_blocks(text, item)
+        elif notice.kind == "offer":
+            content["blocks"] = offer_blocks(text, item, notice)
+        elif notice.kind in ("linked", "sent_as_new"):
+            # Replaces an offer: its buttons must go too.
+            content["blocks"] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
         return content
+
+    async def _linked(self, item: Item) -> list[Item]:
+        """The +1s of `item`, read off the loop."""
+        return await asyncio.to_thread(self.store.linked_items, workspace=item.workspace,
+                                       item_id=item.id)
 
     async def display_name(self, workspace: str, user: str) -> str:
         """A person's display name, or their ID when it can't be looked up."""
