@@ -263,7 +263,7 @@ class Links:
             return LinkOutcome(False, "not_yours", {"team": parent.team, "item": item.id})
         now = self.clock()
         # Its own problem after all: the answers of the item it joined were not for it.
-        changes = {"status": Status.RECEIVED.value, "first_response_at": None,
+        changes: dict[str, Any] = {"status": Status.RECEIVED.value, "first_response_at": None,
                    "first_response_by": None, "first_response_kind": None,
                    "resolved_at": None, "resolved_by": None, "resolution_note": None,
                    "escalated_at": None, "card_channel": None, "card_ts": None,

@@ -45,7 +45,8 @@ class TeamsAdapter:
         services = TeamsServices(
             config=runtime.config, intake=runtime.intake, lifecycle=runtime.lifecycle,
             views=runtime.views, conversations=_conversation_book(runtime),
-            clock=runtime.clock, claim_workspace=runtime.claim_workspace)
+            clock=runtime.clock, claim_workspace=runtime.claim_workspace,
+            links=runtime.links)
         hooks = InboxHooks(
             persist=runtime.persist,
             done=lambda inbox_id, error: runtime.request_done(inbox_id, error=error),
