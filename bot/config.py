@@ -309,8 +309,9 @@ class Config(_Strict):
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     acknowledge: AcknowledgeConfig = Field(default_factory=AcknowledgeConfig)
     relay: Literal["all", "marked"] = "all"
-    # How long a forward that looks like an existing item waits for a "+1" (bot/links.py).
-    offer_hold_minutes: int = Field(default=3, ge=1, le=15, strict=True)
+    # How long a forward that looks like an existing item waits for a "+1" (bot/links.py);
+    # 0 offers nothing: every forward goes out as new at once.
+    offer_hold_minutes: int = Field(default=3, ge=0, le=15, strict=True)
     severity_default: Severity = "normal"
     sla: dict[Severity, Duration] = Field(default_factory=lambda: dict(DEFAULT_SLA))
     retention_days: int = Field(default=365, gt=0, le=36500, strict=True)

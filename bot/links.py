@@ -137,8 +137,11 @@ class Links:
     def offer(self, *, workspace: str, text: str, team: str | None) -> dict[str, Any] | None:
         """The data of an offer for a new forward of `text`, or None when nothing matches.
 
-        A failing store read means no offer: the forward goes on as new.
+        A failing store read means no offer: the forward goes on as new. Offers are off
+        with `offer_hold_minutes: 0`.
         """
+        if self.config.offer_hold_minutes == 0:
+            return None
         try:
             match = self.similar.best_match(workspace=workspace, text=text, team=team)
             parent = self.root(workspace, match.item_id) if match is not None else None

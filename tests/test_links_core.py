@@ -108,9 +108,20 @@ async def test_a_match_is_offered_at_once_and_its_card_held_for_the_hold(
 def test_the_hold_is_configurable_within_bounds(example_config: Config) -> None:
     data = example_config.model_dump()
     assert Config.model_validate({**data, "offer_hold_minutes": 10}).offer_hold_minutes == 10
-    for wrong in (0, 16, "3"):
+    assert Config.model_validate({**data, "offer_hold_minutes": 0}).offer_hold_minutes == 0
+    for wrong in (-1, 16, "3"):
         with pytest.raises(ValidationError):
             Config.model_validate({**data, "offer_hold_minutes": wrong})
+
+
+async def test_a_hold_of_zero_offers_nothing(fresh_store, example_config, clock, chat,
+                                             worker):
+    config = example_config.model_copy(update={"offer_hold_minutes": 0})
+    intake = IntakeService(store=fresh_store, config=config, clock=clock, port=chat)
+    await _carded(intake, worker, clock)
+    second = await _forward(intake, clock, SAME)
+    assert [(e.kind, e.item_id) for e in fresh_store.outbox_due(now=clock())] == [
+        (CARD, second.id)]
 
 
 async def test_its_new_in_the_request_offers_nothing(intake, worker, fresh_store, clock):

@@ -261,3 +261,75 @@ async def test_feedback_unlink_command(tmp_path):
         await running.settle()
         assert "Unlinked" in str(answer.body)
         assert running.store.get_item(workspace=WS, item_id=second).linked_to is None
+
+
+def _radio(value: str) -> dict[str, Any]:
+    return {"value": {"type": "radio_buttons", "selected_option": {
+        "text": {"type": "plain_text", "text": value, "emoji": True}, "value": value}}}
+
+
+async def _open_form(slack: FakeSlack, running: RunningBot, text: str) -> dict[str, Any]:
+    from handlers.slack.standin.payloads import message_shortcut
+    from tests.slack_harness import opened_view, past_ts
+
+    message = slack.add_message("C0GENERAL", user="U0SUPPORT2", ts=past_ts(600), text=text)
+    before = len(slack.calls_to("views.open"))
+    await running.slack.send_interaction(message_shortcut(
+        callback_id="forward_feedback", user_id="U0SUPPORT2", channel_id="C0GENERAL",
+        message=message))
+    calls = await slack.wait_for("views.open", count=before + 1)
+    return opened_view(calls[before])
+
+
+async def _submit(running: RunningBot, view: dict[str, Any], same: str | None) -> Any:
+    from handlers.slack.standin.payloads import view_submission
+    from tests.slack_harness import modal_values
+
+    values = modal_values(text=SAME, team="mobile", severity="normal")
+    if same is not None:
+        values["same"] = _radio(same)
+    return await running.slack.send_interaction(view_submission(
+        user_id="U0SUPPORT2", callback_id=view["callback_id"], view_id=view["id"],
+        private_metadata=view["private_metadata"], values=values))
+
+
+async def test_the_form_lists_candidates_and_a_choice_links_without_a_hold(tmp_path):
+    from tests.slack_harness import view_block
+
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        first, channel, card_ts = await forward_via_intake_channel(slack, running, FIRST)
+        view = await _open_form(slack, running, SAME)
+        same = view_block(view, "same")["element"]
+        assert same["initial_option"]["value"] == "new"
+        values = [option["value"] for option in same["options"]]
+        assert values[0] == "new" and f"link:{first}" in values
+        label = next(o["text"]["text"] for o in same["options"]
+                     if o["value"] == f"link:{first}")
+        assert label.startswith(f"Same as #{first} (mobile")
+
+        # Forged choices get an error on the field, and nothing is stored.
+        for forged in ("link:abc", "link:99999"):
+            response = await _submit(running, view, forged)
+            assert "same" in str(response.body)
+        assert len(running.store.list_items()) == 1
+
+        await _submit(running, view, f"link:{first}")
+        await running.settle()
+        [second] = [i for i in running.store.list_items() if i.id != first]
+        assert second.linked_to == first and second.card_ts is None
+        assert offers(slack) == []
+        assert "2 customers" in str(card_updates(slack, card_ts)[-1].args["blocks"])
+        assert [c for c in slack.calls_to("chat.postMessage")
+                if c.args.get("channel") == channel and f"#{second.id}" in
+                str(c.args.get("text"))] == []
+
+
+async def test_the_form_left_at_its_new_sends_the_card_at_once(tmp_path):
+    async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
+        first, channel, _ = await forward_via_intake_channel(slack, running, FIRST)
+        view = await _open_form(slack, running, SAME)
+        await _submit(running, view, "new")
+        await running.settle()
+        [second] = [i for i in running.store.list_items() if i.id != first]
+        assert second.card_ts and second.card_channel == channel and second.linked_to is None
+        assert offers(slack) == []

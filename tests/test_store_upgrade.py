@@ -33,7 +33,8 @@ LATER = datetime(2026, 3, 2, 8, 15, 5, 999999, tzinfo=UTC)
 TABLES = ("inbox", "items", "events", "outbox", "rotations", "drafts", "channels",
           "workspaces", "followers", "item_flags", "digest_claims")
 # Columns added after release 0.1.0, with what an old row must read as.
-ADDED_COLUMNS = {"items": {"platform": "slack", "card_platform": None},
+ADDED_COLUMNS = {"items": {"platform": "slack", "card_platform": None, "linked_to": None,
+                           "linked_at": None, "linked_by": None},
                  "inbox": {"platform": "slack", "lease_owner": None, "lease_until": None},
                  "followers": {"platform": "slack"}}
 
