@@ -25,6 +25,11 @@ class LinkStore(abc.ABC):
         """How many items are linked to each of `item_ids` (those with none are left out)."""
 
     @abc.abstractmethod
+    def most_linked(self, *, workspace: str, since: datetime, until: datetime,
+                    teams: Sequence[str] | None, limit: int) -> list[tuple[int, int]]:
+        """(item id, +1s linked to it in [since, until)) of `teams`' items, most first."""
+
+    @abc.abstractmethod
     def link_item(self, *, workspace: str, item_id: int, to: int, by: str, now: datetime,
                   changes: dict[str, Any], events: Sequence[Event],
                   outbox: Sequence[NewOutbox], parent_outbox: Sequence[NewOutbox],

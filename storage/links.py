@@ -50,6 +50,24 @@ class LinkQueries:
                     counts[int(row["linked_to"])] = int(row["n"])
         return counts
 
+    def most_linked(self, *, workspace: str, since: datetime, until: datetime,
+                    teams: Sequence[str] | None, limit: int) -> list[tuple[int, int]]:
+        if teams is not None and not teams:
+            return []
+        only = ""
+        params: tuple[str, ...] = ()
+        if teams is not None:
+            only = f" AND p.team IN ({', '.join('?' for _ in teams)})"
+            params = tuple(teams)
+        with self.database.read() as tx:
+            rows = tx.tuples(
+                "SELECT p.id, COUNT(*) FROM items l JOIN items p ON p.workspace = l.workspace"
+                " AND p.id = l.linked_to WHERE l.workspace = ? AND l.linked_to IS NOT NULL"
+                f" AND l.linked_at >= ? AND l.linked_at < ?{only}"
+                " GROUP BY p.id ORDER BY COUNT(*) DESC, p.id DESC LIMIT ?",
+                (workspace, since, until, *params, limit))
+        return [(int(row[0]), int(row[1])) for row in rows]
+
     def link_item(self, *, workspace: str, item_id: int, to: int, by: str, now: datetime,
                   changes: dict[str, Any], events: Sequence[Event],
                   outbox: Sequence[NewOutbox], parent_outbox: Sequence[NewOutbox],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -49,8 +50,9 @@ def without_offers(config: Path = EXAMPLE_CONFIG) -> Path:
     folder = Path(tempfile.gettempdir()) / f"feedbackbot-tests-{os.getpid()}"
     folder.mkdir(exist_ok=True)
     path = folder / f"no-offers-{config.stem}.yml"
-    path.write_text(config.read_text(encoding="utf-8") + "\noffer_hold_minutes: 0\n",
-                    encoding="utf-8")
+    text, found = re.subn(r"^offer_hold_minutes:.*$", "offer_hold_minutes: 0",
+                          config.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    path.write_text(text if found else text + "\noffer_hold_minutes: 0\n", encoding="utf-8")
     return path
 
 
