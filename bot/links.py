@@ -126,6 +126,23 @@ class Links:
         """How long a card waits for its forwarder's answer to an offer."""
         return timedelta(minutes=self.config.offer_hold_minutes)
 
+    def linked(self, item: Item) -> list[Item]:
+        """The +1s of `item`, oldest first (what its card counts and names)."""
+        return self.store.linked_items(workspace=item.workspace, item_id=item.id)
+
+    def candidates(self, *, workspace: str, text: str, team: str | None,
+                   floor: float) -> list[Item]:
+        """The items `text` may be a +1 of, best first, scoring at least `floor`.
+
+        For the forwarding forms; +1s are never listed themselves (their item is).
+        """
+        found = [match for match in self.similar.candidates(workspace=workspace, text=text,
+                                                            team=team)
+                 if match.score >= floor]
+        items = {item.id: item for item in self.store.items_by_ids(
+            workspace=workspace, ids=[match.item_id for match in found])}
+        return [items[match.item_id] for match in found if match.item_id in items]
+
     # --- at forward time -----------------------------------------------------------
     def root(self, workspace: str, item_id: int) -> Item | None:
         """The item `item_id` names, or the item it is a +1 of; None when there is none."""
@@ -242,7 +259,7 @@ class Links:
             events=[Event(item_id=item.id, kind="linked", actor=by, at=now,
                           data={"to": parent.id}),
                     Event(item_id=parent.id, kind="plus_one", actor=by, at=now,
-                          data={"item": item.id, "customer": item.customer})],
+                          data={"item": item.id})],
             outbox=[tell], parent_outbox=[NewOutbox(kind=CARD_UPDATE)])
         if done is not None:
             log.info("item %s linked to %s", item.id, parent.id, extra={"item_id": item.id})

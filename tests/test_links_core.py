@@ -255,3 +255,15 @@ async def test_a_plus_one_is_never_offered_itself(intake, worker, links, fresh_s
     match = links.offer(workspace=WS, text=SAME, team="mobile")
     assert match is not None and match["match"] == first.id
     assert match["customers"] == 2
+
+
+async def test_forgetting_a_person_erases_who_linked_an_item(intake, worker, fresh_store,
+                                                             clock):
+    from bot.erasure import ERASED, Person
+
+    first = await _carded(intake, worker, clock)
+    second = await _forward(intake, clock, OTHER, forwarded_by="U0SUPPORT2", link_to=first.id)
+    assert fresh_store.get_item(workspace=WS, item_id=second.id).linked_by == "U0SUPPORT2"
+    fresh_store.forget_person(person=Person(user="U0SUPPORT2"), now=clock())
+    forgotten = fresh_store.get_item(workspace=WS, item_id=second.id)
+    assert forgotten.linked_by == ERASED and forgotten.linked_to == first.id

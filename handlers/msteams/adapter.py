@@ -123,4 +123,4 @@ def _teams_port(runtime: Runtime, settings: Settings) -> ChatPort:
     from handlers.msteams.port import create_teams_port
 
     return create_teams_port(config=runtime.config, store=runtime.store, settings=settings,
-                             clock=runtime.clock)
+                             clock=runtime.clock, linked_of=runtime.links.linked)

@@ -47,8 +47,7 @@ def card_answer(services: TeamsServices, item: Item) -> dict[str, Any]:
     links = services.links
 
     def default(shown: Item) -> dict[str, Any]:
-        linked = (links.store.linked_items(workspace=shown.workspace, item_id=shown.id)
-                  if links is not None else [])
+        linked = links.linked(shown) if links is not None else []
         return cards.item_card(shown, teams=list(services.config.teams), linked=linked)
 
     render = services.render_card or default

@@ -280,7 +280,8 @@ class TeamsChatPort:
 
 
 def create_teams_port(*, config: Config, store: Store, settings: Settings,
-                      clock: Callable[[], datetime] = utcnow) -> TeamsChatPort:
+                      clock: Callable[[], datetime] = utcnow,
+                      linked_of: Callable[[Item], list[Item]] | None = None) -> TeamsChatPort:
     """The Teams port for the environment's app registration (no token without an app id).
 
     With FEEDBACKBOT_PUBLIC_URL, charts too big to inline are served under it: mount
@@ -293,8 +294,7 @@ def create_teams_port(*, config: Config, store: Store, settings: Settings,
     conversations = ConversationBook(store=store, platform=PLATFORM, clock=clock)
     return TeamsChatPort(config=config, conversations=conversations, connector=connector,
                          app_id=app_id, tenant_id=tenant_id, charts=charts, clock=clock,
-                         linked_of=lambda item: store.linked_items(workspace=item.workspace,
-                                                                   item_id=item.id))
+                         linked_of=linked_of)
 
 
 def _status(error: ChatError) -> int | None:

@@ -129,7 +129,7 @@ class FeedbackApp(TokenAuthentication):
             client_for=(self.installs.client_for if self.installs
                         else lambda workspace: self.client), store=self.store,
             team_channels={name: team.channel for name, team in self.config.teams.items()
-                           if team.channel})
+                           if team.channel}, linked_of=runtime.links.linked)
         runtime.add_platform(self)
         if self.installs is not None:
             # Each installed workspace is its own key, with its own digests and reminders.

@@ -60,21 +60,14 @@ def same_block(choices: list[tuple[int, str]]) -> dict[str, Any]:
 def candidate_choices(deps: Deps, *, workspace: str, text: str,
                       team: str) -> list[tuple[int, str]]:
     """The items this text may be a +1 of, as (id, "Same as #123 (mobile, acme): …")."""
-    links = deps.runtime.links
     try:
-        found = [match for match in links.similar.candidates(workspace=workspace, text=text,
-                                                             team=team)
-                 if match.score >= CANDIDATE_FLOOR]
-        items = {item.id: item for item in deps.runtime.store.items_by_ids(
-            workspace=workspace, ids=[match.item_id for match in found])}
+        found = deps.runtime.links.candidates(workspace=workspace, text=text, team=team,
+                                              floor=CANDIDATE_FLOOR)
     except Exception:  # the form opens without them rather than not at all
         log.exception("could not list similar items for the form")
         return []
     choices = []
-    for match in found:
-        item = items.get(match.item_id)
-        if item is None:
-            continue
+    for item in found:
         who = f", {item.customer}" if item.customer else ""
         said = " ".join(item.text.split())
         choices.append((item.id, f"Same as #{item.id} ({item.team}{who}): {said}"[:75]))

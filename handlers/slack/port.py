@@ -92,9 +92,12 @@ class SlackChatPort:
     """
 
     def __init__(self, *, client_for: Callable[[str], AsyncWebClient], store: Store,
-                 team_channels: Mapping[str, str]) -> None:
+                 team_channels: Mapping[str, str],
+                 linked_of: Callable[[Item], list[Item]] | None = None) -> None:
         self.client_for = client_for
         self.store = store
+        # An item's "+1"s, shown on its card (the core's bot.links.Links.linked).
+        self.linked_of = linked_of
         self.team_channels = team_channels
         self._users = SharedLookups(found_ttl=_USER_CACHE_SECONDS,
                                     missing_ttl=_USER_CACHE_SECONDS)
@@ -240,8 +243,9 @@ class SlackChatPort:
 
     async def _linked(self, item: Item) -> list[Item]:
         """The +1s of `item`, read off the loop."""
-        return await asyncio.to_thread(self.store.linked_items, workspace=item.workspace,
-                                       item_id=item.id)
+        if self.linked_of is None:
+            return []
+        return await asyncio.to_thread(self.linked_of, item)
 
     async def display_name(self, workspace: str, user: str) -> str:
         """A person's display name, or their ID when it can't be looked up."""
