@@ -251,10 +251,14 @@ async def test_unlink_by_the_owning_team_routes_it_as_new(intake, worker, links,
 
 async def test_a_plus_one_is_never_offered_itself(intake, worker, links, fresh_store, clock):
     first = await _carded(intake, worker, clock)
-    await _forward(intake, clock, SAME, link_to=first.id)
+    second = await _forward(intake, clock, SAME, link_to=first.id)
     match = links.offer(workspace=WS, text=SAME, team="mobile")
     assert match is not None and match["match"] == first.id
     assert match["customers"] == 2
+    # The form lists the item, never its +1 (which says the very same words).
+    listed = links.candidates(workspace=WS, text=SAME, team="mobile", floor=0.0)
+    assert [item.id for item in listed] == [first.id]
+    assert second.id != first.id
 
 
 async def test_forgetting_a_person_erases_who_linked_an_item(intake, worker, fresh_store,

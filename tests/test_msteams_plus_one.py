@@ -69,7 +69,9 @@ async def test_plus_one_on_teams_links_updates_the_card_and_tells_the_forwarder(
                                                      match=first.id))
         assert status == 200 and f"+1 of #{first.id}" in str(body)
         assert bot.store.get_item(workspace=WORKSPACE, item_id=second.id).linked_to == first.id
+        card_ts = str(bot.store.get_item(workspace=WORKSPACE, item_id=first.id).card_ts)
         await wait_until(lambda: any("2 customers" in str(call.body)
+                                     and call.path.endswith(f"/activities/{card_ts}")
                                      for call in connector.calls_to("update_activity")),
                          what="the card's update")
         await wait_until(lambda: any(f"was added to #{first.id}" in str(call.body)
