@@ -98,3 +98,46 @@ async def test_plus_one_on_teams_links_updates_the_card_and_tells_the_forwarder(
         await wait_until(lambda: bool(bot.store.get_item(workspace=WORKSPACE,
                                                          item_id=second.id).card_ts),
                          what="the unlinked item's card")
+
+
+async def test_the_send_to_developers_form_lists_candidates_and_links_the_choice(
+        tmp_path: Path) -> None:
+    async with running_teams_bot(tmp_path) as bot:
+        await bot.post(bot.personal(FIRST))
+        [first] = bot.store.list_items()
+        html = f"<p>{SAME}</p>"
+
+        _, body = await bot.post(bot.message_action("composeExtension/fetchTask", html=html))
+        card = body["task"]["value"]["card"]["content"]
+        same = next(element for element in card["body"] if element.get("id") == "same")
+        assert same["value"] == "new"
+        assert [c["value"] for c in same["choices"]] == ["new", f"link:{first.id}"]
+        assert same["choices"][1]["title"].startswith(f"Same as #{first.id} (payments")
+
+        for forged in ("link:abc", "link:99999"):
+            _, body = await bot.post(bot.message_action(
+                "composeExtension/submitAction", html=html, message_id="1717171717172",
+                data={"team": "payments", "same": forged}))
+            assert body["task"]["type"] == "message"
+        assert len(bot.store.list_items()) == 1
+
+        _, body = await bot.post(bot.message_action(
+            "composeExtension/submitAction", html=html, message_id="1717171717173",
+            data={"team": "payments", "same": f"link:{first.id}"}))
+        second = next(i for i in bot.store.list_items() if i.id != first.id)
+        assert second.linked_to == first.id
+        # Linked at once: its card is not held, it is withdrawn.
+        assert [e for e in bot.store.outbox_for_item(workspace=WORKSPACE, item_id=second.id)
+                if e.kind == "card" and e.status == "pending"] == []
+
+
+async def test_the_form_left_at_its_new_is_sent_at_once(tmp_path: Path) -> None:
+    async with running_teams_bot(tmp_path) as bot:
+        await bot.post(bot.personal(FIRST))
+        await bot.post(bot.message_action(
+            "composeExtension/submitAction", html=f"<p>{SAME}</p>",
+            data={"team": "payments", "same": "new"}))
+        [second] = [i for i in bot.store.list_items() if "Globex" in i.text]
+        due = bot.store.outbox_due(now=bot.clock())
+        assert [(e.kind, e.item_id) for e in due if e.item_id == second.id] == [
+            ("card", second.id)]
