@@ -70,7 +70,8 @@ class Forward:
     aside: str | None = None
 
 
-RespondHow = Literal["acknowledge", "reply", "react", "resolve", "reassign"]
+# plus_one: the forwarder of a held item answers its offer with "+1" (bot/links.py).
+RespondHow = Literal["acknowledge", "reply", "react", "resolve", "reassign", "plus_one"]
 
 
 @dataclass(frozen=True)
@@ -132,5 +133,9 @@ SCRIPT: tuple[Step, ...] = (
             text="Found it: the token refresh races. Fix in review."),
     Respond(at("12:30"), by="alice", how="resolve", item=1,
             text="Refunded the duplicate; fixed in 2.4.1"),
+    Forward(at("12:40"), by="sam", how="intake_post", place="customer-feedback",
+            text="Initech: the iOS app crashes at login since they updated to 5.2",
+            aside="the same problem as #2"),
+    Respond(at("12:41"), by="sam", how="plus_one", item=6),
     Digest(at("17:00"), aside="it normally runs at 09:00"),
 )

@@ -75,6 +75,9 @@ def describe(call: ConnectorCall) -> str | None:
         texts = _texts(card)
         if texts and " moved to " in texts[0]:
             return f"→ the old card in {where} is marked as moved, with a link to the new one"
+        if channel == INTAKE or conversation.startswith("a:"):
+            # A notice rewritten: an answered +1 offer.
+            return f"→ the offer in {where} now says: {plain(' '.join(texts[:1]))}"
         return f"→ the card in {where} is updated for everyone: {status_line(card)}"
     if channel in TEAM_CHANNELS and ";messageid=" not in conversation:
         mentioned = [_first_name(str(entity["mentioned"]["name"]))
