@@ -220,7 +220,8 @@ class IntakeService:
             outbox = [NewOutbox(kind=CARD, payload=payload)]
             if offer is not None or joined is not None:
                 # Held while its forwarder may +1; it goes out as new if nobody answers.
-                outbox = [self.links.held_card(self.clock(), payload)]
+                outbox = [self.links.held_card(self.clock(), payload,
+                                               offered=offer is not None)]
             if offer is not None:
                 # First: the card held behind it must not hold the offer back too.
                 outbox.insert(0, notice_entry(forwarder_notice(item, OFFER, **offer)))

@@ -34,6 +34,7 @@ LINKED = "linked"  # the item was added to another as a +1, and what is known of
 SENT_AS_NEW = "sent_as_new"  # the forwarder said it's new: the card went out
 UNLINKED = "unlinked"  # the owning team unlinked it: it is its own item now
 PLUS_ONE, NEW = "plus_one", "new"  # the forwarder's two answers
+OFFERED = "offered"  # in a held card's payload: its forwarder was offered a +1
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,26 @@ def resolved_with(store: Store, item: Item) -> None:
     store.update_linked(workspace=item.workspace, parent=item.id, changes={
         "status": item.status, "resolved_at": item.resolved_at,
         "resolved_by": item.resolved_by, "resolution_note": item.resolution_note})
+
+
+def offer_edit(store: Store, item: Item, kind: str,
+               data: dict[str, Any]) -> NewOutbox | None:
+    """The entry rewriting `item`'s offer notice as a `kind` notice; None when none was sent."""
+    for entry in store.outbox_for_item(workspace=item.workspace, item_id=item.id):
+        if (entry.kind == NOTICE and entry.payload.get("kind") == OFFER
+                and entry.status == "sent" and entry.result and entry.result.get("ts")):
+            return NewOutbox(kind=NOTICE_EDIT, payload={
+                "channel": entry.result.get("channel"), "ts": entry.result.get("ts"),
+                "platform": entry.payload.get("platform") or "slack",
+                "notice": {**entry.payload, "kind": kind, "data": data}})
+    return None
+
+
+def offer_ended(store: Store, item: Item) -> list[NewOutbox]:
+    """When an offered item's card goes out: the offer says so, and loses its buttons."""
+    match = offered_match(store, item)
+    edit = offer_edit(store, item, SENT_AS_NEW, {"match": match}) if match else None
+    return [edit] if edit is not None else []
 
 
 def known_state(parent: Item, linked: list[Item]) -> dict[str, Any]:
@@ -174,9 +195,15 @@ class Links:
         """The item a forwarder chose in the form, if it still can be joined."""
         return self.root(workspace, item_id)
 
-    def held_card(self, now: datetime, payload: dict[str, Any]) -> NewOutbox:
-        """A card entry held back for the offer's time."""
-        return NewOutbox(kind=CARD, payload=payload, not_before=now + self.hold)
+    def held_card(self, now: datetime, payload: dict[str, Any], *,
+                  offered: bool) -> NewOutbox:
+        """A card entry held back for the offer's time (at least a minute, so that a +1
+        chosen in the form is linked before it could go out).
+
+        An `offered` card, when it goes out, also rewrites the offer (its buttons go).
+        """
+        return NewOutbox(kind=CARD, payload={**payload, OFFERED: True} if offered else payload,
+                         not_before=now + max(self.hold, timedelta(minutes=1)))
 
     # --- the forwarder's answer -------------------------------------------------------
     async def _may_answer(self, item: Item, user: str) -> bool:
@@ -203,7 +230,7 @@ class Links:
             if not self.store.release_held_card(workspace=workspace, item_id=item.id,
                                                 now=self.clock()):
                 return LinkOutcome(False, "already_new", data)
-            self._edit_offer(item, SENT_AS_NEW, {"match": offered})
+            # The card goes out now; posting it rewrites the offer (bot/outbox_delivery.py).
             return LinkOutcome(True, SENT_AS_NEW, data)
         parent = self.root(workspace, offered)
         if parent is None:
@@ -212,24 +239,6 @@ class Links:
         if linked is None:
             return LinkOutcome(False, "too_late", {**data, "team": item.team})
         return LinkOutcome(True, LINKED, {**data, "parent": parent.id})
-
-    def _edit_offer(self, item: Item, kind: str, data: dict[str, Any]) -> None:
-        """Rewrite the offer notice (once it was sent) to say what became of it."""
-        entry = self._offer_edit(item, kind, data)
-        if entry is not None:
-            self.store.update_item(workspace=item.workspace, item_id=item.id, changes={},
-                                   outbox=[entry], now=self.clock())
-
-    def _offer_edit(self, item: Item, kind: str, data: dict[str, Any]) -> NewOutbox | None:
-        for entry in self.store.outbox_for_item(workspace=item.workspace, item_id=item.id):
-            if (entry.kind == NOTICE and entry.payload.get("kind") == OFFER
-                    and entry.status == "sent" and entry.result
-                    and entry.result.get("ts")):
-                return NewOutbox(kind=NOTICE_EDIT, payload={
-                    "channel": entry.result.get("channel"), "ts": entry.result.get("ts"),
-                    "platform": entry.payload.get("platform") or "slack",
-                    "notice": {**entry.payload, "kind": kind, "data": data}})
-        return None
 
     def link(self, item: Item, parent: Item, *, by: str, edit_offer: bool = False,
              ) -> Item | None:
@@ -250,7 +259,7 @@ class Links:
                            resolved_by=parent.resolved_by,
                            resolution_note=parent.resolution_note)
         state = known_state(parent, [*linked, item])
-        tell = self._offer_edit(item, LINKED, state) if edit_offer else None
+        tell = offer_edit(self.store, item, LINKED, state) if edit_offer else None
         if tell is None:
             tell = notice_entry(forwarder_notice(item, LINKED, **state))
         done = self.store.link_item(

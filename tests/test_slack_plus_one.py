@@ -156,6 +156,7 @@ async def test_its_new_sends_the_card_at_once_and_a_late_plus_one_is_refused(tmp
         assert item.card_ts and item.card_channel == channel and item.linked_to is None
         edits = [c for c in slack.calls_to("chat.update") if c.args.get("ts") == _posted_ts(offer)]
         assert len(edits) == 1 and "as new" in edits[0].args["text"]
+        assert slack.calls_to("chat.postEphemeral") == []  # the edit says it all
 
         await click(running, offer, "fb_plus_one")
         await running.settle()
@@ -183,6 +184,10 @@ async def test_nobody_answers_and_the_card_goes_out_at_the_end_of_the_hold(tmp_p
         await running.settle()
         item = running.store.get_item(workspace=WS, item_id=second)
         assert item.card_ts and item.card_channel == channel
+        # The offer says so, and its buttons are gone.
+        [edit] = [c for c in slack.calls_to("chat.update") if c.args.get("ts") == _posted_ts(offer)]
+        assert "goes to" in edit.args["text"] and "as new" in edit.args["text"]
+        assert "fb_plus_one" not in str(edit.args["blocks"])
         # A click after the hold gets a clear answer and links nothing.
         await click(running, offer, "fb_plus_one")
         await running.settle()
