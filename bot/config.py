@@ -228,7 +228,8 @@ class DigestConfig(_Strict):
 
 # Settings a workspace section may give; each replaces the top-level value as a whole.
 WORKSPACE_SETTINGS = ("admins", "teams", "fallback", "customer_channels", "intake",
-                      "acknowledge", "relay", "severity_default", "sla", "digests")
+                      "acknowledge", "relay", "severity_default", "sla", "digests",
+                      "offer_hold_minutes")
 # Settings of the whole deployment, which a section can't change.
 _DEPLOYMENT_ONLY = {
     "retention_days": "`retention_days` applies to the whole deployment (one store); "
@@ -267,6 +268,7 @@ class WorkspaceSection(_Strict):
     severity_default: Severity = "normal"
     sla: dict[Severity, Duration] = Field(default_factory=lambda: dict(DEFAULT_SLA))
     digests: list[DigestConfig] = []
+    offer_hold_minutes: int = Field(default=3, ge=0, le=15, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -320,6 +322,9 @@ class Config(_Strict):
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     acknowledge: AcknowledgeConfig = Field(default_factory=AcknowledgeConfig)
     relay: Literal["all", "marked"] = "all"
+    # How long a forward that looks like an existing item waits for a "+1" (bot/links.py);
+    # 0 offers nothing: every forward goes out as new at once.
+    offer_hold_minutes: int = Field(default=3, ge=0, le=15, strict=True)
     severity_default: Severity = "normal"
     sla: dict[Severity, Duration] = Field(default_factory=lambda: dict(DEFAULT_SLA))
     retention_days: int = Field(default=365, gt=0, le=36500, strict=True)

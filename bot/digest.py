@@ -15,6 +15,7 @@ from bot.config import Config, DigestConfig
 from bot.digest_themes import TeamThemes
 from bot.figure_rows import FigureRows, Window, rows_from_items
 from bot.heard_back import HeardBackFigures
+from bot.link_digest import MostAsked
 from bot.metrics import Figures, TeamFigures, WaitingItem, daily_medians_of, figures_from_rows
 from bot.models import Item
 from bot.models import in_utc as utc
@@ -53,6 +54,8 @@ class DigestData:
     theme_examples: dict[int, Item] = field(default_factory=dict)
     # Time until the customer heard back, for the window's answered items (None: not read).
     heard_back: HeardBackFigures | None = None
+    # The items most +1'd in the window (bot/link_digest.py), most first.
+    most_asked: tuple[MostAsked, ...] = ()
 
     @property
     def longest_waiting(self) -> list[WaitingItem]:
@@ -61,11 +64,12 @@ class DigestData:
 
     @property
     def linked_items(self) -> list[Item]:
-        """The items the digest links to: the longest waiting, then the themes' examples."""
-        items = [waiting.item for waiting in self.longest_waiting]
-        shown = {item.id for item in items}
-        return items + [item for item_id, item in self.theme_examples.items()
-                        if item_id not in shown]
+        """The items the digest links to: longest waiting, most asked, themes' examples."""
+        listed = {waiting.item.id: waiting.item for waiting in self.longest_waiting}
+        for asked in self.most_asked:
+            listed.setdefault(asked.item.id, asked.item)
+        return list(listed.values()) + [item for item_id, item in self.theme_examples.items()
+                                        if item_id not in listed]
 
     @property
     def overdue(self) -> int:

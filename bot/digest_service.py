@@ -28,6 +28,7 @@ from bot.digest_schedule import (
 )
 from bot.digest_themes import example_ids, shows_themes, weekly_themes
 from bot.heard_back import heard_back_figures
+from bot.link_digest import most_asked
 from bot.outbox_kinds import DIGEST
 from bot.store import NewOutbox, Store
 from bot.suggestions import Reassignment
@@ -192,6 +193,9 @@ class DigestService:
             teams=subscription.teams))
         if shows_themes(subscription, local_date):
             data = self._with_themes(workspace, data, teams=subscription.teams)
+        data = replace(data, most_asked=most_asked(
+            self.store, workspace=workspace, since=data.window_start, until=data.window_end,
+            teams=subscription.teams))
         return self._with_full_longest(workspace, data)
 
     def _with_themes(self, workspace: str, data: DigestData,

@@ -22,6 +22,7 @@ from bot.digest import (
 )
 from bot.digest_themes import NO_THEMES, THEMES_ABOUT, THEMES_TITLE, theme_label
 from bot.heard_back_words import HEARD_BACK_ABOUT, HEARD_BACK_TITLE, heard_back_lines
+from bot.link_digest import MOST_ASKED_ABOUT, MOST_ASKED_TITLE
 from bot.metrics import TeamFigures
 
 
@@ -111,6 +112,20 @@ def _print_heard_back(console: Console, data: DigestData) -> None:
     console.print(Text(HEARD_BACK_ABOUT, style="dim"))
 
 
+def _print_most_asked(console: Console, data: DigestData) -> None:
+    """The items most customers +1'd in the period, then their links whole."""
+    if not data.most_asked:
+        return
+    console.print(Text(f"{MOST_ASKED_TITLE} ({MOST_ASKED_ABOUT})", style="bold"))
+    for asked in data.most_asked:
+        said = " ".join(asked.item.text.split())[:80]
+        console.print(Text(f"  • #{asked.item.id} {asked.item.team}: {asked.label()} · {said}"))
+    for asked in data.most_asked:
+        link = data.links.get(asked.item.id)
+        if link:
+            console.print(Text(f"#{asked.item.id}: {link}"), overflow="ignore", crop=False)
+
+
 def digest_table(data: DigestData, *, width: int = 100) -> str:
     """The digest as plain text laid out by rich, `width` columns wide."""
     console = Console(
@@ -124,6 +139,7 @@ def digest_table(data: DigestData, *, width: int = 100) -> str:
     console.print(_team_table(data))
     _print_heard_back(console, data)
     _print_themes(console, data)
+    _print_most_asked(console, data)
     console.print(_waiting_table(data))
     for waiting in data.longest_waiting:
         link = data.links.get(waiting.item.id)

@@ -52,7 +52,8 @@ MIN_WORDS_INSIDE = 8
 # Item columns holding a person's words, and those holding who did something.
 WORD_COLUMNS = ("text", "customer", "note", "resolution_note", "source_author",
                 "source_permalink")
-STAFF_COLUMNS = ("forwarded_by", "first_response_by", "resolved_by", "customer_answered_by")
+STAFF_COLUMNS = ("forwarded_by", "first_response_by", "resolved_by", "customer_answered_by",
+                 "linked_by")
 
 
 def fold(text: str) -> str:
@@ -222,6 +223,8 @@ def user_item_changes(row: Mapping[str, Any], user: str) -> dict[str, Any]:
         changes["first_response_by"] = ERASED
     if row.get("customer_answered_by") == user:
         changes["customer_answered_by"] = ERASED
+    if row.get("linked_by") == user:
+        changes["linked_by"] = ERASED
     if row.get("resolved_by") == user:
         changes["resolved_by"] = ERASED
         if row.get("resolution_note"):

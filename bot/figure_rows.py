@@ -48,8 +48,9 @@ class FigureRows:
 
 
 def is_waiting(item: Item) -> bool:
-    """Nobody has answered it and nobody resolved it."""
-    return item.first_response_at is None and item.status != Status.RESOLVED.value
+    """Nobody has answered it and nobody resolved it (a "+1" waits on the item it joined)."""
+    return (item.first_response_at is None and item.status != Status.RESOLVED.value
+            and item.linked_to is None)
 
 
 def rows_from_items(items: Iterable[Item], *, windows: Sequence[Window],

@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Config
+from bot.links import OFFER, Links
 from bot.log_context import REQUEST_ID, current_request_id
 from bot.models import SEVERITIES, Event, IntakeKind, IntakeRequest, Item, Status, utcnow
+from bot.outbox_entries import forwarder_notice, notice_entry
 from bot.outbox_kinds import CARD
 from bot.ports import ChatPort, Ports
 from bot.routing import RouteDecision, Router, card_platform
@@ -31,7 +33,8 @@ class IntakeRejected(Exception):
     """Forwarding was refused: `code` (with `data`) says why; str() is plain words.
 
     Codes: no_text, no_such_team (data: team), bad_severity (data: severities),
-    not_internal (a guest, or someone from another organisation).
+    not_internal (a guest, or someone from another organisation), no_such_item (data:
+    item; the item chosen to +1 is gone).
     """
 
     def __init__(self, message: str, *, code: str = "rejected",
@@ -63,6 +66,7 @@ class IntakeService:
         self.clock = clock
         # Used to check forwarders when `forward` is given no port.
         self.ports = Ports.of(port) if port is not None else Ports()
+        self.links = Links(store=store, config=config, clock=clock)
 
     def problem(self, request: IntakeRequest) -> IntakeRejected | None:
         """What is wrong with a request that needs no platform to tell, or None."""
@@ -177,6 +181,15 @@ class IntakeService:
         )
         route = self.router_for(request.workspace).route(text=request.text, customer=customer,
                                   chosen_team=request.team)
+        joined = offer = None
+        if request.link_to is not None:
+            joined = self.links.chosen(workspace=request.workspace, item_id=request.link_to)
+            if joined is None:
+                raise IntakeRejected(f"Feedback #{request.link_to} can't be found.",
+                                     code="no_such_item", data={"item": request.link_to})
+        elif not request.as_new:
+            offer = self.links.offer(workspace=request.workspace, text=request.text,
+                                     team=route.team)
         item = Item(
             workspace=request.workspace,
             id=0,
@@ -211,19 +224,28 @@ class IntakeService:
                 "route_reason": route.reason,
                 "matches": list(route.matches),
                 "files": list(request.files),
+                **({"offer": offer["match"]} if offer else {}),
             },
         )
         try:
             # The card's entry keeps the request id, so its post is logged under it too.
             request_id = current_request_id()
-            created = self.store.create_item(
-                item=item, event=event,
-                outbox=[NewOutbox(kind=CARD, payload={REQUEST_ID: request_id}
-                                  if request_id else {})])
+            payload = {REQUEST_ID: request_id} if request_id else {}
+            outbox = [NewOutbox(kind=CARD, payload=payload)]
+            if offer is not None or joined is not None:
+                # Held while its forwarder may +1; it goes out as new if nobody answers.
+                outbox = [self.links.held_card(self.clock(), payload, workspace=item.workspace,
+                                               offered=offer is not None)]
+            if offer is not None:
+                # First: the card held behind it must not hold the offer back too.
+                outbox.insert(0, notice_entry(forwarder_notice(item, OFFER, **offer)))
+            created = self.store.create_item(item=item, event=event, outbox=outbox)
         except DuplicateSource as duplicate:
             # Two deliveries raced past the lookup above; the first one won.
             return IntakeResult(item=duplicate.item, created=False, route=None)
         item_counted(ITEMS_RECEIVED, team=created.team, platform=created.platform)
+        if joined is not None:
+            created = self.links.link(created, joined, by=request.forwarded_by) or created
         log.info("item %s from %s routed to %s (%s)", created.id, request.kind.value,
                  route.team, route.reason, extra={"item_id": created.id})
         return IntakeResult(item=created, created=True, route=route)

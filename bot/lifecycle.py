@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Config
+from bot.links import answered_with, linked_notices, resolved_with
 from bot.models import Event, Item, Status
 from bot.outbox import card_platform_of, forwarder_notice, notice_entry
 from bot.outbox_kinds import CARD, CARD_MOVED, CARD_UPDATE, NOTICE, RELAY_DELETE, RELAY_EDIT
@@ -122,7 +123,8 @@ class Lifecycle:
                 if user != item.forwarded_by:
                     entries.append(notice_entry(Notice(kind=notice_kind, user=user, data=data,
                                                        platform=platform)))
-        return entries
+        # Each "+1" forwarder hears what the item's own forwarder hears.
+        return entries + linked_notices(self.store, item, notice_kind, data)
 
     def _item_of_card(self, workspace: str, channel: str, ts: str) -> Item | None:
         """The item whose card is (or was, before a reassignment) that message."""
@@ -203,6 +205,7 @@ class Lifecycle:
                                        outbox=extra, now=self.clock())
             return Outcome(latest, False, "already_responded")
         item_counted(ITEMS_RESPONDED, team=updated.team, platform=updated.platform)
+        answered_with(self.store, updated)
         return Outcome(updated, True)
 
     # --- thread replies and relays --------------------------------------------------
@@ -322,6 +325,7 @@ class Lifecycle:
                     *self._tell_everyone(item, "resolved", by=user, note=note)])
         if updated is not None:
             item_counted(ITEMS_RESOLVED, team=updated.team, platform=updated.platform)
+            resolved_with(self.store, updated)
         return Outcome(updated, updated is not None)
 
     async def reopen(self, *, workspace: str, item_id: int, user: str) -> Outcome:
@@ -342,6 +346,8 @@ class Lifecycle:
             event=Event(item_id=item.id, kind="reopened", actor=user, at=now),
             outbox=[NewOutbox(kind=CARD_UPDATE),
                     *self._tell_everyone(item, "reopened", by=user)])
+        if updated is not None:
+            resolved_with(self.store, updated)
         return Outcome(updated, updated is not None)
 
     async def reassign(self, *, workspace: str, item_id: int, user: str,

@@ -98,6 +98,8 @@ class IntakeRequest:
     files: tuple[str, ...] = ()
     intake_key: str | None = None
     platform: str = "slack"
+    link_to: int | None = None  # chosen in the form: a +1 of this item, not held
+    as_new: bool = False  # the forwarder said "it's new": nothing is offered
 
 
 # Slots: digests and exports hold tens of thousands of items; a dict per item (35 fields,
@@ -144,6 +146,9 @@ class Item:
     customer_answered_at: datetime | None = None
     customer_answered_by: str | None = None
     customer_answered_how: str | None = None
+    linked_to: int | None = None  # a "+1": the item it says the same as (bot/links.py)
+    linked_at: datetime | None = None
+    linked_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.digest_service import DigestService
+from bot.links import OFFERED, offer_ended
 from bot.log_context import REQUEST_ID, request_scope
 from bot.models import Event, Item, Status
 from bot.outbox_entries import card_platform_of, forwarder_notice, notice_entry, notice_of
@@ -20,6 +21,7 @@ from bot.outbox_kinds import (
     DIGEST,
     EPHEMERAL,
     NOTICE,
+    NOTICE_EDIT,
     RELAY_DELETE,
     RELAY_EDIT,
 )
@@ -88,7 +90,7 @@ class Delivery:
             await port.mark_card_moved(item=item, conversation=payload["channel"],
                                        message=payload["ts"])
             return {"moved": True}
-        if entry.kind == RELAY_EDIT:
+        if entry.kind in (RELAY_EDIT, NOTICE_EDIT):
             notice = payload["notice"]
             await port.edit_notice(
                 workspace=entry.workspace, conversation=payload["channel"],
@@ -142,6 +144,9 @@ class Delivery:
             item.assignees = assignees
             posted = await port.post_card(item=item, mentions=assignees,
                                           outbox_key=entry.key)
+        # Nobody answered its +1 offer (or "It's new"): the offer loses its buttons.
+        ended = (await asyncio.to_thread(offer_ended, self.store, item)
+                 if entry.payload.get(OFFERED) else [])
         now = self.clock()
         updated = await asyncio.to_thread(
             self.store.update_item,
@@ -155,7 +160,7 @@ class Delivery:
                         data={"team": item.team, "channel": posted.conversation,
                               "ts": posted.message, "assignees": assignees}),
             outbox=[notice_entry(forwarder_notice(item, "routed", team=item.team,
-                                                  assignees=assignees))],
+                                                  assignees=assignees)), *ended],
         )
         if updated is None:
             log.warning("item %s vanished while its card was posted", item.id)

@@ -10,3 +10,4 @@ RELAY_EDIT = "relay_edit"  # a relayed reply was edited: edit the relay
 RELAY_DELETE = "relay_delete"  # a relayed reply was deleted: delete the relay
 EPHEMERAL = "ephemeral"  # a message only one person in a channel sees
 DIGEST = "digest"  # post one digest period (built when sent) with its chart
+NOTICE_EDIT = "notice_edit"  # rewrite a notice already sent (an answered +1 offer)

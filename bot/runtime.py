@@ -24,6 +24,7 @@ from bot.inbox_claims import INBOX_CONCURRENCY, INBOX_POLL_SECONDS, InboxClaims
 from bot.intake import IntakeService
 from bot.lease_owners import process_owner
 from bot.lifecycle import Lifecycle
+from bot.links import Links
 from bot.log_context import bind_request, request_id_for, request_scope
 from bot.metrics import Figures
 from bot.models import utcnow
@@ -103,6 +104,8 @@ class Runtime(StatusRoutes):
         self.intake = IntakeService(store=store, config=config, clock=clock, port=self.ports)
         self.lifecycle = Lifecycle(store=store, config=config, port=self.ports, clock=clock)
         self.closed_loop = ClosedLoop(store=store, ports=self.ports, clock=clock)
+        self.links = Links(store=store, config=config, clock=clock,
+                           may_manage=self.lifecycle.may_manage)
         self.digests = DigestService(store=store, config=config, clock=clock)
         self.reminders = Reminders(store=store, config=config, clock=clock)
         self.outbox = OutboxWorker(store=store, port=self.ports, config=config, clock=clock,

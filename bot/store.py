@@ -13,6 +13,7 @@ from bot.models import Event, Item
 from bot.store_closed_loop import ClosedLoopStore
 from bot.store_erasure import ErasureStore
 from bot.store_installs import InstallStore
+from bot.store_links import LinkStore
 from bot.store_similar import SimilarQueries
 from bot.store_telemetry import TelemetryReads
 from bot.store_themes import ThemeStore
@@ -99,13 +100,17 @@ class OutboxEntry:
 
 @dataclass
 class NewOutbox:
-    """An outbox entry to write in the same transaction as an item change."""
+    """An outbox entry to write in the same transaction as an item change.
+
+    `not_before` holds it back until then (a card held while its forwarder may +1).
+    """
 
     kind: str
     payload: dict[str, Any] = field(default_factory=dict)
+    not_before: datetime | None = None
 
 
-class Store(ErasureStore, InstallStore, SimilarQueries, ThemeStore, TelemetryReads,
+class Store(ErasureStore, InstallStore, LinkStore, SimilarQueries, ThemeStore, TelemetryReads,
             ClosedLoopStore, abc.ABC):
     """Durable state: inbox, items with their events, outbox, and small caches.
 

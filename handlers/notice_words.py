@@ -42,6 +42,74 @@ def notice_sentence(notice: Notice, item: Item | None, wording: Wording, *,
     the platform's " See the card." piece (or ""); `mentions` the people a reminder or
     escalation mentions, already in the platform's markup.
     """
+    sentence = _sentence(notice, item, wording, names=names, card_link=card_link,
+                         mentions=mentions)
+    plus_one = notice.data.get("plus_one")
+    if plus_one and notice.kind not in _LINK_KINDS:
+        # Told to the forwarder of a +1: the item named is the one theirs joined.
+        sentence += f"\n(Your feedback #{plus_one} is a +1 of it.)"
+    return sentence
+
+
+_LINK_KINDS = {"offer", "linked", "sent_as_new", "unlinked"}
+
+
+def _customers(data: Mapping[str, Any], wording: Wording) -> str:
+    count = int(data.get("customers") or 1)
+    names = ", ".join(wording.escape(str(name)) for name in data.get("names") or [])
+    said = f"{count} customer{'s' if count != 1 else ''}"
+    return f"{said}: {names}" if names else said
+
+
+def _link_sentence(notice: Notice, item: Item | None, wording: Wording, *,
+                   names: Mapping[str, str]) -> str:
+    """The words of the "+1" notices (bot/links.py)."""
+    data = notice.data
+    icon = wording.icons.get(notice.kind, "")
+    ref = f"#{item.id}" if item else "your feedback"
+    match = f"#{data.get('match')}"
+    team = wording.strong(str(data.get("team") or (item.team if item else "the team")))
+
+    def name(key: str) -> str:
+        person = str(data.get(key) or "")
+        return wording.strong(names.get(person, person))
+
+    state = "not answered yet"
+    if data.get("resolved_by"):
+        state = f"resolved by {name('resolved_by')}"
+    elif data.get("acknowledged_by"):
+        state = f"acknowledged by {name('acknowledged_by')}"
+    if notice.kind == "offer":
+        own = wording.strong(item.team) if item else team
+        return (f"{icon} Looks like {match} ({team}, {_customers(data, wording)}, {state})."
+                f" If feedback {ref} is the same problem, +1 it: you'll hear what the team"
+                f" says about {match}. If nobody answers, it goes to {own} as new in"
+                f" {data.get('hold_minutes') or 3} minutes.")
+    if notice.kind == "linked":
+        known = "The team hasn't answered yet; I'll tell you when they do."
+        if data.get("resolved_by"):
+            note = data.get("note")
+            said = f": {wording.clip(wording.escape(str(note)), NOTE_LIMIT)}" if note else ""
+            known = f"It was already resolved by {name('resolved_by')}{said}."
+        elif data.get("acknowledged_by"):
+            known = (f"{name('acknowledged_by')} is already on it; I'll pass on what the"
+                     " team says.")
+        return (f"{icon} Feedback {ref} was added to {match} ({team}) as a +1:"
+                f" {_customers(data, wording)}. {known}")
+    if notice.kind == "sent_as_new":
+        own = wording.strong(item.team) if item else "the team"
+        return f"{icon} Feedback {ref} goes to {own} as new, not as a +1 of {match}."
+    by = str(data.get("by") or "")
+    who = wording.strong(names.get(by, by)) if by else "Someone"
+    own = wording.strong(item.team) if item else "the team"
+    return (f"{icon} {who} unlinked feedback {ref} from {match}: it goes to {own} as its"
+            " own item now.")
+
+
+def _sentence(notice: Notice, item: Item | None, wording: Wording, *,
+              names: Mapping[str, str], card_link: str, mentions: str) -> str:
+    if notice.kind in _LINK_KINDS:
+        return _link_sentence(notice, item, wording, names=names)
     data = notice.data
     icon = wording.icons.get(notice.kind, "")
     ref = f"#{item.id}" if item else ""

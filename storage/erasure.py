@@ -180,8 +180,9 @@ def _items_touched_by(tx: Transaction, user: str) -> list[Row]:
     """Items `user` forwarded, answered, resolved, told the customer of, or was assigned to."""
     return tx.all(
         "SELECT * FROM items WHERE forwarded_by = ? OR first_response_by = ?"
-        " OR resolved_by = ? OR customer_answered_by = ? OR assignees LIKE ? ORDER BY id",
-        (user, user, user, user, f'%"{user}"%'))
+        " OR resolved_by = ? OR customer_answered_by = ? OR linked_by = ?"
+        " OR assignees LIKE ? ORDER BY id",
+        (user, user, user, user, user, f'%"{user}"%'))
 
 
 def _texts_of(data: Any) -> list[str]:

@@ -21,7 +21,8 @@ from storage.rows import event_from_row, item_from_row
 FIGURE_COLUMNS = ("id", "workspace", "team", "status", "severity", "received_at",
                   "forwarded_at", "first_response_at", "resolved_at", "reassignments")
 # Waiting: nobody answered and nobody resolved it (bot.metrics counts these as waiting).
-WAITING = "first_response_at IS NULL AND status <> 'resolved'"
+# A "+1" (linked_to) waits on the item it joined, never on its own (bot/links.py).
+WAITING = "first_response_at IS NULL AND status <> 'resolved' AND linked_to IS NULL"
 # Without statistics (a store nobody ran ANALYZE on) SQLite may rather read every item
 # of the workspace through a covering index than the few waiting ones through the
 # partial index; SQLite (only) is told which index to use.

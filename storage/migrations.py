@@ -215,6 +215,21 @@ _V10_CLOSED_LOOP = (
     " received_at, customer_answered_at) WHERE first_response_at IS NOT NULL",
 )
 
+_V11_LINKED_ITEMS = (
+    # A "+1": the item is the same problem as `linked_to`, whose card and answers it shares.
+    "ALTER TABLE items ADD COLUMN linked_to BIGINT",
+    "ALTER TABLE items ADD COLUMN linked_at $time",
+    "ALTER TABLE items ADD COLUMN linked_by TEXT",
+    # Finds an item's +1s, to render its card and tell their forwarders; few rows.
+    "CREATE INDEX items_linked ON items (workspace, linked_to) WHERE linked_to IS NOT NULL",
+    # A +1 never waits on its own (storage/figures.py WAITING): the waiting items' index
+    # leaves them out, and still covers every column the figures read.
+    "DROP INDEX items_waiting",
+    "CREATE INDEX items_waiting ON items (workspace, received_at, team, status, severity,"
+    " forwarded_at, first_response_at, resolved_at, reassignments, linked_to)"
+    " WHERE first_response_at IS NULL AND status <> 'resolved' AND linked_to IS NULL",
+)
+
 # A migration is the same statements for both, or its own per dialect name.
 Statements = tuple[str, ...] | dict[str, tuple[str, ...]]
 
@@ -229,6 +244,8 @@ MIGRATIONS: list[tuple[int, Statements]] = [
     (8, _V8_INBOX_CLAIMS),
     (9, _V9_INSTALLATIONS),
     (10, _V10_CLOSED_LOOP),
+    # "+1": items linked to the item they say the same as (storage/links.py).
+    (11, _V11_LINKED_ITEMS),
     # Full-text search over item text (storage/similar.py).
     (14, _V14_SIMILAR_ITEMS),
 ]

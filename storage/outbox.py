@@ -23,7 +23,7 @@ def enqueue(
             " next_attempt_at, unknown_fate, created_at)"
             " VALUES (?, ?, ?, ?, 'pending', 0, ?, FALSE, ?) RETURNING id",
             (workspace, item_id, entry.kind, json.dumps(entry.payload, ensure_ascii=False),
-             due, due),
+             max(due, entry.not_before) if entry.not_before else due, due),
         )
         if row is None:
             raise RuntimeError("the database returned no id for a new outbox entry")

@@ -68,7 +68,8 @@ NEWEST_HITS = 200
 RECENT_ITEMS = 10_000
 
 _PLAIN_WORD = re.compile(r"[^\W_]+")
-_IN_WINDOW = "(i.status <> 'resolved' OR i.resolved_at >= ?)"
+# A "+1" is never offered itself: the item it joined is (bot/links.py).
+_IN_WINDOW = "(i.status <> 'resolved' OR i.resolved_at >= ?) AND i.linked_to IS NULL"
 _COLUMNS = ("i.id, i.team, i.status, i.text, i.customer, i.forwarded_at, i.resolved_at,"
             " i.first_response_by")
 

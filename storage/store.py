@@ -12,6 +12,7 @@ from storage.figures import FigureQueries
 from storage.inbox import InboxQueries
 from storage.installations import InstallationQueries
 from storage.items import ItemQueries
+from storage.links import LinkQueries
 from storage.migrations import apply_migrations
 from storage.outbox import OutboxQueries
 from storage.similar import SimilarItemQueries
@@ -23,7 +24,7 @@ from storage.workspace import WorkspaceQueries
 class SqlStore(InboxQueries, ItemQueries, OutboxQueries, ClaimQueries, WorkspaceQueries,
                ConversationQueries, FigureQueries, ErasureQueries, InstallationQueries,
                SimilarItemQueries, ThemeQueries, TelemetryQueries, ClosedLoopQueries,
-               Store):
+               LinkQueries, Store):
     """Store over one database connection; brings its schema up to date on opening.
 
     Every method is one transaction. Raises what the database driver raises when the

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -37,6 +40,20 @@ BACKEND: BackendChooser | None = None
 def database_url_for(db_path: Path | str) -> str:
     """The DATABASE_URL of the store a test names `db_path`, on this test's backend."""
     return BACKEND.url_for(db_path) if BACKEND is not None else f"sqlite:///{db_path}"
+
+
+def without_offers(config: Path = EXAMPLE_CONFIG) -> Path:
+    """A copy of a config file with the +1 offer off (`offer_hold_minutes: 0`).
+
+    For bursts of near-identical test feedback in which every forward needs its own card.
+    """
+    folder = Path(tempfile.gettempdir()) / f"feedbackbot-tests-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"no-offers-{config.stem}.yml"
+    text, found = re.subn(r"^offer_hold_minutes:.*$", "offer_hold_minutes: 0",
+                          config.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    path.write_text(text if found else text + "\noffer_hold_minutes: 0\n", encoding="utf-8")
+    return path
 
 
 def example_config() -> Config:

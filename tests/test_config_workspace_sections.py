@@ -105,7 +105,7 @@ def test_broken_sections_are_errors_at_their_file_line_and_key():
         "whole deployment (one store); set it at the top level",
         f"bot.yml:{start + 6}: workspaces.T0DDD: error: empty workspace section: give "
         "`same_as` or settings of its own (admins, teams, fallback, customer_channels, "
-        "intake, acknowledge, relay, severity_default, sla, digests)",
+        "intake, acknowledge, relay, severity_default, sla, digests, offer_hold_minutes)",
     ]
     # Shape errors stop the checks across settings; with them fixed, those are reported.
     fixed = text.replace("  T0CCC:\n    retention_days: 30\n", "").replace(

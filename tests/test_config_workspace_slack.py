@@ -71,9 +71,10 @@ def add_workspace_b(slack) -> None:
         slack.add_channel(channel, name)
 
 
-async def forward(running, *, team: str, channel: str, user: str, bot_user: str) -> None:
+async def forward(running, *, team: str, channel: str, user: str, bot_user: str,
+                  text: str = WORDS) -> None:
     await running.slack.send_event(event_callback(
-        message_event(channel=channel, user=user, text=WORDS, team=team),
+        message_event(channel=channel, user=user, text=text, team=team),
         team_id=team, bot_user_id=bot_user))
     await running.settle()
 
@@ -132,9 +133,10 @@ async def test_card_reactions_and_thread_replies_follow_the_workspaces_section(t
                               config=two_workspace_config()) as running:
         add_workspace_b(slack)
         await install(slack, running.url, team_id=B, bot_user_id="U0BOTB")
-        for _ in range(2):
+        # Two different problems: the second is not offered as a +1 of the first.
+        for text in (WORDS, "a refund shows twice on the customer's statement"):
             await forward(running, team=B, channel="C0BINTAKE", user="U0BSUP",
-                          bot_user="U0BOTB")
+                          bot_user="U0BOTB", text=text)
         first, second = sorted(running.store.list_items(), key=lambda item: item.id)
 
         async def send(event: dict) -> None:

@@ -74,30 +74,35 @@ def test_the_digest_figures_are_the_storys(demo_run):
     #   #3 payments 09:48 → 09:48 → -       still waiting at 17:00: 7h12m
     #   #4 mobile   09:40 → 10:20 → 12:05   wait 2h25m, lag 40m, developer 1h45m
     #   #5 payments 10:11 → 10:41 → 11:45   wait 1h34m, lag 30m, developer 1h04m
+    #   #6 mobile   12:40 → 12:40 → 12:41   a +1 of #2, answered already: wait 1m
     # A median of an even count is the mean of the middle two; p90 is the
     # ceil(0.9 n)-th smallest. Means of whole minutes are shown rounded down.
     out = _flat(demo_run[0])
-    assert "Median time to response 1h 42m" in out  # (1h34m + 1h50m) / 2
+    assert "Median time to response 1h 34m" in out  # 1m, 1h31m, [1h34m], 1h50m, 2h25m
     assert "p90 time to response 2h 25m" in out
     assert "Waiting now 1 (0 overdue)" in out
-    assert ("forwarding lag (support) median 18m, p90 40m · developer response median"
-            " 1h 37m, p90 1h 45m") in out
+    assert ("forwarding lag (support) median 7m, p90 40m · developer response median"
+            " 1h 31m, p90 1h 45m") in out
     #       team   new median  p90    lag  dev    breaches waiting
     assert "payments 3 1h 42m 1h 50m 18m 1h 23m 0 1" in out
-    assert "mobile 2 1h 58m 2h 25m 20m 1h 38m 0 0" in out
-    assert "all 5 1h 42m 2h 25m 18m 1h 37m 0 1" in out
+    assert "mobile 3 1h 31m 2h 25m 0m 1h 31m 0 0" in out
+    assert "all 6 1h 34m 2h 25m 7m 1h 31m 0 1" in out
     assert "#3 payments 7h 12m" in out
     # The demo's own per-team table measures the same way.
     assert "payments 3 2 1 1h 42m 18m" in out
-    assert "mobile 2 2 0 1h 58m 20m" in out
+    assert "mobile 3 3 0 1h 31m 0m" in out
+    # Sam's +1: offered, taken, and the digest's most asked item.
+    assert "Looks like #2 (mobile, 1 customer: globex, acknowledged by carol)" in out
+    assert "Feedback #6 was added to #2 (mobile) as a +1: 2 customers" in out
+    assert "#2 mobile: 2 customers (+1 this period)" in out
 
 
 def test_the_digest_shows_the_theme_that_rose(demo_run):
     # The month before had no login trouble; five items of its last week and the
-    # story's #2 ("crashes on login") had, so the first digest of the week shows it.
+    # story's #2 and #6 ("crashes on/at login") had, so the first digest of the week shows it.
     out = _flat(demo_run[0])
     assert "Themes of the week" in out
-    assert "mobile: “login” in 6 items" in out
+    assert "mobile: “login” in 7 items" in out
 
 
 def test_the_stored_times_are_the_scripts(demo_run):
@@ -119,7 +124,9 @@ def test_the_stored_times_are_the_scripts(demo_run):
         3: (at("09:48"), at("09:48"), None),
         4: (at("09:40"), at("10:20"), at("12:05")),
         5: (at("10:11"), at("10:41"), at("11:45")),
+        6: (at("12:40"), at("12:40"), at("12:41")),  # a +1 of #2, answered when linked
     }
+    assert (items[6].linked_to, items[6].card_ts) == (2, None)
 
 
 # --- the neutral parts, without any platform ---------------------------------------------
@@ -181,7 +188,8 @@ def test_the_demo_closes_the_loop_with_the_customer(demo_run):
             " feedback #4.") in flat
     assert "The customer heard back 2h15m after they spoke." in flat  # 09:05 → 11:20
     assert "The whole loop: time until the customer heard back" in flat
-    assert "• mobile: median 2h 35m, p90 2h 35m (1 item); 1 of 2 unknown" in flat
+    # Mobile also answered #6, the +1 of #2: nobody said its customer heard back.
+    assert "• mobile: median 2h 35m, p90 2h 35m (1 item); 2 of 3 unknown" in flat
     store = open_store(f"sqlite:///{db}")
     try:
         items = {item.id: item for item in store.list_items()}

@@ -87,14 +87,18 @@ def test_updated_cards_say_how_long_the_customer_waited_in_story_time(demo_run):
         "✅ Alice Ames acknowledged 1h50m after the customer spoke. / 💬 The customer heard"
         " back 2h15m after they spoke. / 🏁 Resolved by Alice Ames: Refunded the duplicate;"
         " fixed in 2.4.1",
+        "✅ Carol Ng replied 1h31m after the customer spoke.",  # #2 counts Sam's +1 (#6)
     ]
+    assert "Looks like #2 (mobile, 1 customer: globex, acknowledged by Carol Ng)" in out
+    assert "the offer in #customer-feedback now says: ➕ Feedback #6 was added to #2" in out
 
 
 def test_items_are_teams_items_at_the_scripts_times(items):
     assert {(item.platform, item.card_platform) for item in items.values()} == {
         ("msteams", "msteams")}
     assert {number: item.intake_kind for number, item in items.items()} == {
-        1: "shortcut", 2: "channel", 3: "direct", 4: "shortcut", 5: "shortcut"}
+        1: "shortcut", 2: "channel", 3: "direct", 4: "shortcut", 5: "shortcut",
+        6: "channel"}
     times = {number: (item.received_at, item.forwarded_at, item.first_response_at)
              for number, item in items.items()}
     assert times == {
@@ -103,26 +107,30 @@ def test_items_are_teams_items_at_the_scripts_times(items):
         3: (at("09:48"), at("09:48"), None),
         4: (at("09:40"), at("10:20"), at("12:05")),
         5: (at("10:11"), at("10:41"), at("11:45")),
+        6: (at("12:40"), at("12:40"), at("12:41")),  # a +1 of #2, answered when linked
     }
+    assert (items[6].linked_to, items[6].card_ts) == (2, None)
     responders = {number: (item.first_response_by, item.first_response_kind)
                   for number, item in items.items() if item.first_response_at}
     assert responders == {1: ("alice@democo.example", "button"),
                           2: ("carol@democo.example", "reply"),
                           4: ("erin@democo.example", "reply"),
-                          5: ("bob@democo.example", "button")}
+                          5: ("bob@democo.example", "button"),
+                          6: ("carol@democo.example", "reply")}
     assert (items[3].team, items[1].status) == ("payments", "resolved")
 
 
 def test_the_digest_figures_are_the_storys(demo_run):
     # The same story as on Slack, so the same figures (worked out in tests/test_demo.py).
     out = _flat(demo_run[0])
-    assert "Median time to response 1h 42m" in out
+    assert "Median time to response 1h 34m" in out
     assert "p90 time to response 2h 25m" in out
     assert "payments 3 1h 42m 1h 50m 18m 1h 23m 0 1" in out
-    assert "mobile 2 1h 58m 2h 25m 20m 1h 38m 0 0" in out
+    assert "mobile 3 1h 31m 2h 25m 0m 1h 31m 0 0" in out
     assert "#3 payments 7h 12m" in out
-    assert "payments 3 2 1 1h 42m 18m" in out and "mobile 2 2 0 1h 58m 20m" in out
-    assert "mobile: “login” in 6 items" in out
+    assert "payments 3 2 1 1h 42m 18m" in out and "mobile 3 3 0 1h 31m 0m" in out
+    assert "#2 mobile: 2 customers (+1 this period)" in out
+    assert "mobile: “login” in 7 items" in out
 
 
 def test_teams_is_accepted_for_msteams(tmp_path: Path) -> None:
@@ -137,6 +145,6 @@ def test_the_demo_closes_the_loop_with_the_customer_on_teams(demo_run, items):
     flat = _flat(demo_run[0])
     assert "The bot is in no customer channel on Teams, so it can't see that" in flat
     assert "the notice in the 1:1 chat with @priya now says: 💬 The customer heard back" in flat
-    assert "• mobile: median 2h 35m, p90 2h 35m (1 item); 1 of 2 unknown" in flat
+    assert "• mobile: median 2h 35m, p90 2h 35m (1 item); 2 of 3 unknown" in flat
     assert {number: item.customer_answered_how for number, item in items.items()
             if item.customer_answered_at} == {1: "button", 4: "button"}

@@ -25,6 +25,7 @@ from tests.slack_harness import (
     database_url_for,
     make_fake_slack,
     wait_until,
+    without_offers,
 )
 from tests.store_backends import table_rows
 from tests.test_slack_resilience import cards_per_item
@@ -43,7 +44,8 @@ def _free_port() -> int:
 def _env(api_url: str, db: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test",
             "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url,
-            "DATABASE_URL": database_url_for(db), "FEEDBACKBOT_CONFIG": str(EXAMPLE_CONFIG),
+            "DATABASE_URL": database_url_for(db),
+            "FEEDBACKBOT_CONFIG": str(without_offers(EXAMPLE_CONFIG)),
             **extra}
 
 

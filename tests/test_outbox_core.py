@@ -29,8 +29,11 @@ def worker(
 
 
 async def forwarded(intake: IntakeService, clock: FrozenClock, **fields: Any) -> Item:
-    """Forward feedback (refund text, so payments owns it unless told otherwise) now."""
-    result = await intake.forward(intake_request(at=clock(), **fields))
+    """Forward feedback (refund text, so payments owns it unless told otherwise) now.
+
+    The forwarder says it's new: these tests are about cards, not the +1 offer.
+    """
+    result = await intake.forward(intake_request(at=clock(), **{"as_new": True, **fields}))
     assert result.created
     return result.item
 

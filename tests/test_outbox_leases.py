@@ -21,7 +21,7 @@ async def test_two_workers_on_one_store_post_each_card_once(tmp_path, example_co
     intake = IntakeService(store=store_a, config=example_config, clock=clock,
                            port=RecordingChatPort(internal_users={"U0SUPPORT"}))
     for _ in range(3):
-        await intake.forward(intake_request(at=clock()))
+        await intake.forward(intake_request(at=clock(), as_new=True))
     chat = RecordingChatPort(clock=clock)
     worker_a = OutboxWorker(store=store_a, port=chat, config=example_config, clock=clock)
     worker_b = OutboxWorker(store=store_b, port=chat, config=example_config, clock=clock)

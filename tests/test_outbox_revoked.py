@@ -30,7 +30,7 @@ def worker(
 
 async def forwarded(intake: IntakeService, clock: FrozenClock, **fields: Any) -> Item:
     """Forward refund feedback (payments owns it) now."""
-    result = await intake.forward(intake_request(at=clock(), **fields))
+    result = await intake.forward(intake_request(at=clock(), **{"as_new": True, **fields}))
     assert result.created
     return result.item
 

@@ -41,7 +41,7 @@ async def test_retention_anonymises_old_items_and_their_figures_stay(tmp_path, c
             text="zanzibar refund is sent again")))
         await running.settle()
         ahead[0] = timedelta(days=200)
-        new = await _forward(running, "refund for the quagmire order failed")
+        new = await _forward(running, "the quagmire invoice shows the wrong tax rate")
         store = running.store
         later = start + timedelta(days=400)
         windows = [(start - timedelta(days=1), start + timedelta(days=1)),

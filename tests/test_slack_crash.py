@@ -19,6 +19,7 @@ from tests.slack_harness import (
     SIGNING_SECRET,
     database_url_for,
     make_fake_slack,
+    without_offers,
 )
 from tests.test_slack_resilience import cards_per_item
 
@@ -38,7 +39,7 @@ async def _start_server(api_url: str, db: Path, port: int) -> asyncio.subprocess
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": api_url,
         "DATABASE_URL": database_url_for(db),
-        "FEEDBACKBOT_CONFIG": str(EXAMPLE_CONFIG),
+        "FEEDBACKBOT_CONFIG": str(without_offers(EXAMPLE_CONFIG)),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -67,6 +67,12 @@ async def test_a_me_reply_in_a_card_thread_is_the_teams_response(tmp_path):
         assert len(relays) == 1 and relays[0].args["channel"] == "C0INTAKE"
 
 
+# Five posts that say different things: none is offered as a +1 of another.
+DIFFERENT_PROBLEMS = ("the refund never arrived", "the invoice has the wrong address",
+                      "the iOS app crashes on login", "the CSV export is empty",
+                      "no password reset email comes")
+
+
 async def test_a_burst_from_one_person_checks_them_with_slack_once(tmp_path):
     # Each post needs to know the poster is staff; overlapping lookups share one call.
     import asyncio
@@ -75,8 +81,8 @@ async def test_a_burst_from_one_person_checks_them_with_slack_once(tmp_path):
         slack.delay_next("users.info", seconds=0.3)
         await asyncio.gather(*(
             running.slack.send_event(event_callback(message_event(
-                channel="C0INTAKE", user="U0SUPPORT2", text=f"refund problem {n}")))
-            for n in range(5)))
+                channel="C0INTAKE", user="U0SUPPORT2", text=text)))
+            for text in DIFFERENT_PROBLEMS))
         await running.settle(timeout=10)
         assert len(running.store.list_items()) == 5
         looked_up = [call for call in slack.calls_to("users.info")

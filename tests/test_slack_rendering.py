@@ -197,7 +197,11 @@ async def test_odd_unicode_survives_the_slash_command_and_the_modal(tmp_path):
             callback_id="feedback_submit",
             view_id=view["id"],
             private_metadata=view["private_metadata"],
-            values=modal_values(text="modal " + ODD, team="triage", note=ODD),
+            values={**modal_values(text="modal " + ODD, team="triage", note=ODD),
+                    # Slack sends the radio buttons' initial option: "It's new".
+                    **({"same": {"value": {"type": "radio_buttons", "selected_option": {
+                        "text": {"type": "plain_text", "text": "It's new"}, "value": "new"}}}}
+                       if any(b.get("block_id") == "same" for b in view["blocks"]) else {})},
         )
         assert (await running.slack.send_interaction(submission)).status == 200
         await running.settle()

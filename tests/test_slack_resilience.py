@@ -94,7 +94,8 @@ async def test_outage_with_a_restart_delivers_every_card_and_relay_once(tmp_path
 async def test_a_burst_of_429s_is_waited_out_and_nothing_is_doubled(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         slack.rate_limit_next("chat.postMessage", count=4, retry_after=1)
-        for text in ("refund one", "refund two", "refund three"):
+        for text in ("the refund never arrived", "the invoice has the wrong address",
+                     "no receipt after paying"):
             await running.slack.send_event(
                 event_callback(message_event(channel="C0INTAKE", user="U0SUPPORT", text=text))
             )

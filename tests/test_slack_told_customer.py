@@ -220,7 +220,7 @@ async def test_stats_show_the_whole_loop_with_unknowns_apart(tmp_path):
     async with make_fake_slack() as slack, running_bot(slack, tmp_path / "b.db") as running:
         told_id, _, _ = await _acknowledged(slack, running)
         other_id, channel, card_ts = await forward_via_intake_channel(
-            slack, running, "acme says the refund came twice")
+            slack, running, "acme says the invoice PDF shows the wrong VAT number")
         await running.slack.send_interaction(block_actions(
             user_id="U0BOB", action_id="fb_ack", value=str(other_id), channel_id=channel,
             message_ts=card_ts))

@@ -36,7 +36,9 @@ TABLES = ("inbox", "items", "events", "outbox", "rotations", "drafts", "channels
 ADDED_COLUMNS = {"items": {"platform": "slack", "card_platform": None,
                            # Migration 10: nobody has recorded that the customer heard back.
                            "customer_answered_at": None, "customer_answered_by": None,
-                           "customer_answered_how": None},
+                           "customer_answered_how": None,
+                           # Migration 11: no item is a +1 of another.
+                           "linked_to": None, "linked_at": None, "linked_by": None},
                  "inbox": {"platform": "slack", "lease_owner": None, "lease_until": None},
                  "followers": {"platform": "slack"}}
 

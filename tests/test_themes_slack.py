@@ -36,6 +36,8 @@ async def _forward(running: RunningBot, clock: FrozenClock, text: str) -> tuple[
 def _config():
     config = example_config()
     config.digests[0].themes = "weekly"
+    # Every forward gets its own card: these tests count themes, not +1s.
+    config.offer_hold_minutes = 0
     return config
 
 

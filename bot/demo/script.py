@@ -73,7 +73,9 @@ class Forward:
 RespondHow = Literal["acknowledge", "reply", "react", "resolve", "reassign",
                      # Closing the loop: support answers in the customer's own thread, or
                      # clicks Told the customer on the notice about the item.
-                     "source_reply", "told_customer"]
+                     "source_reply", "told_customer",
+                     # The forwarder of a held item answers its offer with "+1" (bot/links.py).
+                     "plus_one"]
 
 
 @dataclass(frozen=True)
@@ -139,5 +141,9 @@ SCRIPT: tuple[Step, ...] = (
             aside="after passing it on to Globex"),
     Respond(at("12:30"), by="alice", how="resolve", item=1,
             text="Refunded the duplicate; fixed in 2.4.1"),
+    Forward(at("12:40"), by="sam", how="intake_post", place="customer-feedback",
+            text="Initech: the iOS app crashes at login since they updated to 5.2",
+            aside="the same problem as #2"),
+    Respond(at("12:41"), by="sam", how="plus_one", item=6),
     Digest(at("17:00"), aside="it normally runs at 09:00"),
 )

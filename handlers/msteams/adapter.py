@@ -46,7 +46,7 @@ class TeamsAdapter:
             config=runtime.config, intake=runtime.intake, lifecycle=runtime.lifecycle,
             views=runtime.views, conversations=_conversation_book(runtime),
             clock=runtime.clock, claim_workspace=runtime.claim_workspace,
-            closed_loop=runtime.closed_loop)
+            closed_loop=runtime.closed_loop, links=runtime.links)
         hooks = InboxHooks(
             persist=runtime.persist,
             done=lambda inbox_id, error: runtime.request_done(inbox_id, error=error),
@@ -123,4 +123,4 @@ def _teams_port(runtime: Runtime, settings: Settings) -> ChatPort:
     from handlers.msteams.port import create_teams_port
 
     return create_teams_port(config=runtime.config, store=runtime.store, settings=settings,
-                             clock=runtime.clock)
+                             clock=runtime.clock, linked_of=runtime.links.linked)

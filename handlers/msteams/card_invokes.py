@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from bot.lifecycle import Outcome
+from bot.links import NEW, PLUS_ONE, LinkOutcome
 from bot.models import Item
 from handlers.msteams import cards
 from handlers.msteams.people import Sender
@@ -44,10 +45,61 @@ def message_answer(text: str) -> dict[str, Any]:
 
 def card_answer(services: TeamsServices, item: Item) -> dict[str, Any]:
     """An invoke answer carrying the item's card as it is now."""
-    render = services.render_card or (
-        lambda shown: cards.item_card(
-            shown, teams=list(services.config.for_workspace(shown.workspace).teams)))
+    links = services.links
+
+    def default(shown: Item) -> dict[str, Any]:
+        linked = links.linked(shown) if links is not None else []
+        return cards.item_card(
+            shown, teams=list(services.config.for_workspace(shown.workspace).teams),
+            linked=linked)
+
+    render = services.render_card or default
     return {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": render(item)}
+
+
+LINK_WORDS = {
+    "linked": "Added as a +1 of #{parent}: you'll hear what the team says about it.",
+    "sent_as_new": "Feedback #{item} goes to its team as new.",
+    "unlinked": ("Unlinked feedback #{item} from #{parent}: it goes to its team as its own"
+                 " item, and its forwarder is told."),
+    "already_linked": "Feedback #{item} is already a +1 of #{parent}.",
+    "already_new": "Feedback #{item} already went to the team as its own item.",
+    "too_late": ("Too late for a +1: feedback #{item} already went to **{team}** as its own"
+                 " item."),
+    "not_linked": "Feedback #{item} isn't a +1 of another item.",
+    "not_found": "There is no such feedback item or offer.",
+    "not_yours": "Only whoever forwarded feedback #{item}, **{team}** or an admin can do that.",
+}
+
+
+def _id(value: Any) -> int | None:
+    return _item_id({"item": value})
+
+
+async def link_action(services: TeamsServices, workspace: str, verb: str,
+                      data: dict[str, Any], user: str) -> dict[str, Any]:
+    """A +1, It's new or Unlink click: the words for the person who clicked."""
+    links = services.links
+    item_id = _item_id(data)
+    outcome = LinkOutcome(False, "not_found")
+    if links is not None and item_id is not None:
+        if verb == cards.VERB_PLUS_ONE:
+            match = _id(data.get("match"))
+            if match is not None:
+                outcome = await links.answer(workspace=workspace, item_id=item_id, user=user,
+                                             choice=PLUS_ONE, match=match)
+        elif verb == cards.VERB_ITS_NEW:
+            outcome = await links.answer(workspace=workspace, item_id=item_id, user=user,
+                                         choice=NEW)
+        else:
+            chosen = _id(data.get(cards.UNLINK_INPUT))
+            if chosen is None:
+                return message_answer("Choose the +1 to unlink, then press Unlink.")
+            outcome = await links.unlink(workspace=workspace, item_id=chosen, user=user)
+    try:
+        return message_answer(LINK_WORDS[outcome.code].format(**outcome.data))
+    except (KeyError, IndexError):
+        return message_answer(LINK_WORDS["not_found"])
 
 
 async def card_action(services: TeamsServices, activity: dict[str, Any],
@@ -64,6 +116,8 @@ async def card_action(services: TeamsServices, activity: dict[str, Any],
     user = sender.key
     if not sender.internal:
         return message_answer("Only members of this organisation can act on feedback.")
+    if verb in (cards.VERB_PLUS_ONE, cards.VERB_ITS_NEW, cards.VERB_UNLINK):
+        return await link_action(services, workspace, verb, data, user)
     outcome: Outcome
     if verb == cards.VERB_ACKNOWLEDGE:
         outcome = await lifecycle.acknowledge(workspace=workspace, item_id=item_id, user=user,

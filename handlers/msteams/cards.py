@@ -24,6 +24,10 @@ VERB_REASSIGN = "reassign"
 VERB_FOLLOW = "follow"
 VERB_REOPEN = "reopen"
 VERB_REFRESH = "refreshCard"
+VERB_PLUS_ONE = "plusOne"  # on an offer notice: data {item, match}
+VERB_ITS_NEW = "itsNew"  # on an offer notice: data {item}
+VERB_UNLINK = "unlink"  # on a card: data {item: the card's}, the +1 chosen in UNLINK_INPUT
+UNLINK_INPUT = "unlinkItem"
 NOTE_INPUT = "note"
 TEAM_INPUT = "team"
 SEVERITY_COLORS = {"urgent": "Attention", "high": "Warning"}
@@ -67,6 +71,19 @@ def _when(moment: datetime) -> str:
 
 def _name(ident: str | None, names: Mapping[str, str]) -> str:
     return plain_name(names.get(ident or "", ident or "someone"))
+
+
+def plus_one_line(item: Item, linked: Sequence[Item]) -> str:
+    """How many customers said it ("3 customers: acme, globex, initech") and the +1s."""
+    names: dict[str, None] = {}
+    for one in (item, *linked):
+        if one.customer:
+            names.setdefault(one.customer, None)
+    said = f"👥 **{len(linked) + 1} customers**"
+    if names:
+        said += ": " + cut(escape_markdown(", ".join(names)), 1500)[0]
+    more = "…" if len(linked) > 40 else ""
+    return f"{said} · +1s: {', '.join(f'#{one.id}' for one in linked[:40])}{more}"
 
 
 def status_lines(item: Item, names: Mapping[str, str]) -> list[str]:
@@ -127,10 +144,12 @@ def item_card(
     teams: Sequence[str] = (),
     names: Mapping[str, str] | None = None,
     byte_limit: int = CARD_BYTE_LIMIT,
+    linked: Sequence[Item] = (),
 ) -> dict[str, Any]:
     """The routed card: owners mentioned, customer, severity, full text within `byte_limit`.
 
-    `teams` are the configured team names (for Reassign); `names` maps ids to display names.
+    `teams` are the configured team names (for Reassign); `names` maps ids to display
+    names; `linked` are its "+1"s (bot/links.py), counted, named and unlinkable.
     """
     names = names or {}
     mentions = [_mention(person) for person in owners]
@@ -151,10 +170,18 @@ def item_card(
     if item.note:
         tail.append(_text("**Note:** " + cut(escape_markdown(item.note), NOTE_MAX_LENGTH)[0]))
     tail.append(_text(f"via {item.intake_kind}", isSubtle=True, size="Small", spacing="None"))
+    if linked:
+        tail.append(_text(plus_one_line(item, linked), spacing="Medium"))
     lines = status_lines(item, names)
     if lines:
         tail.append(_text("\n\n".join(lines), spacing="Medium"))
     inputs, actions = _inputs_and_actions(item, teams)
+    if linked:
+        inputs.append({"type": "Input.ChoiceSet", "id": UNLINK_INPUT, "label": "Unlink a +1",
+                       "style": "compact", "choices": [
+                           {"title": cut(f"#{one.id} {one.customer or ''}".strip(), 60)[0],
+                            "value": str(one.id)} for one in linked[:100]]})
+        actions.append(_execute(VERB_UNLINK, "Unlink", item, associatedInputs="auto"))
     if source:
         actions.append({"type": "Action.OpenUrl", "title": "Source message", "url": source})
     refresh_users = [person.entra_id for person in owners][:REFRESH_USER_LIMIT]

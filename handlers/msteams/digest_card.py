@@ -18,6 +18,7 @@ from bot.digest import (
 )
 from bot.digest_themes import NO_THEMES, THEMES_ABOUT, THEMES_TITLE, theme_label
 from bot.heard_back_words import HEARD_BACK_ABOUT, HEARD_BACK_TITLE, heard_back_lines
+from bot.link_digest import MOST_ASKED_ABOUT, MOST_ASKED_TITLE
 from bot.metrics import TeamFigures
 from handlers.msteams.cards import CARD_BYTE_LIMIT, CARD_SCHEMA, CARD_VERSION, card_size
 from handlers.msteams.text import escape_markdown
@@ -92,6 +93,17 @@ def _themes(data: DigestData) -> list[dict[str, Any]]:
     return [_text("\n".join([title, *(lines or [NO_THEMES])]))]
 
 
+def _most_asked(data: DigestData) -> list[dict[str, Any]]:
+    """The items most customers +1'd in the period; nothing when none was."""
+    if not data.most_asked:
+        return []
+    lines = [f"**{MOST_ASKED_TITLE}** ({MOST_ASKED_ABOUT})"]
+    lines += [f"- **{_item_ref(data, asked.item.id)}** · **{escape_markdown(asked.item.team)}**"
+              f" · {escape_markdown(asked.label())}: {escape_markdown(snippet(asked.item.text))}"
+              for asked in data.most_asked]
+    return [_text("\n".join(lines))]
+
+
 def _waiting(data: DigestData) -> list[dict[str, Any]]:
     total = len(data.figures.waiting)
     if not total:
@@ -160,6 +172,7 @@ def digest_card(
         *_table(data),
         *_heard_back(data),
         *_themes(data),
+        *_most_asked(data),
         *_waiting(data),
         _text(f"**Reassignments:** {reassignment_line(overall)}"),
     ]

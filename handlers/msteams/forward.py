@@ -11,11 +11,17 @@ import logging
 from datetime import datetime
 from typing import Any, cast
 
-from bot.intake import IntakeResult
+from bot.intake import IntakeRejected, IntakeResult
 from bot.models import IntakeKind, IntakeRequest, SourceMessage, parse_iso
 from bot.ports import ChatPort
 from handlers.msteams.html_text import html_to_text
-from handlers.msteams.message_action import ForwardedMessage, form_data
+from handlers.msteams.message_action import (
+    LINK_PREFIX,
+    NEW_CHOICE,
+    SAME_INPUT,
+    ForwardedMessage,
+    form_data,
+)
 from handlers.msteams.people import Sender
 from handlers.msteams.services import TeamsServices, channel_of, thread_root
 from handlers.msteams.text import clean
@@ -58,10 +64,43 @@ async def _forward(services: TeamsServices, request: IntakeRequest,
     return await services.intake.forward(request, port=port)
 
 
+# Candidates scoring below this say too little in common to be worth listing.
+CANDIDATE_FLOOR = 0.2
+
+
+def candidate_choices(services: TeamsServices, activity: dict[str, Any], *, text: str,
+                      team: str) -> list[tuple[int, str]]:
+    """Items the message may be a +1 of, as (id, "Same as #123 (mobile, acme): …")."""
+    if services.links is None or not text.strip():
+        return []
+    try:
+        found = services.links.candidates(workspace=services.workspace_for(activity),
+                                          text=text, team=team, floor=CANDIDATE_FLOOR)
+    except Exception:  # the form opens without them rather than not at all
+        log.exception("could not list similar items for the form")
+        return []
+    return [(item.id, f"Same as #{item.id} ({item.team}"
+                      f"{', ' + item.customer if item.customer else ''}):"
+                      f" {' '.join(item.text.split())}"[:120]) for item in found]
+
+
+def _chosen(data: dict[str, str]) -> tuple[int | None, bool]:
+    """(item to +1, "it's new") from the form's choice; raises IntakeRejected when forged."""
+    same = data.get(SAME_INPUT) or ""
+    if not same.startswith(LINK_PREFIX):
+        return None, same == NEW_CHOICE
+    number = same[len(LINK_PREFIX):]
+    if not number.isdigit() or not 0 < int(number) < 2**63:
+        raise IntakeRejected("Choose one of the items listed.", code="no_such_item",
+                             data={"item": number[:20]})
+    return int(number), False
+
+
 async def forward_message_action(services: TeamsServices, activity: dict[str, Any],
                                  sender: Sender, message: ForwardedMessage) -> IntakeResult:
     """Forward the message the action was used on; raises IntakeRejected with the reason."""
     data = form_data(activity.get("value"))
+    link_to, as_new = _chosen(data)
     now = services.clock()
     conversation = str(activity["conversation"]["id"])
     request = IntakeRequest(
@@ -73,7 +112,8 @@ async def forward_message_action(services: TeamsServices, activity: dict[str, An
                              permalink=message.link),
         note=data.get("note") or None, team=data.get("team") or None,
         customer=data.get("customer") or None, severity=data.get("severity") or None,
-        intake_key=f"{PLATFORM}:{activity['id']}", platform=PLATFORM)
+        intake_key=f"{PLATFORM}:{activity['id']}", platform=PLATFORM,
+        link_to=link_to, as_new=as_new)
     return await _forward(services, request, sender)
 
 

@@ -6,6 +6,7 @@ model wants strings (replyToId, subject, …), so it is read here, leniently, as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,9 +73,18 @@ def form_data(value: Any) -> dict[str, str]:
     return {key: item.strip() for key, item in data.items() if isinstance(item, str)}
 
 
+SAME_INPUT = "same"  # "new", or "link:<item id>" for a +1 chosen in the form
+NEW_CHOICE = "new"
+LINK_PREFIX = "link:"
+
+
 def forward_form(config: Config, *, team: str, customer: str | None,
-                 message: ForwardedMessage) -> dict[str, Any]:
-    """The task module (an Adaptive Card) asking for team, customer, severity and note."""
+                 message: ForwardedMessage,
+                 choices: Sequence[tuple[int, str]] = ()) -> dict[str, Any]:
+    """The task module (an Adaptive Card) asking for team, customer, severity and note.
+
+    `choices` are items the message may be a +1 of, listed under "It's new" (the default).
+    """
     preview = message.text if len(message.text) <= 300 else message.text[:299] + "…"
     card: dict[str, Any] = {
         "type": "AdaptiveCard", "version": "1.5",
@@ -95,6 +105,13 @@ def forward_form(config: Config, *, team: str, customer: str | None,
         ],
         "actions": [{"type": "Action.Submit", "title": "Send"}],
     }
+    if choices:
+        card["body"].insert(1, {
+            "type": "Input.ChoiceSet", "id": SAME_INPUT, "label": "Already reported?",
+            "style": "expanded", "value": NEW_CHOICE,
+            "choices": [{"title": "It's new", "value": NEW_CHOICE},
+                        *({"title": label, "value": f"{LINK_PREFIX}{item_id}"}
+                          for item_id, label in choices[:9])]})
     return {"task": {"type": "continue", "value": {
         "title": TITLE, "height": "medium", "width": "medium",
         "card": {"contentType": CARD_CONTENT_TYPE, "content": card}}}}

@@ -13,7 +13,14 @@ from urllib.parse import quote, urlencode
 from bot.closed_loop import offers_told_customer
 from bot.models import Item
 from bot.ports import Notice
-from handlers.msteams.cards import CARD_SCHEMA, CARD_VERSION, VERB_FOLLOW, Person
+from handlers.msteams.cards import (
+    CARD_SCHEMA,
+    CARD_VERSION,
+    VERB_FOLLOW,
+    VERB_ITS_NEW,
+    VERB_PLUS_ONE,
+    Person,
+)
 from handlers.msteams.text import cut, escape_markdown, plain_name
 from handlers.msteams.told_customer import told_blocks
 from handlers.notice_words import Wording, notice_sentence
@@ -21,7 +28,8 @@ from handlers.notice_words import Wording, notice_sentence
 RELAY_LIMIT = 3000
 ICONS = {"routed": "📥", "acknowledged": "👀", "relay": "💬", "resolved": "🏁",
          "reopened": "↩️", "reassigned": "➡️", "failed": "⚠️", "rejected": "⛔",
-         "reminder": "⏰", "escalation": "🚨"}
+         "reminder": "⏰", "escalation": "🚨", "offer": "☝️", "linked": "➕",
+         "sent_as_new": "📥", "unlinked": "✂️"}
 
 
 def message_link(conversation: str, message: str, *, tenant: str | None = None) -> str:
@@ -61,7 +69,9 @@ def notice_summary(notice: Notice, item: Item | None) -> str:
              "relay": "has a reply", "resolved": "was resolved", "reopened": "was reopened",
              "reassigned": "was moved", "failed": "could not be delivered",
              "rejected": "was not forwarded", "reminder": "is waiting",
-             "escalation": "is escalated"}
+             "escalation": "is escalated", "offer": "looks like another item",
+             "linked": "was added as a +1", "sent_as_new": "goes to its team as new",
+             "unlinked": "was unlinked"}
     return f"Feedback{ref} {words.get(notice.kind, 'was updated')}"
 
 
@@ -83,6 +93,12 @@ def notice_card(notice: Notice, item: Item | None, *, names: Mapping[str, str],
         told_body, told_actions = told_blocks(item, dict(names))
         body += told_body
         actions = told_actions + actions
+    match = notice.data.get("match")
+    if notice.kind == "offer" and item is not None and isinstance(match, int):
+        actions += [{"type": "Action.Execute", "verb": VERB_PLUS_ONE, "style": "positive",
+                     "title": f"+1 to #{match}", "data": {"item": item.id, "match": match}},
+                    {"type": "Action.Execute", "verb": VERB_ITS_NEW, "title": "It's new",
+                     "data": {"item": item.id}}]
     card: dict[str, Any] = {
         "type": "AdaptiveCard", "$schema": CARD_SCHEMA, "version": CARD_VERSION,
         "body": body,

@@ -9,6 +9,7 @@ may show twice. The long request timeout keeps that rare.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
@@ -76,8 +77,11 @@ class TeamsChatPort:
     def __init__(self, *, config: Config, conversations: ConversationBook,
                  connector: ConnectorAccess, app_id: str | None = None,
                  tenant_id: str | None = None, charts: ChartShelf | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 linked_of: Callable[[Item], list[Item]] | None = None) -> None:
         self.config = config
+        # An item's "+1"s, shown on its card (bot/links.py); read from the store.
+        self.linked_of = linked_of
         self.conversations = conversations
         self.connector = connector
         self.charts = charts
@@ -133,8 +137,10 @@ class TeamsChatPort:
         owners = await self._people(mentions, where)
         names = await self.directory.names(
             [item.forwarded_by, item.first_response_by, item.resolved_by], where)
+        linked = (await asyncio.to_thread(self.linked_of, item)
+                  if self.linked_of is not None else [])
         teams = list(self.config.for_workspace(item.workspace).teams)
-        return item_card(item, owners=owners, teams=teams, names=names)
+        return item_card(item, owners=owners, teams=teams, names=names, linked=linked)
 
     async def post_card(self, *, item: Item, mentions: list[str], outbox_key: str) -> Posted:
         channel = self._team_channel(item)
@@ -163,7 +169,8 @@ class TeamsChatPort:
     async def _notice_activity(self, item: Item | None, notice: Notice,
                                where: Conversation, activity_id: str | None = None) -> Activity:
         data = notice.data
-        people = [data.get("by"), *(data.get("assignees") or [])]
+        people = [data.get("by"), *(data.get("assignees") or []),
+                  data.get("acknowledged_by"), data.get("resolved_by")]
         if item is not None and item.customer_answered_by:
             people.append(item.customer_answered_by)  # named on notices: who told them
         names = await self.directory.names([p for p in people if isinstance(p, str)], where)
@@ -275,7 +282,8 @@ class TeamsChatPort:
 
 
 def create_teams_port(*, config: Config, store: Store, settings: Settings,
-                      clock: Callable[[], datetime] = utcnow) -> TeamsChatPort:
+                      clock: Callable[[], datetime] = utcnow,
+                      linked_of: Callable[[Item], list[Item]] | None = None) -> TeamsChatPort:
     """The Teams port for the environment's app registration (no token without an app id).
 
     With FEEDBACKBOT_PUBLIC_URL, charts too big to inline are served under it: mount
@@ -287,7 +295,8 @@ def create_teams_port(*, config: Config, store: Store, settings: Settings,
     charts = ChartShelf(base_url=settings.public_url) if settings.public_url else None
     conversations = ConversationBook(store=store, platform=PLATFORM, clock=clock)
     return TeamsChatPort(config=config, conversations=conversations, connector=connector,
-                         app_id=app_id, tenant_id=tenant_id, charts=charts, clock=clock)
+                         app_id=app_id, tenant_id=tenant_id, charts=charts, clock=clock,
+                         linked_of=linked_of)
 
 
 def _status(error: ChatError) -> int | None:

@@ -13,6 +13,7 @@ from bot.config import Config
 from bot.conversations import ConversationBook
 from bot.intake import IntakeService
 from bot.lifecycle import Lifecycle
+from bot.links import Links
 from bot.views import Views
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -34,6 +35,7 @@ class TeamsServices:
     claim_workspace: Callable[[str], str] = field(default=lambda key: key)
     render_card: Callable[[Any], dict[str, Any]] | None = None
     closed_loop: ClosedLoop | None = None  # Told the customer, and source-thread replies
+    links: Links | None = None  # "+1" offers and unlinking (bot/links.py)
 
     def workspace_for(self, activity: dict[str, Any]) -> str:
         """The workspace key items of this activity's organisation live under."""

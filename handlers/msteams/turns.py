@@ -13,6 +13,7 @@ from bot.store import Conversation
 from handlers.msteams import chat_answers, install, message_action
 from handlers.msteams.card_invokes import card_action, thread_reply
 from handlers.msteams.forward import (
+    candidate_choices,
     confirmation,
     forward_direct,
     forward_mention,
@@ -100,9 +101,11 @@ class Turns:
                 route, customer = self.services.intake.suggest(
                     text=message.text, channel=channel_of(activity),
                     workspace=self.services.workspace_for(activity))
-                return message_action.forward_form(self.services.config_for(activity),
-                                                   team=route.team,
-                                                   customer=customer, message=message)
+                return message_action.forward_form(
+                    self.services.config_for(activity), team=route.team, customer=customer,
+                    message=message,
+                    choices=candidate_choices(self.services, activity, text=message.text,
+                                              team=route.team))
             try:
                 result = await forward_message_action(self.services, activity, sender, message)
             except IntakeRejected as rejected:

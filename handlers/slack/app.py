@@ -34,6 +34,7 @@ from handlers.slack import (
     intake_command,
     intake_events,
     intake_modal,
+    link_actions,
     told_customer,
     workspace_events,
 )
@@ -132,7 +133,8 @@ class FeedbackApp(TokenAuthentication):
                            if team.channel},
             channels_of=lambda workspace: {
                 name: team.channel for name, team in
-                runtime.config.for_workspace(workspace).teams.items() if team.channel})
+                runtime.config.for_workspace(workspace).teams.items() if team.channel},
+            linked_of=runtime.links.linked)
         runtime.add_platform(self)
         if self.installs is not None:
             # Each installed workspace is its own key, with its own digests and reminders.
@@ -151,6 +153,7 @@ class FeedbackApp(TokenAuthentication):
             card_events.register(bolt, self.deps, self.lifecycle)
             card_actions.register(bolt, self.deps, self.lifecycle)
             told_customer.register(bolt, self.deps)
+            link_actions.register(bolt, self.deps)
             chat_views.register(bolt, self.deps)
             intake_command.register(bolt, self.deps, self.lifecycle)
             for feature in (intake_modal, intake_events, workspace_events):

@@ -16,6 +16,7 @@ from bot.digest import (
 )
 from bot.digest_themes import NO_THEMES, THEMES_ABOUT, THEMES_TITLE, theme_label
 from bot.heard_back_words import HEARD_BACK_ABOUT, HEARD_BACK_TITLE, heard_back_lines
+from bot.link_digest import MOST_ASKED_ABOUT, MOST_ASKED_TITLE
 from bot.metrics import TeamFigures, WaitingItem
 from handlers.slack.render import SECTION_LIMIT, cut, escape
 
@@ -152,6 +153,19 @@ def _theme_blocks(data: DigestData) -> list[dict[str, Any]]:
     return [{"type": "divider"}, *(_section("\n".join(chunk)) for chunk in chunks)]
 
 
+def _most_asked_blocks(data: DigestData) -> list[dict[str, Any]]:
+    """The items most customers +1'd in the period; nothing when none was."""
+    if not data.most_asked:
+        return []
+    lines = [f"*{MOST_ASKED_TITLE}* ({MOST_ASKED_ABOUT})"]
+    for asked in data.most_asked:
+        text, _ = cut(escape(" ".join(asked.item.text.split()) or "(no text)"), SNIPPET_LIMIT)
+        label, _ = cut(escape(asked.label()), 300)
+        lines.append(f"• *{_item_ref(data, asked.item.id)}* · *{escape(asked.item.team)}* ·"
+                     f" {label}\n&gt; {text}")
+    return [{"type": "divider"}, _section("\n".join(lines))]
+
+
 def _reassignment_blocks(data: DigestData) -> list[dict[str, Any]]:
     lines = [f"*Reassignments:* {reassignment_line(data.figures.overall)}"]
     lines += [f"• {escape(s.sentence())}" for s in data.suggestions]
@@ -197,6 +211,7 @@ def digest_blocks(data: DigestData) -> list[dict[str, Any]]:
     tail = [
         *_heard_back_blocks(data),
         *_theme_blocks(data),
+        *_most_asked_blocks(data),
         {"type": "divider"},
         *_waiting_blocks(data),
         {"type": "divider"},

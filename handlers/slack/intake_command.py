@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import Config
@@ -11,10 +13,12 @@ from bot.models import IntakeKind, IntakeRequest, SourceMessage, iso
 from handlers.slack.chat_views import MINE, mine_text, parse_stats, staff_only, stats_text
 from handlers.slack.deps import Deps, SlackCall, tell, tracked
 from handlers.slack.intake_modal import open_forward_modal
+from handlers.slack.link_actions import link_text
 from handlers.slack.render import escape
 from handlers.slack.words import rejection_text
 
 COMMAND = "/feedback"
+UNLINK = re.compile(r"unlink\s+#?(\d{1,18})", re.IGNORECASE)
 
 HELP = """*How to forward customer feedback*
 • `/feedback <the customer's words>` forwards that text to the team that owns it.
@@ -22,7 +26,8 @@ HELP = """*How to forward customer feedback*
 • On any message: *More actions* (⋯) → *Forward to feedback*.
 {more}I'll tell you where it went, and relay the team's answer back to you.
 `/feedback mine` lists what is waiting on you; `/feedback stats [team] [7d|30d]` shows
-time to response. `/feedback help` shows this."""
+time to response; `/feedback unlink 124` makes a +1 its own item again (for the owning
+team). `/feedback help` shows this."""
 
 
 def help_text(config: Config) -> str:
@@ -55,6 +60,14 @@ def register(app: AsyncApp, deps: Deps, lifecycle: Lifecycle) -> None:
             if refusal:
                 await call.ack(text=refusal)
                 return
+        unlink = UNLINK.fullmatch(text)
+        if unlink is not None:
+            outcome = await deps.runtime.links.unlink(
+                workspace=call.workspace, item_id=int(unlink.group(1)),
+                user=str(body.get("user_id") or ""))
+            await call.ack(text=link_text(outcome) or "Done.")
+            deps.runtime.outbox.wake()
+            return
         if stats is not None:
             team, days = stats
             await call.ack(text=await stats_text(deps, workspace=call.workspace, team=team,

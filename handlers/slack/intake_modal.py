@@ -42,9 +42,54 @@ def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool
             "label": {"type": "plain_text", "text": label}, "element": element}
 
 
+SAME_BLOCK = "same"  # "It's new" or "Same as #123 …": value "new" or "link:<item id>"
+NEW_CHOICE = "new"
+LINK_PREFIX = "link:"
+
+
+def same_block(choices: list[tuple[int, str]]) -> dict[str, Any]:
+    """Radio buttons: "It's new" (the default) or "Same as" one of the closest items."""
+    new = _option(NEW_CHOICE, "It's new")
+    options = [new, *(_option(f"{LINK_PREFIX}{item_id}", label)
+                      for item_id, label in choices[:9])]
+    return _input(SAME_BLOCK, "Already reported?", {
+        "type": "radio_buttons", "action_id": "value", "options": options,
+        "initial_option": new})
+
+
+def candidate_choices(deps: Deps, *, workspace: str, text: str,
+                      team: str) -> list[tuple[int, str]]:
+    """The items this text may be a +1 of, as (id, "Same as #123 (mobile, acme): …")."""
+    try:
+        found = deps.runtime.links.candidates(workspace=workspace, text=text, team=team,
+                                              floor=CANDIDATE_FLOOR)
+    except Exception:  # the form opens without them rather than not at all
+        log.exception("could not list similar items for the form")
+        return []
+    choices = []
+    for item in found:
+        who = f", {item.customer}" if item.customer else ""
+        said = " ".join(item.text.split())
+        choices.append((item.id, f"Same as #{item.id} ({item.team}{who}): {said}"[:75]))
+    return choices
+
+
+def _item_id(text: str) -> int | None:
+    """An item id chosen in the form, or None when it can't be one (forged values)."""
+    return int(text) if text.isdigit() and 0 < int(text) < 2**63 else None
+
+
+# Candidates scoring below this say too little in common to be worth listing.
+CANDIDATE_FLOOR = 0.2
+
+
 def forward_modal(deps: Deps, *, draft_id: int, text: str, team: str, customer: str | None,
-                  truncated: bool, workspace: str | None = None) -> dict[str, Any]:
-    """The modal with the text prefilled and the suggested team, customer and severity."""
+                  truncated: bool, workspace: str | None = None,
+                  choices: list[tuple[int, str]] | None = None) -> dict[str, Any]:
+    """The modal with the text prefilled and the suggested team, customer and severity.
+
+    `choices` are items it may be a +1 of (listed under "It's new", the default).
+    """
     config = deps.config_for(workspace)
     teams = list(config.teams)[:100]
     text_element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value",
@@ -69,6 +114,8 @@ def forward_modal(deps: Deps, *, draft_id: int, text: str, team: str, customer: 
                                              "multiline": True, "max_length": 2000},
                optional=True),
     ]
+    if choices:
+        blocks.insert(1, same_block(choices))
     if truncated:
         blocks.insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": (
             f"The message is longer than {MODAL_INPUT_LIMIT:,} characters. Only the start is"
@@ -112,9 +159,11 @@ async def open_forward_modal(deps: Deps, call: SlackCall, *, draft: dict[str, An
     route, customer = deps.intake.suggest(text=text, channel=draft.get("context_channel"),
                                           workspace=workspace)
     draft_id = deps.intake.keep_draft(workspace=workspace, data=draft)
+    choices = candidate_choices(deps, workspace=workspace, text=text, team=route.team) \
+        if text.strip() else []
     view = forward_modal(deps, draft_id=draft_id, text=prefill, team=route.team,
                          customer=customer, truncated=len(text) > len(prefill),
-                         workspace=workspace)
+                         workspace=workspace, choices=choices)
     await open_view(deps, call, view)
 
 
@@ -185,6 +234,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
         text = str(draft.get("text") or submitted) if submitted == str(
             draft.get("prefill") or "").strip() else submitted
         note_parts = [part for part in (draft.get("note"), state_value(state, "note")) if part]
+        same = state_value(state, SAME_BLOCK)
+        link_to = None
+        if same and same.startswith(LINK_PREFIX):
+            link_to = _item_id(same[len(LINK_PREFIX):])
+            if link_to is None:
+                await call.ack(response_action="errors",
+                               errors={SAME_BLOCK: "Choose one of the items listed."})
+                return
         said = draft.get("said_ts")
         now = deps.clock()
         request = IntakeRequest(
@@ -203,11 +260,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
             severity=state_value(state, "severity"),
             files=tuple(draft.get("files") or ()),
             intake_key=f"view:{view.get('id')}",
+            link_to=link_to, as_new=same == NEW_CHOICE,
         )
         try:
             result = await deps.intake.forward(request, port=deps.port)
         except IntakeRejected as rejected:
-            await call.ack(response_action="errors", errors={"text": rejection_text(rejected)})
+            block = SAME_BLOCK if rejected.code == "no_such_item" else "text"
+            await call.ack(response_action="errors", errors={block: rejection_text(rejected)})
             return
         if not result.created and result.item.intake_key != request.intake_key:
             await call.ack(response_action="update",

@@ -23,7 +23,13 @@ from bot.store import Store
 from handlers.shared_lookups import SharedLookups
 from handlers.slack.digest_blocks import digest_blocks, digest_text
 from handlers.slack.rate_limits import RateLimits
-from handlers.slack.render import card_blocks, card_text, follow_blocks, notice_text
+from handlers.slack.render import (
+    card_blocks,
+    card_text,
+    follow_blocks,
+    notice_text,
+    offer_blocks,
+)
 from handlers.slack.told_blocks import told_customer_blocks
 
 log = logging.getLogger(__name__)
@@ -89,9 +95,12 @@ class SlackChatPort:
 
     def __init__(self, *, client_for: Callable[[str], AsyncWebClient], store: Store,
                  team_channels: Mapping[str, str],
-                 channels_of: Callable[[str], Mapping[str, str]] | None = None) -> None:
+                 channels_of: Callable[[str], Mapping[str, str]] | None = None,
+                 linked_of: Callable[[Item], list[Item]] | None = None) -> None:
         self.client_for = client_for
         self.store = store
+        # An item's "+1"s, shown on its card (the core's bot.links.Links.linked).
+        self.linked_of = linked_of
         self.team_channels = team_channels
         # Each workspace's own team channels (its config section), when given.
         self.channels_of = channels_of
@@ -148,7 +157,8 @@ class SlackChatPort:
         data = await self._call(
             item.workspace, "chat.postMessage",
             channel=channel, text=card_text(item),
-            blocks=card_blocks(item, mentions=mentions, source_link=link),
+            blocks=card_blocks(item, mentions=mentions, source_link=link,
+                               linked=await self._linked(item)),
             metadata={"event_type": METADATA_EVENT,
                       "event_payload": {"outbox": outbox_key, "item": item.id}},
             unfurl_links=False, unfurl_media=False, link_names=False,
@@ -171,7 +181,8 @@ class SlackChatPort:
         await self._call(
             item.workspace, "chat.update", channel=item.card_channel, ts=item.card_ts,
             text=card_text(item),
-            blocks=card_blocks(item, mentions=item.assignees, source_link=link),
+            blocks=card_blocks(item, mentions=item.assignees, source_link=link,
+                               linked=await self._linked(item)),
         )
 
     async def source_link(self, item: Item) -> str | None:
@@ -221,7 +232,8 @@ class SlackChatPort:
         if item is not None and item.card_channel and item.card_ts:
             card_link = await self.permalink(workspace, item.card_channel, item.card_ts)
         names = {}
-        people = [notice.data.get("by"), *(notice.data.get("assignees") or [])]
+        people = [notice.data.get("by"), *(notice.data.get("assignees") or []),
+                  notice.data.get("acknowledged_by"), notice.data.get("resolved_by")]
         for person in people:
             if isinstance(person, str) and person and person not in names:
                 names[person] = await self.display_name(workspace, person)
@@ -229,9 +241,20 @@ class SlackChatPort:
         content: dict[str, Any] = {"text": text}
         if notice.kind == "routed" and item is not None:
             content["blocks"] = follow_blocks(text, item)
+        elif notice.kind == "offer":
+            content["blocks"] = offer_blocks(text, item, notice)
+        elif notice.kind in ("linked", "sent_as_new"):
+            # Replaces an offer: its buttons must go too.
+            content["blocks"] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
         if item is not None and offers_told_customer(item, notice.kind, notice.user):
             content["blocks"] = told_customer_blocks(text, item)
         return content
+
+    async def _linked(self, item: Item) -> list[Item]:
+        """The +1s of `item`, read off the loop."""
+        if self.linked_of is None:
+            return []
+        return await asyncio.to_thread(self.linked_of, item)
 
     async def display_name(self, workspace: str, user: str) -> str:
         """A person's display name, or their ID when it can't be looked up."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,9 @@ RESOLVE_ACTION = "fb_resolve"
 REASSIGN_ACTION = "fb_reassign"
 REOPEN_ACTION = "fb_reopen"
 FOLLOW_ACTION = "fb_follow"
+PLUS_ONE_ACTION = "fb_plus_one"  # on an offer notice: value "<item id>:<offered item id>"
+NEW_ACTION = "fb_its_new"  # on an offer notice: value "<item id>"
+UNLINK_ACTION = "fb_unlink"  # on a card: a select of its +1s, each option's value an id
 
 SEVERITY_ICONS = {"urgent": ":rotating_light:", "high": ":warning:", "normal": "", "low": ""}
 
@@ -82,10 +85,12 @@ def card_blocks(
     mentions: list[str],
     source_link: str | None,
     moved_to: tuple[str, str | None] | None = None,
+    linked: Sequence[Item] = (),
 ) -> list[dict[str, Any]]:
     """Blocks for a routed card: who, what, where from, and the response buttons.
 
-    `moved_to` (team, link to its card) renders an old card of a reassigned item.
+    `moved_to` (team, link to its card) renders an old card of a reassigned item;
+    `linked` are its "+1"s (bot/links.py), counted and named.
     """
     icon = SEVERITY_ICONS.get(item.severity, "")
     facts = [f"*Severity:* {icon} {item.severity}".replace("  ", " ")]
@@ -126,7 +131,52 @@ def card_blocks(
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
             f":arrow_right: Moved to *{escape(team)}*.{where}")}]})
         return blocks
-    blocks.extend(status_blocks(item))
+    if linked:
+        blocks.append(plus_one_block(item, linked))
+    blocks.extend(status_blocks(item, linked=linked))
+    return blocks
+
+
+def plus_one_block(item: Item, linked: Sequence[Item]) -> dict[str, Any]:
+    """How many customers said it ("3 customers: acme, globex, initech") and the +1s."""
+    names: dict[str, None] = {}
+    for one in (item, *linked):
+        if one.customer:
+            names.setdefault(one.customer, None)
+    count = len(linked) + 1
+    said = f":busts_in_silhouette: *{count} customers*"
+    if names:
+        shown, _ = cut(escape(", ".join(names)), 1500)
+        said += f": {shown}"
+    ids = ", ".join(f"#{one.id}" for one in linked[:40])
+    more = "…" if len(linked) > 40 else ""
+    return {"type": "context", "elements": [{"type": "mrkdwn",
+                                             "text": f"{said} · +1s: {ids}{more}"}]}
+
+
+def unlink_select(linked: Sequence[Item]) -> dict[str, Any]:
+    """A menu on the card to make one of its +1s its own item again."""
+    options = []
+    for one in linked[:100]:
+        label, _ = cut(f"#{one.id} {one.customer or ''}".strip(), 75)
+        options.append({"text": {"type": "plain_text", "text": label}, "value": str(one.id)})
+    return {"type": "static_select", "action_id": UNLINK_ACTION,
+            "placeholder": {"type": "plain_text", "text": "Unlink a +1"}, "options": options}
+
+
+def offer_blocks(text: str, item: Item | None, notice: Notice) -> list[dict[str, Any]]:
+    """An offer notice: its words, then "+1 to #123" and "It's new"."""
+    blocks: list[dict[str, Any]] = [{"type": "section",
+                                     "text": {"type": "mrkdwn", "text": text}}]
+    match = notice.data.get("match")
+    if item is None or not isinstance(match, int):
+        return blocks
+    blocks.append({"type": "actions", "block_id": f"fb_offer_{item.id}", "elements": [
+        {"type": "button", "action_id": PLUS_ONE_ACTION, "style": "primary",
+         "value": f"{item.id}:{match}",
+         "text": {"type": "plain_text", "text": f"+1 to #{match}"}},
+        {"type": "button", "action_id": NEW_ACTION, "value": str(item.id),
+         "text": {"type": "plain_text", "text": "It's new"}}]})
     return blocks
 
 
@@ -149,7 +199,7 @@ def response_line(item: Item) -> str | None:
             " customer spoke.")
 
 
-def status_blocks(item: Item) -> list[dict[str, Any]]:
+def status_blocks(item: Item, *, linked: Sequence[Item] = ()) -> list[dict[str, Any]]:
     """What already happened to the card, and the buttons that still make sense."""
     lines = []
     responded = response_line(item)
@@ -186,6 +236,8 @@ def status_blocks(item: Item) -> list[dict[str, Any]]:
         buttons += [_button(RESOLVE_ACTION, item, "Resolve"),
                     _button(REASSIGN_ACTION, item, "Reassign"),
                     _button(FOLLOW_ACTION, item, "Follow")]
+    if linked:
+        buttons.append(unlink_select(linked))
     blocks.append({"type": "actions", "block_id": f"fb_item_{item.id}", "elements": buttons})
     return blocks
 
@@ -232,7 +284,8 @@ SLACK_WORDING = Wording(
            "relay": ":speech_balloon:", "resolved": ":checkered_flag:",
            "reopened": ":leftwards_arrow_with_hook:", "reassigned": ":arrow_right:",
            "reminder": ":alarm_clock:", "escalation": ":rotating_light:",
-           "rejected": ":no_entry:"},
+           "rejected": ":no_entry:", "offer": ":point_up:", "linked": ":heavy_plus_sign:",
+           "sent_as_new": ":inbox_tray:", "unlinked": ":scissors:"},
     escape=escape,
     strong=lambda text: f"*{escape(text)}*",
     quote=lambda text: cut(quote(escape(text)), SECTION_LIMIT - 200)[0],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.serving import came_up
-from tests.slack_harness import EXAMPLE_CONFIG, SIGNING_SECRET
+from tests.slack_harness import EXAMPLE_CONFIG, SIGNING_SECRET, without_offers
 
 
 def free_port() -> int:
@@ -48,9 +48,13 @@ class BotProcess:
             return await self.process.wait()
 
 
-def bot_env(*, api_url: str, database_url: str, config: Path = EXAMPLE_CONFIG,
+def bot_env(*, api_url: str, database_url: str, config: Path | None = None,
             clock_rate: float | None = None) -> dict[str, str]:
-    """The environment a deployment gives feedbackbot, pointed at a fake Slack."""
+    """The environment a deployment gives feedbackbot, pointed at a fake Slack.
+
+    The config is the example's, without +1 offers: every burst item needs its own card.
+    """
+    config = config if config is not None else without_offers(EXAMPLE_CONFIG)
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": "xoxb-test",

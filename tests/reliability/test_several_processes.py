@@ -35,6 +35,7 @@ def config_file(folder: Path) -> Path:
     due = max(now - timedelta(minutes=1), now.replace(hour=0, minute=0))
     path = folder / "feedbackbot.yml"
     path.write_text(f"""\
+offer_hold_minutes: 0  # each of the burst's near-identical items gets a card
 admins: [U0LEAD]
 teams:
   payments:

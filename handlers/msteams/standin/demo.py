@@ -112,6 +112,21 @@ class TeamsStage:
     def _item(self, number: int) -> Item:
         return {item.id: item for item in self.runtime.store.list_items()}[number]
 
+    async def _plus_one(self, step: Respond, person: Any, item: Item) -> Any:
+        """Click "+1" on the offer card the bot sent for `item`; return the invoke answer."""
+        action = next(
+            action for call in self.connector.calls
+            if call.operation == "send_to_conversation" and isinstance(call.body, dict)
+            for attachment in call.body.get("attachments") or []
+            for action in (attachment.get("content") or {}).get("actions") or []
+            if action.get("verb") == "plusOne"
+            and (action.get("data") or {}).get("item") == item.id)
+        self.out.step(step.at, f"@{step.by} clicks *{action['title']}* on the offer for"
+                      f" feedback #{item.id}.")
+        return await self.post(self._sender(INTAKE).card_click(
+            "plusOne", item.id, channel=INTAKE, card_message=new_id(), sender=person,
+            match=action["data"]["match"]))
+
     # ---- the steps ----------------------------------------------------------------------
 
     async def says(self, step: Says) -> None:
@@ -188,6 +203,9 @@ class TeamsStage:
         before = len(self.connector.calls)
         person = PEOPLE[step.by]
         item = self._item(step.item)
+        if step.how == "plus_one":
+            await self.narrate(before, await self._plus_one(step, person, item), step.by)
+            return
         channel, card = str(item.card_channel), str(item.card_ts)
         sender = self._sender(channel)
         aside = f": {step.aside}" if step.aside else ""

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from handlers.msteams.connector_fake import ConnectorCall
+from handlers.msteams.notices import ICONS
 from handlers.msteams.standin.org import (
     BY_ENTRA_ID,
     CHANNELS,
@@ -15,6 +16,8 @@ from handlers.msteams.standin.org import (
 )
 
 MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
+# How the +1 offer's notices begin (handlers/msteams/notices.py ICONS).
+OFFER_ICONS = tuple(ICONS[kind] for kind in ("offer", "linked", "sent_as_new", "unlinked"))
 
 
 def person_name(ident: str) -> str:
@@ -75,6 +78,10 @@ def describe(call: ConnectorCall) -> str | None:
         texts = _texts(card)
         if texts and " moved to " in texts[0]:
             return f"→ the old card in {where} is marked as moved, with a link to the new one"
+        if ((channel == INTAKE or conversation.startswith("a:")) and texts
+                and texts[0].startswith(OFFER_ICONS)):
+            # A notice rewritten: an answered +1 offer.
+            return f"→ the offer in {where} now says: {plain(' '.join(texts[:1]))}"
         if conversation.startswith("a:"):  # a notice edited in a 1:1 chat
             return (f"→ the notice in the 1:1 chat with {person_name(conversation)} now"
                     f" says: {plain(' / '.join(texts[1:]))}")

@@ -210,6 +210,10 @@ class SlackStage:
         before = len(self.slack.calls)
         user = SLACK_USERS[step.by]
         item = self._item(step.item)
+        if step.how == "plus_one":
+            await self._plus_one(step, user, item)
+            await self.show_updates(before)
+            return
         role = f" ({STAFF[step.by]})" if step.by in STAFF else ""
         aside = f": {step.aside}" if step.aside else ""
         if step.how == "acknowledge":
@@ -272,6 +276,22 @@ class SlackStage:
         items = {item.id: item for item in self.bot.store.list_items()}
         return items[number]
 
+    async def _plus_one(self, step: Respond, user: str, item: Item) -> None:
+        """Click "+1" on the offer the bot made for `item`."""
+        offer, button = next(
+            (call, element) for call in self.slack.calls
+            if call.method == "chat.postMessage" and call.ok
+            for block in call.args.get("blocks") or [] if block.get("type") == "actions"
+            for element in block["elements"]
+            if element.get("action_id") == "fb_plus_one"
+            and str(element.get("value", "")).startswith(f"{item.id}:"))
+        self.out.step(step.at, f"@{step.by} clicks *{_plain(button['text']['text'])}* on the"
+                      f" offer for feedback #{item.id}.")
+        await self.client.send_interaction(block_actions(
+            user_id=user, action_id="fb_plus_one", value=str(button["value"]),
+            channel_id=str(offer.args["channel"]), message_ts=str((offer.response or {})["ts"])))
+        await self.settle()
+
     async def _click(self, user: str, button: str, item: Item,
                      values: dict[str, Any] | None = None) -> None:
         """Click a card button; fill in and submit the form it opens, if it opens one."""
@@ -330,7 +350,10 @@ class SlackStage:
             if not call.ok:
                 continue
             channel = str(call.args.get("channel", ""))
-            if call.method == "chat.update" and channel in CHANNEL_NAMES:
+            if call.method == "chat.update" and channel == "C0INTAKE":
+                text = _plain(call.args.get("text")).replace("\n", " ")
+                self.out.detail(f"→ in the intake thread, the offer now says: {text}")
+            elif call.method == "chat.update" and channel in CHANNEL_NAMES:
                 blocks = str(call.args.get("blocks", ""))
                 if "Moved to" in blocks:
                     self.out.detail(f"→ the old card in {CHANNEL_NAMES[channel]} is marked"
