@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.answers_first import AnswersFirst
 from bot.config import Config
 from bot.digest_service import DigestService
 from bot.lease_owners import is_dead_holder, process_owner
@@ -85,8 +86,10 @@ class OutboxWorker:
 
     def __init__(self, *, store: Store, port: ChatPort | Ports, config: Config,
                  clock: Clock = utcnow, digests: DigestService | None = None,
-                 concurrency: int | None = None) -> None:
+                 concurrency: int | None = None,
+                 answers_first: AnswersFirst | None = None) -> None:
         self.store = store
+        self.answers_first = answers_first
         self.ports = Ports.of(port)
         self.config = config
         self.clock = clock
@@ -235,6 +238,8 @@ class OutboxWorker:
         """
         delivered = 0
         while entry is not None:
+            if self.answers_first is not None:
+                await self.answers_first.turn()  # requests being answered go first
             result = await self._attempt(entry)
             if result is None:
                 break

@@ -95,7 +95,8 @@ class OutboxQueries:
 
     def outbox_enqueue(self, *, workspace: str, item_id: int | None, entry: NewOutbox,
                        now: datetime | None = None) -> int:
-        with self.database.write() as tx:
+        # Sent only after a synced lease, which makes this durable too (Database.write).
+        with self.database.write(synced=False) as tx:
             return enqueue(tx, workspace, item_id, [entry], now or datetime.now(UTC))[0]
 
     def outbox_lease_due(
@@ -193,8 +194,8 @@ class OutboxQueries:
             rows = tx.all(sql, params)
         return [outbox_from_row(row) for row in rows]
 
-    def _change(self, sql: str, params: tuple[Any, ...]) -> int:
-        with self.database.write() as tx:
+    def _change(self, sql: str, params: tuple[Any, ...], *, synced: bool = True) -> int:
+        with self.database.write(synced=synced) as tx:
             return tx.execute(sql, params)
 
     # --- leases: one process attempts an entry at a time ---------------------------
@@ -227,7 +228,9 @@ class OutboxQueries:
 
     # --- outcomes of an attempt ----------------------------------------------------
     def outbox_sent(self, entry_id: int, *, result: dict[str, Any], now: datetime) -> None:
-        self._change(_SENT, (json.dumps(result), now, entry_id))
+        # Lost with a machine crash, the entry stays leased and of unknown fate, so its
+        # post is looked up before any resend: as after a crash just before this.
+        self._change(_SENT, (json.dumps(result), now, entry_id), synced=False)
 
     def outbox_retry(
         self, entry_id: int, *, error: str, next_attempt_at: datetime, unknown_fate: bool
