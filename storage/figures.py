@@ -15,7 +15,7 @@ from typing import Any
 from bot.figure_rows import FigureRows, TeamCounts, Window
 from bot.models import Event, Item
 from storage.dialect import Database
-from storage.rows import event_from_row, item_from_row
+from storage.rows import ITEM_COLUMNS, event_from_row, item_from_row
 
 # What figures read of a waiting item; nothing else is fetched.
 FIGURE_COLUMNS = ("id", "workspace", "team", "status", "severity", "received_at",
@@ -26,6 +26,11 @@ WAITING = "first_response_at IS NULL AND status <> 'resolved'"
 # of the workspace through a covering index than the few waiting ones through the
 # partial index; SQLite (only) is told which index to use.
 _SQLITE_WAITING_INDEX = " INDEXED BY items_waiting"
+
+
+def _item_columns() -> str:
+    # Not `*`: PostgreSQL's rows also hold the search vector, which no figure reads.
+    return ", ".join(f'"{column}"' for column in ITEM_COLUMNS)
 
 
 def _waiting_from(dialect: str) -> str:
@@ -143,7 +148,7 @@ class FigureQueries:
     def waiting_items(self, *, workspace: str) -> list[Item]:
         with self.database.read() as tx:
             rows = tx.all(
-                f"SELECT * FROM {_waiting_from(self.database.dialect.name)}"
+                f"SELECT {_item_columns()} FROM {_waiting_from(self.database.dialect.name)}"
                 f" WHERE workspace = ? AND {WAITING}"
                 " ORDER BY received_at, forwarded_at, id", (workspace,))
         return [item_from_row(row) for row in rows]
@@ -158,7 +163,8 @@ class FigureQueries:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start:start + 500]
                 marks = ", ".join("?" for _ in chunk)
-                rows = tx.all(f"SELECT * FROM items WHERE workspace = ? AND id IN ({marks})"
+                rows = tx.all(f"SELECT {_item_columns()} FROM items"
+                              f" WHERE workspace = ? AND id IN ({marks})"
                               " ORDER BY id", (workspace, *chunk))
                 found.extend(item_from_row(row) for row in rows)
         return found
