@@ -31,6 +31,7 @@ from bot.outbox_entries import (
 )
 from bot.outbox_holds import MAX_BACKOFF, Holds, backoff
 from bot.outbox_kinds import CARD, DIGEST, NOTICE
+from bot.outbox_marks import SentMarks
 from bot.ports import WORKSPACE, ChatError, ChatPort, Notice, Ports
 from bot.revocation import TokenChecks
 from bot.store import OutboxEntry, Store
@@ -96,6 +97,7 @@ class OutboxWorker:
         self.digests = digests
         self.concurrency = concurrency or _configured_concurrency()
         self.holds = Holds(clock=clock)
+        self.marks = SentMarks(store)
         self.delivery = Delivery(store=store, ports=self.ports, config=config, clock=clock,
                                  digests=digests)
         self._wake = asyncio.Event()
@@ -266,10 +268,11 @@ class OutboxWorker:
             return None
         item = (entry.workspace, entry.item_id)
         skip_workspaces, skip_kinds = self.holds.held_workspaces(), self.holds.held_kinds()
-        return await off_loop(lambda: self.store.outbox_sent_and_lease_next(
-            entry.id, result=result, now=now, owner=self.owner, until=now + LEASE,
+        # Written with the other lanes' marks of the moment: one commit for them all.
+        return await self.marks.sent_and_lease_next(
+            entry_id=entry.id, result=result, now=now, owner=self.owner, until=now + LEASE,
             posting_kinds=POSTS, item=item, skip_workspaces=skip_workspaces,
-            skip_kinds=skip_kinds, up_to=up_to))
+            skip_kinds=skip_kinds, up_to=up_to)
 
     # --- one attempt ------------------------------------------------------------------
     async def _attempt(self, entry: OutboxEntry) -> dict[str, Any] | None:

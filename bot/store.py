@@ -400,6 +400,12 @@ class Store(ErasureStore, InstallStore, SimilarQueries, ThemeStore, TelemetryRea
         transaction; return that entry, or None. The other arguments are outbox_lease_due's.
         """
 
+    def outbox_sent_and_lease_next_many(
+            self, marks: Sequence[dict[str, Any]]) -> list[OutboxEntry | None]:
+        """outbox_sent_and_lease_next for each of `marks` (its keyword arguments, `entry_id`
+        included), in one transaction where the store can; the results in their order."""
+        return [self.outbox_sent_and_lease_next(**mark) for mark in marks]
+
     @abc.abstractmethod
     def outbox_defer(self, *, workspace: str, kinds: Sequence[str] | None, until: datetime,
                      now: datetime) -> int:

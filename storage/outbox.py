@@ -66,6 +66,22 @@ def _due_select(
             " ORDER BY o.next_attempt_at, o.id LIMIT ?", (*params, limit))
 
 
+def _sent_and_lease_next(
+    tx: Transaction, entry_id: int, *, result: dict[str, Any], now: datetime, owner: str,
+    until: datetime, posting_kinds: Sequence[str] = (), item: tuple[str, int],
+    skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
+    up_to: int | None = None,
+) -> OutboxEntry | None:
+    """Mark `entry_id` sent and lease `item`'s next due entry, inside `tx`; return it."""
+    select = _due_select(now=now, limit=1, item=item, skip_workspaces=skip_workspaces,
+                         skip_kinds=skip_kinds, up_to=up_to)
+    tx.execute(_SENT, (json.dumps(result), now, entry_id))
+    rows = tx.all(*select)
+    leased = _lease_rows(tx, rows, owner=owner, now=now, until=until,
+                         posting_kinds=posting_kinds) if rows else []
+    return leased[0] if leased else None
+
+
 def _lease_rows(tx: Transaction, rows: list[dict[str, Any]], *, owner: str, now: datetime,
                 until: datetime, posting_kinds: Sequence[str]) -> list[OutboxEntry]:
     """Lease the selected rows still free; return those leased, as they were selected."""
@@ -122,14 +138,17 @@ class OutboxQueries:
         skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
         up_to: int | None = None,
     ) -> OutboxEntry | None:
-        select = _due_select(now=now, limit=1, item=item, skip_workspaces=skip_workspaces,
-                             skip_kinds=skip_kinds, up_to=up_to)
         with self.database.write() as tx:
-            tx.execute(_SENT, (json.dumps(result), now, entry_id))
-            rows = tx.all(*select)
-            leased = _lease_rows(tx, rows, owner=owner, now=now, until=until,
-                                 posting_kinds=posting_kinds) if rows else []
-        return leased[0] if leased else None
+            return _sent_and_lease_next(
+                tx, entry_id, result=result, now=now, owner=owner, until=until,
+                posting_kinds=posting_kinds, item=item, skip_workspaces=skip_workspaces,
+                skip_kinds=skip_kinds, up_to=up_to)
+
+    def outbox_sent_and_lease_next_many(
+            self, marks: Sequence[dict[str, Any]]) -> list[OutboxEntry | None]:
+        # One transaction, so one synced commit, for every entry sent meanwhile.
+        with self.database.write() as tx:
+            return [_sent_and_lease_next(tx, **mark) for mark in marks]
 
     def outbox_defer(self, *, workspace: str, kinds: Sequence[str] | None, until: datetime,
                      now: datetime) -> int:
