@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -72,8 +73,9 @@ async def test_a_batch_the_store_refuses_fails_every_lane_in_it(tmp_path, clock:
     results = await asyncio.gather(*(marks.sent_and_lease_next(**_mark(card, clock))
                                      for card in cards), return_exceptions=True)
 
-    assert len(results) == 2 and all(isinstance(result, Exception) for result in results)
-    with pytest.raises(Exception):
+    assert len(results) == 2
+    assert all(isinstance(result, sqlite3.ProgrammingError) for result in results)
+    with pytest.raises(sqlite3.ProgrammingError):
         await marks.sent_and_lease_next(**_mark(cards[0], clock))  # and the next batch too
 
 
