@@ -13,6 +13,10 @@ from typing import Any
 
 from bot.store import OutboxEntry, Store
 
+# Marks written in one transaction at most: a batch holds SQLite's one write lock, which a
+# request being stored (the ack path, in another process too) may be waiting for.
+MOST_PER_BATCH = 16
+
 
 class SentMarks:
     """Writes `outbox_sent_and_lease_next` calls together, in a thread, one batch at a time."""
@@ -37,7 +41,8 @@ class SentMarks:
 
     async def _write(self) -> None:
         while self._waiting:
-            batch, self._waiting = self._waiting, []
+            batch = self._waiting[:MOST_PER_BATCH]
+            del self._waiting[:MOST_PER_BATCH]
             try:
                 results = await asyncio.to_thread(
                     self.store.outbox_sent_and_lease_next_many, [mark for mark, _ in batch])
