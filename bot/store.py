@@ -297,6 +297,18 @@ class Store(ErasureStore, InstallStore, SimilarQueries, ThemeStore, TelemetryRea
                              since: datetime | None = None) -> list[Event]:
         """Events of one kind in a workspace at or after `since` (all without), by time."""
 
+    def events_with_items(self, *, workspace: str, kind: str,
+                          since: datetime | None = None) -> list[tuple[Event, Item]]:
+        """events_of_kind_since, each with its item (those whose item is gone left out).
+
+        The items may be light: id, workspace, team, status, severity, times and text
+        are theirs; the rest may be left empty.
+        """
+        events = self.events_of_kind_since(workspace=workspace, kind=kind, since=since)
+        by_id = {item.id: item for item in self.items_by_ids(
+            workspace=workspace, ids=[event.item_id for event in events])}
+        return [(event, by_id[event.item_id]) for event in events if event.item_id in by_id]
+
     @abc.abstractmethod
     def iter_items(self, *, forwarded_since: datetime | None = None,
                    batch: int = 1000) -> Iterator[Item]:

@@ -9,6 +9,7 @@ those still waiting come back as rows, through the covering indexes of migration
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -180,6 +181,28 @@ class FigureQueries:
             # By time, as events_kind_at holds them: only the asked-for stretch is read.
             rows = tx.all(f"SELECT * FROM events WHERE {condition} ORDER BY at, id", params)
         return [event_from_row(row) for row in rows]
+
+    def events_with_items(self, *, workspace: str, kind: str,
+                          since: datetime | None = None) -> list[tuple[Event, Item]]:
+        condition = "e.workspace = ? AND e.kind = ?"
+        params: list[Any] = [workspace, kind]
+        if since is not None:
+            condition += " AND e.at >= ?"
+            params.append(since)
+        light = ", ".join(f"i.{column}" for column in FIGURE_COLUMNS)
+        with self.database.read() as tx:
+            # Through events_kind_at, then each item by its key: only the columns asked for.
+            rows = tx.tuples(
+                f"SELECT e.item_id, e.kind, e.actor, e.at, e.data, i.text, {light}"
+                " FROM events AS e JOIN items AS i ON i.workspace = e.workspace"
+                f" AND i.id = e.item_id WHERE {condition} ORDER BY e.at, e.id", params)
+        found = []
+        for item_id, event_kind, actor, at, data, text, *values in rows:
+            event = event_from_row({"item_id": item_id, "kind": event_kind, "actor": actor,
+                                    "at": at, "data": data})
+            item = figure_item_from_values(tuple(values))
+            found.append((event, replace(item, text=text)))
+        return found
 
     def iter_items(self, *, forwarded_since: datetime | None = None,
                    batch: int = EXPORT_BATCH) -> Iterator[Item]:
