@@ -161,12 +161,20 @@ def _figures_for(
     on_time = answers.on_time
     business: tuple[Durations, Durations] | None = None
     if business_clock_of is not None:
-        to_response_business: list[timedelta] = []
-        developer_business: list[timedelta] = []
-        for row_team, _, received, forwarded, answered_at in answers.rows:
-            clock = business_clock_of(row_team)
-            to_response_business.append(clock.elapsed(received, answered_at))
-            developer_business.append(clock.elapsed(forwarded, answered_at))
+        rows = answers.rows
+        if team != ALL_TEAMS:
+            # One team's rows share its clock: one look-up, not one per row.
+            elapsed = business_clock_of(team).elapsed
+            to_response_business = [elapsed(received, answered_at)
+                                    for _, _, received, _, answered_at in rows]
+            developer_business = [elapsed(forwarded, answered_at)
+                                  for _, _, _, forwarded, answered_at in rows]
+        else:
+            clocks = [business_clock_of(row_team) for row_team, *_ in rows]
+            to_response_business = [clock.elapsed(received, answered_at) for clock, (
+                _, _, received, _, answered_at) in zip(clocks, rows, strict=True)]
+            developer_business = [clock.elapsed(forwarded, answered_at) for clock, (
+                _, _, _, forwarded, answered_at) in zip(clocks, rows, strict=True)]
         business = Durations.of(to_response_business), Durations.of(developer_business)
     return TeamFigures(
         team=team,
