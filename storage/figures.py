@@ -29,11 +29,6 @@ WAITING = "first_response_at IS NULL AND status <> 'resolved'"
 _SQLITE_WAITING_INDEX = " INDEXED BY items_waiting"
 
 
-def _item_columns() -> str:
-    # Not `*`: PostgreSQL's rows also hold the search vector, which no figure reads.
-    return ", ".join(f'"{column}"' for column in ITEM_COLUMNS)
-
-
 def _waiting_from(dialect: str) -> str:
     return "items" + (_SQLITE_WAITING_INDEX if dialect == "sqlite" else "")
 
@@ -64,6 +59,25 @@ def counts_sql(column: str, windows: int, teams: Sequence[str] | None) -> str:
 ANSWERED_SQL = ("SELECT team, severity, received_at, forwarded_at, first_response_at"
                 " FROM items WHERE workspace = ? AND first_response_at >= ?"
                 " AND first_response_at < ?{teams} ORDER BY first_response_at")
+
+
+def events_with_items_sql(*, since: bool) -> str:
+    """Events of one kind (at or after a moment, with `since`) with their light items' rows.
+
+    Through events_kind_at, then each item by its key: only the columns figures use.
+    Parameters: workspace, kind (, since).
+    """
+    light = ", ".join(f"i.{column}" for column in FIGURE_COLUMNS)
+    return (f"SELECT e.item_id, e.kind, e.actor, e.at, e.data, i.text, {light}"
+            " FROM events AS e JOIN items AS i ON i.workspace = e.workspace"
+            " AND i.id = e.item_id WHERE e.workspace = ? AND e.kind = ?"
+            f"{' AND e.at >= ?' if since else ''} ORDER BY e.at, e.id")
+
+
+def item_columns_sql() -> str:
+    """Every item column by name. Not `*`: PostgreSQL's rows also hold the search vector,
+    which no figure reads."""
+    return ", ".join(f'"{column}"' for column in ITEM_COLUMNS)
 
 
 EXPORT_BATCH = 1000
@@ -149,7 +163,7 @@ class FigureQueries:
     def waiting_items(self, *, workspace: str) -> list[Item]:
         with self.database.read() as tx:
             rows = tx.all(
-                f"SELECT {_item_columns()} FROM {_waiting_from(self.database.dialect.name)}"
+                f"SELECT {item_columns_sql()} FROM {_waiting_from(self.database.dialect.name)}"
                 f" WHERE workspace = ? AND {WAITING}"
                 " ORDER BY received_at, forwarded_at, id", (workspace,))
         return [item_from_row(row) for row in rows]
@@ -164,7 +178,7 @@ class FigureQueries:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start:start + 500]
                 marks = ", ".join("?" for _ in chunk)
-                rows = tx.all(f"SELECT {_item_columns()} FROM items"
+                rows = tx.all(f"SELECT {item_columns_sql()} FROM items"
                               f" WHERE workspace = ? AND id IN ({marks})"
                               " ORDER BY id", (workspace, *chunk))
                 found.extend(item_from_row(row) for row in rows)
@@ -184,18 +198,9 @@ class FigureQueries:
 
     def events_with_items(self, *, workspace: str, kind: str,
                           since: datetime | None = None) -> list[tuple[Event, Item]]:
-        condition = "e.workspace = ? AND e.kind = ?"
-        params: list[Any] = [workspace, kind]
-        if since is not None:
-            condition += " AND e.at >= ?"
-            params.append(since)
-        light = ", ".join(f"i.{column}" for column in FIGURE_COLUMNS)
+        params: list[Any] = [workspace, kind, *([since] if since is not None else [])]
         with self.database.read() as tx:
-            # Through events_kind_at, then each item by its key: only the columns asked for.
-            rows = tx.tuples(
-                f"SELECT e.item_id, e.kind, e.actor, e.at, e.data, i.text, {light}"
-                " FROM events AS e JOIN items AS i ON i.workspace = e.workspace"
-                f" AND i.id = e.item_id WHERE {condition} ORDER BY e.at, e.id", params)
+            rows = tx.tuples(events_with_items_sql(since=since is not None), params)
         found = []
         for item_id, event_kind, actor, at, data, text, *values in rows:
             event = event_from_row({"item_id": item_id, "kind": event_kind, "actor": actor,
