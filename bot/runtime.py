@@ -352,6 +352,10 @@ class Runtime(StatusRoutes):
                          "worker": worker}
         self._stop.clear()
         self._stop_outbox.clear()
+        if self.finishes_requests and outbox and not worker:
+            # Answers and their work share this event loop: the work's commits on it
+            # must not wait for the disk (the answers' stored requests still do).
+            self.store.allow_unsynced_writes()
         if inbox or worker:
             # A new process owes no backoff to failures seen by the one before it, and
             # entries and requests held by a process that was killed are free again.

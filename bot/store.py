@@ -412,6 +412,13 @@ class Store(ErasureStore, InstallStore, SimilarQueries, ThemeStore, TelemetryRea
         transaction; return that entry, or None. The other arguments are outbox_lease_due's.
         """
 
+    def allow_unsynced_writes(self) -> None:
+        """Let the writes that need not wait for the disk commit without it, from now on.
+
+        For a process that answers requests and does their work on one event loop. Until
+        called every commit is synced. Stores without such writes ignore it.
+        """
+
     def outbox_sent_and_lease_next_many(
             self, marks: Sequence[dict[str, Any]]) -> list[OutboxEntry | None]:
         """outbox_sent_and_lease_next for each of `marks` (its keyword arguments, `entry_id`

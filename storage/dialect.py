@@ -136,6 +136,8 @@ class Database(abc.ABC):
     """One connection to a database, shared by the threads of one process."""
 
     dialect: Dialect
+    # Until set, every commit is synced, `synced=False` or not (see write).
+    unsynced_allowed = False
 
     @abc.abstractmethod
     def write(self, *, nowait: bool = False, urgent: bool = False,
@@ -150,7 +152,11 @@ class Database(abc.ABC):
         write-ahead log in commit order), so a machine crash can lose it only together
         with every commit after it. For work whose loss then is as if the process had
         stopped just before it; whatever leaves the process (an answer, a post) follows
-        a synced commit (a stored request, an outbox lease).
+        a synced commit (a stored request, an outbox lease). Only where
+        `unsynced_allowed` is set: the process that answers requests also does this work
+        (`serve` alone), so its commits on the event loop must not wait for the disk.
+        Elsewhere (`feedbackbot worker`) each commit syncs its own writes, rather than
+        leave them to the next stored request's commit, which an answer waits for.
         """
 
     @abc.abstractmethod
@@ -260,7 +266,7 @@ class SqliteDatabase(Database):
                     gate.enter_context(self._gate.urgent())
                 else:
                     self._gate.give_way()
-            with self._write(nowait, synced) as tx:
+            with self._write(nowait, synced or not self.unsynced_allowed) as tx:
                 yield tx
 
     @contextmanager
@@ -450,11 +456,11 @@ class PostgresDatabase(Database):
                 # The server closed the connection while it was idle (restart, idle
                 # timeout, pg_terminate_backend). Nothing ran yet: retry on a fresh one.
                 with self._replacement(conn) as fresh, \
-                        self._run(fresh, nowait, synced) as tx:
+                        self._run(fresh, nowait, synced or not self.unsynced_allowed) as tx:
                     yield tx
                 return
             with stack, self._locks_refused():
-                self._set_local(conn, nowait, synced)
+                self._set_local(conn, nowait, synced or not self.unsynced_allowed)
                 yield _PostgresTransaction(conn)
 
     @contextmanager

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import Config
 from bot.models import Event
 from bot.outbox_kinds import CARD
+from bot.runtime import Runtime
 from bot.store import NewOutbox, Store
 from storage import open_store
 from storage.dialect import SqliteDatabase
@@ -57,6 +59,7 @@ def _forward(store: Store, clock: FrozenClock) -> int:
 def test_a_stored_request_and_an_outbox_lease_are_synced_the_work_between_is_not(
         sqlite_file_store: SqlStore, clock: FrozenClock):
     store = sqlite_file_store
+    store.allow_unsynced_writes()  # as `serve` alone does
     unsynced = _unsynced_statements(store)
 
     inbox_id = store.inbox_add(workspace="T0WORK", kind="event_callback", dedupe_key="e1",
@@ -96,12 +99,35 @@ def test_an_unsynced_write_is_kept_like_any_other(tmp_path: Path, clock: FrozenC
         reopened.close()
 
 
+def test_every_commit_is_synced_until_unsynced_writes_are_allowed(
+        sqlite_file_store: SqlStore, clock: FrozenClock):
+    unsynced = _unsynced_statements(sqlite_file_store)
+    _forward(sqlite_file_store, clock)
+    with sqlite_file_store.database.write(synced=False) as tx:
+        tx.execute("UPDATE items SET note = 'x'")
+    assert unsynced == []
+
+
+@pytest.mark.parametrize("worker, allowed", [(False, True), (True, False)])
+async def test_only_a_process_that_answers_and_finishes_lets_writes_ride(
+        tmp_path: Path, example_config: Config, worker: bool, allowed: bool):
+    store = open_store(f"sqlite:///{tmp_path / 'bot.db'}")
+    assert isinstance(store, SqlStore)
+    runtime = Runtime(config=example_config, store=store)
+    await runtime.start(scheduler=False, worker=worker)
+    try:
+        assert store.database.unsynced_allowed is allowed
+    finally:
+        await runtime.stop()  # closes the store
+
+
 @pytest.mark.parametrize("synced, expected", [(True, "on"), (False, "off")])
 def test_postgres_commits_without_waiting_for_the_flush_only_when_asked(
         postgres_databases: PostgresDatabases, synced: bool, expected: str):
     store = open_store(postgres_databases.take())
     try:
         assert isinstance(store, SqlStore)
+        store.allow_unsynced_writes()
         with store.database.write(synced=synced) as tx:
             row = tx.one("SHOW synchronous_commit")
         assert row is not None and row["synchronous_commit"] == expected
