@@ -267,7 +267,13 @@ def postgres_reachable(url: str) -> bool:
 def query_plans(database_url: str) -> str:
     """EXPLAIN QUERY PLAN (SQLite) or EXPLAIN ANALYZE (PostgreSQL) of the main reads."""
     from storage import open_store
-    from storage.figures import ANSWERED_SQL, WAITING, counts_sql
+    from storage.figures import (
+        ANSWERED_SQL,
+        WAITING,
+        counts_sql,
+        events_with_items_sql,
+        item_columns_sql,
+    )
 
     now = datetime.fromisoformat(NOW)
     since = now - timedelta(days=16)
@@ -282,10 +288,10 @@ def query_plans(database_url: str) -> str:
         "items first answered, 16 days (digest durations and trend, stats)": (
             ANSWERED_SQL.format(teams=""), [WORKSPACE, since, now]),
         "waiting items (mine, App Home, reminders)": (
-            f"SELECT * FROM {waiting_from} WHERE workspace = ? AND {WAITING}"
+            f"SELECT {item_columns_sql()} FROM {waiting_from} WHERE workspace = ? AND {WAITING}"
             " ORDER BY received_at, forwarded_at, id", [WORKSPACE]),
-        "reassignments of the last 30 days (digest suggestions)": (
-            "SELECT * FROM events WHERE workspace = ? AND kind = ? AND at >= ? ORDER BY at, id",
+        "reassignments of the last 30 days and the moved items (digest suggestions)": (
+            events_with_items_sql(since=True),
             [WORKSPACE, "reassigned", now - timedelta(days=30)]),
         "export page": (
             "SELECT * FROM items WHERE forwarded_at >= ? AND (forwarded_at > ? OR id > ?)"

@@ -90,6 +90,16 @@ def machine_markdown() -> str:
     return "Machine: " + ", ".join(f"{key} {value}" for key, value in machine().items()) + "."
 
 
+def load_markdown() -> str:
+    """How busy the machine was: its load averages as the run ends (other work included)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return ""
+    return (f"Load average as the run ended (1 / 5 / 15 min): {one:.1f} / {five:.1f} /"
+            f" {fifteen:.1f} on {os.cpu_count()} cores.")
+
+
 def record_section(name: str, title: str, body: str, *, doc: Path = DOC,
                    command: str | None = None) -> Path:
     """Write `body` with the date and machine into `doc` as the section `name`; return `doc`.
@@ -99,7 +109,7 @@ def record_section(name: str, title: str, body: str, *, doc: Path = DOC,
     """
     today = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"<!-- bench:{name} -->", f"### {title}", "",
-             f"Measured {today}. {machine_markdown()}", ""]
+             f"Measured {today}. {machine_markdown()} {load_markdown()}".rstrip(), ""]
     if command:
         lines += [f"Command: `{command}`", ""]
     lines += [body.rstrip(), "", f"<!-- /bench:{name} -->"]

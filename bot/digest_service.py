@@ -184,7 +184,7 @@ class DigestService:
                                       answered_since=answers_since(start, end), until=end,
                                       teams=subscription.teams)
         # Suggestions learn from the last month of moves, so old habits fade out.
-        moved = self.reassignments(workspace=workspace, since=end - SUGGESTION_MEMORY)
+        moved = self._moves_to_learn_from(workspace=workspace, since=end - SUGGESTION_MEMORY)
         data = digest_from_rows(
             rows, reassignments=moved, config=config, subscription=subscription,
             index=index, local_date=local_date, now=self.clock(), late=late, links=links)
@@ -215,6 +215,17 @@ class DigestService:
         waiting = [replace(entry, item=full.get(entry.item.id, entry.item)) for entry in top]
         waiting += data.figures.waiting[LONGEST_WAITING:]
         return replace(data, figures=replace(data.figures, waiting=waiting))
+
+    def _moves_to_learn_from(self, *, workspace: str, since: datetime) -> list[Reassignment]:
+        """reassignments, with light items (their words, team and times): one read."""
+        moved = []
+        for event, item in self.store.events_with_items(workspace=workspace, kind="reassigned",
+                                                        since=since):
+            source, target = event.data.get("from"), event.data.get("to")
+            if source and target:
+                moved.append(Reassignment(item=item, from_team=str(source),
+                                          to_team=str(target)))
+        return moved
 
     def reassignments(self, *, workspace: str,
                       since: datetime | None = None) -> list[Reassignment]:

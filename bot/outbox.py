@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.answers_first import AnswersFirst
 from bot.config import Config
 from bot.digest_service import DigestService
 from bot.lease_owners import is_dead_holder, process_owner
@@ -30,6 +31,7 @@ from bot.outbox_entries import (
 )
 from bot.outbox_holds import MAX_BACKOFF, Holds, backoff
 from bot.outbox_kinds import CARD, DIGEST, NOTICE
+from bot.outbox_marks import SentMarks
 from bot.ports import WORKSPACE, ChatError, ChatPort, Notice, Ports
 from bot.revocation import TokenChecks
 from bot.store import OutboxEntry, Store
@@ -85,14 +87,17 @@ class OutboxWorker:
 
     def __init__(self, *, store: Store, port: ChatPort | Ports, config: Config,
                  clock: Clock = utcnow, digests: DigestService | None = None,
-                 concurrency: int | None = None) -> None:
+                 concurrency: int | None = None,
+                 answers_first: AnswersFirst | None = None) -> None:
         self.store = store
+        self.answers_first = answers_first
         self.ports = Ports.of(port)
         self.config = config
         self.clock = clock
         self.digests = digests
         self.concurrency = concurrency or _configured_concurrency()
         self.holds = Holds(clock=clock)
+        self.marks = SentMarks(store)
         self.delivery = Delivery(store=store, ports=self.ports, config=config, clock=clock,
                                  digests=digests)
         self._wake = asyncio.Event()
@@ -236,6 +241,8 @@ class OutboxWorker:
         """
         delivered = 0
         while entry is not None:
+            if self.answers_first is not None:
+                await self.answers_first.turn()  # requests being answered go first
             result = await self._attempt(entry)
             if result is None:
                 break
@@ -262,10 +269,11 @@ class OutboxWorker:
             return None
         item = (entry.workspace, entry.item_id)
         skip_workspaces, skip_kinds = self.holds.held_workspaces(), self.holds.held_kinds()
-        return await off_loop(lambda: self.store.outbox_sent_and_lease_next(
-            entry.id, result=result, now=now, owner=self.owner, until=now + LEASE,
+        # Written with the other lanes' marks of the moment: one commit for them all.
+        return await self.marks.sent_and_lease_next(
+            entry_id=entry.id, result=result, now=now, owner=self.owner, until=now + LEASE,
             posting_kinds=POSTS, item=item, skip_workspaces=skip_workspaces,
-            skip_kinds=skip_kinds, up_to=up_to))
+            skip_kinds=skip_kinds, up_to=up_to)
 
     # --- one attempt ------------------------------------------------------------------
     async def _attempt(self, entry: OutboxEntry) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.answers_first import AnswersFirst
 from bot.closed_loop import ClosedLoop
 from bot.config import Config
 from bot.digest_service import DigestService
@@ -99,6 +100,8 @@ class Runtime(StatusRoutes):
         self.clock = clock
         # Acknowledgements and /healthz reach the store through here, never blocking.
         self.off_loop = OffLoopStore(store, open_side=open_side_store)
+        # Answers go before the work this process does after them (`serve` alone).
+        self.answers_first = AnswersFirst()
         self.ports = Ports()
         self.adapters: dict[str, PlatformAdapter] = {}
         self.intake = IntakeService(store=store, config=config, clock=clock, port=self.ports)
@@ -109,7 +112,7 @@ class Runtime(StatusRoutes):
         self.digests = DigestService(store=store, config=config, clock=clock)
         self.reminders = Reminders(store=store, config=config, clock=clock)
         self.outbox = OutboxWorker(store=store, port=self.ports, config=config, clock=clock,
-                                   digests=self.digests)
+                                   digests=self.digests, answers_first=self.answers_first)
         self.scheduler = Scheduler(digests=self.digests, reminders=self.reminders,
                                    workspaces=self.workspaces,
                                    platforms_of=self.platforms_of,
@@ -333,6 +336,7 @@ class Runtime(StatusRoutes):
         adapter = self.adapters.get(row.platform)
         if adapter is None:
             return
+        await self.answers_first.turn()
         try:
             with request_scope(request_id_for(row.id)):
                 await adapter.finish(row, fresh=fresh)
@@ -353,6 +357,10 @@ class Runtime(StatusRoutes):
                          "worker": worker}
         self._stop.clear()
         self._stop_outbox.clear()
+        if self.finishes_requests and outbox and not worker:
+            # Answers and their work share this event loop: the work's commits on it
+            # must not wait for the disk (the answers' stored requests still do).
+            self.store.allow_unsynced_writes()
         if inbox or worker:
             # A new process owes no backoff to failures seen by the one before it, and
             # entries and requests held by a process that was killed are free again.

@@ -304,6 +304,18 @@ class Store(ErasureStore, InstallStore, LinkStore, SimilarQueries, ThemeStore, T
                              since: datetime | None = None) -> list[Event]:
         """Events of one kind in a workspace at or after `since` (all without), by time."""
 
+    def events_with_items(self, *, workspace: str, kind: str,
+                          since: datetime | None = None) -> list[tuple[Event, Item]]:
+        """events_of_kind_since, each with its item (those whose item is gone left out).
+
+        The items may be light: id, workspace, team, status, severity, times and text
+        are theirs; the rest may be left empty.
+        """
+        events = self.events_of_kind_since(workspace=workspace, kind=kind, since=since)
+        by_id = {item.id: item for item in self.items_by_ids(
+            workspace=workspace, ids=[event.item_id for event in events])}
+        return [(event, by_id[event.item_id]) for event in events if event.item_id in by_id]
+
     @abc.abstractmethod
     def iter_items(self, *, forwarded_since: datetime | None = None,
                    batch: int = 1000) -> Iterator[Item]:
@@ -406,6 +418,19 @@ class Store(ErasureStore, InstallStore, LinkStore, SimilarQueries, ThemeStore, T
         """Mark an entry sent (as outbox_sent) and lease `item`'s next due entry, in one
         transaction; return that entry, or None. The other arguments are outbox_lease_due's.
         """
+
+    def allow_unsynced_writes(self) -> None:
+        """Let the writes that need not wait for the disk commit without it, from now on.
+
+        For a process that answers requests and does their work on one event loop. Until
+        called every commit is synced. Stores without such writes ignore it.
+        """
+
+    def outbox_sent_and_lease_next_many(
+            self, marks: Sequence[dict[str, Any]]) -> list[OutboxEntry | None]:
+        """outbox_sent_and_lease_next for each of `marks` (its keyword arguments, `entry_id`
+        included), in one transaction where the store can; the results in their order."""
+        return [self.outbox_sent_and_lease_next(**mark) for mark in marks]
 
     @abc.abstractmethod
     def outbox_defer(self, *, workspace: str, kinds: Sequence[str] | None, until: datetime,

@@ -94,7 +94,7 @@ class ClaimQueries:
 
     def next_rotation(self, *, workspace: str, team: str) -> int:
         # One statement reads and advances the counter, so no two callers get one turn.
-        with self.database.write() as tx:
+        with self.database.write(synced=False) as tx:
             row = tx.one(
                 "INSERT INTO rotations (workspace, team, counter) VALUES (?, ?, 1)"
                 " ON CONFLICT (workspace, team) DO UPDATE SET counter = rotations.counter + 1"

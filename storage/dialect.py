@@ -136,15 +136,27 @@ class Database(abc.ABC):
     """One connection to a database, shared by the threads of one process."""
 
     dialect: Dialect
+    # Until set, every commit is synced, `synced=False` or not (see write).
+    unsynced_allowed = False
 
     @abc.abstractmethod
-    def write(self, *, nowait: bool = False,
-              urgent: bool = False) -> AbstractContextManager[Transaction]:
+    def write(self, *, nowait: bool = False, urgent: bool = False,
+              synced: bool = True) -> AbstractContextManager[Transaction]:
         """One transaction that may write; rolled back on any error, else committed.
 
         With `nowait`, raises StoreBusy at once rather than wait for a lock held elsewhere.
         An `urgent` write (a request being stored before it is answered) goes before
         other writers waiting on the same database, where the database has one write lock.
+        A write that is not `synced` commits without waiting for the disk: it becomes
+        durable with the next synced commit of any writer (both databases keep one
+        write-ahead log in commit order), so a machine crash can lose it only together
+        with every commit after it. For work whose loss then is as if the process had
+        stopped just before it; whatever leaves the process (an answer, a post) follows
+        a synced commit (a stored request, an outbox lease). Only where
+        `unsynced_allowed` is set: the process that answers requests also does this work
+        (`serve` alone), so its commits on the event loop must not wait for the disk.
+        Elsewhere (`feedbackbot worker`) each commit syncs its own writes, rather than
+        leave them to the next stored request's commit, which an answer waits for.
         """
 
     @abc.abstractmethod
@@ -227,6 +239,8 @@ class SqliteDatabase(Database):
             self._enable_wal()
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
         self._conn.execute("PRAGMA foreign_keys = ON")
+        # Restored after each write that need not be synced (see Database.write).
+        self._synchronous = int(self._conn.execute("PRAGMA synchronous").fetchone()[0])
         self._lock = threading.RLock()
         self._gate = AckGate(self.path) if self.path != ":memory:" else None
 
@@ -244,28 +258,37 @@ class SqliteDatabase(Database):
             time.sleep(0.01)
 
     @contextmanager
-    def write(self, *, nowait: bool = False, urgent: bool = False) -> Iterator[Transaction]:
+    def write(self, *, nowait: bool = False, urgent: bool = False,
+              synced: bool = True) -> Iterator[Transaction]:
         with ExitStack() as gate:
             if self._gate is not None:
                 if urgent:
                     gate.enter_context(self._gate.urgent())
                 else:
                     self._gate.give_way()
-            with self._write(nowait) as tx:
+            with self._write(nowait, synced or not self.unsynced_allowed) as tx:
                 yield tx
 
     @contextmanager
-    def _write(self, nowait: bool) -> Iterator[Transaction]:
+    def _write(self, nowait: bool, synced: bool = True) -> Iterator[Transaction]:
         # Writers in this process take turns here, so that they never meet in SQLite's
         # busy handler, which polls with sleeps of up to 100 ms; only other processes do.
         with locked(self._lock, nowait), locked(process_write_lock(self.path), nowait):
-            self._begin_immediate(nowait)
+            if not synced:
+                # In WAL mode, NORMAL appends the commit to the log without an fsync; the
+                # next FULL commit's fsync of the same log makes it durable too.
+                self._conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield _SqliteTransaction(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._begin_immediate(nowait)
+                try:
+                    yield _SqliteTransaction(self._conn)
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            finally:
+                if not synced:
+                    self._conn.execute(f"PRAGMA synchronous = {self._synchronous}")
 
     def _begin_immediate(self, nowait: bool) -> None:
         # SQLite's own busy handler sleeps 1, 2, 5 … up to 100 ms between looks while
@@ -420,7 +443,8 @@ class PostgresDatabase(Database):
             self._pool.putconn(conn)
 
     @contextmanager
-    def write(self, *, nowait: bool = False, urgent: bool = False) -> Iterator[Transaction]:
+    def write(self, *, nowait: bool = False, urgent: bool = False,
+              synced: bool = True) -> Iterator[Transaction]:
         # Row locks, not one write lock: an urgent write needs no precedence here.
         with self._connection(nowait) as conn:
             stack = ExitStack()
@@ -431,20 +455,28 @@ class PostgresDatabase(Database):
                     raise
                 # The server closed the connection while it was idle (restart, idle
                 # timeout, pg_terminate_backend). Nothing ran yet: retry on a fresh one.
-                with self._replacement(conn) as fresh, self._run(fresh, nowait) as tx:
+                with self._replacement(conn) as fresh, \
+                        self._run(fresh, nowait, synced or not self.unsynced_allowed) as tx:
                     yield tx
                 return
             with stack, self._locks_refused():
-                if nowait:
-                    conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
+                self._set_local(conn, nowait, synced or not self.unsynced_allowed)
                 yield _PostgresTransaction(conn)
 
     @contextmanager
-    def _run(self, conn: Any, nowait: bool) -> Iterator[Transaction]:
+    def _run(self, conn: Any, nowait: bool, synced: bool) -> Iterator[Transaction]:
         with conn.transaction(), self._locks_refused():
-            if nowait:
-                conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
+            self._set_local(conn, nowait, synced)
             yield _PostgresTransaction(conn)
+
+    @staticmethod
+    def _set_local(conn: Any, nowait: bool, synced: bool) -> None:
+        if nowait:
+            conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
+        if not synced:
+            # The commit returns before its WAL record is flushed; a later synchronous
+            # commit flushes the log up to itself, this one included.
+            conn.execute("SET LOCAL synchronous_commit = off")
 
     @contextmanager
     def _replacement(self, dead: Any) -> Iterator[Any]:

@@ -9,13 +9,14 @@ those still waiting come back as rows, through the covering indexes of migration
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.figure_rows import FigureRows, TeamCounts, Window
 from bot.models import Event, Item
 from storage.dialect import Database
-from storage.rows import event_from_row, item_from_row
+from storage.rows import ITEM_COLUMNS, event_from_row, item_from_row
 
 # What figures read of a waiting item; nothing else is fetched.
 FIGURE_COLUMNS = ("id", "workspace", "team", "status", "severity", "received_at",
@@ -59,6 +60,25 @@ def counts_sql(column: str, windows: int, teams: Sequence[str] | None) -> str:
 ANSWERED_SQL = ("SELECT team, severity, received_at, forwarded_at, first_response_at"
                 " FROM items WHERE workspace = ? AND first_response_at >= ?"
                 " AND first_response_at < ?{teams} ORDER BY first_response_at")
+
+
+def events_with_items_sql(*, since: bool) -> str:
+    """Events of one kind (at or after a moment, with `since`) with their light items' rows.
+
+    Through events_kind_at, then each item by its key: only the columns figures use.
+    Parameters: workspace, kind (, since).
+    """
+    light = ", ".join(f"i.{column}" for column in FIGURE_COLUMNS)
+    return (f"SELECT e.item_id, e.kind, e.actor, e.at, e.data, i.text, {light}"
+            " FROM events AS e JOIN items AS i ON i.workspace = e.workspace"
+            " AND i.id = e.item_id WHERE e.workspace = ? AND e.kind = ?"
+            f"{' AND e.at >= ?' if since else ''} ORDER BY e.at, e.id")
+
+
+def item_columns_sql() -> str:
+    """Every item column by name. Not `*`: PostgreSQL's rows also hold the search vector,
+    which no figure reads."""
+    return ", ".join(f'"{column}"' for column in ITEM_COLUMNS)
 
 
 EXPORT_BATCH = 1000
@@ -144,7 +164,7 @@ class FigureQueries:
     def waiting_items(self, *, workspace: str) -> list[Item]:
         with self.database.read() as tx:
             rows = tx.all(
-                f"SELECT * FROM {_waiting_from(self.database.dialect.name)}"
+                f"SELECT {item_columns_sql()} FROM {_waiting_from(self.database.dialect.name)}"
                 f" WHERE workspace = ? AND {WAITING}"
                 " ORDER BY received_at, forwarded_at, id", (workspace,))
         return [item_from_row(row) for row in rows]
@@ -159,7 +179,8 @@ class FigureQueries:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start:start + 500]
                 marks = ", ".join("?" for _ in chunk)
-                rows = tx.all(f"SELECT * FROM items WHERE workspace = ? AND id IN ({marks})"
+                rows = tx.all(f"SELECT {item_columns_sql()} FROM items"
+                              f" WHERE workspace = ? AND id IN ({marks})"
                               " ORDER BY id", (workspace, *chunk))
                 found.extend(item_from_row(row) for row in rows)
         return found
@@ -175,6 +196,19 @@ class FigureQueries:
             # By time, as events_kind_at holds them: only the asked-for stretch is read.
             rows = tx.all(f"SELECT * FROM events WHERE {condition} ORDER BY at, id", params)
         return [event_from_row(row) for row in rows]
+
+    def events_with_items(self, *, workspace: str, kind: str,
+                          since: datetime | None = None) -> list[tuple[Event, Item]]:
+        params: list[Any] = [workspace, kind, *([since] if since is not None else [])]
+        with self.database.read() as tx:
+            rows = tx.tuples(events_with_items_sql(since=since is not None), params)
+        found = []
+        for item_id, event_kind, actor, at, data, text, *values in rows:
+            event = event_from_row({"item_id": item_id, "kind": event_kind, "actor": actor,
+                                    "at": at, "data": data})
+            item = figure_item_from_values(tuple(values))
+            found.append((event, replace(item, text=text)))
+        return found
 
     def iter_items(self, *, forwarded_since: datetime | None = None,
                    batch: int = EXPORT_BATCH) -> Iterator[Item]:

@@ -47,7 +47,7 @@ class InboxQueries:
             tx.execute("UPDATE inbox SET workspace = ? WHERE id = ?", (workspace, inbox_id))
 
     def inbox_done(self, inbox_id: int, *, error: str | None = None) -> None:
-        with self.database.write() as tx:
+        with self.database.write(synced=False) as tx:
             tx.execute(
                 "UPDATE inbox SET processed = TRUE, error = ? WHERE id = ?", (error, inbox_id)
             )

@@ -46,7 +46,9 @@ class ItemQueries:
                                if column != "id"})
         columns = ", ".join(f'"{column}"' for column in values)
         marks = ", ".join("?" for _ in values)
-        with self.database.write() as tx:
+        # Not synced (see Database.write): the request it comes from was, and its card
+        # leaves only after a synced outbox lease.
+        with self.database.write(synced=False) as tx:
             inserted = tx.one(
                 f"INSERT INTO items ({columns}) VALUES ({marks})"
                 " ON CONFLICT DO NOTHING RETURNING *",
@@ -94,7 +96,7 @@ class ItemQueries:
                 where.append(f'"{column}" = ?')
                 params.append(value)
         condition = " AND ".join(where)
-        with self.database.write() as tx:
+        with self.database.write(synced=False) as tx:
             if values:
                 row = tx.one(
                     f"UPDATE items SET {assignments(values)} WHERE {condition} RETURNING *",

@@ -66,6 +66,22 @@ def _due_select(
             " ORDER BY o.next_attempt_at, o.id LIMIT ?", (*params, limit))
 
 
+def _sent_and_lease_next(
+    tx: Transaction, entry_id: int, *, result: dict[str, Any], now: datetime, owner: str,
+    until: datetime, posting_kinds: Sequence[str] = (), item: tuple[str, int],
+    skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
+    up_to: int | None = None,
+) -> OutboxEntry | None:
+    """Mark `entry_id` sent and lease `item`'s next due entry, inside `tx`; return it."""
+    select = _due_select(now=now, limit=1, item=item, skip_workspaces=skip_workspaces,
+                         skip_kinds=skip_kinds, up_to=up_to)
+    tx.execute(_SENT, (json.dumps(result), now, entry_id))
+    rows = tx.all(*select)
+    leased = _lease_rows(tx, rows, owner=owner, now=now, until=until,
+                         posting_kinds=posting_kinds) if rows else []
+    return leased[0] if leased else None
+
+
 def _lease_rows(tx: Transaction, rows: list[dict[str, Any]], *, owner: str, now: datetime,
                 until: datetime, posting_kinds: Sequence[str]) -> list[OutboxEntry]:
     """Lease the selected rows still free; return those leased, as they were selected."""
@@ -95,7 +111,8 @@ class OutboxQueries:
 
     def outbox_enqueue(self, *, workspace: str, item_id: int | None, entry: NewOutbox,
                        now: datetime | None = None) -> int:
-        with self.database.write() as tx:
+        # Sent only after a synced lease, which makes this durable too (Database.write).
+        with self.database.write(synced=False) as tx:
             return enqueue(tx, workspace, item_id, [entry], now or datetime.now(UTC))[0]
 
     def outbox_lease_due(
@@ -121,14 +138,17 @@ class OutboxQueries:
         skip_workspaces: Sequence[str] = (), skip_kinds: Sequence[tuple[str, str]] = (),
         up_to: int | None = None,
     ) -> OutboxEntry | None:
-        select = _due_select(now=now, limit=1, item=item, skip_workspaces=skip_workspaces,
-                             skip_kinds=skip_kinds, up_to=up_to)
         with self.database.write() as tx:
-            tx.execute(_SENT, (json.dumps(result), now, entry_id))
-            rows = tx.all(*select)
-            leased = _lease_rows(tx, rows, owner=owner, now=now, until=until,
-                                 posting_kinds=posting_kinds) if rows else []
-        return leased[0] if leased else None
+            return _sent_and_lease_next(
+                tx, entry_id, result=result, now=now, owner=owner, until=until,
+                posting_kinds=posting_kinds, item=item, skip_workspaces=skip_workspaces,
+                skip_kinds=skip_kinds, up_to=up_to)
+
+    def outbox_sent_and_lease_next_many(
+            self, marks: Sequence[dict[str, Any]]) -> list[OutboxEntry | None]:
+        # One transaction, so one synced commit, for every entry sent meanwhile.
+        with self.database.write() as tx:
+            return [_sent_and_lease_next(tx, **mark) for mark in marks]
 
     def outbox_defer(self, *, workspace: str, kinds: Sequence[str] | None, until: datetime,
                      now: datetime) -> int:
@@ -193,8 +213,8 @@ class OutboxQueries:
             rows = tx.all(sql, params)
         return [outbox_from_row(row) for row in rows]
 
-    def _change(self, sql: str, params: tuple[Any, ...]) -> int:
-        with self.database.write() as tx:
+    def _change(self, sql: str, params: tuple[Any, ...], *, synced: bool = True) -> int:
+        with self.database.write(synced=synced) as tx:
             return tx.execute(sql, params)
 
     # --- leases: one process attempts an entry at a time ---------------------------
@@ -227,7 +247,9 @@ class OutboxQueries:
 
     # --- outcomes of an attempt ----------------------------------------------------
     def outbox_sent(self, entry_id: int, *, result: dict[str, Any], now: datetime) -> None:
-        self._change(_SENT, (json.dumps(result), now, entry_id))
+        # Lost with a machine crash, the entry stays leased and of unknown fate, so its
+        # post is looked up before any resend: as after a crash just before this.
+        self._change(_SENT, (json.dumps(result), now, entry_id), synced=False)
 
     def outbox_retry(
         self, entry_id: int, *, error: str, next_attempt_at: datetime, unknown_fate: bool

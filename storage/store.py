@@ -31,6 +31,9 @@ class SqlStore(InboxQueries, ItemQueries, OutboxQueries, ClaimQueries, Workspace
     schema cannot be brought up to date (the connection is then closed).
     """
 
+    def allow_unsynced_writes(self) -> None:
+        self.database.unsynced_allowed = True
+
     def __init__(self, database: Database) -> None:
         self.database = database
         try:

@@ -108,7 +108,9 @@ def add_slack_routes(
 
     async def slack_events(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        response = await answer(request)
+        # The work of earlier requests waits meanwhile (bot/answers_first.py).
+        with bot.runtime.answers_first.answering_one():
+            response = await answer(request)
         kind = request.get(ACK_KIND)
         if kind is not None:  # a Slack request, not one refused before it could be read
             ACK_SECONDS.labels(platform="slack", kind=kind).observe(
