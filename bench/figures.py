@@ -50,7 +50,8 @@ MEASURES = [
     ("stats", "`/feedback stats` (7 days, all teams)", 300.0),
     ("stats_team", "`/feedback stats payments 30`", 300.0),
     ("mine", "`/feedback mine` (and App Home's list)", 300.0),
-    ("suggest", "`suggest-rules` (every reassignment: grows with the history)", None),
+    ("suggest", "`suggest-rules --all` (every reassignment: grows with the history)", None),
+    ("suggest_default", "`suggest-rules` (the default: the last 90 days)", None),
     ("suggest_recent", "`suggest-rules --days 30`", None),
     ("export", "`export --format csv` (every item, to /dev/null)", None),
 ]
@@ -120,6 +121,7 @@ def measure(name: str, database_url: str, config_path: str, runs: int) -> dict[s
         "stats_team": lambda: stats(store, config, now, 30, "payments"),
         "mine": lambda: asyncio.run(mine(store, config, now)),
         "suggest": lambda: suggest(service, store, config, None),
+        "suggest_default": lambda: suggest(service, store, config, now - timedelta(days=90)),
         "suggest_recent": lambda: suggest(service, store, config, now - timedelta(days=30)),
         "export": lambda: export_csv(store),
     }
