@@ -17,7 +17,7 @@ EXPORT_FIELDS = (
     "first_response_at", "first_response_by", "first_response_kind",
     "resolved_at", "resolution_note", "reassignments", "platform",
     "customer_answered_at", "customer_answered_by", "customer_answered_how",
-    "customer_heard_back_seconds",
+    "customer_heard_back_seconds", "linked_to", "linked_at",
 )
 
 
@@ -52,6 +52,9 @@ def export_record(item: Item) -> dict[str, Any]:
         "customer_heard_back_seconds": (
             None if item.customer_answered_at is None
             else int((item.customer_answered_at - item.received_at).total_seconds())),
+        # A "+1": the item this one says the same as, whose answers it shares, and since when.
+        "linked_to": item.linked_to,
+        "linked_at": iso(item.linked_at),
     }
 
 

@@ -42,9 +42,12 @@ DESIGN_FIELDS = [
     "customer_answered_by",
     "customer_answered_how",
     "customer_heard_back_seconds",
+    # Issue 12's "+1": the item this one was linked to, and when.
+    "linked_to",
+    "linked_at",
 ]
 TIME_FIELDS = ["received_at", "forwarded_at", "first_response_at", "resolved_at",
-               "customer_answered_at"]
+               "customer_answered_at", "linked_at"]
 NASTY_TEXT = "He said \"refund, now!\"\nSecond line, with a comma\r\nThird; 'quotes' é 👩\u200d💻"
 
 
@@ -68,6 +71,8 @@ def resolved_item() -> Item:
         customer_answered_at=datetime(2024, 5, 6, 10, 0, tzinfo=UTC),
         customer_answered_by="U0SUPPORT",
         customer_answered_how="thread",
+        linked_to=7,
+        linked_at=datetime(2024, 5, 6, 9, 5, tzinfo=UTC),
     )
 
 
