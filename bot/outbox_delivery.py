@@ -185,7 +185,10 @@ class Delivery:
             existing = await port.find_post(workspace=entry.workspace, conversation=channel,
                                             user=None, outbox_key=entry.key,
                                             since=entry.created_at)
-        data = self.digests.build_claimed(workspace=entry.workspace, claim=payload)
+        # Reading a digest's window (and a week of themes) takes a while at a million
+        # items: in a thread, so the event loop goes on answering requests meanwhile.
+        data = await asyncio.to_thread(self.digests.build_claimed,
+                                       workspace=entry.workspace, claim=payload)
         chart = await self.digests.chart(data)
         posted = await port.post_digest(workspace=entry.workspace, data=data,
                                         chart_png=chart, outbox_key=entry.key,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -230,3 +232,22 @@ async def test_a_digest_for_a_teams_channel_is_posted_on_teams(fresh_store: Stor
     assert [posted.conversation for _, _, posted in org.teams.digests] == [
         "19:managers@thread.tacv2"]
     assert org.slack.calls == []
+
+
+async def test_a_digest_is_read_off_the_event_loop(fresh_store: Store, config: Config,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # At a million items a digest reads for a second: the event loop must go on answering.
+    org = Org(fresh_store, config)
+    await org.intake.forward(intake_request(at=org.clock(), text="refund"))
+    read_in: list[int] = []
+    reading = fresh_store.figure_rows
+
+    def noting_the_thread(**kwargs: Any) -> Any:
+        read_in.append(threading.get_ident())
+        return reading(**kwargs)
+
+    monkeypatch.setattr(fresh_store, "figure_rows", noting_the_thread)
+    assert org.digests.claim_current(workspace="T0WORK", force=True)
+    await org.drain()
+    assert org.teams.digests and read_in
+    assert threading.get_ident() not in read_in
