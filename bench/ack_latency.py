@@ -324,10 +324,12 @@ async def run_baseline(
 
 
 def example_config() -> Config:
+    """The example config with +1 offers off: the bench repeats one text per team, and each
+    forward needs its own card now, not after an offer's hold."""
     loaded = load_config(EXAMPLE_CONFIG)
     if loaded.config is None:
         raise SystemExit(f"{EXAMPLE_CONFIG} has errors: {loaded.problems}")
-    return loaded.config
+    return loaded.config.model_copy(update={"offer_hold_minutes": 0})
 
 
 async def settle(bot: FeedbackApp, *, timeout: float) -> None:

@@ -24,6 +24,7 @@ import asyncio
 import itertools
 import math
 import os
+import re
 import signal
 import socket
 import sys
@@ -242,10 +243,23 @@ class Processes:
             await self.stop(child)
 
 
+def bench_config_file() -> Path:
+    """The example config with +1 offers off, written next to the bench's databases.
+
+    The bench repeats one text per team, so with offers on every card after the first
+    would wait out its hold (minutes) and the backlog would never drain in time.
+    """
+    path = Path(tempfile.gettempdir()) / f"feedbackbot-bench-{os.getpid()}.yml"
+    text = re.sub(r"^offer_hold_minutes:.*$", "", CONFIG.read_text(encoding="utf-8"),
+                  flags=re.MULTILINE)
+    path.write_text(text + "\noffer_hold_minutes: 0\n", encoding="utf-8")
+    return path
+
+
 def bot_env(api_url: str, database_url: str) -> dict[str, str]:
     return {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_API_URL": api_url, "DATABASE_URL": database_url,
-            "FEEDBACKBOT_CONFIG": str(CONFIG), "PYTHONPATH": str(ROOT)}
+            "FEEDBACKBOT_CONFIG": str(bench_config_file()), "PYTHONPATH": str(ROOT)}
 
 
 async def wait_healthy(session: aiohttp.ClientSession, base: str) -> None:
