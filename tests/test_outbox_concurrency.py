@@ -118,7 +118,9 @@ async def test_a_rate_limit_for_one_workspace_delays_no_other_workspace(
     worker = OutboxWorker(store=fresh_store, port=chat, config=example_config, clock=clock)
     limited = _forwarded(fresh_store, clock, workspace="T0LIMITED")
     other = _forwarded(fresh_store, clock, workspace="T0OTHER")
-    chat.fail_next("post_card", ChatError("ratelimited", retry_after=60, limited=WORKSPACE))
+    # Both cards go out at once, in either order: the 429 is for T0LIMITED's.
+    chat.fail_next("post_card", ChatError("ratelimited", retry_after=60, limited=WORKSPACE),
+                   workspace="T0LIMITED")
 
     assert await worker.drain_once() == 1
     assert [card.item.id for card in chat.cards if card.item.workspace == "T0OTHER"] == [
