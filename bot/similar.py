@@ -58,10 +58,12 @@ class _Words:
 
     __slots__ = ("by_stem", "request")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, leave_out: frozenset[str] = frozenset()) -> None:
         self.by_stem: dict[str, str] = {}
         for word in words(text):
-            self.by_stem.setdefault(concept(word), word)
+            word_concept = concept(word)
+            if word_concept not in leave_out:
+                self.by_stem.setdefault(word_concept, word)
         self.request = is_request(text)
 
     def closeness(self, word_stem: str, word: str) -> float:
@@ -118,9 +120,15 @@ class SimilarItems:
                                               resolved_since=self.clock() - RECENT,
                                               limit=CANDIDATES)
         query = _Words(text)
-        scored = [_match(candidate, _similarity(query, _Words(candidate.text))
-                         * _team_factor(team, candidate.team))
-                  for candidate in found]
+        scored = []
+        for candidate in found:
+            # A customer's name in both texts says who, not what: "Globex: the app
+            # crashes" and "Globex: the app logs out" are two problems of one customer.
+            name = _name_concepts(candidate.customer)
+            one = _Words(text, leave_out=name) if name else query
+            other = _Words(candidate.text, leave_out=name)
+            scored.append(_match(candidate, _similarity(one, other)
+                                 * _team_factor(team, candidate.team)))
         scored.sort(key=lambda match: (-match.score, -match.item_id))
         return scored[:limit]
 
@@ -137,6 +145,11 @@ class SimilarItems:
         if best and best[0].score >= self.threshold:
             return best[0]
         return None
+
+
+def _name_concepts(customer: str | None) -> frozenset[str]:
+    """The words of a customer's name, as _Words keys them."""
+    return frozenset(concept(word) for word in words(customer)) if customer else frozenset()
 
 
 def _team_factor(team: str | None, candidate_team: str) -> float:

@@ -44,6 +44,21 @@ def test_nothing_is_offered_for_another_problem_in_the_same_words(fresh_store: S
     assert found.best_match(workspace="T0WORK", text="", team="notifications") is None
 
 
+def test_a_customers_name_in_both_texts_does_not_make_them_the_same(
+        fresh_store: Store) -> None:
+    item = create(fresh_store, text="Globex: the iOS app crashes on login since 5.2",
+                  team="mobile", customer="globex")
+    found = matcher(fresh_store)
+
+    # The same customer, another problem: their name is who, not what.
+    assert found.best_match(workspace="T0WORK", team="mobile",
+                            text="Globex reports the Android app logs them out hourly") is None
+    # Another customer, the same problem: still offered.
+    match = found.best_match(workspace="T0WORK", team="mobile",
+                             text="Initech: the iOS app crashes at login since 5.2")
+    assert match is not None and match.item_id == item.id
+
+
 def test_an_item_of_another_team_scores_lower(fresh_store: Store) -> None:
     create(fresh_store, text="export of 12 months never finishes, ends in timeout error",
            team="exports")
