@@ -34,6 +34,7 @@ from bot.platforms import Platform, Platforms, load_platforms
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import INBOX_MAX_ATTEMPTS, Store, StoreUnavailable
+from bot.worker_thread import WorkerThread, work_on_a_thread
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -186,8 +187,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             await runtime.stop()
             await runner.cleanup()
             return fail(f"cannot listen on {args.host}:{port}: {error.strerror or error}", 1)
-        if args.no_worker:
-            # Answer here; `feedbackbot worker` finishes the requests and sends the outbox.
+        worker: WorkerThread | None = None
+        if not args.no_worker and settings.database_url not in IN_MEMORY_URLS:
+            # The one-command case: the work runs as a worker would, on a thread of its own.
+            started = await work_on_a_thread(
+                runtime, lambda: _worker_runtime(settings, config, platforms))
+            if isinstance(started, str):
+                await runtime.stop()
+                await runner.cleanup()
+                return fail(started, 1)
+            worker = started
+        if args.no_worker or worker is not None:
+            # Answer here; the worker finishes the requests and sends the outbox.
             runtime.finishes_requests = False
             await runtime.start(scheduler=not args.no_scheduler, outbox=False, inbox=False)
         else:
@@ -196,11 +207,44 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         served = ", ".join(f"http://{args.host}:{port}{paths.get(p.name, '/')}"
                            for p in platforms)
         print(f"feedbackbot serving {served}", flush=True)
-        await stop.wait()
-        await stop_gracefully(runtime, grace, runner=runner)
-        return 0
+        code = 0
+        if worker is None:
+            await stop.wait()
+        elif await _stopped_or_worker_ended(stop, worker):
+            # Answered requests would only pile up: stop, so that a restart takes over.
+            logging.getLogger(__name__).error(
+                "the worker thread stopped on its own; stopping the server too")
+            code = 1
+        deadline = asyncio.get_running_loop().time() + grace
+        drained = await stop_gracefully(runtime, grace, runner=runner, say=worker is None)
+        if worker is not None:
+            # No request comes in any more: the worker finishes what is left, then stops.
+            left = max(0.0, deadline - asyncio.get_running_loop().time())
+            drained.plus(await worker.stop(left)).log(grace=grace)
+        return code
 
     return asyncio.run(run())
+
+
+async def _stopped_or_worker_ended(stop: asyncio.Event, worker: WorkerThread) -> bool:
+    """Wait for a stop signal or the end of the worker; True when the worker ended first."""
+    signalled = asyncio.ensure_future(stop.wait())
+    ended = asyncio.ensure_future(worker.ended())
+    await asyncio.wait([signalled, ended], return_when=asyncio.FIRST_COMPLETED)
+    for waiter in (signalled, ended):
+        waiter.cancel()
+    return not stop.is_set()
+
+
+IN_MEMORY_URLS = ("sqlite:///", "sqlite:///:memory:")
+
+
+def _worker_runtime(settings: Settings, config: Config,
+                    platforms: list[Platform]) -> Runtime | str:
+    """A worker's runtime on this store, with `platforms` plugged in, or what is wrong."""
+    runtime = open_runtime(settings, config)
+    problem = attach_platforms(runtime, settings, platforms)
+    return problem or runtime
 
 
 WORKER_NICENESS = 10

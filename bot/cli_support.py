@@ -13,7 +13,7 @@ from bot.clock_rate import clock_from_env
 from bot.config import Config, load_config
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.shutdown import shutdown_grace
+from bot.shutdown import Drained, shutdown_grace
 from bot.store import Store
 from storage import open_store
 
@@ -73,7 +73,8 @@ def stop_grace_or_fail() -> float | None:
 
 
 async def stop_gracefully(runtime: Runtime, grace: float,
-                          runner: web.AppRunner | None = None) -> None:
+                          runner: web.AppRunner | None = None, *,
+                          say: bool = True) -> Drained:
     """Refuse new requests, let those under way finish within `grace` seconds, then stop.
 
     The HTTP site (`runner`) stops accepting first and its running handlers finish;
@@ -85,4 +86,4 @@ async def stop_gracefully(runtime: Runtime, grace: float,
     runtime.begin_stopping()
     if runner is not None:
         await runner.cleanup()
-    await runtime.stop(grace=max(0.0, deadline - loop.time()))
+    return await runtime.stop(grace=max(0.0, deadline - loop.time()), say=say)

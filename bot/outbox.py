@@ -98,6 +98,8 @@ class OutboxWorker:
         self.concurrency = concurrency or _configured_concurrency()
         self.holds = Holds(clock=clock)
         self.marks = SentMarks(store)
+        # Set when another runtime of this process sends this store's outbox (`serve`).
+        self.wake_elsewhere: Callable[[], None] | None = None
         self.delivery = Delivery(store=store, ports=self.ports, config=config, clock=clock,
                                  digests=digests)
         self._wake = asyncio.Event()
@@ -151,6 +153,8 @@ class OutboxWorker:
     def wake(self) -> None:
         """Ask the worker to look at the outbox now rather than at its next due time."""
         self._wake.set()
+        if self.wake_elsewhere is not None:
+            self.wake_elsewhere()
 
     # --- scheduling -------------------------------------------------------------------
     async def _lease(self, limit: int, *, up_to: int | None = None) -> list[OutboxEntry]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -35,7 +36,7 @@ from bot.reminders import Reminders
 from bot.replies import Replies
 from bot.runtime_status import StatusRoutes
 from bot.scheduler import Scheduler
-from bot.shutdown import drain, send_what_is_due
+from bot.shutdown import Drained, drain, send_what_is_due
 from bot.store import InboxRow, Store
 from bot.store_wait import OffLoopStore
 from bot.views import Views
@@ -124,6 +125,8 @@ class Runtime(StatusRoutes):
         # False in `serve --no-worker`: requests are answered here and finished by a
         # `feedbackbot worker`, except what must happen here (see each platform).
         self.finishes_requests = True
+        # Set when a worker of this process finishes them (`serve` alone): wakes it.
+        self.wake_worker: Callable[[], None] | None = None
         self.workspace: str | None = None
         # Set by a platform that serves many workspaces (Slack OAuth mode): then each
         # workspace (and Teams tenant) is its own key, unless the config joins them.
@@ -256,6 +259,8 @@ class Runtime(StatusRoutes):
             # Each request is handled in a task of its own: the id stays with this one.
             bind_request(inbox_id)
             log.info("stored a request from %s (%s)", platform, kind)
+            if not finish_here and self.wake_worker is not None:
+                self.wake_worker()
         return inbox_id
 
     def request_done(self, inbox_id: int, *, error: str | None = None) -> None:
@@ -465,15 +470,15 @@ class Runtime(StatusRoutes):
         return sum(int(getattr(adapter, "busy_listeners", lambda: 0)())
                    for adapter in self.adapters.values())
 
-    async def stop(self, *, grace: float = 0.0) -> None:
-        """Stop the workers and platforms, and close the store.
+    async def stop(self, *, grace: float = 0.0, say: bool = True) -> Drained:
+        """Stop the workers and platforms, close the store, and (`say`) log how it went.
 
         Work under way (requests answered but not finished, outbox sends) gets up to
         `grace` seconds to finish; what is still running then is cut short, and its
         inbox rows and outbox entries are released, to be finished at the next start.
         """
         if self._closed:
-            return
+            return Drained(finished=0, cut=0, busy_left=0)
         self._closed = True
         self.begin_stopping()
         self._grace = grace
@@ -502,4 +507,7 @@ class Runtime(StatusRoutes):
             await adapter.disconnect()
         self.off_loop.close()
         self.store.close()
-        drained.log(grace=grace, released=released)
+        drained = replace(drained, released=released)
+        if say:
+            drained.log(grace=grace)
+        return drained

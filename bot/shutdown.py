@@ -78,16 +78,17 @@ class Drained:
     finished: int
     cut: int
     busy_left: int  # platform listeners still running when the grace ran out
+    released: int = 0  # leases given back, for what was cut short to be finished later
 
-    def log(self, *, grace: float, released: int) -> None:
-        """Say in the log how the stop went (`released`: leases given back for later)."""
+    def log(self, *, grace: float) -> None:
+        """Say in the log how the stop went."""
         if grace <= 0:
             log.debug("stopped without waiting for work under way")
         elif self.cut or self.busy_left:
             log.warning("stopped after the %.0fs grace with work cut short (%d task(s), %d"
                         " listener(s) still running); what it held is stored (%d lease(s)"
                         " released) and is finished at the next start",
-                        grace, self.cut, self.busy_left, released)
+                        grace, self.cut, self.busy_left, self.released)
         else:
             log.info("stopped cleanly: %d task(s) under way finished, nothing cut short",
                      self.finished)
@@ -95,7 +96,8 @@ class Drained:
     def plus(self, other: Drained) -> Drained:
         """Both stops' counts added up."""
         return Drained(finished=self.finished + other.finished, cut=self.cut + other.cut,
-                       busy_left=self.busy_left + other.busy_left)
+                       busy_left=self.busy_left + other.busy_left,
+                       released=self.released + other.released)
 
 
 async def drain(tasks: Collection[asyncio.Task[None]], *, busy: Callable[[], int],
