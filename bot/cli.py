@@ -2,8 +2,8 @@
 
 Chat platforms are found at run time (bot/platforms.py), and each adds its own
 commands, so the core never imports an adapter or a chat SDK. What only some commands
-need (the HTTP server, the runtime, asyncio) is imported inside them: every command pays
-for what this module loads, and `digest --print` should take a fraction of a second.
+need (the HTTP server, the runtime, asyncio) is imported inside them, since every command
+pays for what this module loads before it starts.
 """
 
 from __future__ import annotations
