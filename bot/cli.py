@@ -1,21 +1,21 @@
 """The `feedbackbot` command line.
 
 Chat platforms are found at run time (bot/platforms.py), and each adds its own
-commands, so the core never imports an adapter or a chat SDK.
+commands, so the core never imports an adapter or a chat SDK. What only some commands
+need (the HTTP server, the runtime, asyncio) is imported inside them, since every command
+pays for what this module loads before it starts.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from bot.cli_digest import add_commands
 from bot.cli_forget import add_command as add_forget_command
@@ -28,13 +28,14 @@ from bot.cli_support import (
     stop_signals,
 )
 from bot.config import Config, load_config
-from bot.install_check import configured_teams_channels, missing_installs
 from bot.log_setup import configure_logging
 from bot.platforms import Platform, Platforms, load_platforms
-from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import INBOX_MAX_ATTEMPTS, Store, StoreUnavailable
-from bot.worker_thread import WorkerThread, work_on_a_thread
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+    from bot.worker_thread import WorkerThread
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -45,6 +46,8 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     if loaded.config is None:
         return 1
     if args.online:
+        import asyncio
+
         platforms = load_platforms().wanted(settings)
         if not platforms:
             return fail("--online needs a platform's credentials (SLACK_BOT_TOKEN)")
@@ -85,6 +88,7 @@ def _warn_about_given_up_requests(settings: Settings) -> int:
 
 def _warn_about_missing_teams_installs(settings: Settings, config: Config) -> int:
     """Name the configured Teams channels the bot was not added to; return how many."""
+    from bot.install_check import configured_teams_channels, missing_installs
     from storage import open_existing_store
 
     if not configured_teams_channels(config):
@@ -154,6 +158,12 @@ def _warn_about_platforms_not_running(config: Config, running: list[Platform]) -
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve every configured platform over HTTP on one port until interrupted."""
+    import asyncio
+
+    from aiohttp import web
+
+    from bot.worker_thread import work_on_a_thread
+
     config = check_config_file(settings.config_path)
     if config is None:
         return 1
@@ -210,7 +220,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         code = 0
         if worker is None:
             await stop.wait()
-        elif await _stopped_or_worker_ended(stop, worker):
+        elif await worker.ended_before(stop):
             # Answered requests would only pile up: stop, so that a restart takes over.
             logging.getLogger(__name__).error(
                 "the worker thread stopped on its own; stopping the server too")
@@ -224,16 +234,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return code
 
     return asyncio.run(run())
-
-
-async def _stopped_or_worker_ended(stop: asyncio.Event, worker: WorkerThread) -> bool:
-    """Wait for a stop signal or the end of the worker; True when the worker ended first."""
-    signalled = asyncio.ensure_future(stop.wait())
-    ended = asyncio.ensure_future(worker.ended())
-    await asyncio.wait([signalled, ended], return_when=asyncio.FIRST_COMPLETED)
-    for waiter in (signalled, ended):
-        waiter.cancel()
-    return not stop.is_set()
 
 
 IN_MEMORY_URLS = ("sqlite:///", "sqlite:///:memory:")
@@ -252,6 +252,10 @@ WORKER_NICENESS = 10
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Finish the requests `serve --no-worker` answered, and send the outbox, until stopped."""
+    import asyncio
+
+    from aiohttp import web
+
     config = check_config_file(settings.config_path)
     if config is None:
         return 1
@@ -354,6 +358,8 @@ DEMO_PLATFORM_ALIASES = {"teams": "msteams"}
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Play a scripted half-day against a local stand-in for the chosen platform."""
+    import asyncio
+
     found = load_platforms()
     name = DEMO_PLATFORM_ALIASES.get(args.platform, args.platform)
     platform = found.available.get(name)

@@ -6,9 +6,9 @@ Chat platforms are found at run time (bot/platforms.py); the core never imports 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.cli_support import fail, open_runtime, stop_grace_or_fail, stop_gracefully, stop_signals
 from bot.config import Config, load_config
@@ -16,11 +16,13 @@ from bot.digest_post import DEFAULT_WAIT_SECONDS, post_digests
 from bot.digest_service import DigestService
 from bot.models import utcnow
 from bot.platforms import load_platforms
-from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import Store
 from bot.suggestions import Reassignment, config_diff, suggest_rules
 from storage import open_existing_store
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 _DAY = timedelta(days=1)
 
@@ -51,6 +53,8 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
         return _print_digests(config, settings)
     if args.wait < 0:
         return _fail("--wait takes a number of seconds, 0 or more")
+    import asyncio
+
     platforms = load_platforms().wanted(settings)
     if not platforms:
         return _fail("--post needs a platform to post on: SLACK_BOT_TOKEN, or MICROSOFT_APP_ID"
@@ -110,6 +114,8 @@ def _print_digests(config: Config, settings: Settings) -> int:
 
 def cmd_clock(args: argparse.Namespace, settings: Settings) -> int:
     """Run only the scheduled work (digests and reminders) until interrupted."""
+    import asyncio
+
     config = _config(settings)
     if config is None:
         return 1

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import sys
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from bot.clock_rate import clock_from_env
 from bot.config import Config, load_config
-from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.shutdown import Drained, shutdown_grace
 from bot.store import Store
 from storage import open_store
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from aiohttp import web
+
+    from bot.runtime import Runtime
+    from bot.shutdown import Drained
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,9 @@ def open_runtime(settings: Settings, config: Config) -> Runtime:
 
     Raises ValueError (StoreUnavailable) when the database can't be opened.
     """
+    # The runtime (HTTP, scheduler, outbox) loads only for the commands that run one.
+    from bot.runtime import Runtime
+
     url = settings.database_url
 
     def open_side_store() -> Store:
@@ -56,6 +63,8 @@ def stop_signals() -> asyncio.Event:
 
     Install it before announcing readiness, so an early signal still stops cleanly.
     """
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -65,6 +74,8 @@ def stop_signals() -> asyncio.Event:
 
 def stop_grace_or_fail() -> float | None:
     """FEEDBACKBOT_SHUTDOWN_GRACE in seconds, or None (the problem printed) when it is wrong."""
+    from bot.shutdown import shutdown_grace
+
     try:
         return shutdown_grace()
     except ValueError as error:
@@ -80,6 +91,8 @@ async def stop_gracefully(runtime: Runtime, grace: float,
     The HTTP site (`runner`) stops accepting first and its running handlers finish;
     then the work they started, and the outbox sends under way, get what is left.
     """
+    import asyncio
+
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace
     log.info("asked to stop: finishing the work under way (up to %.0fs)", grace)

@@ -7,13 +7,15 @@ has it.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.runtime import Runtime
 from bot.store import OutboxEntry
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 DEFAULT_WAIT_SECONDS = 120.0
 
@@ -93,6 +95,8 @@ async def _deliver(bot: Runtime, entry_ids: list[int], *, wait: float,
 
     Adds to `delivered_here` the entries this process delivered (not another run).
     """
+    import asyncio
+
     deadline = time.monotonic() + wait
     while True:
         await bot.outbox.drain_once(delivered_ids=delivered_here)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
@@ -159,6 +158,8 @@ class DigestService:
 
     async def chart(self, data: DigestData) -> bytes:
         """The digest's 14-day trend chart as PNG, drawn off the event loop."""
+        import asyncio
+
         title = f"Median time to response, last 14 days ({data.timezone})"
         # Drawing takes a moment of CPU; the event loop keeps answering meanwhile.
         return await asyncio.to_thread(trend_chart_png, data.trend, title=title)

@@ -12,8 +12,6 @@ import logging
 import sys
 from typing import IO, Any
 
-import structlog
-
 # Their debug output carries whole request and response bodies: every copy of a
 # customer's words (and whatever card numbers they typed) that passes through.
 PAYLOAD_LOGGERS = ("slack_sdk", "slack_bolt", "microsoft_agents", "msal")
@@ -27,6 +25,8 @@ def _drop_message_copy(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str,
 
 
 def _shared_processors() -> list[Any]:
+    import structlog
+
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -39,6 +39,8 @@ def _shared_processors() -> list[Any]:
 
 def log_formatter(*, json_lines: bool) -> logging.Formatter:
     """A formatter writing JSON lines (`json_lines`) or a console line, with bound context."""
+    import structlog
+
     renderer: Any = (structlog.processors.JSONRenderer() if json_lines
                      else structlog.dev.ConsoleRenderer(colors=False))
     return structlog.stdlib.ProcessorFormatter(
@@ -47,8 +49,36 @@ def log_formatter(*, json_lines: bool) -> logging.Formatter:
                     structlog.processors.format_exc_info, renderer])
 
 
+def _configure_structlog() -> None:
+    """Send structlog's own loggers through the standard library's, as ours go."""
+    import structlog
+
+    structlog.configure(
+        processors=[*_shared_processors(),
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
-    """The handler configure_logging adds, so a second call replaces it."""
+    """The handler configure_logging adds, so a second call replaces it.
+
+    structlog (a tenth of a second to import) is loaded with the first line logged, so a
+    command that logs nothing, like `digest --print`, never pays for it.
+    """
+
+    def __init__(self, stream: IO[str], *, json_lines: bool) -> None:
+        super().__init__(stream)
+        self._json_lines = json_lines
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line; builds the formatter the first time."""
+        if self.formatter is None:
+            _configure_structlog()
+            self.setFormatter(log_formatter(json_lines=self._json_lines))
+        return super().format(record)
 
 
 def configure_logging(*, verbose: bool = False, log_payloads: bool = False,
@@ -60,7 +90,8 @@ def configure_logging(*, verbose: bool = False, log_payloads: bool = False,
     logging.basicConfig, it changes nothing but the chat libraries' levels when the root
     logger has a handler already (a test runner's); a given `stream` always gets one.
     Returns the handler added. Side effect: sets the root logger's handler and level, the
-    chat libraries' levels, and configures structlog's own loggers to go the same way.
+    chat libraries' levels, and (with the first line logged) structlog's own loggers to go
+    the same way.
     """
     quiet_payload_loggers(log_payloads=log_payloads)
     root = logging.getLogger()
@@ -69,18 +100,10 @@ def configure_logging(*, verbose: bool = False, log_payloads: bool = False,
     if stream is None and root.handlers:
         return None  # as logging.basicConfig: whoever set those up decides
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    structlog.configure(
-        processors=[*_shared_processors(),
-                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )
     stream = stream or sys.stderr
     if json_lines is None:
         json_lines = not (hasattr(stream, "isatty") and stream.isatty())
-    handler = _OurHandler(stream)
-    handler.setFormatter(log_formatter(json_lines=json_lines))
+    handler = _OurHandler(stream, json_lines=json_lines)
     root.addHandler(handler)
     return handler
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 
-from aiohttp import web
-
 from bot.config import Config
 from bot.config_problems import ConfigProblem
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from bot.runtime import PlatformAdapter, Runtime
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,8 @@ class Platforms:
 
 def refusal_route(path: str, title: str, needs: str) -> web.RouteDef:
     """POST `path` answered 401 without reading or storing anything: `title` isn't set up."""
+    # Only `serve` answers HTTP: the other commands need not load aiohttp's server.
+    from aiohttp import web
 
     async def refuse(request: web.Request) -> web.Response:
         return web.json_response(

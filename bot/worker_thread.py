@@ -66,6 +66,15 @@ class WorkerThread:
         assert self._ended is not None, "start() first"
         await asyncio.shield(self._ended)
 
+    async def ended_before(self, stop: asyncio.Event) -> bool:
+        """Wait for `stop` or the end of the thread; True when the thread ended first."""
+        signalled = asyncio.ensure_future(stop.wait())
+        ended = asyncio.ensure_future(self.ended())
+        await asyncio.wait([signalled, ended], return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (signalled, ended):
+            waiter.cancel()
+        return not stop.is_set()
+
     def wake_inbox(self) -> None:
         """A request was stored for the worker: look now rather than at the next poll."""
         self._call_soon(lambda runtime: runtime.wake_inbox())

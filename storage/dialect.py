@@ -25,17 +25,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import sqlite_utils
 
 from bot.models import iso
 from bot.store import StoreBusy
 from storage.locks import NOWAIT_LOCK_MS, AckGate, locked, process_write_lock
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -234,7 +235,8 @@ class SqliteDatabase(Database):
             self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
             check_same_thread=False,
         )
-        self.db = sqlite_utils.Database(self._conn)
+        # As sqlite-utils sets it on every connection it wraps (see `db`).
+        self._conn.execute("PRAGMA recursive_triggers = ON")
         if self.path != ":memory:":
             self._enable_wal()
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
@@ -244,13 +246,22 @@ class SqliteDatabase(Database):
         self._lock = threading.RLock()
         self._gate = AckGate(self.path) if self.path != ":memory:" else None
 
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils on this connection, loaded on first use (it takes tens of ms)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self._conn)
+
     def _enable_wal(self) -> None:
         # Switching a new file to WAL does not wait on the busy timeout: when several
         # processes open it at once, the others are told "locked" at once. Wait as long.
         deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
         while True:
             try:
-                self.db.enable_wal()
+                # A file already in WAL mode (every one opened before) needs no switch.
+                if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.db.enable_wal()
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:

@@ -74,6 +74,9 @@ async def test_serve_answers_and_the_worker_thread_forwards_and_acknowledges(
             what="the worker thread to record the acknowledgement")
         await wait_until(lambda: not serve.store.inbox_pending(), what="the click's row done")
 
+        asked_to_stop = asyncio.Event()
+        asked_to_stop.set()
+        assert await worker.ended_before(asked_to_stop) is False  # a signal, as at SIGTERM
         drained = await worker.stop(5.0)
         assert drained.cut == 0 and drained.busy_left == 0
         await asyncio.wait_for(worker.ended(), 5.0)  # `serve` waits on this too
@@ -106,7 +109,8 @@ async def test_a_worker_that_cannot_start_says_why_and_serve_keeps_its_requests(
                                                        worker_elsewhere=False) as serve:
         worker = WorkerThread(build)
         assert await worker.start() == said
-        await asyncio.wait_for(worker.ended(), 5.0)  # `serve` would stop: nothing works
+        # `serve` stops too, with an error: nothing would finish what it answers.
+        assert await asyncio.wait_for(worker.ended_before(asyncio.Event()), 5.0) is True
         assert await work_on_a_thread(serve.bot.runtime, build) == said
         # Nothing was handed over: this runtime still finishes its own requests.
         assert serve.bot.runtime.finishes_requests is True

@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
 from bot.config import Config
 from bot.config_problems import ConfigProblem
 from bot.platforms import refusal_route
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from bot.runtime import PlatformAdapter, Runtime
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import TYPE_CHECKING
-
-from aiohttp import web
 
 from bot.config import Config
 from bot.config_problems import ConfigProblem
@@ -15,6 +12,8 @@ from bot.platforms import refusal_route
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from bot.runtime import Runtime
     from handlers.slack.app import FeedbackApp
 
@@ -109,6 +108,8 @@ def _missing_for_oauth(settings: Settings) -> list[str]:
 
 def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
     """Connect to Slack in Socket Mode until interrupted."""
+    import asyncio
+
     from bot.cli_support import (
         check_config_file,
         fail,
