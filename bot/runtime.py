@@ -127,6 +127,8 @@ class Runtime(StatusRoutes):
         self.finishes_requests = True
         # Set when a worker of this process finishes them (`serve` alone): wakes it.
         self.wake_worker: Callable[[], None] | None = None
+        # How often a worker looks for requests no one woke it for (other processes').
+        self.inbox_poll_seconds = INBOX_POLL_SECONDS
         self.workspace: str | None = None
         # Set by a platform that serves many workspaces (Slack OAuth mode): then each
         # workspace (and Teams tenant) is its own key, unless the config joins them.
@@ -449,7 +451,7 @@ class Runtime(StatusRoutes):
             waits = [wake, asyncio.ensure_future(self._stop.wait())]
             if len(running) >= INBOX_CONCURRENCY:
                 waits.append(asyncio.ensure_future(slot_free.wait()))
-            await asyncio.wait(waits, timeout=INBOX_POLL_SECONDS,
+            await asyncio.wait(waits, timeout=self.inbox_poll_seconds,
                                return_when=asyncio.FIRST_COMPLETED)
             for waiter in waits:
                 waiter.cancel()

@@ -29,6 +29,9 @@ SWITCH_INTERVAL_SECONDS = 0.001
 # The work runs a little behind the answers when the two want the CPU at once.
 WORKER_THREAD_NICENESS = 5
 STARTUP_TIMEOUT_SECONDS = 60.0
+# `serve` wakes its worker for every request it stores; looking now and then still finds
+# those of another process on the same store (a `serve --no-worker` beside it).
+WOKEN_POLL_SECONDS = 0.5
 
 
 class WorkerThread:
@@ -126,6 +129,7 @@ class WorkerThread:
             self._problem = built
             return
         runtime = built
+        runtime.inbox_poll_seconds = WOKEN_POLL_SECONDS
         try:
             await runtime.start(scheduler=False, worker=True)
         except BaseException:

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-import bot.runtime
+import bot.worker_thread
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.worker_thread import WorkerThread, work_on_a_thread
@@ -48,7 +48,7 @@ def _worker_build(slack, db, threads: list[str]):
 async def test_serve_answers_and_the_worker_thread_forwards_and_acknowledges(
         tmp_path, monkeypatch):
     # Only a wake-up can make the worker look in time: it would poll once a minute.
-    monkeypatch.setattr(bot.runtime, "INBOX_POLL_SECONDS", 60.0)
+    monkeypatch.setattr(bot.worker_thread, "WOKEN_POLL_SECONDS", 60.0)
     db = tmp_path / "bot.db"
     threads: list[str] = []
     async with make_fake_slack() as slack, running_bot(slack, db,
