@@ -23,14 +23,14 @@ from tests.slack_harness import (
     database_url_for,
     example_config,
     make_fake_slack,
+    posts,
     running_bot,
     wait_until,
 )
 
 
-def _cards(slack, channel="C0PAYMENTS"):
-    return [call for call in slack.calls_to("chat.postMessage")
-            if call.args.get("channel") == channel]
+def _cards(slack):
+    return posts(slack, "C0PAYMENTS")
 
 
 def _worker_build(slack, db, threads: list[str]):
