@@ -63,6 +63,8 @@ async def test_serve_answers_and_the_worker_thread_forwards_and_acknowledges(
         assert answer.status == 200 and "Forwarding to *payments*" in answer.body
         await wait_until(lambda: len(_cards(slack)) == 1 and not serve.store.inbox_pending(),
                          what="the worker thread to post the card")
+        await wait_until(lambda: serve.store.list_items()[0].card_ts is not None,
+                         what="the card recorded on its item")
         [item] = serve.store.list_items()
         assert item.team == "payments" and item.forwarded_by == "U0SUPPORT"
 
