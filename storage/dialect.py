@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlite_utils
 
+from bot.micros import TIME_ORIGIN_UNIX
 from bot.models import iso
 from bot.store import StoreBusy
 from storage.locks import NOWAIT_LOCK_MS, AckGate, locked, process_write_lock
@@ -83,6 +84,41 @@ class Dialect:
         """An expression for one top-level field of a JSON text column, as text."""
         return self.json_text_template.format(column=column, key=key)
 
+    def micros(self, column: str) -> str:
+        """An expression for a time column as an integer of microseconds since 2000-01-01
+        UTC; a row holding it is read with `tuples(..., micros=True)`."""
+        # PostgreSQL's binary timestamptz already is that number (see tuples).
+        return _sqlite_micros().format(column=column) if self.name == "sqlite" else column
+
+
+@lru_cache(maxsize=1)
+def _sqlite_micros() -> str:
+    """SQL for an `iso` time (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) as microseconds since 2000.
+
+    Its whole seconds, and the six digits of its fraction. SQLite's own reading keeps
+    milliseconds only: some versions round them (from .9995 on, the next second), later
+    ones cut them. Which one this SQLite does is asked once, at every second of a minute;
+    a rounding SQLite has its carry taken back, and any other gets the slower exact form.
+    """
+    cut = "substr({column}, 1, 19)"
+    if sqlite3.sqlite_version_info < (3, 38, 0):  # no unixepoch yet
+        seconds = f"CAST(strftime('%s', {cut}) AS INTEGER)"
+    else:
+        seconds = f"unixepoch({cut})"
+        probe = sqlite3.connect(":memory:")
+        try:
+            read = [probe.execute("SELECT unixepoch(?) - unixepoch(?), unixepoch(?) - unixepoch(?)",
+                                  (f"2000-01-01T00:00:{second:02d}.999500Z", "2000-01-01",
+                                   f"2000-01-01T00:00:{second:02d}.999499Z", "2000-01-01")
+                                  ).fetchone() for second in range(60)]
+        finally:
+            probe.close()
+        if all(read[second] == (second, second) for second in range(60)):
+            seconds = "unixepoch({column})"
+        elif all(read[second] == (second + 1, second) for second in range(60)):
+            seconds = "(unixepoch({column}) - (substr({column}, 21, 6) >= '999500'))"
+    return f"(({seconds} - {TIME_ORIGIN_UNIX}) * 1000000 + substr({{column}}, 21, 6))"
+
 
 SQLITE = Dialect(
     name="sqlite",
@@ -123,8 +159,13 @@ class Transaction(abc.ABC):
         """Run a statement; return every row it yields, as dicts."""
 
     @abc.abstractmethod
-    def tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        """Run a statement; return every row as a tuple in column order (cheaper than dicts)."""
+    def tuples(self, sql: str, params: Params = (), *,
+               micros: bool = False) -> list[tuple[Any, ...]]:
+        """Run a statement; return every row as a tuple in column order (cheaper than dicts).
+
+        With `micros`, times come back as Dialect.micros gives them (on PostgreSQL every
+        `timestamptz` of the rows).
+        """
 
     def one(self, sql: str, params: Params = ()) -> Row | None:
         """Run a statement; return its first row, or None."""
@@ -208,7 +249,9 @@ class _SqliteTransaction(Transaction):
         cursor.row_factory = _sqlite_row  # the connection's own rows stay sqlite-utils' tuples
         return cursor.execute(sql, _sqlite_params(params)).fetchall()
 
-    def tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+    def tuples(self, sql: str, params: Params = (), *,
+               micros: bool = False) -> list[tuple[Any, ...]]:
+        # Times are text here: the SQL itself turns them into numbers (Dialect.micros).
         cursor = self._conn.cursor()
         cursor.row_factory = None
         return cursor.execute(sql, _sqlite_params(params)).fetchall()
@@ -360,11 +403,18 @@ class _PostgresTransaction(Transaction):
         cursor = self._conn.execute(_pyformat(sql), _postgres_params(params))
         return list(cursor.fetchall()) if cursor.description else []
 
-    def tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+    def tuples(self, sql: str, params: Params = (), *,
+               micros: bool = False) -> list[tuple[Any, ...]]:
         from psycopg.rows import tuple_row
 
         # Binary results: timestamps load about a third faster than from text.
         cursor = self._conn.cursor(row_factory=tuple_row, binary=True)
+        if micros:
+            from psycopg.types.numeric import Int8BinaryLoader
+
+            # A binary timestamptz is its microseconds since 2000-01-01 UTC: read as the
+            # integer it is, no datetime is made for it.
+            cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)
         cursor.execute(_pyformat(sql), _postgres_params(params))
         return list(cursor.fetchall()) if cursor.description else []
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.figure_rows import FigureRows, TeamCounts, Window
 from bot.models import Event, Item
-from storage.dialect import Database
+from storage.dialect import Database, Dialect
 from storage.rows import ITEM_COLUMNS, event_from_row, item_from_row
 
 # What figures read of a waiting item; nothing else is fetched.
@@ -56,10 +56,21 @@ def counts_sql(column: str, windows: int, teams: Sequence[str] | None) -> str:
             f"{_teams_clause(teams)[0]} GROUP BY team")
 
 
-# In answer order, as the index holds them: figures find a window's answers by bisection.
-ANSWERED_SQL = ("SELECT team, severity, received_at, forwarded_at, first_response_at"
-                " FROM items WHERE workspace = ? AND first_response_at >= ?"
-                " AND first_response_at < ?{teams} ORDER BY first_response_at")
+def answered_sql(dialect: Dialect, teams: Sequence[str] | None = None) -> str:
+    """The items first answered in [?, ?) of a workspace (`teams` only, when given).
+
+    Their times come as microseconds (Dialect.micros; read with `tuples(micros=True)`), in
+    answer order as the index holds them: figures find a window's answers by bisection.
+    Parameters: workspace, since, until (, teams).
+    """
+    # SQLite's statistics may prefer the smaller items_window_heard_back, which lacks
+    # severity and forwarded_at: every row would then be looked up in the table too.
+    source = "items INDEXED BY items_window_responded" if dialect.name == "sqlite" else "items"
+    times = ", ".join(dialect.micros(column)
+                      for column in ("received_at", "forwarded_at", "first_response_at"))
+    return (f"SELECT team, severity, {times} FROM {source} WHERE workspace = ?"
+            " AND first_response_at >= ? AND first_response_at < ?"
+            f"{_teams_clause(teams)[0]} ORDER BY first_response_at")
 
 
 def events_with_items_sql(*, since: bool) -> str:
@@ -132,8 +143,8 @@ class FigureQueries:
                 workspace, *span, *team_params])
             resolved = tx.tuples(counts_sql("resolved_at", len(windows), teams),
                                  [*in_windows, workspace, *span, *team_params])
-            answered = tx.tuples(ANSWERED_SQL.format(teams=only),
-                                 [workspace, answered_since, until, *team_params])
+            answered = tx.tuples(answered_sql(self.database.dialect, teams),
+                                 [workspace, answered_since, until, *team_params], micros=True)
             waiting = tx.tuples(f"SELECT {', '.join(FIGURE_COLUMNS)}"
                                 f" FROM {_waiting_from(dialect)} WHERE workspace = ?"
                                 f" AND {WAITING}{only}", [workspace, *team_params])
@@ -147,13 +158,6 @@ class FigureQueries:
             for number, teams_counts in enumerate(counts):
                 if sums[number]:
                     teams_counts.setdefault(team, [0, 0, 0])[2] = sums[number]
-        if dialect == "sqlite":
-            # `…Z` text, which parses straight to UTC; PostgreSQL's rows (in UTC, see
-            # storage/dialect.py) are already what the figures take.
-            moment = datetime.fromisoformat
-            answered = [(team, severity, moment(received_at), moment(forwarded_at),
-                         moment(answered_at))
-                        for team, severity, received_at, forwarded_at, answered_at in answered]
         return FigureRows(
             windows=tuple(windows),
             counts=tuple({team: TeamCounts(*tally) for team, tally in teams_counts.items()}
