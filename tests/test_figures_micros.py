@@ -90,3 +90,51 @@ def test_running_totals_and_deadlines_equal_walking_day_by_day(
             amount = timedelta(minutes=rng.choice([30, 120, 480, 3 * 1440]))
             due = business.due_after(first, business.span(amount))
             assert moment_of(due) == _walked_add(business, start, amount)
+
+
+def test_sla_shares_and_business_durations_equal_those_of_each_items_deadline() -> None:
+    """The figures' SLA shares and business medians, against each item's own deadline
+    (`sla_deadline`) and business time (`elapsed`), answered on, just before and just
+    after its deadline, or anywhere in the days after."""
+    from bot.business_hours import SlaDeadlines, sla_deadline
+    from bot.metrics import compute_figures
+    from tests.test_figures_window import NOW, TEAMS, config
+
+    settings = config()
+    deadlines = SlaDeadlines(settings)
+    rng = random.Random(14)
+    items = []
+    for number in range(600):
+        team = rng.choice([*TEAMS, "legacy"])
+        received = NOW - timedelta(days=rng.uniform(1, 20), microseconds=rng.randint(0, 999))
+        forwarded = received + timedelta(minutes=rng.uniform(0, 300))
+        severity = rng.choice(["urgent", "high", "normal", "low", "odd"])
+        due = deadlines.due(team=team, severity=severity, forwarded_at=forwarded)
+        answered = (due + rng.choice([timedelta(0), timedelta(microseconds=1),
+                                      -timedelta(microseconds=1)]) if rng.random() < 0.4
+                    else forwarded + timedelta(minutes=rng.uniform(1, 4000)))
+        items.append(make_item(workspace=WORKSPACE, id=number + 1, team=team,
+                               severity=severity, received_at=received,
+                               forwarded_at=forwarded, first_response_at=answered,
+                               status=Status.RESPONDED.value))
+    # Day by day, so that each median and p90 is of a few items and any error shows.
+    for day in range(-20, 4):
+        start, end = NOW + timedelta(days=day), NOW + timedelta(days=day + 1)
+        figures = compute_figures(items=items, config=settings, start=start, end=end, now=NOW)
+        for row in figures.teams:
+            answered_items = [item for item in items if item.team == row.team
+                              and item.first_response_at is not None
+                              and start <= item.first_response_at < end]
+            on_time = [item for item in answered_items if item.first_response_at is not None
+                       and item.first_response_at <= sla_deadline(item=item, config=settings)]
+            assert row.responded == len(answered_items)
+            assert row.within_sla == (len(on_time) / len(answered_items)
+                                      if answered_items else None)
+            if row.team in ("payments", "triage"):
+                clock = deadlines.clock(row.team)
+                assert row.time_to_response_business == Durations.of(
+                    clock.elapsed(item.received_at, item.first_response_at)
+                    for item in answered_items if item.first_response_at is not None)
+                assert row.developer_response_business == Durations.of(
+                    clock.elapsed(item.forwarded_at, item.first_response_at)
+                    for item in answered_items if item.first_response_at is not None)
