@@ -142,7 +142,7 @@ def digest_from_rows(
     figures = figures_from_rows(rows, window=0, config=config, now=now, teams=teams,
                                 deadline=deadline)
     previous = figures_from_rows(rows, window=1, config=config, now=now, teams=teams,
-                                 deadline=deadline)
+                                 deadline=deadline, waiting=figures.waiting)
     trend = daily_medians_of(
         rows.answered,
         config=config,

@@ -299,11 +299,13 @@ def compute_figures(
 
 def figures_from_rows(rows: FigureRows, *, window: int, config: Config, now: datetime,
                       teams: Sequence[str] | None = None,
-                      deadline: SlaDeadlines | None = None) -> Figures:
+                      deadline: SlaDeadlines | None = None,
+                      waiting: list[WaitingItem] | None = None) -> Figures:
     """`compute_figures` for one of the rows' windows; raise ValueError as it does.
 
     `deadline` (of `config`) may be shared by several calls: its clocks then each build
-    their calendar once.
+    their calendar once. `waiting` may be what an earlier call on the same rows, `now`
+    and `teams` gave (its Figures.waiting): what waits now is the same for every window.
     """
     start, end = rows.windows[window]
     now = utc(now, "now")
@@ -316,13 +318,14 @@ def figures_from_rows(rows: FigureRows, *, window: int, config: Config, now: dat
     if deadline is None:
         deadline = SlaDeadlines(config)
     answers = _answers_in(rows.answered, start, end, wanted, deadline)
-    waiting = [
-        WaitingItem(item=item, age=now - utc(item.received_at, "received_at"),
-                    waiting_since_forwarded=now - utc(item.forwarded_at, "forwarded_at"),
-                    overdue=now > deadline(item))
-        for item in rows.waiting if wanted is None or item.team in wanted]
-    waiting.sort(key=lambda w: (utc(w.item.received_at, "received_at"),
-                                utc(w.item.forwarded_at, "forwarded_at"), w.item.id))
+    if waiting is None:
+        waiting = [
+            WaitingItem(item=item, age=now - utc(item.received_at, "received_at"),
+                        waiting_since_forwarded=now - utc(item.forwarded_at, "forwarded_at"),
+                        overdue=now > deadline(item))
+            for item in rows.waiting if wanted is None or item.team in wanted]
+        waiting.sort(key=lambda w: (utc(w.item.received_at, "received_at"),
+                                    utc(w.item.forwarded_at, "forwarded_at"), w.item.id))
     waiting_of: dict[str, list[WaitingItem]] = defaultdict(list)
     for entry in waiting:
         waiting_of[entry.item.team].append(entry)
@@ -371,11 +374,12 @@ def daily_medians(
          micros(utc(item.forwarded_at, "forwarded_at")),
          micros(utc(item.first_response_at, "first_response_at")))
         for item in items if item.first_response_at is not None]
+    answered.sort(key=ANSWERED_AT)
     return daily_medians_of(answered, config=config, end=end, days=days, tz=tz, teams=teams)
 
 
 def daily_medians_of(
-    answered: Iterable[AnsweredRow],
+    answered: Sequence[AnsweredRow],
     *,
     config: Config,
     end: datetime,
@@ -383,7 +387,7 @@ def daily_medians_of(
     tz: str = "UTC",
     teams: Sequence[str] | None = None,
 ) -> dict[str, list[tuple[date, timedelta | None]]]:
-    """`daily_medians` over answered rows (UTC); it raises as daily_medians does."""
+    """`daily_medians` over answered rows in answer order; it raises as daily_medians does."""
     end = utc(end, "end")
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
@@ -394,17 +398,20 @@ def daily_medians_of(
     names = team_names(config, teams)
     last = end.astimezone(zone).date()
     dates = [last - timedelta(days=back) for back in range(days - 1, -1, -1)]
-    # Each local day's first moment in UTC: a bisection finds an answer's day without
-    # converting every answer to the zone.
+    # Each local day's first moment: bisections find each day's answers in the rows,
+    # without converting any answer to the zone.
     starts = [micros(datetime.combine(day, time(0), tzinfo=zone))
               for day in [*dates, last + timedelta(days=1)]]
-    first, after = starts[0], min(starts[-1], micros(end))
+    after = min(starts[-1], micros(end))
+    edges = [bisect.bisect_left(answered, min(moment, after), key=ANSWERED_AT)
+             for moment in starts]
 
     buckets: dict[str, list[list[int]]] = {name: [[] for _ in dates] for name in names}
-    for team, _, received, _, answered_at in answered:
-        if first <= answered_at < after and team in buckets:
-            day = bisect.bisect_right(starts, answered_at) - 1
-            buckets[team][day].append(answered_at - received)
+    for day in range(days):
+        for team, _, received, _, answered_at in answered[edges[day]:edges[day + 1]]:
+            team_days = buckets.get(team)
+            if team_days is not None:
+                team_days[day].append(answered_at - received)
     return {name: [(day, Durations.of_micros(bucket).median)
                    for day, bucket in zip(dates, buckets[name], strict=True)]
             for name in names}

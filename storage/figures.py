@@ -9,7 +9,6 @@ those still waiting come back as rows, through the covering indexes of migration
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,8 +104,8 @@ def _time(value: str | datetime | None) -> datetime | None:
     return None if value is None else _utc(value)
 
 
-def figure_item_from_values(values: tuple[Any, ...]) -> Item:
-    """A light item from a row of FIGURE_COLUMNS (a tuple): the rest, text included, left empty."""
+def figure_item_from_values(values: tuple[Any, ...], text: str = "") -> Item:
+    """A light item from a row of FIGURE_COLUMNS (a tuple) and its `text`: the rest left empty."""
     (item_id, workspace, team, status, severity, received_at, forwarded_at,
      first_response_at, resolved_at, reassignments) = values
     received, forwarded = _time(received_at), _time(forwarded_at)
@@ -114,7 +113,7 @@ def figure_item_from_values(values: tuple[Any, ...]) -> Item:
         raise ValueError(f"stored item {item_id} has no received_at or forwarded_at")
     return Item(
         workspace=workspace, id=item_id, team=team, status=status,
-        text="", customer=None, severity=severity, source_channel=None,
+        text=text, customer=None, severity=severity, source_channel=None,
         source_ts=None, forwarded_by="", received_at=received, forwarded_at=forwarded,
         first_response_at=_time(first_response_at), resolved_at=_time(resolved_at),
         reassignments=reassignments,
@@ -210,8 +209,7 @@ class FigureQueries:
         for item_id, event_kind, actor, at, data, text, *values in rows:
             event = event_from_row({"item_id": item_id, "kind": event_kind, "actor": actor,
                                     "at": at, "data": data})
-            item = figure_item_from_values(tuple(values))
-            found.append((event, replace(item, text=text)))
+            found.append((event, figure_item_from_values(tuple(values), text)))
         return found
 
     def iter_items(self, *, forwarded_since: datetime | None = None,
