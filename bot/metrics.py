@@ -196,16 +196,15 @@ def _figures_for(
     on_time = answers.on_time
     business: tuple[Durations, Durations] | None = None
     if business_clock_of is not None:
-        to_response_business: list[int] = []
-        developer_business: list[int] = []
         # Each team's rows on its own clock ("all" has one part per team).
-        for part in answers.parts:
-            if not part.rows:
-                continue
-            measured = part.business or _business_durations(
-                part.rows, business_clock_of(part.rows[0][0]))[0]
-            to_response_business += measured[0]
-            developer_business += measured[1]
+        measured = [part.business or _business_durations(
+            part.rows, business_clock_of(part.rows[0][0]))[0]
+            for part in answers.parts if part.rows]
+        # One team's lists are sorted where they are; "all" then joins sorted runs.
+        to_response_business = measured[0][0] if len(measured) == 1 else [
+            duration for durations, _ in measured for duration in durations]
+        developer_business = measured[0][1] if len(measured) == 1 else [
+            duration for _, durations in measured for duration in durations]
         business = (Durations.of_micros(to_response_business),
                     Durations.of_micros(developer_business))
     return TeamFigures(
