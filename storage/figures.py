@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.collector import collector_paused
 from bot.figure_rows import FigureRows, TeamCounts, Window
 from bot.models import Event, Item
 from storage.dialect import Database, Dialect
@@ -132,6 +133,13 @@ class FigureQueries:
             return FigureRows(windows=tuple(windows), counts=tuple({} for _ in windows),
                               answered_since=answered_since, until=until, answered=[],
                               waiting=[])
+        with collector_paused():
+            return self._figure_rows(workspace=workspace, windows=windows,
+                                     answered_since=answered_since, until=until, teams=teams)
+
+    def _figure_rows(self, *, workspace: str, windows: Sequence[Window],
+                     answered_since: datetime, until: datetime,
+                     teams: Sequence[str] | None) -> FigureRows:
         span = (min(start for start, _ in windows), max(end for _, end in windows))
         in_windows = [moment for window in windows for moment in window]
         only, team_params = _teams_clause(teams)
