@@ -33,7 +33,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlite_utils
 
-from bot.micros import TIME_ORIGIN_UNIX
 from bot.models import iso
 from bot.store import StoreBusy
 from storage.locks import NOWAIT_LOCK_MS, AckGate, locked, process_write_lock
@@ -84,41 +83,6 @@ class Dialect:
         """An expression for one top-level field of a JSON text column, as text."""
         return self.json_text_template.format(column=column, key=key)
 
-    def micros(self, column: str) -> str:
-        """An expression for a time column as an integer of microseconds since 2000-01-01
-        UTC; a row holding it is read with `tuples(..., micros=True)`."""
-        # PostgreSQL's binary timestamptz already is that number (see tuples).
-        return _sqlite_micros().format(column=column) if self.name == "sqlite" else column
-
-
-@lru_cache(maxsize=1)
-def _sqlite_micros() -> str:
-    """SQL for an `iso` time (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) as microseconds since 2000.
-
-    Its whole seconds, and the six digits of its fraction. SQLite's own reading keeps
-    milliseconds only: some versions round them (from .9995 on, the next second), later
-    ones cut them. Which one this SQLite does is asked once, at every second of a minute;
-    a rounding SQLite has its carry taken back, and any other gets the slower exact form.
-    """
-    cut = "substr({column}, 1, 19)"
-    if sqlite3.sqlite_version_info < (3, 38, 0):  # no unixepoch yet
-        seconds = f"CAST(strftime('%s', {cut}) AS INTEGER)"
-    else:
-        seconds = f"unixepoch({cut})"
-        probe = sqlite3.connect(":memory:")
-        try:
-            read = [probe.execute("SELECT unixepoch(?) - unixepoch(?), unixepoch(?) - unixepoch(?)",
-                                  (f"2000-01-01T00:00:{second:02d}.999500Z", "2000-01-01",
-                                   f"2000-01-01T00:00:{second:02d}.999499Z", "2000-01-01")
-                                  ).fetchone() for second in range(60)]
-        finally:
-            probe.close()
-        if all(read[second] == (second, second) for second in range(60)):
-            seconds = "unixepoch({column})"
-        elif all(read[second] == (second + 1, second) for second in range(60)):
-            seconds = "(unixepoch({column}) - (substr({column}, 21, 6) >= '999500'))"
-    return f"(({seconds} - {TIME_ORIGIN_UNIX}) * 1000000 + substr({{column}}, 21, 6))"
-
 
 SQLITE = Dialect(
     name="sqlite",
@@ -163,8 +127,9 @@ class Transaction(abc.ABC):
                micros: bool = False) -> list[tuple[Any, ...]]:
         """Run a statement; return every row as a tuple in column order (cheaper than dicts).
 
-        With `micros`, times come back as Dialect.micros gives them (on PostgreSQL every
-        `timestamptz` of the rows).
+        With `micros`, PostgreSQL's `timestamptz` values come back as integers, their
+        microseconds since 2000-01-01 UTC (bot/micros.py); SQLite keeps times as text,
+        which the SQL itself turns into those numbers (storage/figures.py micros_sql).
         """
 
     def one(self, sql: str, params: Params = ()) -> Row | None:
@@ -251,7 +216,7 @@ class _SqliteTransaction(Transaction):
 
     def tuples(self, sql: str, params: Params = (), *,
                micros: bool = False) -> list[tuple[Any, ...]]:
-        # Times are text here: the SQL itself turns them into numbers (Dialect.micros).
+        # Times are text here: the SQL itself turns them into numbers (micros_sql).
         cursor = self._conn.cursor()
         cursor.row_factory = None
         return cursor.execute(sql, _sqlite_params(params)).fetchall()

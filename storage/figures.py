@@ -8,12 +8,15 @@ those still waiting come back as rows, through the covering indexes of migration
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from bot.collector import collector_paused
 from bot.figure_rows import FigureRows, TeamCounts, Window
+from bot.micros import TIME_ORIGIN_UNIX
 from bot.models import Event, Item
 from storage.dialect import Database, Dialect
 from storage.rows import ITEM_COLUMNS, event_from_row, item_from_row
@@ -56,17 +59,53 @@ def counts_sql(column: str, windows: int, teams: Sequence[str] | None) -> str:
             f"{_teams_clause(teams)[0]} GROUP BY team")
 
 
+def micros_sql(dialect: Dialect, column: str) -> str:
+    """An expression for a time column as an integer of microseconds since 2000-01-01 UTC
+    (bot/micros.py); a row holding it is read with `tuples(..., micros=True)`."""
+    # PostgreSQL's binary timestamptz already is that number (see Transaction.tuples).
+    return _sqlite_micros().format(column=column) if dialect.name == "sqlite" else column
+
+
+@lru_cache(maxsize=1)
+def _sqlite_micros() -> str:
+    """SQL for an `iso` time (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) as microseconds since 2000.
+
+    Its whole seconds, and the six digits of its fraction. SQLite's own reading keeps
+    milliseconds only: some versions round them (from .9995 on, the next second), later
+    ones cut them. Which one this SQLite does is asked once, at every second of a minute;
+    a rounding SQLite has its carry taken back, and any other gets the slower exact form.
+    """
+    cut = "substr({column}, 1, 19)"
+    if sqlite3.sqlite_version_info < (3, 38, 0):  # no unixepoch yet
+        seconds = f"CAST(strftime('%s', {cut}) AS INTEGER)"
+    else:
+        seconds = f"unixepoch({cut})"
+        probe = sqlite3.connect(":memory:")
+        try:
+            read = [probe.execute("SELECT unixepoch(?) - unixepoch(?), unixepoch(?) - unixepoch(?)",
+                                  (f"2000-01-01T00:00:{second:02d}.999500Z", "2000-01-01",
+                                   f"2000-01-01T00:00:{second:02d}.999499Z", "2000-01-01")
+                                  ).fetchone() for second in range(60)]
+        finally:
+            probe.close()
+        if all(read[second] == (second, second) for second in range(60)):
+            seconds = "unixepoch({column})"
+        elif all(read[second] == (second + 1, second) for second in range(60)):
+            seconds = "(unixepoch({column}) - (substr({column}, 21, 6) >= '999500'))"
+    return f"(({seconds} - {TIME_ORIGIN_UNIX}) * 1000000 + substr({{column}}, 21, 6))"
+
+
 def answered_sql(dialect: Dialect, teams: Sequence[str] | None = None) -> str:
     """The items first answered in [?, ?) of a workspace (`teams` only, when given).
 
-    Their times come as microseconds (Dialect.micros; read with `tuples(micros=True)`), in
+    Their times come as microseconds (micros_sql; read with `tuples(micros=True)`), in
     answer order as the index holds them: figures find a window's answers by bisection.
     Parameters: workspace, since, until (, teams).
     """
     # SQLite's statistics may prefer the smaller items_window_heard_back, which lacks
     # severity and forwarded_at: every row would then be looked up in the table too.
     source = "items INDEXED BY items_window_responded" if dialect.name == "sqlite" else "items"
-    times = ", ".join(dialect.micros(column)
+    times = ", ".join(micros_sql(dialect, column)
                       for column in ("received_at", "forwarded_at", "first_response_at"))
     return (f"SELECT team, severity, {times} FROM {source} WHERE workspace = ?"
             " AND first_response_at >= ? AND first_response_at < ?"
