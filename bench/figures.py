@@ -269,9 +269,10 @@ def postgres_reachable(url: str) -> bool:
 def query_plans(database_url: str) -> str:
     """EXPLAIN QUERY PLAN (SQLite) or EXPLAIN ANALYZE (PostgreSQL) of the main reads."""
     from storage import open_store
+    from storage.dialect import POSTGRES, SQLITE
     from storage.figures import (
-        ANSWERED_SQL,
         WAITING,
+        answered_sql,
         counts_sql,
         events_with_items_sql,
         item_columns_sql,
@@ -288,7 +289,7 @@ def query_plans(database_url: str) -> str:
         "items resolved per team, per window (digest, stats)": (
             counts_sql("resolved_at", 1, None), [*week, WORKSPACE, *week]),
         "items first answered, 16 days (digest durations and trend, stats)": (
-            ANSWERED_SQL.format(teams=""), [WORKSPACE, since, now]),
+            answered_sql(POSTGRES if postgres else SQLITE), [WORKSPACE, since, now]),
         "waiting items (mine, App Home, reminders)": (
             f"SELECT {item_columns_sql()} FROM {waiting_from} WHERE workspace = ? AND {WAITING}"
             " ORDER BY received_at, forwarded_at, id", [WORKSPACE]),

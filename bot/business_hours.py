@@ -5,12 +5,14 @@ from __future__ import annotations
 import bisect
 import functools
 import zoneinfo
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import cast
 
 import holidays
 
 from bot.config import BusinessHours, Config, Severity, TeamConfig
+from bot.micros import micros, moment_of, span_micros, span_of
 from bot.models import Item
 from bot.models import in_utc as _utc
 
@@ -60,11 +62,12 @@ class BusinessClock:
                             - datetime.combine(anchor, self._open))
         self._hours_cache: dict[date, tuple[datetime, datetime] | None] = {}
         self._first = date.min
-        self._starts: list[datetime] = []
-        self._opens: list[datetime | None] = []
-        self._closes: list[datetime | None] = []
-        self._before: list[timedelta] = []
-        self._through: list[timedelta] = []
+        self._starts: list[int] = []
+        # A closed day opens and closes at its first moment: no business time in it.
+        self._opens: list[int] = []
+        self._closes: list[int] = []
+        self._before: list[int] = []
+        self._through: list[int] = []
 
     @property
     def day_length(self) -> timedelta:
@@ -102,18 +105,19 @@ class BusinessClock:
 
     # Figures ask for thousands of durations and deadlines over the same few weeks, so the
     # clock keeps a calendar of consecutive local days: each day's first moment, its hours
-    # and the business time before it. A moment's day is then one bisection away, and
-    # business time between two moments is a difference of two running totals.
-    def _day_index(self, moment: datetime) -> int:
-        """The calendar index of `moment`'s local day (UTC `moment`), extending the calendar."""
+    # and the business time before it, all in microseconds (bot/micros.py). A moment's
+    # day is then one bisection away, and business time between two moments is a
+    # difference of two running totals.
+    def _day_index(self, moment: int) -> int:
+        """The calendar index of `moment`'s local day, extending the calendar."""
         starts = self._starts
         if not starts or moment < starts[0]:
-            self._build(self._local_date(moment) - _CALENDAR_STEP, starts)
+            self._build(self._local_date(moment_of(moment)) - _CALENDAR_STEP, starts)
         elif moment >= starts[-1]:
-            self._extend_to(self._local_date(moment) + _CALENDAR_STEP)
+            self._extend_to(self._local_date(moment_of(moment)) + _CALENDAR_STEP)
         return bisect.bisect_right(self._starts, moment) - 1
 
-    def _build(self, first: date, old_starts: list[datetime]) -> None:
+    def _build(self, first: date, old_starts: list[int]) -> None:
         """Start the calendar afresh at `first`, covering at least what it covered."""
         last = self._first + timedelta(days=len(old_starts) - 2) if old_starts else first
         self._first = first
@@ -125,35 +129,39 @@ class BusinessClock:
     def _extend_to(self, last: date) -> None:
         """Add days to the calendar until it holds `last` (and the start of the day after)."""
         day = self._first + timedelta(days=len(self._opens))
-        total = self._through[-1] if self._through else _ZERO
+        total = self._through[-1] if self._through else 0
         while day <= last:
             hours = self._hours_on(day)
-            opening, closing = hours if hours is not None else (None, None)
+            opening, closing = ((self._starts[-1], self._starts[-1]) if hours is None
+                                else (micros(hours[0]), micros(hours[1])))
             self._opens.append(opening)
             self._closes.append(closing)
             self._before.append(total)
-            if opening is not None and closing is not None:
-                total += closing - opening
+            total += closing - opening
             self._through.append(total)
             day += _ONE_DAY
             self._starts.append(self._day_start(day))
 
-    def _day_start(self, day: date) -> datetime:
+    def _day_start(self, day: date) -> int:
         # In a gap (no local midnight) the first moment of the day is this same instant.
-        return datetime.combine(day, time(0), tzinfo=self._zone).astimezone(UTC)
+        return micros(datetime.combine(day, time(0), tzinfo=self._zone))
 
-    def _running(self, moment: datetime, index: int) -> timedelta:
+    def _running(self, moment: int, index: int) -> int:
         """Business time from the calendar's start until `moment`, which is on day `index`."""
-        opening, closing = self._opens[index], self._closes[index]
-        if opening is None or closing is None or moment <= opening:
+        opening = self._opens[index]
+        if moment <= opening:
             return self._before[index]
-        return self._before[index] + (min(moment, closing) - opening)
+        return self._before[index] + (min(moment, self._closes[index]) - opening)
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Business time between two aware datetimes; zero when `end` is not after `start`."""
         start, end = _utc(start, "start"), _utc(end, "end")
+        return span_of(self.elapsed_micros(micros(start), micros(end)))
+
+    def elapsed_micros(self, start: int, end: int) -> int:
+        """`elapsed` for moments in microseconds (bot/micros.py), in microseconds."""
         if end <= start:
-            return _ZERO
+            return 0
         # `start` first: only a lookup before the calendar's start rebuilds it (and shifts
         # the indexes), and `end` is never before `start`.
         first = self._day_index(start)
@@ -170,20 +178,66 @@ class BusinessClock:
         start = _utc(start, "start")
         if amount < _ZERO:
             raise ValueError(f"cannot add a negative amount of business time: {amount}")
-        remaining = amount.days * self.day_length + (amount - timedelta(days=amount.days))
-        if remaining == _ZERO:
+        remaining = self.span(amount)
+        if remaining == 0:
+            return start
+        return moment_of(self.add_micros(micros(start), remaining))
+
+    def span(self, amount: timedelta) -> int:
+        """`amount` as business time to add, in microseconds: whole days are business days."""
+        return span_micros(amount.days * self.day_length + (amount - timedelta(days=amount.days)))
+
+    def add_micros(self, start: int, span: int) -> int:
+        """`add` for a moment in microseconds and a `span` (not negative) of business time."""
+        if span == 0:
             return start
         index = self._day_index(start)
-        target = self._running(start, index) + remaining
+        target = self._running(start, index) + span
+        return self._reaching(target, index)
+
+    def _reaching(self, target: int, first: int = 0) -> int:
+        """The moment the running total reaches `target` (on day `first` or later)."""
         while self._through[-1] < target:
             self._extend_to(self._first + timedelta(days=len(self._opens)) + _CALENDAR_STEP)
         # The first day whose hours reach the target; `bisect_left` lands on a closing
-        # moment itself rather than on the next opening.
-        day = bisect.bisect_left(self._through, target, lo=index)
-        opening = self._opens[day]
-        if opening is None:  # cannot happen: a closed day adds nothing to reach the target
-            raise RuntimeError("business calendar out of order")
-        return opening + (target - self._before[day])
+        # moment itself rather than on the next opening (and never on a closed day,
+        # which adds nothing to reach it).
+        day = bisect.bisect_left(self._through, target, lo=first)
+        return self._opens[day] + (target - self._before[day])
+
+    def running_totals(self, *columns: Sequence[int]) -> list[list[int]]:
+        """Business time from one origin until each moment of each column, in microseconds.
+
+        Of two totals of one call, their difference (when not negative) is the business
+        time between their moments, as `elapsed_micros` gives it; `due_after` takes them
+        too. For the thousands of rows of a digest: no call per moment.
+        """
+        present = [column for column in columns if column]
+        if present:
+            # The earliest first: only it may rebuild the calendar (and move its origin).
+            self._day_index(min(min(column) for column in present))
+            self._day_index(max(max(column) for column in present))
+        starts, opens, closes, before = self._starts, self._opens, self._closes, self._before
+        find = bisect.bisect_right
+        totals = []
+        for column in columns:
+            found = []
+            for moment in column:
+                day = find(starts, moment) - 1
+                opening = opens[day]
+                if moment <= opening:
+                    found.append(before[day])
+                else:
+                    closing = closes[day]
+                    found.append(before[day] + (moment if moment < closing else closing)
+                                 - opening)
+            totals.append(found)
+        return totals
+
+    def due_after(self, total: int, span: int) -> int:
+        """The moment (µs) when `span` (positive) of business time has passed since the
+        moment whose running total (from the latest `running_totals`) is `total`."""
+        return self._reaching(total + span)
 
 
 class WallClock:
@@ -202,6 +256,26 @@ class WallClock:
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """`end - start`, or zero when `end` is not after `start`."""
         return max(_utc(end, "end") - _utc(start, "start"), _ZERO)
+
+    def elapsed_micros(self, start: int, end: int) -> int:
+        """`elapsed` for moments in microseconds, in microseconds."""
+        return max(end - start, 0)
+
+    def span(self, amount: timedelta) -> int:
+        """`amount` in microseconds."""
+        return span_micros(amount)
+
+    def add_micros(self, start: int, span: int) -> int:
+        """`add` for a moment and a span (not negative) in microseconds."""
+        return start + span
+
+    def running_totals(self, *columns: Sequence[int]) -> list[list[int]]:
+        """The moments themselves: on the wall clock all time counts."""
+        return [list(column) for column in columns]
+
+    def due_after(self, total: int, span: int) -> int:
+        """`total + span`: on the wall clock a running total is its moment."""
+        return total + span
 
     def add(self, start: datetime, amount: timedelta) -> datetime:
         """`start + amount` in UTC; raise ValueError for a negative amount."""
@@ -235,7 +309,8 @@ class SlaDeadlines:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._targets: dict[str, timedelta] = {}
-        self._clocks: dict[str | None, BusinessClock | WallClock] = {}
+        self._clocks: dict[str, BusinessClock | WallClock] = {}
+        self._wall = WallClock()
         self._rules: dict[tuple[str, str], tuple[BusinessClock | WallClock, timedelta]] = {}
 
     def __call__(self, item: Item) -> datetime:
@@ -260,8 +335,12 @@ class SlaDeadlines:
             severity = config.severity_default
         if severity not in self._targets:
             self._targets[severity] = config.sla_for(cast(Severity, severity))
-        clock_team = None if severity == "urgent" else team
-        if clock_team not in self._clocks:
-            self._clocks[clock_team] = clock_for(
-                None if clock_team is None else config.teams.get(clock_team))
-        return self._clocks[clock_team], self._targets[severity]
+        return (self._wall if severity == "urgent" else self.clock(team)), \
+            self._targets[severity]
+
+    def clock(self, team: str) -> BusinessClock | WallClock:
+        """The clock `team`'s business time runs on (the wall clock without hours)."""
+        found = self._clocks.get(team)
+        if found is None:
+            found = self._clocks[team] = clock_for(self.config.teams.get(team))
+        return found

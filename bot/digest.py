@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from bot.business_hours import SlaDeadlines
 from bot.config import Config, DigestConfig
 from bot.digest_themes import TeamThemes
 from bot.figure_rows import FigureRows, Window, rows_from_items
@@ -136,8 +137,12 @@ def digest_from_rows(
     """A digest's content from the rows of `digest_windows`; it raises as build_digest_data."""
     teams = subscription.teams
     window_start, window_end = rows.windows[0]
-    figures = figures_from_rows(rows, window=0, config=config, now=now, teams=teams)
-    previous = figures_from_rows(rows, window=1, config=config, now=now, teams=teams)
+    # One set of clocks for both windows: each business calendar is built once.
+    deadline = SlaDeadlines(config)
+    figures = figures_from_rows(rows, window=0, config=config, now=now, teams=teams,
+                                deadline=deadline)
+    previous = figures_from_rows(rows, window=1, config=config, now=now, teams=teams,
+                                 deadline=deadline, waiting=figures.waiting)
     trend = daily_medians_of(
         rows.answered,
         config=config,

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.chart import trend_chart_png
+from bot.collector import collector_paused
 from bot.config import Config, DigestConfig
 from bot.digest import (
     LONGEST_WAITING,
@@ -172,6 +173,14 @@ class DigestService:
         The window is the period's own unless `window_start` gives another one.
         Raises IndexError when the subscription no longer exists in the config.
         """
+        with collector_paused():
+            return self._build(workspace=workspace, index=index, local_date=local_date,
+                               late=late, window_end=window_end, window_start=window_start,
+                               links=links)
+
+    def _build(self, *, workspace: str, index: int, local_date: date, late: bool,
+               window_end: datetime | None, window_start: datetime | None,
+               links: Mapping[int, str] | None) -> DigestData:
         config = self.config.for_workspace(workspace)
         subscription = config.digests[index]
         period = period_for(index, subscription, local_date)

@@ -7,10 +7,10 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TypeAlias
 
-from bot.business_hours import BusinessClock, SlaDeadlines, WallClock, clock_for
+from bot.business_hours import BusinessClock, SlaDeadlines, WallClock
 from bot.config import Config
 from bot.figure_rows import (
     ANSWERED_AT,
@@ -19,6 +19,7 @@ from bot.figure_rows import (
     TeamCounts,
     rows_from_items,
 )
+from bot.micros import half_of, micros, span_of
 from bot.models import Item
 from bot.models import in_utc as utc
 
@@ -41,6 +42,20 @@ class Durations:
         ordered = sorted(values)
         return cls(count=len(ordered), median=_median_of_sorted(ordered),
                    p90=_p90_of_sorted(ordered))
+
+    @classmethod
+    def of_micros(cls, values: list[int]) -> Durations:
+        """`of` for durations in microseconds (sorts `values` in place): figures sort
+        tens of thousands, which as integers take a fraction of the time."""
+        values.sort()
+        count = len(values)
+        if not count:
+            return cls(count=0, median=None, p90=None)
+        middle = count // 2
+        middle_value = (values[middle] if count % 2
+                        else half_of(values[middle - 1] + values[middle]))
+        return cls(count=count, median=span_of(middle_value),
+                   p90=span_of(values[_p90_rank(count) - 1]))
 
 
 @dataclass(frozen=True)
@@ -107,9 +122,12 @@ def _median_of_sorted(ordered: Sequence[timedelta]) -> timedelta | None:
 def _p90_of_sorted(ordered: Sequence[timedelta]) -> timedelta | None:
     if not ordered:
         return None
+    return ordered[_p90_rank(len(ordered)) - 1]
+
+
+def _p90_rank(count: int) -> int:
     # Integer ceil(9n / 10), so no float rounding can push the rank one too high.
-    rank = -(-len(ordered) * 9 // 10)
-    return ordered[rank - 1]
+    return -(-count * 9 // 10)
 
 
 def team_names(config: Config, teams: Sequence[str] | None) -> list[str]:
@@ -124,27 +142,44 @@ def team_names(config: Config, teams: Sequence[str] | None) -> list[str]:
 
 
 class _Answers:
-    """One team's answers in a window: rows, wall-clock durations, and how many met the SLA."""
+    """One team's answers in a window: rows, wall-clock durations (in microseconds), and
+    how many met the SLA; for a team that keeps business hours, its business durations."""
 
-    __slots__ = ("developer", "lag", "on_time", "rows", "to_response")
+    __slots__ = ("business", "developer", "lag", "on_time", "parts", "rows", "to_response")
 
     def __init__(self) -> None:
         self.rows: list[AnsweredRow] = []
-        self.to_response: list[timedelta] = []
-        self.lag: list[timedelta] = []
-        self.developer: list[timedelta] = []
+        self.to_response: list[int] = []
+        self.lag: list[int] = []
+        self.developer: list[int] = []
         self.on_time = 0
+        # (time to response, developer response) in business time, when measured.
+        self.business: tuple[list[int], list[int]] | None = None
+        self.parts: list[_Answers] = [self]
 
     @classmethod
     def merged(cls, parts: Iterable[_Answers]) -> _Answers:
         whole = cls()
-        for part in parts:
+        whole.parts = list(parts)
+        for part in whole.parts:
             whole.rows += part.rows
             whole.to_response += part.to_response
             whole.lag += part.lag
             whole.developer += part.developer
             whole.on_time += part.on_time
         return whole
+
+
+def _business_durations(rows: Sequence[AnsweredRow], clock: Clock
+                        ) -> tuple[tuple[list[int], list[int]], list[int]]:
+    """Time to response and developer response of one team's rows on its clock, and the
+    running totals (Clock.running_totals) of their forwarding moments."""
+    received, forwarded, answered = clock.running_totals(
+        [row[2] for row in rows], [row[3] for row in rows], [row[4] for row in rows])
+    # A negative difference is an answer before its start: no time passed.
+    return ([max(end - start, 0) for start, end in zip(received, answered, strict=True)],
+            [max(end - start, 0) for start, end in zip(forwarded, answered, strict=True)]
+            ), forwarded
 
 
 def _figures_for(
@@ -161,21 +196,17 @@ def _figures_for(
     on_time = answers.on_time
     business: tuple[Durations, Durations] | None = None
     if business_clock_of is not None:
-        rows = answers.rows
-        if team != ALL_TEAMS:
-            # One team's rows share its clock: one look-up, not one per row.
-            elapsed = business_clock_of(team).elapsed
-            to_response_business = [elapsed(received, answered_at)
-                                    for _, _, received, _, answered_at in rows]
-            developer_business = [elapsed(forwarded, answered_at)
-                                  for _, _, _, forwarded, answered_at in rows]
-        else:
-            clocks = [business_clock_of(row_team) for row_team, *_ in rows]
-            to_response_business = [clock.elapsed(received, answered_at) for clock, (
-                _, _, received, _, answered_at) in zip(clocks, rows, strict=True)]
-            developer_business = [clock.elapsed(forwarded, answered_at) for clock, (
-                _, _, _, forwarded, answered_at) in zip(clocks, rows, strict=True)]
-        business = Durations.of(to_response_business), Durations.of(developer_business)
+        # Each team's rows on its own clock ("all" has one part per team).
+        measured = [part.business or _business_durations(
+            part.rows, business_clock_of(part.rows[0][0]))[0]
+            for part in answers.parts if part.rows]
+        # One team's lists are sorted where they are; "all" then joins sorted runs.
+        to_response_business = measured[0][0] if len(measured) == 1 else [
+            duration for durations, _ in measured for duration in durations]
+        developer_business = measured[0][1] if len(measured) == 1 else [
+            duration for _, durations in measured for duration in durations]
+        business = (Durations.of_micros(to_response_business),
+                    Durations.of_micros(developer_business))
     return TeamFigures(
         team=team,
         new=counts.new,
@@ -183,10 +214,10 @@ def _figures_for(
         resolved=counts.resolved,
         waiting=waiting,
         reassigned=counts.reassigned,
-        time_to_response=Durations.of(answers.to_response),
+        time_to_response=Durations.of_micros(answers.to_response),
         time_to_response_business=business[0] if business else None,
-        forwarding_lag=Durations.of(answers.lag),
-        developer_response=Durations.of(answers.developer),
+        forwarding_lag=Durations.of_micros(answers.lag),
+        developer_response=Durations.of_micros(answers.developer),
         developer_response_business=business[1] if business else None,
         within_sla=on_time / responded if responded else None,
         sla_breaches=(responded - on_time) + overdue_now,
@@ -197,8 +228,8 @@ def _figures_for(
 def _answers_in(answered: Sequence[AnsweredRow], start: datetime, end: datetime,
                 wanted: set[str] | None, deadline: SlaDeadlines) -> dict[str, _Answers]:
     """Each team's answers in [start, end) of rows ordered by answer time."""
-    first = bisect.bisect_left(answered, start, key=ANSWERED_AT)
-    after = bisect.bisect_left(answered, end, lo=first, key=ANSWERED_AT)
+    first = bisect.bisect_left(answered, micros(start), key=ANSWERED_AT)
+    after = bisect.bisect_left(answered, micros(end), lo=first, key=ANSWERED_AT)
     rows_of: dict[str, list[AnsweredRow]] = {}
     for row in answered[first:after]:
         rows = rows_of.get(row[0])
@@ -217,15 +248,26 @@ def _answers_in(answered: Sequence[AnsweredRow], start: datetime, end: datetime,
         answers.lag = [forwarded - received for _, _, received, forwarded, _ in rows]
         answers.developer = [answered_at - forwarded
                              for _, _, _, forwarded, answered_at in rows]
-        rules = {severity: deadline.rule(team, severity)
-                 for severity in {severity for _, severity, _, _, _ in rows}}
+        rules = {}
+        for severity in {severity for _, severity, _, _, _ in rows}:
+            clock, target = deadline.rule(team, severity)
+            rules[severity] = type(clock) is WallClock, clock.span(target)
+        team_clock = deadline.clock(team)
         on_time = 0
-        for _, severity, _, forwarded, answered_at in rows:
-            clock, target = rules[severity]
+        if type(team_clock) is WallClock:
             # Most teams run on the wall clock: their deadline is one addition.
-            due = (forwarded + target if type(clock) is WallClock
-                   else clock.add(forwarded, target))
-            on_time += answered_at <= due
+            for _, severity, _, forwarded, answered_at in rows:
+                on_time += answered_at <= forwarded + rules[severity][1]
+        else:
+            # Business durations and deadlines from the same running totals of the
+            # team's calendar, computed once for all its rows.
+            answers.business, forwarded_totals = _business_durations(rows, team_clock)
+            for (_, severity, _, forwarded, answered_at), total in zip(
+                    rows, forwarded_totals, strict=True):
+                wall, span = rules[severity]  # urgent items run on the wall clock
+                due = (forwarded + span if wall or not span
+                       else team_clock.due_after(total, span))
+                on_time += answered_at <= due
         answers.on_time = on_time
     return by_team
 
@@ -255,8 +297,15 @@ def compute_figures(
 
 
 def figures_from_rows(rows: FigureRows, *, window: int, config: Config, now: datetime,
-                      teams: Sequence[str] | None = None) -> Figures:
-    """`compute_figures` for one of the rows' windows; raise ValueError as it does."""
+                      teams: Sequence[str] | None = None,
+                      deadline: SlaDeadlines | None = None,
+                      waiting: list[WaitingItem] | None = None) -> Figures:
+    """`compute_figures` for one of the rows' windows; raise ValueError as it does.
+
+    `deadline` (of `config`) may be shared by several calls: its clocks then each build
+    their calendar once. `waiting` may be what an earlier call on the same rows, `now`
+    and `teams` gave (its Figures.waiting): what waits now is the same for every window.
+    """
     start, end = rows.windows[window]
     now = utc(now, "now")
     if end < start:
@@ -265,24 +314,22 @@ def figures_from_rows(rows: FigureRows, *, window: int, config: Config, now: dat
     wanted = None if teams is None else set(names)
     counts = {team: tally for team, tally in rows.counts[window].items()
               if wanted is None or team in wanted}
-    deadline = SlaDeadlines(config)
+    if deadline is None:
+        deadline = SlaDeadlines(config)
     answers = _answers_in(rows.answered, start, end, wanted, deadline)
-    waiting = [
-        WaitingItem(item=item, age=now - utc(item.received_at, "received_at"),
-                    waiting_since_forwarded=now - utc(item.forwarded_at, "forwarded_at"),
-                    overdue=now > deadline(item))
-        for item in rows.waiting if wanted is None or item.team in wanted]
-    waiting.sort(key=lambda w: (utc(w.item.received_at, "received_at"),
-                                utc(w.item.forwarded_at, "forwarded_at"), w.item.id))
+    if waiting is None:
+        waiting = [
+            WaitingItem(item=item, age=now - utc(item.received_at, "received_at"),
+                        waiting_since_forwarded=now - utc(item.forwarded_at, "forwarded_at"),
+                        overdue=now > deadline(item))
+            for item in rows.waiting if wanted is None or item.team in wanted]
+        waiting.sort(key=lambda w: (utc(w.item.received_at, "received_at"),
+                                    utc(w.item.forwarded_at, "forwarded_at"), w.item.id))
     waiting_of: dict[str, list[WaitingItem]] = defaultdict(list)
     for entry in waiting:
         waiting_of[entry.item.team].append(entry)
 
-    clocks: dict[str, Clock] = {name: clock_for(team) for name, team in config.teams.items()}
-    wall = WallClock()
-
-    def business_clock_of(team: str) -> Clock:
-        return clocks.get(team, wall)
+    business_clock_of = deadline.clock
 
     def figures_of(team: str, tally: TeamCounts, answered: _Answers,
                    waits: list[WaitingItem], business: bool) -> TeamFigures:
@@ -322,14 +369,16 @@ def daily_medians(
     Raises ValueError for a naive `end`, `days` < 1, an unknown zone or an unknown team.
     """
     answered: list[AnsweredRow] = [
-        (item.team, item.severity, utc(item.received_at, "received_at"),
-         utc(item.forwarded_at, "forwarded_at"), utc(item.first_response_at, "first_response_at"))
+        (item.team, item.severity, micros(utc(item.received_at, "received_at")),
+         micros(utc(item.forwarded_at, "forwarded_at")),
+         micros(utc(item.first_response_at, "first_response_at")))
         for item in items if item.first_response_at is not None]
+    answered.sort(key=ANSWERED_AT)
     return daily_medians_of(answered, config=config, end=end, days=days, tz=tz, teams=teams)
 
 
 def daily_medians_of(
-    answered: Iterable[AnsweredRow],
+    answered: Sequence[AnsweredRow],
     *,
     config: Config,
     end: datetime,
@@ -337,7 +386,7 @@ def daily_medians_of(
     tz: str = "UTC",
     teams: Sequence[str] | None = None,
 ) -> dict[str, list[tuple[date, timedelta | None]]]:
-    """`daily_medians` over answered rows (UTC); it raises as daily_medians does."""
+    """`daily_medians` over answered rows in answer order; it raises as daily_medians does."""
     end = utc(end, "end")
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
@@ -348,17 +397,20 @@ def daily_medians_of(
     names = team_names(config, teams)
     last = end.astimezone(zone).date()
     dates = [last - timedelta(days=back) for back in range(days - 1, -1, -1)]
-    # Each local day's first moment in UTC: a bisection finds an answer's day without
-    # converting every answer to the zone.
-    starts = [datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    # Each local day's first moment: bisections find each day's answers in the rows,
+    # without converting any answer to the zone.
+    starts = [micros(datetime.combine(day, time(0), tzinfo=zone))
               for day in [*dates, last + timedelta(days=1)]]
-    first, after = starts[0], min(starts[-1], end)
+    after = min(starts[-1], micros(end))
+    edges = [bisect.bisect_left(answered, min(moment, after), key=ANSWERED_AT)
+             for moment in starts]
 
-    buckets: dict[str, list[list[timedelta]]] = {name: [[] for _ in dates] for name in names}
-    for team, _, received, _, answered_at in answered:
-        if first <= answered_at < after and team in buckets:
-            day = bisect.bisect_right(starts, answered_at) - 1
-            buckets[team][day].append(answered_at - received)
-    return {name: [(day, median(bucket)) for day, bucket in zip(dates, buckets[name],
-                                                                 strict=True)]
+    buckets: dict[str, list[list[int]]] = {name: [[] for _ in dates] for name in names}
+    for day in range(days):
+        for team, _, received, _, answered_at in answered[edges[day]:edges[day + 1]]:
+            team_days = buckets.get(team)
+            if team_days is not None:
+                team_days[day].append(answered_at - received)
+    return {name: [(day, Durations.of_micros(bucket).median)
+                   for day, bucket in zip(dates, buckets[name], strict=True)]
             for name in names}

@@ -124,8 +124,14 @@ class Transaction(abc.ABC):
         """Run a statement; return every row it yields, as dicts."""
 
     @abc.abstractmethod
-    def tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        """Run a statement; return every row as a tuple in column order (cheaper than dicts)."""
+    def tuples(self, sql: str, params: Params = (), *,
+               micros: bool = False) -> list[tuple[Any, ...]]:
+        """Run a statement; return every row as a tuple in column order (cheaper than dicts).
+
+        With `micros`, PostgreSQL's `timestamptz` values come back as integers, their
+        microseconds since 2000-01-01 UTC (bot/micros.py); SQLite keeps times as text,
+        which the SQL itself turns into those numbers (storage/figures.py micros_sql).
+        """
 
     def one(self, sql: str, params: Params = ()) -> Row | None:
         """Run a statement; return its first row, or None."""
@@ -209,7 +215,9 @@ class _SqliteTransaction(Transaction):
         cursor.row_factory = _sqlite_row  # the connection's own rows stay sqlite-utils' tuples
         return cursor.execute(sql, _sqlite_params(params)).fetchall()
 
-    def tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+    def tuples(self, sql: str, params: Params = (), *,
+               micros: bool = False) -> list[tuple[Any, ...]]:
+        # Times are text here: the SQL itself turns them into numbers (micros_sql).
         cursor = self._conn.cursor()
         cursor.row_factory = None
         return cursor.execute(sql, _sqlite_params(params)).fetchall()
@@ -371,11 +379,18 @@ class _PostgresTransaction(Transaction):
         cursor = self._conn.execute(_pyformat(sql), _postgres_params(params))
         return list(cursor.fetchall()) if cursor.description else []
 
-    def tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+    def tuples(self, sql: str, params: Params = (), *,
+               micros: bool = False) -> list[tuple[Any, ...]]:
         from psycopg.rows import tuple_row
 
         # Binary results: timestamps load about a third faster than from text.
         cursor = self._conn.cursor(row_factory=tuple_row, binary=True)
+        if micros:
+            from psycopg.types.numeric import Int8BinaryLoader
+
+            # A binary timestamptz is its microseconds since 2000-01-01 UTC: read as the
+            # integer it is, no datetime is made for it.
+            cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)
         cursor.execute(_pyformat(sql), _postgres_params(params))
         return list(cursor.fetchall()) if cursor.description else []
 

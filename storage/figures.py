@@ -8,14 +8,17 @@ those still waiting come back as rows, through the covering indexes of migration
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
+from bot.collector import collector_paused
 from bot.figure_rows import FigureRows, TeamCounts, Window
+from bot.micros import TIME_ORIGIN_UNIX
 from bot.models import Event, Item
-from storage.dialect import Database
+from storage.dialect import Database, Dialect
 from storage.rows import ITEM_COLUMNS, event_from_row, item_from_row
 
 # What figures read of a waiting item; nothing else is fetched.
@@ -56,10 +59,57 @@ def counts_sql(column: str, windows: int, teams: Sequence[str] | None) -> str:
             f"{_teams_clause(teams)[0]} GROUP BY team")
 
 
-# In answer order, as the index holds them: figures find a window's answers by bisection.
-ANSWERED_SQL = ("SELECT team, severity, received_at, forwarded_at, first_response_at"
-                " FROM items WHERE workspace = ? AND first_response_at >= ?"
-                " AND first_response_at < ?{teams} ORDER BY first_response_at")
+def micros_sql(dialect: Dialect, column: str) -> str:
+    """An expression for a time column as an integer of microseconds since 2000-01-01 UTC
+    (bot/micros.py); a row holding it is read with `tuples(..., micros=True)`."""
+    # PostgreSQL's binary timestamptz already is that number (see Transaction.tuples).
+    return _sqlite_micros().format(column=column) if dialect.name == "sqlite" else column
+
+
+@lru_cache(maxsize=1)
+def _sqlite_micros() -> str:
+    """SQL for an `iso` time (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) as microseconds since 2000.
+
+    Its whole seconds, and the six digits of its fraction. SQLite's own reading keeps
+    milliseconds only: some versions round them (from .9995 on, the next second), later
+    ones cut them. Which one this SQLite does is asked once, at every second of a minute;
+    a rounding SQLite has its carry taken back, and any other gets the slower exact form.
+    """
+    cut = "substr({column}, 1, 19)"
+    if sqlite3.sqlite_version_info < (3, 38, 0):  # no unixepoch yet
+        seconds = f"CAST(strftime('%s', {cut}) AS INTEGER)"
+    else:
+        seconds = f"unixepoch({cut})"
+        probe = sqlite3.connect(":memory:")
+        try:
+            read = [probe.execute("SELECT unixepoch(?) - unixepoch(?), unixepoch(?) - unixepoch(?)",
+                                  (f"2000-01-01T00:00:{second:02d}.999500Z", "2000-01-01",
+                                   f"2000-01-01T00:00:{second:02d}.999499Z", "2000-01-01")
+                                  ).fetchone() for second in range(60)]
+        finally:
+            probe.close()
+        if all(read[second] == (second, second) for second in range(60)):
+            seconds = "unixepoch({column})"
+        elif all(read[second] == (second + 1, second) for second in range(60)):
+            seconds = "(unixepoch({column}) - (substr({column}, 21, 6) >= '999500'))"
+    return f"(({seconds} - {TIME_ORIGIN_UNIX}) * 1000000 + substr({{column}}, 21, 6))"
+
+
+def answered_sql(dialect: Dialect, teams: Sequence[str] | None = None) -> str:
+    """The items first answered in [?, ?) of a workspace (`teams` only, when given).
+
+    Their times come as microseconds (micros_sql; read with `tuples(micros=True)`), in
+    answer order as the index holds them: figures find a window's answers by bisection.
+    Parameters: workspace, since, until (, teams).
+    """
+    # SQLite's statistics may prefer the smaller items_window_heard_back, which lacks
+    # severity and forwarded_at: every row would then be looked up in the table too.
+    source = "items INDEXED BY items_window_responded" if dialect.name == "sqlite" else "items"
+    times = ", ".join(micros_sql(dialect, column)
+                      for column in ("received_at", "forwarded_at", "first_response_at"))
+    return (f"SELECT team, severity, {times} FROM {source} WHERE workspace = ?"
+            " AND first_response_at >= ? AND first_response_at < ?"
+            f"{_teams_clause(teams)[0]} ORDER BY first_response_at")
 
 
 def events_with_items_sql(*, since: bool) -> str:
@@ -94,8 +144,8 @@ def _time(value: str | datetime | None) -> datetime | None:
     return None if value is None else _utc(value)
 
 
-def figure_item_from_values(values: tuple[Any, ...]) -> Item:
-    """A light item from a row of FIGURE_COLUMNS (a tuple): the rest, text included, left empty."""
+def figure_item_from_values(values: tuple[Any, ...], text: str = "") -> Item:
+    """A light item from a row of FIGURE_COLUMNS (a tuple) and its `text`: the rest left empty."""
     (item_id, workspace, team, status, severity, received_at, forwarded_at,
      first_response_at, resolved_at, reassignments) = values
     received, forwarded = _time(received_at), _time(forwarded_at)
@@ -103,7 +153,7 @@ def figure_item_from_values(values: tuple[Any, ...]) -> Item:
         raise ValueError(f"stored item {item_id} has no received_at or forwarded_at")
     return Item(
         workspace=workspace, id=item_id, team=team, status=status,
-        text="", customer=None, severity=severity, source_channel=None,
+        text=text, customer=None, severity=severity, source_channel=None,
         source_ts=None, forwarded_by="", received_at=received, forwarded_at=forwarded,
         first_response_at=_time(first_response_at), resolved_at=_time(resolved_at),
         reassignments=reassignments,
@@ -122,6 +172,13 @@ class FigureQueries:
             return FigureRows(windows=tuple(windows), counts=tuple({} for _ in windows),
                               answered_since=answered_since, until=until, answered=[],
                               waiting=[])
+        with collector_paused():
+            return self._figure_rows(workspace=workspace, windows=windows,
+                                     answered_since=answered_since, until=until, teams=teams)
+
+    def _figure_rows(self, *, workspace: str, windows: Sequence[Window],
+                     answered_since: datetime, until: datetime,
+                     teams: Sequence[str] | None) -> FigureRows:
         span = (min(start for start, _ in windows), max(end for _, end in windows))
         in_windows = [moment for window in windows for moment in window]
         only, team_params = _teams_clause(teams)
@@ -132,8 +189,8 @@ class FigureQueries:
                 workspace, *span, *team_params])
             resolved = tx.tuples(counts_sql("resolved_at", len(windows), teams),
                                  [*in_windows, workspace, *span, *team_params])
-            answered = tx.tuples(ANSWERED_SQL.format(teams=only),
-                                 [workspace, answered_since, until, *team_params])
+            answered = tx.tuples(answered_sql(self.database.dialect, teams),
+                                 [workspace, answered_since, until, *team_params], micros=True)
             waiting = tx.tuples(f"SELECT {', '.join(FIGURE_COLUMNS)}"
                                 f" FROM {_waiting_from(dialect)} WHERE workspace = ?"
                                 f" AND {WAITING}{only}", [workspace, *team_params])
@@ -147,13 +204,6 @@ class FigureQueries:
             for number, teams_counts in enumerate(counts):
                 if sums[number]:
                     teams_counts.setdefault(team, [0, 0, 0])[2] = sums[number]
-        if dialect == "sqlite":
-            # `…Z` text, which parses straight to UTC; PostgreSQL's rows (in UTC, see
-            # storage/dialect.py) are already what the figures take.
-            moment = datetime.fromisoformat
-            answered = [(team, severity, moment(received_at), moment(forwarded_at),
-                         moment(answered_at))
-                        for team, severity, received_at, forwarded_at, answered_at in answered]
         return FigureRows(
             windows=tuple(windows),
             counts=tuple({team: TeamCounts(*tally) for team, tally in teams_counts.items()}
@@ -206,8 +256,7 @@ class FigureQueries:
         for item_id, event_kind, actor, at, data, text, *values in rows:
             event = event_from_row({"item_id": item_id, "kind": event_kind, "actor": actor,
                                     "at": at, "data": data})
-            item = figure_item_from_values(tuple(values))
-            found.append((event, replace(item, text=text)))
+            found.append((event, figure_item_from_values(tuple(values), text)))
         return found
 
     def iter_items(self, *, forwarded_since: datetime | None = None,

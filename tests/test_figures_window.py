@@ -273,7 +273,7 @@ def test_export_pages_through_every_item_in_order(seeded: Store) -> None:
 
 def test_sqlite_reads_figures_from_covering_indexes_only() -> None:
     from storage import open_store
-    from storage.figures import ANSWERED_SQL, WAITING, counts_sql
+    from storage.figures import WAITING, answered_sql, counts_sql
 
     store = open_store("sqlite:///:memory:")
     seed_varied(store)
@@ -283,7 +283,8 @@ def test_sqlite_reads_figures_from_covering_indexes_only() -> None:
                                    [*window, *window, WORKSPACE, *window]),
         "items_window_resolved": (counts_sql("resolved_at", 1, None),
                                   [*window, WORKSPACE, *window]),
-        "items_window_responded": (ANSWERED_SQL.format(teams=""), [WORKSPACE, *window]),
+        "items_window_responded": (answered_sql(store.database.dialect),  # type: ignore[attr-defined]
+                                   [WORKSPACE, *window]),
         "items_waiting": ("SELECT id, team FROM items INDEXED BY items_waiting"
                           f" WHERE workspace = ? AND {WAITING}", [WORKSPACE]),
     }
@@ -293,4 +294,31 @@ def test_sqlite_reads_figures_from_covering_indexes_only() -> None:
                                                               params))
             assert f"COVERING INDEX {index}" in plan, plan
             assert "SCAN" not in plan, plan
+    store.close()
+
+
+def test_sqlite_reads_the_answered_rows_from_their_covering_index_whatever_its_statistics(
+        ) -> None:
+    """Statistics gathered before the heard-back index existed (as on a store analyzed
+    when it was seeded) make that smaller index look best; it lacks two of the columns."""
+    from storage import open_store
+    from storage.figures import answered_sql
+
+    store = open_store("sqlite:///:memory:")
+    seed_varied(store)
+    with store.database.write() as tx:  # type: ignore[attr-defined]
+        tx.execute("ANALYZE")
+        tx.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'items'")
+        for index, stat in [("items_window_responded", "969776 969776 1 1 1 1 1 1 1 1"),
+                            ("items_window_resolved", "994079 994079 1 1 1 1 1 1 1 1"),
+                            ("items_window_forwarded", "1000000 1000000 1 1 1 1 1 1 1 1"),
+                            ("items_forwarded", "1000000 1")]:
+            tx.execute("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('items', ?, ?)",
+                       (index, stat))
+        tx.execute("ANALYZE sqlite_schema")  # the planner reads the statistics again
+    with store.database.read() as tx:  # type: ignore[attr-defined]
+        plan = " | ".join(row["detail"] for row in tx.all(
+            "EXPLAIN QUERY PLAN " + answered_sql(store.database.dialect),  # type: ignore[attr-defined]
+            [WORKSPACE, START, END]))
+    assert "COVERING INDEX items_window_responded" in plan, plan
     store.close()
