@@ -27,8 +27,9 @@ from pathlib import Path
 from report import record_section
 
 from bot.digest_themes import BASELINE_DAYS, THEME_DAYS, weekly_themes
-from storage.dialect import SQLITE, PostgresDatabase, Transaction, _SqliteTransaction
+from storage.dialect import SQLITE, Transaction, _SqliteTransaction
 from storage.figures import FigureQueries
+from storage.postgres import PostgresDatabase
 from storage.themes import ThemeQueries
 
 DEFAULT_DB = Path("/tmp/feedbackbot-figures-1000000.db")

@@ -62,7 +62,8 @@ def _open_postgres(database_url: str) -> Store:
     try:
         import psycopg
 
-        from storage.dialect import PostgresDatabase, redact
+        from storage.dialect import redact
+        from storage.postgres import PostgresDatabase
         from storage.store import SqlStore
     except ImportError as error:
         raise ValueError(

@@ -1,4 +1,4 @@
-"""Everything that differs between SQLite and PostgreSQL, in one place.
+"""What differs between SQLite and PostgreSQL: the SQL fragments, and the SQLite side.
 
 The queries in storage/ are written once, in the SQL both engines share (SQLite 3.35+
 has `INSERT … ON CONFLICT` and `RETURNING`), with `?` placeholders and datetimes as
@@ -6,8 +6,9 @@ parameters. This module holds the rest:
 
 - `Dialect`: the few fragments of SQL text that differ (column types in the schema,
   reading a JSON field, byte-order sorting, row locks, catalog lookups);
-- `SqliteDatabase` / `PostgresDatabase`: one connection (a pool on PostgreSQL), wrapped
-  so that a store opens a transaction the same way on both. SQLite takes its write lock up front
+- `SqliteDatabase` here and `PostgresDatabase` in storage/postgres.py: one connection (a
+  pool on PostgreSQL), wrapped so that a store opens a transaction the same way on both.
+  SQLite takes its write lock up front
   (BEGIN IMMEDIATE) where PostgreSQL relies on row locks and unique indexes; SQLite
   keeps times as ISO 8601 UTC text ending in `Z` (so they compare as text), PostgreSQL
   as `timestamptz`. Each adapter converts datetime parameters on the way in; rows come
@@ -24,8 +25,8 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cached_property, lru_cache
+from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.models import iso
 from bot.store import StoreBusy
-from storage.locks import NOWAIT_LOCK_MS, AckGate, locked, process_write_lock
+from storage.locks import AckGate, locked, process_write_lock
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -343,192 +344,6 @@ class SqliteDatabase(Database):
             self._conn.close()
             if self._gate is not None:
                 self._gate.close()
-
-
-# --- PostgreSQL --------------------------------------------------------------------------
-
-_QUESTION_MARK = re.compile(r"\?")
-
-
-@lru_cache(maxsize=512)
-def _pyformat(sql: str) -> str:
-    """`?` placeholders as psycopg's `%s` (a literal `%` doubled); no `?` in literals."""
-    return _QUESTION_MARK.sub("%s", sql.replace("%", "%%"))
-
-
-def _postgres_value(value: Any) -> Any:
-    if isinstance(value, str):
-        # PostgreSQL text can't hold NUL either.
-        return storable_text(value).replace("\x00", "")
-    # A naive datetime is taken as local time, as `iso` does for SQLite.
-    return value.astimezone(UTC) if isinstance(value, datetime) else value
-
-
-def _postgres_params(params: Params) -> tuple[Any, ...]:
-    return tuple(_postgres_value(value) for value in params)
-
-
-class _PostgresTransaction(Transaction):
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-
-    def execute(self, sql: str, params: Params = ()) -> int:
-        return int(self._conn.execute(_pyformat(sql), _postgres_params(params)).rowcount)
-
-    def all(self, sql: str, params: Params = ()) -> list[Row]:
-        cursor = self._conn.execute(_pyformat(sql), _postgres_params(params))
-        return list(cursor.fetchall()) if cursor.description else []
-
-    def tuples(self, sql: str, params: Params = (), *,
-               micros: bool = False) -> list[tuple[Any, ...]]:
-        from psycopg.rows import tuple_row
-
-        # Binary results: timestamps load about a third faster than from text.
-        cursor = self._conn.cursor(row_factory=tuple_row, binary=True)
-        if micros:
-            from psycopg.types.numeric import Int8BinaryLoader
-
-            # A binary timestamptz is its microseconds since 2000-01-01 UTC: read as the
-            # integer it is, no datetime is made for it.
-            cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)
-        cursor.execute(_pyformat(sql), _postgres_params(params))
-        return list(cursor.fetchall()) if cursor.description else []
-
-
-class PostgresDatabase(Database):
-    """A PostgreSQL database named by a `postgresql://` URL (psycopg 3, psycopg_pool).
-
-    A pool of up to `pool_size` connections, so that threads don't queue behind one;
-    autocommit off, every transaction at READ COMMITTED. A thread that opens a
-    transaction inside its own open one reuses its connection (a savepoint), as one
-    connection did. A connection the server dropped while idle is replaced before the
-    next transaction. Raises psycopg.OperationalError when the server cannot be reached.
-    """
-
-    dialect = POSTGRES
-
-    def __init__(self, url: str, *, connect_timeout: int = 10,
-                 pool_size: int = POOL_SIZE) -> None:
-        import psycopg
-        from psycopg.rows import dict_row
-        from psycopg_pool import ConnectionPool, PoolTimeout
-
-        self._psycopg = psycopg
-        self.url = url
-        self._connect_timeout = connect_timeout
-        self._closed = False
-        self._held = threading.local()  # this thread's connection while it holds one
-        self._pool = ConnectionPool(
-            self._conninfo(), min_size=1, max_size=pool_size, open=False,
-            kwargs={"autocommit": False, "row_factory": dict_row},
-            timeout=BUSY_TIMEOUT_SECONDS, name="feedbackbot")
-        try:
-            self._pool.open(wait=True, timeout=connect_timeout)
-        except PoolTimeout:
-            self._pool.close()
-            # The pool says only that it timed out; a direct attempt says why.
-            self._psycopg.connect(self._conninfo()).close()
-            raise self._psycopg.OperationalError(
-                f"could not connect to {redact(url)} within {connect_timeout}s") from None
-
-    def _conninfo(self) -> str:
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-        options = conninfo_to_dict(self.url)
-        extra: dict[str, Any] = {}
-        if "connect_timeout" not in options:
-            extra["connect_timeout"] = self._connect_timeout
-        if "application_name" not in options:
-            extra["application_name"] = "feedbackbot"
-        # Times come back in UTC whatever the server's or the URL's zone (the last -c
-        # wins): psycopg then gives them Python's own UTC, so figures neither convert
-        # thousands of them nor subtract two local times across a DST change.
-        given = str(options.get("options") or "")
-        extra["options"] = f"{given} -c TimeZone=UTC".strip()
-        return make_conninfo(self.url, **extra)
-
-    @contextmanager
-    def _connection(self, nowait: bool) -> Iterator[Any]:
-        held = getattr(self._held, "conn", None)
-        if held is not None:
-            yield held
-            return
-        if self._closed:
-            raise self._psycopg.InterfaceError("this store has been closed")
-        from psycopg_pool import PoolTimeout
-
-        try:
-            conn = self._pool.getconn(timeout=NOWAIT_LOCK_MS / 1000 if nowait else None)
-        except PoolTimeout as error:
-            raise StoreBusy("every database connection of this process is busy") from error
-        self._held.conn = conn
-        try:
-            yield conn
-        finally:
-            self._held.conn = None
-            self._pool.putconn(conn)
-
-    @contextmanager
-    def write(self, *, nowait: bool = False, urgent: bool = False,
-              synced: bool = True) -> Iterator[Transaction]:
-        # Row locks, not one write lock: an urgent write needs no precedence here.
-        with self._connection(nowait) as conn:
-            stack = ExitStack()
-            try:
-                stack.enter_context(conn.transaction())
-            except self._psycopg.OperationalError:
-                if not conn.closed:
-                    raise
-                # The server closed the connection while it was idle (restart, idle
-                # timeout, pg_terminate_backend). Nothing ran yet: retry on a fresh one.
-                with self._replacement(conn) as fresh, \
-                        self._run(fresh, nowait, synced or not self.unsynced_allowed) as tx:
-                    yield tx
-                return
-            with stack, self._locks_refused():
-                self._set_local(conn, nowait, synced or not self.unsynced_allowed)
-                yield _PostgresTransaction(conn)
-
-    @contextmanager
-    def _run(self, conn: Any, nowait: bool, synced: bool) -> Iterator[Transaction]:
-        with conn.transaction(), self._locks_refused():
-            self._set_local(conn, nowait, synced)
-            yield _PostgresTransaction(conn)
-
-    @staticmethod
-    def _set_local(conn: Any, nowait: bool, synced: bool) -> None:
-        if nowait:
-            conn.execute(f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_MS}ms'")
-        if not synced:
-            # The commit returns before its WAL record is flushed; a later synchronous
-            # commit flushes the log up to itself, this one included.
-            conn.execute("SET LOCAL synchronous_commit = off")
-
-    @contextmanager
-    def _replacement(self, dead: Any) -> Iterator[Any]:
-        """A new connection in place of `dead` for this thread (the pool drops the dead one)."""
-        self._pool.check()  # also replaces the pool's other dropped connections
-        conn = self._pool.getconn()
-        self._held.conn = conn
-        try:
-            yield conn
-        finally:
-            self._held.conn = dead
-            self._pool.putconn(conn)
-
-    @contextmanager
-    def _locks_refused(self) -> Iterator[None]:
-        try:
-            yield
-        except self._psycopg.errors.LockNotAvailable as error:
-            raise StoreBusy("a table the write needs is locked") from error
-
-    def read(self) -> AbstractContextManager[Transaction]:
-        return self.write()
-
-    def close(self) -> None:
-        self._closed = True
-        self._pool.close()
 
 
 def redact(url: str) -> str:

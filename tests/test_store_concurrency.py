@@ -20,8 +20,8 @@ from bot.models import Event
 from bot.outbox import LEASE, OutboxWorker
 from bot.store import DuplicateSource, NewOutbox, Store
 from storage import open_store
-from storage.dialect import PostgresDatabase
 from storage.migrations import MIGRATIONS, applied_versions, apply_migrations
+from storage.postgres import PostgresDatabase
 from storage.store import SqlStore
 from tests.fakes import DEFAULT_START, FrozenClock, RecordingChatPort, intake_request
 from tests.postgres_server import throwaway_database
