@@ -162,6 +162,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from aiohttp import web
 
+    from bot.collector import freeze_start_up_objects
     from bot.worker_thread import work_on_a_thread
 
     config = check_config_file(settings.config_path)
@@ -217,6 +218,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         served = ", ".join(f"http://{args.host}:{port}{paths.get(p.name, '/')}"
                            for p in platforms)
         print(f"feedbackbot serving {served}", flush=True)
+        freeze_start_up_objects()
         code = 0
         if worker is None:
             await stop.wait()
@@ -256,6 +258,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from aiohttp import web
 
+    from bot.collector import freeze_start_up_objects
+
     config = check_config_file(settings.config_path)
     if config is None:
         return 1
@@ -292,6 +296,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.start(scheduler=False, worker=True)
         print(f"feedbackbot worker finishing {', '.join(p.title for p in platforms)}"
               " requests and sending the outbox", flush=True)
+        freeze_start_up_objects()
         await stop.wait()
         await stop_gracefully(runtime, grace)
         if status is not None:

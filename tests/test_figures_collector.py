@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.collector import collector_paused
+from bot.collector import collector_paused, freeze_start_up_objects
 from bot.digest_service import DigestService
 from bot.store import Store
 from tests.fakes import FrozenClock
@@ -62,3 +62,16 @@ def test_the_collector_resumes_after_an_error_and_stays_as_a_caller_left_it() ->
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_objects_alive_at_start_up_are_left_out_of_every_later_collection():
+    made_at_start_up = [{"config": "lives as long as the process"}]
+    try:
+        frozen = freeze_start_up_objects()
+        made_later = [{"request": "garbage soon"}]
+        tracked = gc.get_objects()
+        assert frozen >= 2
+        assert not any(each is made_at_start_up for each in tracked)
+        assert any(each is made_later for each in tracked)
+    finally:
+        gc.unfreeze()  # the rest of the test run collects as usual
