@@ -47,6 +47,7 @@ class WorkerThread:
         self._stop: asyncio.Event | None = None
         self._grace = 0.0
         self._started = threading.Event()
+        self._stopping = threading.Event()
         self._problem: str | None = None
         self._drained = Drained(finished=0, cut=0, busy_left=0)
         self._serving_loop: asyncio.AbstractEventLoop | None = None
@@ -61,7 +62,7 @@ class WorkerThread:
         self._thread.start()
         started = await asyncio.to_thread(self._started.wait, STARTUP_TIMEOUT_SECONDS)
         if not started:
-            return "the worker did not start within a minute"
+            return f"the worker did not start within {STARTUP_TIMEOUT_SECONDS:g} s"
         return self._problem
 
     async def ended(self) -> None:
@@ -88,12 +89,15 @@ class WorkerThread:
 
     async def stop(self, grace: float) -> Drained:
         """Let the work under way finish within `grace` seconds, end the thread; say how it went."""
+        self._grace = grace
+        self._stopping.set()
         loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and self._thread.is_alive():
-            self._grace = grace
+        if loop is None or stop is None:
+            # Still starting (or never started): it stops as soon as it has started.
+            return self._drained
+        if self._thread.is_alive():
             with contextlib.suppress(RuntimeError):  # its loop has ended already
                 loop.call_soon_threadsafe(stop.set)
-        if self._thread.is_alive():
             await asyncio.to_thread(self._thread.join)
         return self._drained
 
@@ -138,7 +142,8 @@ class WorkerThread:
         self._runtime = runtime
         self._loop = asyncio.get_running_loop()
         self._started.set()
-        await self._stop.wait()
+        if not self._stopping.is_set():  # not given up on while it started
+            await self._stop.wait()
         self._drained = await runtime.stop(grace=self._grace, say=False)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -117,3 +118,31 @@ async def test_a_worker_that_cannot_start_says_why_and_serve_keeps_its_requests(
         # Nothing was handed over: this runtime still finishes its own requests.
         assert serve.bot.runtime.finishes_requests is True
         assert serve.bot.runtime.wake_worker is None
+
+
+async def test_a_worker_given_up_on_while_starting_stops_once_started(tmp_path, monkeypatch):
+    monkeypatch.setattr(bot.worker_thread, "STARTUP_TIMEOUT_SECONDS", 0.2)
+    db = tmp_path / "bot.db"
+    threads: list[str] = []
+    async with make_fake_slack() as slack:
+        build = _worker_build(slack, db, threads)
+
+        def slow_build() -> Runtime:
+            time.sleep(1.0)  # a database that takes long to answer
+            return build()
+
+        serving = create_app(Settings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
+                                      api_url=slack.api_url, database_url=database_url_for(db)),
+                             config=example_config()).runtime
+        started = await work_on_a_thread(serving, slow_build)
+        assert started == "the worker did not start within 0.2 s"
+        assert serving.finishes_requests is True
+        # Nobody waits for it, yet it does not linger: it stops as soon as it has started.
+        for _ in range(100):
+            if threads and not any(each.name == "feedbackbot-worker"
+                                   for each in threading.enumerate()):
+                break
+            await asyncio.sleep(0.05)
+        assert threads == ["feedbackbot-worker"]
+        assert not any(each.name == "feedbackbot-worker" for each in threading.enumerate())
+        serving.store.close()
