@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from bot.cli_digest import add_commands
 from bot.cli_forget import add_command as add_forget_command
 from bot.cli_support import (
+    IN_MEMORY_URLS,
     check_config_file,
     fail,
     open_runtime,
@@ -236,9 +237,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return code
 
     return asyncio.run(run())
-
-
-IN_MEMORY_URLS = ("sqlite:///", "sqlite:///:memory:")
 
 
 def _worker_runtime(settings: Settings, config: Config,

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Stores a second connection can't share: no side store, and `serve` keeps its work on
+# the serving loop.
+IN_MEMORY_URLS = ("sqlite:///", "sqlite:///:memory:")
+
 
 def fail(message: str, code: int = 2) -> int:
     """Print `feedbackbot: message` on stderr; return `code`."""
@@ -53,7 +57,7 @@ def open_runtime(settings: Settings, config: Config) -> Runtime:
 
     # A second connection, so that a call stuck behind a lock holds up no other; an
     # in-memory database can't have one.
-    in_memory = url in ("sqlite:///", "sqlite:///:memory:")
+    in_memory = url in IN_MEMORY_URLS
     return Runtime(config=config, store=open_store(url), clock=clock_from_env(),
                    open_side_store=None if in_memory else open_side_store)
 
